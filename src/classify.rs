@@ -1,0 +1,378 @@
+//! Classification of AWS SDK errors into what they mean for a connection.
+//!
+//! [`facts`] pulls the few things that matter out of an `SdkError` (kind,
+//! HTTP status, error code, the `x-amz-bucket-region` header); [`classify`]
+//! is a pure function over those facts, unit-tested without any network.
+//! HEAD responses carry no body, so for them only the status and headers
+//! exist; the caller says which operation failed so a bare 404 can mean a
+//! missing bucket or a missing key.
+
+use std::sync::LazyLock;
+
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use regex::Regex;
+
+/// How the request failed before any classification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// A response arrived (possibly without a parseable body).
+    Response,
+    /// The connection could not be made (DNS, refused, TLS, connect timeout).
+    Unreachable,
+    /// The operation or an attempt timed out after connecting.
+    Timeout,
+    /// The request could not be built or another client-side problem.
+    Client,
+}
+
+/// The raw facts of one failed call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorFacts {
+    pub kind: FailureKind,
+    pub status: Option<u16>,
+    pub code: Option<String>,
+    pub message: Option<String>,
+    pub region_header: Option<String>,
+}
+
+impl ErrorFacts {
+    pub fn response(status: u16, code: Option<&str>) -> Self {
+        Self {
+            kind: FailureKind::Response,
+            status: Some(status),
+            code: code.map(Into::into),
+            message: None,
+            region_header: None,
+        }
+    }
+
+    pub fn of_kind(kind: FailureKind) -> Self {
+        Self {
+            kind,
+            status: None,
+            code: None,
+            message: None,
+            region_header: None,
+        }
+    }
+
+    /// `code` if the response had one, else `HTTP <status>`, else the kind.
+    pub fn describe(&self) -> String {
+        match (&self.code, self.status) {
+            (Some(c), Some(s)) => format!("{c}, HTTP {s}"),
+            (Some(c), None) => c.clone(),
+            (None, Some(s)) => format!("HTTP {s}"),
+            (None, None) => match self.kind {
+                FailureKind::Unreachable => "connection failed".into(),
+                FailureKind::Timeout => "timed out".into(),
+                _ => "client error".into(),
+            },
+        }
+    }
+}
+
+/// Extract [`ErrorFacts`] from any SDK error.
+pub fn facts<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> ErrorFacts {
+    let raw = err.raw_response();
+    let status = raw.map(|r| r.status().as_u16());
+    let region_header = raw.and_then(|r| {
+        r.headers()
+            .get("x-amz-bucket-region")
+            .map(|v| v.to_string())
+    });
+    match err {
+        SdkError::ServiceError(se) => ErrorFacts {
+            kind: FailureKind::Response,
+            status,
+            code: se.err().code().map(Into::into),
+            message: se.err().message().map(Into::into),
+            region_header,
+        },
+        SdkError::ResponseError(_) => ErrorFacts {
+            kind: FailureKind::Response,
+            status,
+            code: None,
+            message: None,
+            region_header,
+        },
+        SdkError::TimeoutError(_) => ErrorFacts::of_kind(FailureKind::Timeout),
+        // Connect failures and connect/read timeouts surface here: the
+        // endpoint could not be talked to.
+        SdkError::DispatchFailure(d) if d.is_user() => ErrorFacts::of_kind(FailureKind::Client),
+        SdkError::DispatchFailure(_) => ErrorFacts::of_kind(FailureKind::Unreachable),
+        _ => ErrorFacts::of_kind(FailureKind::Client),
+    }
+}
+
+/// The operation that failed; it decides what a bare status means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    HeadBucket,
+    ListObjects,
+    PutObject,
+    GetObject,
+    DeleteObject,
+    Sts,
+    Iam,
+}
+
+/// What a failed call means for the connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Class {
+    /// The caller is not allowed to do this (`AccessDenied`, bare 403).
+    Denied,
+    /// The credentials themselves were rejected.
+    InvalidCredentials(String),
+    NoSuchBucket,
+    NoSuchKey,
+    /// The bucket lives in another region (if known, which one).
+    WrongRegion(Option<String>),
+    /// `If-None-Match: *` found an existing object.
+    PreconditionFailed,
+    /// The endpoint does not implement the request (e.g. conditional writes).
+    NotImplemented,
+    /// No connection to the endpoint.
+    Unreachable,
+    /// Timeouts, throttling, 5xx, conflicts: worth retrying later.
+    Transient(String),
+    /// Anything else, with the code or status for the message.
+    Other(String),
+}
+
+const DENIED: &[&str] = &["AccessDenied", "AllAccessDisabled", "AccessDeniedException"];
+const BAD_CREDENTIALS: &[&str] = &[
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "InvalidClientTokenId",
+    "InvalidToken",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "TokenRefreshRequired",
+    "UnrecognizedClientException",
+    "MissingAuthenticationToken",
+];
+const REGION_CODES: &[&str] = &[
+    "PermanentRedirect",
+    "AuthorizationHeaderMalformed",
+    "IllegalLocationConstraintException",
+    "IncorrectEndpoint",
+];
+const TRANSIENT_CODES: &[&str] = &[
+    "SlowDown",
+    "Throttling",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "TooManyRequestsException",
+    "ServiceUnavailable",
+    "InternalError",
+    "RequestTimeout",
+    "RequestTimeTooSkewed",
+    "OperationAborted",
+    "ConditionalRequestConflict",
+    "IDPCommunicationError",
+];
+
+static EXPECTING_REGION: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"expecting '([a-z0-9-]+)'").unwrap());
+
+pub fn classify(op: Op, f: &ErrorFacts) -> Class {
+    match f.kind {
+        FailureKind::Unreachable => return Class::Unreachable,
+        FailureKind::Timeout => return Class::Transient("timed out".into()),
+        FailureKind::Client => return Class::Other("client error".into()),
+        FailureKind::Response => {}
+    }
+    let status = f.status.unwrap_or(0);
+    if let Some(code) = f.code.as_deref() {
+        if DENIED.contains(&code) {
+            return Class::Denied;
+        }
+        if BAD_CREDENTIALS.contains(&code) {
+            return Class::InvalidCredentials(code.to_string());
+        }
+        if code == "NoSuchBucket" {
+            return Class::NoSuchBucket;
+        }
+        if code == "NoSuchKey" {
+            return Class::NoSuchKey;
+        }
+        if REGION_CODES.contains(&code) {
+            return Class::WrongRegion(region_hint(f));
+        }
+        if code == "PreconditionFailed" {
+            return Class::PreconditionFailed;
+        }
+        if code == "NotImplemented" {
+            return Class::NotImplemented;
+        }
+        if TRANSIENT_CODES.contains(&code) {
+            return Class::Transient(f.describe());
+        }
+    }
+    match status {
+        301 | 307 => Class::WrongRegion(region_hint(f)),
+        400 if f.code.is_none() && f.region_header.is_some() => Class::WrongRegion(region_hint(f)),
+        403 if f.code.is_none() => Class::Denied,
+        404 if f.code.is_none() => match op {
+            Op::HeadBucket | Op::ListObjects => Class::NoSuchBucket,
+            Op::GetObject | Op::DeleteObject | Op::PutObject => Class::NoSuchKey,
+            Op::Sts | Op::Iam => Class::Other(f.describe()),
+        },
+        412 => Class::PreconditionFailed,
+        409 => Class::Transient(f.describe()),
+        429 => Class::Transient(f.describe()),
+        501 => Class::NotImplemented,
+        500..=599 => Class::Transient(f.describe()),
+        _ => Class::Other(f.describe()),
+    }
+}
+
+fn region_hint(f: &ErrorFacts) -> Option<String> {
+    if let Some(r) = &f.region_header
+        && !r.is_empty()
+    {
+        return Some(r.clone());
+    }
+    f.message
+        .as_deref()
+        .and_then(|m| EXPECTING_REGION.captures(m))
+        .map(|c| c[1].to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resp(status: u16, code: Option<&str>) -> ErrorFacts {
+        ErrorFacts::response(status, code)
+    }
+
+    #[test]
+    fn codes_win_over_status() {
+        assert_eq!(
+            classify(Op::ListObjects, &resp(403, Some("AccessDenied"))),
+            Class::Denied
+        );
+        assert_eq!(
+            classify(Op::ListObjects, &resp(403, Some("InvalidAccessKeyId"))),
+            Class::InvalidCredentials("InvalidAccessKeyId".into())
+        );
+        assert_eq!(
+            classify(Op::ListObjects, &resp(403, Some("SignatureDoesNotMatch"))),
+            Class::InvalidCredentials("SignatureDoesNotMatch".into())
+        );
+        assert_eq!(
+            classify(Op::Sts, &resp(403, Some("InvalidClientTokenId"))),
+            Class::InvalidCredentials("InvalidClientTokenId".into())
+        );
+        assert_eq!(
+            classify(Op::ListObjects, &resp(400, Some("ExpiredToken"))),
+            Class::InvalidCredentials("ExpiredToken".into())
+        );
+        assert_eq!(
+            classify(Op::ListObjects, &resp(404, Some("NoSuchBucket"))),
+            Class::NoSuchBucket
+        );
+        assert_eq!(
+            classify(Op::GetObject, &resp(404, Some("NoSuchKey"))),
+            Class::NoSuchKey
+        );
+        assert_eq!(
+            classify(Op::PutObject, &resp(412, Some("PreconditionFailed"))),
+            Class::PreconditionFailed
+        );
+        assert!(matches!(
+            classify(
+                Op::PutObject,
+                &resp(409, Some("ConditionalRequestConflict"))
+            ),
+            Class::Transient(_)
+        ));
+        assert!(matches!(
+            classify(Op::ListObjects, &resp(503, Some("SlowDown"))),
+            Class::Transient(_)
+        ));
+        assert_eq!(
+            classify(Op::PutObject, &resp(501, Some("NotImplemented"))),
+            Class::NotImplemented
+        );
+    }
+
+    #[test]
+    fn head_responses_are_classified_by_status() {
+        assert_eq!(classify(Op::HeadBucket, &resp(403, None)), Class::Denied);
+        assert_eq!(
+            classify(Op::HeadBucket, &resp(404, None)),
+            Class::NoSuchBucket
+        );
+        assert_eq!(classify(Op::GetObject, &resp(404, None)), Class::NoSuchKey);
+        let mut moved = resp(301, None);
+        moved.region_header = Some("eu-west-1".into());
+        assert_eq!(
+            classify(Op::HeadBucket, &moved),
+            Class::WrongRegion(Some("eu-west-1".into()))
+        );
+        let mut bad_region = resp(400, None);
+        bad_region.region_header = Some("ap-south-1".into());
+        assert_eq!(
+            classify(Op::HeadBucket, &bad_region),
+            Class::WrongRegion(Some("ap-south-1".into()))
+        );
+        assert!(matches!(
+            classify(Op::HeadBucket, &resp(500, None)),
+            Class::Transient(_)
+        ));
+        assert!(matches!(
+            classify(Op::HeadBucket, &resp(418, None)),
+            Class::Other(_)
+        ));
+    }
+
+    #[test]
+    fn wrong_region_is_read_from_the_message_when_no_header() {
+        let mut f = resp(400, Some("AuthorizationHeaderMalformed"));
+        f.message = Some(
+            "The authorization header is malformed; the region 'us-east-1' is wrong; expecting 'eu-central-1'".into(),
+        );
+        assert_eq!(
+            classify(Op::ListObjects, &f),
+            Class::WrongRegion(Some("eu-central-1".into()))
+        );
+        let f = resp(301, Some("PermanentRedirect"));
+        assert_eq!(classify(Op::ListObjects, &f), Class::WrongRegion(None));
+    }
+
+    #[test]
+    fn network_failures() {
+        assert_eq!(
+            classify(
+                Op::ListObjects,
+                &ErrorFacts::of_kind(FailureKind::Unreachable)
+            ),
+            Class::Unreachable
+        );
+        assert!(matches!(
+            classify(Op::ListObjects, &ErrorFacts::of_kind(FailureKind::Timeout)),
+            Class::Transient(_)
+        ));
+        assert!(matches!(
+            classify(Op::ListObjects, &ErrorFacts::of_kind(FailureKind::Client)),
+            Class::Other(_)
+        ));
+    }
+
+    #[test]
+    fn describe_prefers_codes() {
+        assert_eq!(
+            resp(403, Some("AccessDenied")).describe(),
+            "AccessDenied, HTTP 403"
+        );
+        assert_eq!(resp(403, None).describe(), "HTTP 403");
+        assert_eq!(
+            ErrorFacts::of_kind(FailureKind::Timeout).describe(),
+            "timed out"
+        );
+    }
+}

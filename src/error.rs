@@ -1,0 +1,61 @@
+//! Errors of the operator itself (as opposed to problems with a connection,
+//! which are reported in its status). Each carries context and a metric label.
+
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A Kubernetes API call failed: usually missing RBAC or an unreachable
+    /// API server. The message names the call, so a missing rule is obvious.
+    #[error("Kubernetes API call failed: {context}: {source}")]
+    Kube {
+        context: String,
+        #[source]
+        source: kube::Error,
+    },
+
+    /// A Kubernetes API call did not answer in time.
+    #[error("Kubernetes API call timed out after {timeout:?}: {context}")]
+    KubeTimeout { context: String, timeout: Duration },
+
+    #[error("serialization failed: {0}")]
+    Serialization(#[from] serde_json::Error),
+}
+
+impl Error {
+    pub fn kube(context: impl Into<String>, source: kube::Error) -> Self {
+        Error::Kube {
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// Label for the `errors` metric.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            Error::Kube { source, .. } => match source {
+                kube::Error::Api(s) if s.code == 403 => "kube_forbidden",
+                kube::Error::Api(s) if s.code == 409 => "kube_conflict",
+                kube::Error::Api(_) => "kube_api",
+                _ => "kube_client",
+            },
+            Error::KubeTimeout { .. } => "kube_timeout",
+            Error::Serialization(_) => "serialization",
+        }
+    }
+
+    /// A hint for the log when the cause is most likely the operator's RBAC.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            Error::Kube {
+                source: kube::Error::Api(s),
+                ..
+            } if s.code == 403 => Some(
+                "the operator's ServiceAccount lacks an RBAC rule for this call; check the ClusterRole installed with the operator",
+            ),
+            _ => None,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,415 @@
+//! Unit tests of the validation engine against the fake S3/STS/IAM in
+//! [`crate::testing`]: one scenario per outcome the engine can reach.
+
+use std::sync::Arc;
+
+use crate::api::{ALL_PERMISSIONS, PermissionOutcome, PermissionResult};
+use crate::outcome::{Leftover, Outcome, Reason};
+use crate::probe::{self, Clients, Plan};
+use crate::testing::{World, iam_client, s3_client, sts_client};
+
+const KEY: &str = "customers/.s3connection-probe/uid-1";
+
+fn plan(perms: &[&str]) -> Plan {
+    Plan {
+        bucket: "output".into(),
+        prefix: "customers/".into(),
+        region: "us-east-1".into(),
+        endpoint: "https://s3.us-east-1.amazonaws.com".into(),
+        permissions: perms.iter().map(|s| s.to_string()).collect(),
+        probe_key: KEY.into(),
+        probe_body: "probe body".into(),
+        leftover: None,
+        previous: vec![],
+        sts_authoritative: true,
+        role_arn: None,
+    }
+}
+
+struct Run {
+    world: crate::testing::Shared,
+    out: Outcome,
+}
+
+async fn run_with(world: World, plan: &Plan) -> Run {
+    let world = Arc::new(std::sync::Mutex::new(world));
+    run_shared(&world, plan).await
+}
+
+async fn run_shared(world: &crate::testing::Shared, plan: &Plan) -> Run {
+    let clients = Clients {
+        s3: s3_client(world),
+        sts: Some(sts_client(world, None)),
+        iam: Some(iam_client(world)),
+    };
+    let out = probe::run(&clients, plan).await;
+    Run {
+        world: world.clone(),
+        out,
+    }
+}
+
+fn result(o: &Outcome, action: &str) -> PermissionOutcome {
+    o.permissions
+        .iter()
+        .find(|p| p.action == action)
+        .unwrap_or_else(|| panic!("no result for {action} in {:?}", o.permissions))
+        .result
+}
+
+fn world_denying(actions: &[&'static str]) -> World {
+    World {
+        deny: actions.iter().copied().collect(),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn full_access_proves_four_permissions_and_leaves_nothing() {
+    let r = run_with(World::default(), &plan(&ALL_PERMISSIONS)).await;
+    let o = &r.out;
+    assert_eq!(o.reason, Reason::Validated, "{}", o.message);
+    for a in [probe::LIST, probe::GET, probe::PUT, probe::DELETE] {
+        assert_eq!(result(o, a), PermissionOutcome::Allowed, "{a}");
+    }
+    assert_eq!(result(o, probe::REPLICATE), PermissionOutcome::Unverified);
+    assert_eq!(
+        o.identity.as_deref(),
+        Some("arn:aws:iam::123456789012:user/sync")
+    );
+    assert_eq!(o.bucket_region.as_deref(), Some("us-east-1"));
+    assert!(o.authenticated && o.bucket_reached);
+    assert!(o.leftover.is_none());
+    let w = r.world.lock().unwrap();
+    assert_eq!(w.writes, 1);
+    assert!(
+        w.objects.is_empty(),
+        "probe object left behind: {:?}",
+        w.objects.keys()
+    );
+    // Results come back in the requested order.
+    let order: Vec<_> = o.permissions.iter().map(|p| p.action.as_str()).collect();
+    assert_eq!(order, ALL_PERMISSIONS);
+}
+
+#[tokio::test]
+async fn replicate_message_says_why_it_cannot_be_proved() {
+    let r = run_with(World::default(), &plan(&[probe::REPLICATE])).await;
+    let p = &r.out.permissions[0];
+    assert_eq!(p.result, PermissionOutcome::Unverified);
+    assert!(
+        p.message.contains("no request can exercise it"),
+        "{}",
+        p.message
+    );
+    assert_eq!(r.out.reason, Reason::Validated);
+}
+
+#[tokio::test]
+async fn replicate_uses_iam_policy_simulation_when_possible() {
+    let mut w = World {
+        simulation: Ok("allowed".into()),
+        ..Default::default()
+    };
+    let r = run_with(w.clone(), &plan(&[probe::REPLICATE])).await;
+    assert_eq!(result(&r.out, probe::REPLICATE), PermissionOutcome::Allowed);
+    w.simulation = Ok("explicitDeny".into());
+    let r = run_with(w.clone(), &plan(&[probe::REPLICATE])).await;
+    assert_eq!(result(&r.out, probe::REPLICATE), PermissionOutcome::Denied);
+    w.simulation = Ok("implicitDeny".into());
+    let r = run_with(w, &plan(&[probe::REPLICATE])).await;
+    assert_eq!(
+        result(&r.out, probe::REPLICATE),
+        PermissionOutcome::Unverified
+    );
+}
+
+#[tokio::test]
+async fn prefix_scoped_credentials_need_no_head_bucket() {
+    let r = run_with(world_denying(&["head"]), &plan(&ALL_PERMISSIONS)).await;
+    assert_eq!(r.out.reason, Reason::Validated, "{}", r.out.message);
+    assert_eq!(result(&r.out, probe::PUT), PermissionOutcome::Allowed);
+    assert!(r.out.bucket_reached);
+}
+
+#[tokio::test]
+async fn denied_put_is_permission_denied_and_get_is_proved_without_writing() {
+    let r = run_with(world_denying(&["put"]), &plan(&ALL_PERMISSIONS)).await;
+    let o = &r.out;
+    assert_eq!(o.reason, Reason::PermissionDenied);
+    assert!(o.message.contains("s3:PutObject"), "{}", o.message);
+    assert_eq!(result(o, probe::PUT), PermissionOutcome::Denied);
+    assert_eq!(result(o, probe::GET), PermissionOutcome::Allowed);
+    assert_eq!(result(o, probe::DELETE), PermissionOutcome::Unverified);
+    let w = r.world.lock().unwrap();
+    assert_eq!(w.writes, 0);
+    assert!(
+        w.delete_calls.is_empty(),
+        "must not delete what it did not write"
+    );
+}
+
+#[tokio::test]
+async fn without_put_nothing_is_written_or_deleted() {
+    let r = run_with(
+        World::default(),
+        &plan(&[probe::LIST, probe::GET, probe::DELETE]),
+    )
+    .await;
+    let o = &r.out;
+    assert_eq!(o.reason, Reason::Validated);
+    assert_eq!(result(o, probe::GET), PermissionOutcome::Allowed);
+    assert_eq!(result(o, probe::DELETE), PermissionOutcome::Unverified);
+    let w = r.world.lock().unwrap();
+    assert_eq!(w.writes, 0);
+    assert!(w.delete_calls.is_empty());
+}
+
+#[tokio::test]
+async fn a_403_for_a_missing_key_without_list_proves_nothing() {
+    let r = run_with(world_denying(&["list"]), &plan(&[probe::LIST, probe::GET])).await;
+    assert_eq!(result(&r.out, probe::LIST), PermissionOutcome::Denied);
+    assert_eq!(result(&r.out, probe::GET), PermissionOutcome::Unverified);
+    assert_eq!(r.out.reason, Reason::PermissionDenied);
+
+    // With listing allowed, the same 403 is a real denial.
+    let r = run_with(world_denying(&["get"]), &plan(&[probe::LIST, probe::GET])).await;
+    assert_eq!(result(&r.out, probe::GET), PermissionOutcome::Denied);
+}
+
+#[tokio::test]
+async fn denied_delete_leaves_one_object_and_blocks_further_writes() {
+    let world = Arc::new(std::sync::Mutex::new(world_denying(&["delete"])));
+    let p = plan(&ALL_PERMISSIONS);
+    let first = run_shared(&world, &p).await.out;
+    assert_eq!(first.reason, Reason::PermissionDenied);
+    assert_eq!(result(&first, probe::DELETE), PermissionOutcome::Denied);
+    let leftover = first.leftover.clone().expect("leftover recorded");
+    assert_eq!(leftover.key, KEY);
+    assert_eq!(leftover.bucket, "output");
+    assert!(first.message.contains(KEY));
+    assert_eq!(world.lock().unwrap().writes, 1);
+
+    // The next validation retries the delete, writes nothing new.
+    let mut p2 = p.clone();
+    p2.leftover = Some(leftover.clone());
+    p2.previous = first.permissions.clone();
+    let second = run_shared(&world, &p2).await.out;
+    assert_eq!(second.leftover, Some(leftover.clone()));
+    assert_eq!(result(&second, probe::DELETE), PermissionOutcome::Denied);
+    assert_eq!(
+        result(&second, probe::PUT),
+        PermissionOutcome::Allowed,
+        "carried over"
+    );
+    assert_eq!(world.lock().unwrap().writes, 1, "no second probe object");
+    assert_eq!(world.lock().unwrap().objects.len(), 1);
+
+    // Once deleting is allowed, the leftover goes and a fresh probe runs.
+    world.lock().unwrap().deny.clear();
+    let third = run_shared(&world, &p2).await.out;
+    assert_eq!(third.reason, Reason::Validated, "{}", third.message);
+    assert!(third.leftover.is_none());
+    let w = world.lock().unwrap();
+    assert!(w.objects.is_empty());
+    assert_eq!(w.writes, 2);
+}
+
+#[tokio::test]
+async fn an_object_already_at_the_probe_key_is_replaced_only_after_deleting_it() {
+    let mut w = World::default();
+    w.objects.insert(KEY.into(), b"from a crashed run".to_vec());
+    let r = run_with(w, &plan(&ALL_PERMISSIONS)).await;
+    assert_eq!(r.out.reason, Reason::Validated, "{}", r.out.message);
+    let w = r.world.lock().unwrap();
+    assert!(w.objects.is_empty());
+    assert_eq!(w.writes, 1);
+}
+
+#[tokio::test]
+async fn an_undeletable_object_at_the_probe_key_becomes_the_leftover() {
+    let mut w = world_denying(&["delete"]);
+    w.objects.insert(KEY.into(), b"old".to_vec());
+    let r = run_with(w, &plan(&ALL_PERMISSIONS)).await;
+    assert_eq!(r.out.leftover.as_ref().map(|l| l.key.as_str()), Some(KEY));
+    assert_eq!(result(&r.out, probe::DELETE), PermissionOutcome::Denied);
+    assert_eq!(r.world.lock().unwrap().writes, 0);
+}
+
+#[tokio::test]
+async fn unknown_access_key_is_invalid_credentials() {
+    let w = World {
+        unknown_key: true,
+        caller: Err("InvalidClientTokenId".into()),
+        ..Default::default()
+    };
+    let r = run_with(w.clone(), &plan(&ALL_PERMISSIONS)).await;
+    assert_eq!(r.out.reason, Reason::InvalidCredentials);
+    assert!(r.out.message.contains("STS"), "{}", r.out.message);
+
+    // Against an S3-compatible store STS is not authoritative: S3 decides.
+    let mut p = plan(&ALL_PERMISSIONS);
+    p.sts_authoritative = false;
+    let r = run_with(w, &p).await;
+    assert_eq!(r.out.reason, Reason::InvalidCredentials);
+    assert!(
+        r.out.message.contains("InvalidAccessKeyId"),
+        "{}",
+        r.out.message
+    );
+    assert!(r.out.permissions.is_empty());
+}
+
+#[tokio::test]
+async fn wrong_secret_key_is_invalid_credentials() {
+    let w = World {
+        bad_secret: true,
+        caller: Err("SignatureDoesNotMatch".into()),
+        ..Default::default()
+    };
+    let mut p = plan(&ALL_PERMISSIONS);
+    p.sts_authoritative = false;
+    let r = run_with(w, &p).await;
+    assert_eq!(r.out.reason, Reason::InvalidCredentials);
+    assert!(
+        r.out.message.contains("secret access key"),
+        "{}",
+        r.out.message
+    );
+}
+
+#[tokio::test]
+async fn missing_bucket_is_bucket_not_found() {
+    let w = World {
+        bucket_exists: false,
+        ..Default::default()
+    };
+    let r = run_with(w, &plan(&ALL_PERMISSIONS)).await;
+    assert_eq!(r.out.reason, Reason::BucketNotFound);
+    assert!(r.out.message.contains("\"output\""));
+}
+
+#[tokio::test]
+async fn bucket_in_another_region_is_wrong_region_with_the_actual_region() {
+    let w = World {
+        bucket_region: "eu-west-1".into(),
+        ..Default::default()
+    };
+    let r = run_with(w.clone(), &plan(&ALL_PERMISSIONS)).await;
+    assert_eq!(r.out.reason, Reason::WrongRegion);
+    assert!(r.out.message.contains("eu-west-1"), "{}", r.out.message);
+    assert_eq!(r.world.lock().unwrap().writes, 0);
+
+    // Also when HeadBucket is denied: the 403 still names the region.
+    let mut w = w;
+    w.deny.insert("head");
+    let r = run_with(w, &plan(&ALL_PERMISSIONS)).await;
+    assert_eq!(r.out.reason, Reason::WrongRegion);
+}
+
+#[tokio::test]
+async fn everything_denied_is_access_denied() {
+    let r = run_with(
+        world_denying(&["head", "list", "get", "put", "delete"]),
+        &plan(&ALL_PERMISSIONS),
+    )
+    .await;
+    assert_eq!(r.out.reason, Reason::AccessDenied, "{}", r.out.message);
+    assert!(r.out.message.contains("arn:aws:s3:::output"));
+}
+
+#[tokio::test]
+async fn throttling_is_transient() {
+    let w = World {
+        throttled: true,
+        ..Default::default()
+    };
+    let r = run_with(w, &plan(&ALL_PERMISSIONS)).await;
+    assert_eq!(r.out.reason, Reason::Transient, "{}", r.out.message);
+}
+
+#[tokio::test]
+async fn stores_without_conditional_writes_get_no_probe_object() {
+    let w = World {
+        no_conditional_writes: true,
+        ..Default::default()
+    };
+    let r = run_with(w, &plan(&ALL_PERMISSIONS)).await;
+    assert_eq!(result(&r.out, probe::PUT), PermissionOutcome::Unverified);
+    assert_eq!(r.world.lock().unwrap().writes, 0);
+    assert_eq!(r.out.reason, Reason::Validated);
+}
+
+#[tokio::test]
+async fn read_back_of_other_content_is_unverified_and_still_cleaned_up() {
+    let w = World {
+        corrupt_reads: Some(b"something else".to_vec()),
+        ..Default::default()
+    };
+    let r = run_with(w, &plan(&ALL_PERMISSIONS)).await;
+    assert_eq!(result(&r.out, probe::GET), PermissionOutcome::Unverified);
+    assert!(r.world.lock().unwrap().objects.is_empty());
+}
+
+#[tokio::test]
+async fn unreachable_endpoint_is_endpoint_unreachable() {
+    // A real client against a closed local port.
+    let factory = crate::aws::SdkFactory::new(
+        crate::aws::Timeouts {
+            connect: std::time::Duration::from_millis(500),
+            attempt: std::time::Duration::from_secs(2),
+            operation: std::time::Duration::from_secs(5),
+        },
+        false,
+        |_| None,
+    )
+    .await;
+    use crate::aws::AwsFactory;
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let target = crate::aws::S3Target {
+        region: "us-east-1".into(),
+        endpoint: Some("http://127.0.0.1:9".into()),
+        force_path_style: true,
+    };
+    let creds = aws_credential_types::Credentials::new("AKIAFAKE", "secret", None, None, "t");
+    let clients = Clients {
+        s3: factory.s3(&target, creds),
+        sts: None,
+        iam: None,
+    };
+    let mut p = plan(&ALL_PERMISSIONS);
+    p.endpoint = "http://127.0.0.1:9".into();
+    let out = probe::run(&clients, &p).await;
+    assert_eq!(out.reason, Reason::EndpointUnreachable, "{}", out.message);
+    assert!(out.message.contains("http://127.0.0.1:9"));
+}
+
+#[tokio::test]
+async fn leftover_in_a_bucket_that_is_gone_blocks_writes_with_a_clear_message() {
+    let world = Arc::new(std::sync::Mutex::new(world_denying(&["delete"])));
+    let mut p = plan(&ALL_PERMISSIONS);
+    p.leftover = Some(Leftover {
+        bucket: "output".into(),
+        key: "old/.s3connection-probe/uid-1".into(),
+    });
+    p.previous = vec![PermissionResult {
+        action: probe::GET.into(),
+        result: PermissionOutcome::Allowed,
+        message: String::new(),
+    }];
+    let out = run_shared(&world, &p).await.out;
+    assert_eq!(world.lock().unwrap().writes, 0);
+    assert_eq!(result(&out, probe::GET), PermissionOutcome::Allowed);
+    assert_eq!(result(&out, probe::PUT), PermissionOutcome::Unverified);
+    let del = out
+        .permissions
+        .iter()
+        .find(|r| r.action == probe::DELETE)
+        .unwrap();
+    assert!(
+        del.message
+            .contains("s3://output/old/.s3connection-probe/uid-1"),
+        "{}",
+        del.message
+    );
+}

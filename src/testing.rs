@@ -1,0 +1,329 @@
+//! Test doubles for unit tests: a small stateful fake of S3/STS/IAM answering
+//! through `aws-smithy-mocks`, so the probe engine and the reconciler can be
+//! exercised without a network. Retries are off in these clients: the SDK's
+//! retry loop is not what the tests are about. Integration tests under
+//! `tests/` use a real API server and a real S3/STS/IAM endpoint instead.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use aws_credential_types::Credentials;
+use aws_sdk_s3::operation::delete_object::DeleteObjectOutput;
+use aws_sdk_s3::operation::get_object::GetObjectOutput;
+use aws_sdk_s3::operation::head_bucket::HeadBucketOutput;
+use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
+use aws_sdk_s3::operation::put_object::PutObjectOutput;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_smithy_mocks::{MockResponse, Rule, RuleMode, mock, mock_client};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::http::StatusCode;
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::retry::RetryConfig;
+
+use crate::aws::{AwsFactory, S3Target};
+
+/// What the fake S3 knows and allows.
+#[derive(Debug, Clone)]
+pub struct World {
+    pub bucket_exists: bool,
+    pub bucket_region: String,
+    /// Denied actions: "head", "list", "get", "put", "delete".
+    pub deny: HashSet<&'static str>,
+    /// S3 answers InvalidAccessKeyId (HEAD: bare 403).
+    pub unknown_key: bool,
+    /// S3 answers SignatureDoesNotMatch.
+    pub bad_secret: bool,
+    /// PutObject answers 501 NotImplemented (no conditional writes).
+    pub no_conditional_writes: bool,
+    /// Every S3 call answers 503 SlowDown.
+    pub throttled: bool,
+    /// GetObject returns this instead of the stored body.
+    pub corrupt_reads: Option<Vec<u8>>,
+    pub objects: HashMap<String, Vec<u8>>,
+    /// Successful PutObject calls.
+    pub writes: usize,
+    /// Keys DeleteObject was called for (allowed or not).
+    pub delete_calls: Vec<String>,
+    /// STS GetCallerIdentity answer: `Ok(arn)` or `Err(code)`.
+    pub caller: Result<String, String>,
+    /// IAM SimulatePrincipalPolicy decision (`allowed`, `explicitDeny`, ...)
+    /// or `Err(code)`.
+    pub simulation: Result<String, String>,
+}
+
+impl Default for World {
+    fn default() -> Self {
+        Self {
+            bucket_exists: true,
+            bucket_region: "us-east-1".into(),
+            deny: HashSet::new(),
+            unknown_key: false,
+            bad_secret: false,
+            no_conditional_writes: false,
+            throttled: false,
+            corrupt_reads: None,
+            objects: HashMap::new(),
+            writes: 0,
+            delete_calls: vec![],
+            caller: Ok("arn:aws:iam::123456789012:user/sync".into()),
+            simulation: Err("NotImplemented".into()),
+        }
+    }
+}
+
+pub type Shared = Arc<Mutex<World>>;
+
+pub fn s3_error(status: u16, code: &str) -> HttpResponse {
+    HttpResponse::new(
+        StatusCode::try_from(status).unwrap(),
+        SdkBody::from(format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>{code} from the fake</Message><RequestId>r</RequestId></Error>"
+        )),
+    )
+}
+
+pub fn query_error(status: u16, code: &str) -> HttpResponse {
+    HttpResponse::new(
+        StatusCode::try_from(status).unwrap(),
+        SdkBody::from(format!(
+            "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{code} from the fake</Message></Error><RequestId>r</RequestId></ErrorResponse>"
+        )),
+    )
+}
+
+fn head_response(status: u16, region: &str) -> HttpResponse {
+    let mut r = HttpResponse::new(StatusCode::try_from(status).unwrap(), SdkBody::empty());
+    r.headers_mut()
+        .insert("x-amz-bucket-region", region.to_string());
+    r
+}
+
+/// The answer for an authenticated call on a body-carrying S3 operation,
+/// or `None` to go on.
+fn gate(w: &World, action: &str) -> Option<HttpResponse> {
+    if w.throttled {
+        return Some(s3_error(503, "SlowDown"));
+    }
+    if w.unknown_key {
+        return Some(s3_error(403, "InvalidAccessKeyId"));
+    }
+    if w.bad_secret {
+        return Some(s3_error(403, "SignatureDoesNotMatch"));
+    }
+    if !w.bucket_exists {
+        return Some(s3_error(404, "NoSuchBucket"));
+    }
+    if w.deny.contains(action) {
+        return Some(s3_error(403, "AccessDenied"));
+    }
+    None
+}
+
+pub fn s3_rules(world: &Shared) -> Vec<Rule> {
+    let w = world.clone();
+    let head = mock!(aws_sdk_s3::Client::head_bucket).then_compute_response(move |_| {
+        let w = w.lock().unwrap();
+        if w.throttled {
+            return MockResponse::Http(head_response(503, &w.bucket_region));
+        }
+        if !w.bucket_exists {
+            return MockResponse::Http(HttpResponse::new(
+                StatusCode::try_from(404).unwrap(),
+                SdkBody::empty(),
+            ));
+        }
+        if w.unknown_key || w.bad_secret || w.deny.contains("head") {
+            return MockResponse::Http(head_response(403, &w.bucket_region));
+        }
+        MockResponse::Output(
+            HeadBucketOutput::builder()
+                .bucket_region(w.bucket_region.clone())
+                .build(),
+        )
+    });
+    let w = world.clone();
+    let list = mock!(aws_sdk_s3::Client::list_objects_v2).then_compute_response(move |_| {
+        let w = w.lock().unwrap();
+        match gate(&w, "list") {
+            Some(r) => MockResponse::Http(r),
+            None => MockResponse::Output(ListObjectsV2Output::builder().build()),
+        }
+    });
+    let w = world.clone();
+    let put = mock!(aws_sdk_s3::Client::put_object).then_compute_response(move |req| {
+        let mut w = w.lock().unwrap();
+        if let Some(r) = gate(&w, "put") {
+            return MockResponse::Http(r);
+        }
+        if w.no_conditional_writes {
+            return MockResponse::Http(s3_error(501, "NotImplemented"));
+        }
+        let key = req.key().unwrap_or_default().to_string();
+        assert_eq!(
+            req.if_none_match(),
+            Some("*"),
+            "probe writes must use If-None-Match: *"
+        );
+        if w.objects.contains_key(&key) {
+            return MockResponse::Http(s3_error(412, "PreconditionFailed"));
+        }
+        let body = req.body().bytes().unwrap_or_default().to_vec();
+        w.objects.insert(key, body);
+        w.writes += 1;
+        MockResponse::Output(PutObjectOutput::builder().build())
+    });
+    let w = world.clone();
+    let get = mock!(aws_sdk_s3::Client::get_object).then_compute_response(move |req| {
+        let w = w.lock().unwrap();
+        if let Some(r) = gate(&w, "get") {
+            return MockResponse::Http(r);
+        }
+        let key = req.key().unwrap_or_default();
+        match w.objects.get(key) {
+            Some(body) => {
+                let body = w.corrupt_reads.clone().unwrap_or_else(|| body.clone());
+                MockResponse::Output(
+                    GetObjectOutput::builder()
+                        .body(ByteStream::from(body))
+                        .build(),
+                )
+            }
+            // Real S3 hides missing keys from callers without s3:ListBucket.
+            None if w.deny.contains("list") => MockResponse::Http(s3_error(403, "AccessDenied")),
+            None => MockResponse::Http(s3_error(404, "NoSuchKey")),
+        }
+    });
+    let w = world.clone();
+    let delete = mock!(aws_sdk_s3::Client::delete_object).then_compute_response(move |req| {
+        let mut w = w.lock().unwrap();
+        let key = req.key().unwrap_or_default().to_string();
+        w.delete_calls.push(key.clone());
+        if let Some(r) = gate(&w, "delete") {
+            return MockResponse::Http(r);
+        }
+        w.objects.remove(&key);
+        MockResponse::Output(DeleteObjectOutput::builder().build())
+    });
+    vec![head, list, put, get, delete]
+}
+
+pub fn s3_client(world: &Shared) -> aws_sdk_s3::Client {
+    let rules = s3_rules(world);
+    mock_client!(aws_sdk_s3, RuleMode::MatchAny, &rules, |c| c
+        .retry_config(RetryConfig::disabled()))
+}
+
+pub fn sts_client(world: &Shared, assume: Option<HttpResponseFn>) -> aws_sdk_sts::Client {
+    use aws_sdk_sts::operation::assume_role::AssumeRoleOutput;
+    use aws_sdk_sts::operation::assume_role_with_web_identity::AssumeRoleWithWebIdentityOutput;
+    use aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityOutput;
+    let w = world.clone();
+    let who = mock!(aws_sdk_sts::Client::get_caller_identity).then_compute_response(move |_| {
+        match &w.lock().unwrap().caller {
+            Ok(arn) => MockResponse::Output(GetCallerIdentityOutput::builder().arn(arn).build()),
+            Err(code) => MockResponse::Http(query_error(403, code)),
+        }
+    });
+    let creds = || {
+        aws_sdk_sts::types::Credentials::builder()
+            .access_key_id("ASIAASSUMED")
+            .secret_access_key("assumed-secret")
+            .session_token("assumed-token")
+            .expiration(aws_smithy_types::DateTime::from_secs(4_000_000_000))
+            .build()
+            .unwrap()
+    };
+    let a = assume.clone();
+    let web = mock!(aws_sdk_sts::Client::assume_role_with_web_identity).then_compute_response(
+        move |_| match &a {
+            Some(f) => MockResponse::Http(f()),
+            None => MockResponse::Output(
+                AssumeRoleWithWebIdentityOutput::builder()
+                    .credentials(creds())
+                    .build(),
+            ),
+        },
+    );
+    let role =
+        mock!(aws_sdk_sts::Client::assume_role).then_compute_response(move |_| match &assume {
+            Some(f) => MockResponse::Http(f()),
+            None => MockResponse::Output(AssumeRoleOutput::builder().credentials(creds()).build()),
+        });
+    let rules = [who, web, role];
+    mock_client!(aws_sdk_sts, RuleMode::MatchAny, &rules, |c| c
+        .retry_config(RetryConfig::disabled()))
+}
+
+pub type HttpResponseFn = Arc<dyn Fn() -> HttpResponse + Send + Sync>;
+
+pub fn iam_client(world: &Shared) -> aws_sdk_iam::Client {
+    use aws_sdk_iam::operation::simulate_principal_policy::SimulatePrincipalPolicyOutput;
+    use aws_sdk_iam::types::{EvaluationResult, PolicyEvaluationDecisionType};
+    let w = world.clone();
+    let sim =
+        mock!(aws_sdk_iam::Client::simulate_principal_policy).then_compute_response(move |_| {
+            match &w.lock().unwrap().simulation {
+                Ok(decision) => MockResponse::Output(
+                    SimulatePrincipalPolicyOutput::builder()
+                        .evaluation_results(
+                            EvaluationResult::builder()
+                                .eval_action_name("s3:ReplicateObject")
+                                .eval_decision(PolicyEvaluationDecisionType::from(
+                                    decision.as_str(),
+                                ))
+                                .build()
+                                .unwrap(),
+                        )
+                        .build(),
+                ),
+                Err(code) => MockResponse::Http(query_error(403, code)),
+            }
+        });
+    let rules = [sim];
+    mock_client!(aws_sdk_iam, RuleMode::MatchAny, &rules, |c| c
+        .retry_config(RetryConfig::disabled()))
+}
+
+/// An [`AwsFactory`] handing out clients backed by the fake world.
+pub struct FakeAws {
+    pub world: Shared,
+    pub s3: aws_sdk_s3::Client,
+    pub sts: aws_sdk_sts::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub operator_identity: bool,
+    /// Credentials the S3 client was last asked for (to check which were used).
+    pub used: Mutex<Vec<Credentials>>,
+}
+
+impl FakeAws {
+    pub fn new(world: World, assume: Option<HttpResponseFn>) -> Self {
+        let world = Arc::new(Mutex::new(world));
+        Self {
+            s3: s3_client(&world),
+            sts: sts_client(&world, assume),
+            iam: iam_client(&world),
+            world,
+            operator_identity: false,
+            used: Mutex::default(),
+        }
+    }
+}
+
+impl AwsFactory for FakeAws {
+    fn sts(&self, _region: &str, _credentials: Option<Credentials>) -> aws_sdk_sts::Client {
+        self.sts.clone()
+    }
+    fn operator_sts(&self, _region: &str) -> Option<aws_sdk_sts::Client> {
+        self.operator_identity.then(|| self.sts.clone())
+    }
+    fn s3(&self, _target: &S3Target, credentials: Credentials) -> aws_sdk_s3::Client {
+        self.used.lock().unwrap().push(credentials);
+        self.s3.clone()
+    }
+    fn iam(&self, _credentials: Credentials) -> aws_sdk_iam::Client {
+        self.iam.clone()
+    }
+    fn identity_service_available(&self, _s3_endpoint: Option<&str>) -> bool {
+        true
+    }
+}
