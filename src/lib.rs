@@ -25,6 +25,8 @@ pub mod telemetry;
 pub mod validation;
 
 #[cfg(test)]
+mod controller_tests;
+#[cfg(test)]
 mod probe_tests;
 #[cfg(test)]
 pub mod testing;
