@@ -515,9 +515,16 @@ pub async fn run(
     let accounts: Api<PartialObjectMeta<ServiceAccount>> = api_for(&client, &ns);
 
     let (reader, writer) = reflector::store();
+    let synced = ready.clone();
     let main = watcher(conns, watcher::Config::default().any_semantic())
         .default_backoff()
         .reflect(writer)
+        .inspect(move |ev| {
+            // The initial list is in the cache: ready to serve.
+            if matches!(ev, Ok(watcher::Event::InitDone)) && !synced.swap(true, Ordering::SeqCst) {
+                info!("S3Connection cache synced; ready");
+            }
+        })
         .applied_objects()
         .predicate_filter(predicates::generation, Default::default());
 
@@ -533,16 +540,6 @@ pub async fn run(
     {
         let reader = reader.clone();
         ctx.metrics.set_ready_source(move || ready_counts(&reader));
-    }
-    {
-        let reader = reader.clone();
-        let ready = ready.clone();
-        tokio::spawn(async move {
-            if reader.wait_until_ready().await.is_ok() {
-                info!("S3Connection cache synced; ready");
-                ready.store(true, Ordering::SeqCst);
-            }
-        });
     }
 
     let secret_store = reader.clone();

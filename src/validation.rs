@@ -17,7 +17,8 @@ pub const DNS_SUBDOMAIN_PATTERN: &str =
 pub const ROLE_ARN_PATTERN: &str =
     r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9_+=,.@/-]{1,512}$";
 pub const SESSION_NAME_PATTERN: &str = r"^[A-Za-z0-9_+=,.@-]{2,64}$";
-pub const EXTERNAL_ID_PATTERN: &str = r"^[A-Za-z0-9_+=,.@:/-]{2,1224}$";
+/// Length (2-1224) is checked separately: RE2 allows repeat counts up to 1000.
+pub const EXTERNAL_ID_PATTERN: &str = r"^[A-Za-z0-9_+=,.@:/-]+$";
 pub const SECRET_KEY_PATTERN: &str = "^[-._a-zA-Z0-9]+$";
 
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(600);
@@ -263,7 +264,7 @@ fn validate_auth(auth: &Auth) -> Result<(), String> {
                 return Err("spec.auth.iamRole.externalId applies only to the operator's own identity; remove it or remove serviceAccountName".into());
             }
             if let Some(e) = &role.external_id
-                && !EXTERNAL_ID.is_match(e)
+                && (!(2..=1224).contains(&e.len()) || !EXTERNAL_ID.is_match(e))
             {
                 return Err("spec.auth.iamRole.externalId must be 2-1224 characters of letters, digits and +=,.@:/-".into());
             }

@@ -1,0 +1,576 @@
+//! Shared harness for integration tests: a real kube-apiserver and etcd and a
+//! real S3/STS/IAM endpoint (moto with IAM enforcement), started by
+//! `make test` (hack/dev-up.sh) and described by the environment it exports.
+//!
+//! Every test works in its own namespace, with its own buckets, IAM users and
+//! roles, and runs its own operator process watching only that namespace.
+//! Tests wait on conditions with timeouts, never on fixed sleeps.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, Region};
+use aws_credential_types::Credentials;
+use k8s_openapi::api::core::v1::{Namespace, Secret, ServiceAccount};
+use k8s_openapi::api::events::v1::Event;
+use kube::api::{DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::runtime::wait::await_condition;
+use kube::{Api, Client};
+use s3_connection_operator::api::S3Connection;
+use serde_json::{Value, json};
+
+pub const REGION: &str = "us-east-1";
+pub const TIMEOUT: Duration = Duration::from_secs(60);
+
+fn var(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: integration tests need the environment of `make test` (hack/dev-up.sh writes it; `source .dev-test/env`)")
+    })
+}
+
+/// A name unique to this test run: `<prefix>-<pid><n>`, DNS- and bucket-safe.
+pub fn unique(prefix: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let n = N.fetch_add(1, Ordering::SeqCst);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "{prefix}-{}{n}-{}",
+        std::process::id() % 100_000,
+        nanos % 10_000
+    )
+}
+
+pub struct TestEnv {
+    pub kube: Client,
+    pub s3: aws_sdk_s3::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub endpoint: String,
+    pub kubeconfig: String,
+    pub oidc_provider: String,
+    pub account: String,
+}
+
+pub fn s3_client(endpoint: &str, creds: Credentials) -> aws_sdk_s3::Client {
+    let conf = aws_sdk_s3::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .endpoint_url(endpoint)
+        .force_path_style(true)
+        .credentials_provider(creds)
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+impl TestEnv {
+    pub async fn new() -> Self {
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let endpoint = var("AWS_ENDPOINT_URL");
+        let admin = Credentials::new(
+            var("AWS_ACCESS_KEY_ID"),
+            var("AWS_SECRET_ACCESS_KEY"),
+            None,
+            None,
+            "test-admin",
+        );
+        let iam = aws_sdk_iam::Client::from_conf(
+            aws_sdk_iam::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .region(Region::new(REGION))
+                .endpoint_url(&endpoint)
+                .credentials_provider(admin.clone())
+                .build(),
+        );
+        let kubeconfig = var("KUBECONFIG");
+        let kube = Client::try_default()
+            .await
+            .expect("kube client from KUBECONFIG");
+        Self {
+            kube,
+            s3: s3_client(&endpoint, admin),
+            iam,
+            endpoint,
+            kubeconfig,
+            oidc_provider: var("S3C_OIDC_PROVIDER"),
+            account: var("S3C_AWS_ACCOUNT"),
+        }
+    }
+
+    pub async fn namespace(&self, prefix: &str) -> String {
+        let name = unique(prefix);
+        let ns = Namespace {
+            metadata: ObjectMeta {
+                name: Some(name.clone()),
+                labels: Some(BTreeMap::from([(
+                    "s3connection.dev/test".into(),
+                    "true".into(),
+                )])),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        Api::<Namespace>::all(self.kube.clone())
+            .create(&PostParams::default(), &ns)
+            .await
+            .expect("create namespace");
+        name
+    }
+
+    pub async fn delete_namespace(&self, name: &str) {
+        let _ = Api::<Namespace>::all(self.kube.clone())
+            .delete(name, &DeleteParams::default())
+            .await;
+    }
+
+    pub async fn bucket(&self, prefix: &str) -> String {
+        let name = unique(prefix);
+        self.s3
+            .create_bucket()
+            .bucket(&name)
+            .send()
+            .await
+            .expect("create bucket");
+        name
+    }
+
+    /// An IAM user with one inline policy and an access key.
+    pub async fn user(&self, prefix: &str, statements: Value) -> (String, String, String) {
+        let name = unique(prefix);
+        self.iam
+            .create_user()
+            .user_name(&name)
+            .send()
+            .await
+            .expect("create user");
+        self.iam
+            .put_user_policy()
+            .user_name(&name)
+            .policy_name("s3")
+            .policy_document(json!({"Version": "2012-10-17", "Statement": statements}).to_string())
+            .send()
+            .await
+            .expect("put user policy");
+        let key = self
+            .iam
+            .create_access_key()
+            .user_name(&name)
+            .send()
+            .await
+            .expect("create access key")
+            .access_key
+            .unwrap();
+        (name, key.access_key_id, key.secret_access_key)
+    }
+
+    /// An IAM role with a trust policy and one inline permission policy.
+    pub async fn role(&self, prefix: &str, trust: Value, statements: Value) -> String {
+        let name = unique(prefix);
+        let role = self
+            .iam
+            .create_role()
+            .role_name(&name)
+            .assume_role_policy_document(trust.to_string())
+            .send()
+            .await
+            .expect("create role")
+            .role
+            .unwrap();
+        self.iam
+            .put_role_policy()
+            .role_name(&name)
+            .policy_name("s3")
+            .policy_document(json!({"Version": "2012-10-17", "Statement": statements}).to_string())
+            .send()
+            .await
+            .expect("put role policy");
+        role.arn
+    }
+
+    /// A trust policy letting exactly one ServiceAccount assume a role by web
+    /// identity, the way EKS IRSA trust policies read.
+    pub fn irsa_trust(&self, ns: &str, sa: &str) -> Value {
+        let p = &self.oidc_provider;
+        json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Effect": "Allow",
+                "Principal": {"Federated": format!("arn:aws:iam::{}:oidc-provider/{p}", self.account)},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {"StringEquals": {
+                    format!("{p}:sub"): format!("system:serviceaccount:{ns}:{sa}"),
+                    format!("{p}:aud"): "sts.amazonaws.com"
+                }}
+            }]
+        })
+    }
+
+    pub async fn secret(&self, ns: &str, name: &str, data: &[(&str, &str)]) {
+        let string_data: BTreeMap<String, String> = data
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let secret = Secret {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                ..Default::default()
+            },
+            string_data: Some(string_data),
+            ..Default::default()
+        };
+        // Replace the whole data map: apply by this field manager owns it.
+        let api: Api<Secret> = Api::namespaced(self.kube.clone(), ns);
+        let _ = api.delete(name, &DeleteParams::default()).await;
+        api.create(&PostParams::default(), &secret)
+            .await
+            .expect("create secret");
+    }
+
+    pub async fn update_secret(&self, ns: &str, name: &str, data: &[(&str, &str)]) {
+        let api: Api<Secret> = Api::namespaced(self.kube.clone(), ns);
+        let string_data: BTreeMap<&str, &str> = data.iter().copied().collect();
+        api.patch(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"stringData": string_data})),
+        )
+        .await
+        .expect("update secret");
+    }
+
+    pub async fn service_account(&self, ns: &str, name: &str, annotations: &[(&str, &str)]) {
+        let sa = ServiceAccount {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                annotations: Some(
+                    annotations
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect(),
+                ),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        Api::<ServiceAccount>::namespaced(self.kube.clone(), ns)
+            .create(&PostParams::default(), &sa)
+            .await
+            .expect("create service account");
+    }
+
+    pub fn connections(&self, ns: &str) -> Api<S3Connection> {
+        Api::namespaced(self.kube.clone(), ns)
+    }
+
+    pub async fn apply_connection(&self, ns: &str, name: &str, spec: Value) {
+        let obj = json!({
+            "apiVersion": "s3connection.dev/v1alpha1",
+            "kind": "S3Connection",
+            "metadata": {"name": name},
+            "spec": spec,
+        });
+        self.connections(ns)
+            .patch(
+                name,
+                &PatchParams::apply("integration-test").force(),
+                &Patch::Apply(obj),
+            )
+            .await
+            .expect("apply S3Connection");
+    }
+
+    /// Wait until the connection's Ready condition has `status` (and, if
+    /// given, `reason`) for its current generation.
+    pub async fn wait_ready(
+        &self,
+        ns: &str,
+        name: &str,
+        status: &str,
+        reason: Option<&str>,
+    ) -> S3Connection {
+        self.wait_ready_within(ns, name, status, reason, TIMEOUT)
+            .await
+    }
+
+    pub async fn wait_ready_within(
+        &self,
+        ns: &str,
+        name: &str,
+        status: &str,
+        reason: Option<&str>,
+        timeout: Duration,
+    ) -> S3Connection {
+        let api = self.connections(ns);
+        let want_status = status.to_string();
+        let want_reason = reason.map(str::to_string);
+        let cond = move |c: Option<&S3Connection>| {
+            let Some(c) = c else { return false };
+            ready_of(c).is_some_and(|(s, r, gen_)| {
+                s == want_status
+                    && want_reason.as_deref().is_none_or(|w| w == r)
+                    && gen_ == c.metadata.generation
+            })
+        };
+        match tokio::time::timeout(timeout, await_condition(api.clone(), name, cond)).await {
+            Ok(Ok(Some(c))) => c,
+            other => {
+                let now = api.get_opt(name).await.ok().flatten();
+                panic!(
+                    "{ns}/{name}: Ready={status} reason={reason:?} not reached within {timeout:?} ({:?}); status now: {}",
+                    other.map(|r| r.map(|_| ())),
+                    serde_json::to_string_pretty(&now.and_then(|c| c.status)).unwrap()
+                );
+            }
+        }
+    }
+
+    pub async fn events(&self, ns: &str) -> Vec<Event> {
+        Api::<Event>::namespaced(self.kube.clone(), ns)
+            .list(&ListParams::default())
+            .await
+            .expect("list events")
+            .items
+    }
+
+    /// All object keys and versions (with delete markers) in a bucket.
+    pub async fn versions(&self, bucket: &str) -> Vec<String> {
+        let out = self
+            .s3
+            .list_object_versions()
+            .bucket(bucket)
+            .send()
+            .await
+            .expect("list object versions");
+        let mut all: Vec<String> = out
+            .versions()
+            .iter()
+            .map(|v| format!("version:{}", v.key().unwrap_or_default()))
+            .collect();
+        all.extend(
+            out.delete_markers()
+                .iter()
+                .map(|m| format!("delete-marker:{}", m.key().unwrap_or_default())),
+        );
+        all
+    }
+
+    pub async fn keys(&self, bucket: &str) -> Vec<String> {
+        self.s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .send()
+            .await
+            .expect("list objects")
+            .contents()
+            .iter()
+            .filter_map(|o| o.key().map(str::to_string))
+            .collect()
+    }
+}
+
+/// (status, reason, observedGeneration) of the Ready condition.
+pub fn ready_of(c: &S3Connection) -> Option<(String, String, Option<i64>)> {
+    let s = c.status.as_ref()?;
+    let r = s.conditions.iter().find(|c| c.type_ == "Ready")?;
+    Some((r.status.clone(), r.reason.clone(), r.observed_generation))
+}
+
+pub fn condition(c: &S3Connection, type_: &str) -> (String, String, String) {
+    let s = c.status.as_ref().expect("status");
+    let r = s
+        .conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+        .unwrap_or_else(|| panic!("no {type_} condition"));
+    (r.status.clone(), r.reason.clone(), r.message.clone())
+}
+
+pub fn permission(c: &S3Connection, action: &str) -> String {
+    let s = c.status.as_ref().expect("status");
+    s.permissions
+        .iter()
+        .find(|p| p.action == action)
+        .map(|p| p.result.as_str().to_string())
+        .unwrap_or_else(|| panic!("no result for {action}: {:?}", s.permissions))
+}
+
+/// Statements granting the five actions on a bucket (optionally a prefix).
+pub fn s3_policy(bucket: &str, prefix: &str, actions: &[&str]) -> Value {
+    let objects: Vec<&str> = actions
+        .iter()
+        .copied()
+        .filter(|a| *a != "s3:ListBucket")
+        .collect();
+    let mut st = vec![];
+    if actions.contains(&"s3:ListBucket") {
+        st.push(json!({"Effect": "Allow", "Action": "s3:ListBucket", "Resource": format!("arn:aws:s3:::{bucket}")}));
+    }
+    if !objects.is_empty() {
+        st.push(json!({"Effect": "Allow", "Action": objects, "Resource": format!("arn:aws:s3:::{bucket}/{prefix}*")}));
+    }
+    json!(st)
+}
+
+pub const ALL: [&str; 5] = [
+    "s3:ListBucket",
+    "s3:GetObject",
+    "s3:PutObject",
+    "s3:DeleteObject",
+    "s3:ReplicateObject",
+];
+
+/// An operator process for one test, watching one namespace, logging JSON
+/// to a file the test can read.
+pub struct Operator {
+    child: Child,
+    pub log_path: PathBuf,
+    pub metrics_addr: String,
+    _dir: tempfile::TempDir,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Operator {
+    /// Start the operator binary against the test API server, with the admin
+    /// kubeconfig, STS/IAM endpoints from the environment and no AWS
+    /// credentials of its own.
+    pub async fn start(env: &TestEnv, ns: &str, extra: &[&str]) -> Self {
+        Self::start_with(
+            env,
+            Some(ns),
+            extra,
+            &[("KUBECONFIG", env.kubeconfig.as_str())],
+        )
+        .await
+    }
+
+    pub async fn start_with(
+        env: &TestEnv,
+        ns: Option<&str>,
+        extra: &[&str],
+        vars: &[(&str, &str)],
+    ) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let log_path = dir.path().join("operator.log");
+        let log = File::create(&log_path).unwrap();
+        let metrics_addr = format!("127.0.0.1:{}", free_port());
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_s3-connection-operator"));
+        cmd.arg("run")
+            .args(["--metrics-addr", &metrics_addr, "--log-format", "json"])
+            .args(extra)
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_SESSION_TOKEN")
+            .env_remove("KUBECONFIG")
+            .env("AWS_ENDPOINT_URL", &env.endpoint)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("RUST_LOG", "info,s3_connection_operator=debug")
+            .stdout(Stdio::from(log.try_clone().unwrap()))
+            .stderr(Stdio::from(log));
+        if let Some(ns) = ns {
+            cmd.args(["--namespace", ns]);
+        }
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("start operator");
+        let op = Self {
+            child,
+            log_path,
+            metrics_addr,
+            _dir: dir,
+        };
+        op.wait_until_ready().await;
+        op
+    }
+
+    /// Poll /readyz until the operator's caches are synced.
+    pub async fn wait_until_ready(&self) {
+        let deadline = tokio::time::Instant::now() + TIMEOUT;
+        loop {
+            if self
+                .get("/readyz")
+                .await
+                .map(|(code, _)| code == 200)
+                .unwrap_or(false)
+            {
+                return;
+            }
+            if tokio::time::Instant::now() > deadline {
+                panic!(
+                    "operator not ready within {TIMEOUT:?}; log:\n{}",
+                    self.log()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// A plain HTTP GET against the operator's metrics/health server.
+    pub async fn get(&self, path: &str) -> std::io::Result<(u16, String)> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = tokio::net::TcpStream::connect(&self.metrics_addr).await?;
+        s.write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await?;
+        let mut buf = String::new();
+        s.read_to_string(&mut buf).await?;
+        let code = buf
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let body = buf
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default();
+        Ok((code, body))
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Send SIGTERM and wait for the process to exit.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        self.child.wait().expect("operator exits")
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn try_wait(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

@@ -1,0 +1,183 @@
+//! IAM roles through IRSA: the operator exchanges the tenant ServiceAccount's
+//! token (not its own) with STS AssumeRoleWithWebIdentity, and the role's
+//! trust policy decides. The S3/STS endpoint verifies the token's signature
+//! against the API server's service-account key and the trust policy's
+//! `sub`/`aud` conditions.
+
+mod common;
+
+use common::{ALL, Operator, TestEnv, condition, s3_policy};
+use serde_json::json;
+
+fn spec(env: &TestEnv, bucket: &str, role: Option<&str>, sa: Option<&str>) -> serde_json::Value {
+    let mut iam = json!({});
+    if let Some(r) = role {
+        iam["roleArn"] = json!(r);
+    }
+    if let Some(s) = sa {
+        iam["serviceAccountName"] = json!(s);
+    }
+    json!({
+        "bucket": bucket,
+        "region": common::REGION,
+        "endpoint": env.endpoint,
+        "forcePathStyle": true,
+        "auth": {"iamRole": iam},
+        "permissions": ["s3:ListBucket", "s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+    })
+}
+
+#[tokio::test]
+async fn trusted_service_account_assumes_the_role() {
+    let env = TestEnv::new().await;
+    let ns = env.namespace("irsa").await;
+    let bucket = env.bucket("irsa").await;
+    let role = env
+        .role(
+            "irsa",
+            env.irsa_trust(&ns, "s3-sync"),
+            s3_policy(&bucket, "", &ALL),
+        )
+        .await;
+    // The role ARN comes from the ServiceAccount annotation, as on EKS.
+    env.service_account(&ns, "s3-sync", &[("eks.amazonaws.com/role-arn", &role)])
+        .await;
+    let _op = Operator::start(&env, &ns, &[]).await;
+    env.apply_connection(&ns, "irsa", spec(&env, &bucket, None, Some("s3-sync")))
+        .await;
+    let c = env.wait_ready(&ns, "irsa", "True", Some("Validated")).await;
+    let status = c.status.unwrap();
+    let role_name = role.rsplit('/').next().unwrap();
+    let identity = status.identity.unwrap_or_default();
+    assert!(
+        identity.contains(&format!("assumed-role/{role_name}/")),
+        "identity is an assumed-role session of {role_name}: {identity}"
+    );
+    assert_eq!(status.auth.as_deref(), Some("IRSA"));
+    assert!(env.keys(&bucket).await.is_empty());
+    env.delete_namespace(&ns).await;
+}
+
+#[tokio::test]
+async fn service_account_the_role_does_not_trust_is_refused() {
+    let env = TestEnv::new().await;
+    let ns = env.namespace("untrusted").await;
+    let bucket = env.bucket("untrusted").await;
+    // The role trusts "s3-sync"; the connection uses "intruder" from the
+    // same namespace: STS must refuse.
+    let role = env
+        .role(
+            "untrusted",
+            env.irsa_trust(&ns, "s3-sync"),
+            s3_policy(&bucket, "", &ALL),
+        )
+        .await;
+    env.service_account(&ns, "s3-sync", &[]).await;
+    env.service_account(&ns, "intruder", &[]).await;
+    let _op = Operator::start(&env, &ns, &[]).await;
+    env.apply_connection(
+        &ns,
+        "sneaky",
+        spec(&env, &bucket, Some(&role), Some("intruder")),
+    )
+    .await;
+    env.apply_connection(
+        &ns,
+        "honest",
+        spec(&env, &bucket, Some(&role), Some("s3-sync")),
+    )
+    .await;
+    let c = env
+        .wait_ready(&ns, "sneaky", "False", Some("AssumeRoleFailed"))
+        .await;
+    let msg = condition(&c, "Ready").2;
+    assert!(
+        msg.contains(&format!("system:serviceaccount:{ns}:intruder")),
+        "{msg}"
+    );
+    // Same role, trusted ServiceAccount: works, so the refusal was the trust policy.
+    env.wait_ready(&ns, "honest", "True", Some("Validated"))
+        .await;
+    env.delete_namespace(&ns).await;
+}
+
+#[tokio::test]
+async fn missing_service_account_and_missing_role_arn() {
+    let env = TestEnv::new().await;
+    let ns = env.namespace("nosa").await;
+    let bucket = env.bucket("nosa").await;
+    env.service_account(&ns, "plain", &[]).await;
+    let _op = Operator::start(&env, &ns, &[]).await;
+    env.apply_connection(
+        &ns,
+        "nosa",
+        spec(
+            &env,
+            &bucket,
+            Some("arn:aws:iam::123456789012:role/x"),
+            Some("ghost"),
+        ),
+    )
+    .await;
+    env.apply_connection(&ns, "noarn", spec(&env, &bucket, None, Some("plain")))
+        .await;
+    env.wait_ready(&ns, "nosa", "False", Some("ServiceAccountNotFound"))
+        .await;
+    let c = env
+        .wait_ready(&ns, "noarn", "False", Some("RoleArnMissing"))
+        .await;
+    assert!(
+        condition(&c, "Ready")
+            .2
+            .contains("eks.amazonaws.com/role-arn")
+    );
+
+    // Creating the ServiceAccount re-validates at once.
+    let role = env
+        .role(
+            "nosa",
+            env.irsa_trust(&ns, "ghost"),
+            s3_policy(&bucket, "", &ALL),
+        )
+        .await;
+    env.apply_connection(&ns, "nosa", spec(&env, &bucket, Some(&role), Some("ghost")))
+        .await;
+    env.service_account(&ns, "ghost", &[]).await;
+    env.wait_ready_within(
+        &ns,
+        "nosa",
+        "True",
+        Some("Validated"),
+        std::time::Duration::from_secs(20),
+    )
+    .await;
+    env.delete_namespace(&ns).await;
+}
+
+#[tokio::test]
+async fn operator_identity_is_refused_unless_allowed() {
+    let env = TestEnv::new().await;
+    let ns = env.namespace("opid").await;
+    let bucket = env.bucket("opid").await;
+    let _op = Operator::start(&env, &ns, &[]).await;
+    env.apply_connection(
+        &ns,
+        "borrow",
+        spec(
+            &env,
+            &bucket,
+            Some("arn:aws:iam::123456789012:role/anything"),
+            None,
+        ),
+    )
+    .await;
+    let c = env
+        .wait_ready(&ns, "borrow", "False", Some("OperatorIdentityDisabled"))
+        .await;
+    assert!(
+        condition(&c, "Ready")
+            .2
+            .contains("--allow-operator-identity")
+    );
+    env.delete_namespace(&ns).await;
+}

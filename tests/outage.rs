@@ -1,0 +1,118 @@
+//! The S3 endpoint goes away and comes back: Ready turns Unknown, and back to
+//! True without restarting the operator.
+//!
+//! The operator reaches S3 through a TCP relay owned by the test; stopping
+//! the relay makes the endpoint unreachable exactly as a stopped server
+//! would (connection refused), while the S3 server keeps its buckets and
+//! users for the return.
+
+mod common;
+
+use std::net::SocketAddr;
+
+use common::{ALL, Operator, TestEnv, s3_policy};
+use serde_json::json;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+/// Relay every connection on `listen` to `target`.
+async fn relay(listen: SocketAddr, target: String) -> JoinHandle<()> {
+    let listener = TcpListener::bind(listen).await.expect("bind relay");
+    tokio::spawn(async move {
+        let mut conns = tokio::task::JoinSet::new();
+        loop {
+            let Ok((mut inbound, _)) = listener.accept().await else {
+                break;
+            };
+            let target = target.clone();
+            conns.spawn(async move {
+                if let Ok(mut outbound) = TcpStream::connect(&target).await {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
+            });
+        }
+    })
+}
+
+#[tokio::test]
+async fn endpoint_outage_is_unknown_then_recovers_without_restart() {
+    let env = TestEnv::new().await;
+    let ns = env.namespace("outage").await;
+    let bucket = env.bucket("outage").await;
+    let (_, ak, sk) = env.user("outage", s3_policy(&bucket, "", &ALL)).await;
+    env.secret(
+        &ns,
+        "creds",
+        &[("AWS_ACCESS_KEY_ID", &ak), ("AWS_SECRET_ACCESS_KEY", &sk)],
+    )
+    .await;
+
+    let addr: SocketAddr = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let target = env
+        .endpoint
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let up = relay(addr, target.clone()).await;
+
+    let mut op = Operator::start(&env, &ns, &[]).await;
+    let pid = op.pid();
+    env.apply_connection(
+        &ns,
+        "flaky",
+        json!({
+            "bucket": bucket,
+            "region": common::REGION,
+            "endpoint": format!("http://{addr}"),
+            "forcePathStyle": true,
+            "auth": {"accessKey": {"secretName": "creds"}},
+            "validationInterval": "1m",
+        }),
+    )
+    .await;
+    env.wait_ready(&ns, "flaky", "True", Some("Validated"))
+        .await;
+
+    // Stop the endpoint; make the operator look again by touching the spec.
+    up.abort();
+    let _ = up.await;
+    env.apply_connection(
+        &ns,
+        "flaky",
+        json!({
+            "bucket": bucket,
+            "region": common::REGION,
+            "endpoint": format!("http://{addr}"),
+            "forcePathStyle": true,
+            "auth": {"accessKey": {"secretName": "creds"}},
+            "validationInterval": "2m",
+        }),
+    )
+    .await;
+    let c = env
+        .wait_ready(&ns, "flaky", "Unknown", Some("EndpointUnreachable"))
+        .await;
+    let failed = common::condition(&c, "Failed");
+    assert_eq!(failed.0, "Unknown");
+    // What was proved before stays visible.
+    assert!(!c.status.unwrap().permissions.is_empty());
+
+    // Bring it back on the same address: the operator's backoff retries
+    // find it without a restart.
+    let back = relay(addr, target).await;
+    env.wait_ready_within(
+        &ns,
+        "flaky",
+        "True",
+        Some("Validated"),
+        std::time::Duration::from_secs(90),
+    )
+    .await;
+    assert!(op.try_wait().is_none(), "operator still running");
+    assert_eq!(op.pid(), pid);
+    back.abort();
+    env.delete_namespace(&ns).await;
+}
