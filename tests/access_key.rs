@@ -153,7 +153,7 @@ async fn prefix_scoped_policy_is_ready_on_its_prefix_only() {
         .wait_ready(&ns, "orders", "False", Some("PermissionDenied"))
         .await;
     let (_, _, msg) = condition(&denied, "Ready");
-    for a in ["s3:PutObject"] {
+    for a in ["s3:PutObject", "s3:GetObject"] {
         assert!(msg.contains(a), "message names {a}: {msg}");
         assert_eq!(permission(&denied, a), "Denied");
     }
