@@ -9,6 +9,7 @@
 //! - [`probe`]: the S3 probes; [`classify`]: what an SDK error means (pure)
 //! - [`outcome`] and [`conditions`]: results and the conditions they imply (pure)
 //! - [`controller`]: watches, reconcile, status writes, events
+//! - [`leader`]: leader election on a Lease
 //! - [`telemetry`] and [`http`]: logs, metrics, health endpoints
 
 pub mod api;
@@ -19,6 +20,7 @@ pub mod controller;
 pub mod credentials;
 pub mod error;
 pub mod http;
+pub mod leader;
 pub mod outcome;
 pub mod probe;
 pub mod telemetry;

@@ -1,14 +1,16 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{Args, Parser, Subcommand};
 use prometheus_client::registry::Registry;
 use s3_connection_operator::aws::{SdkFactory, Timeouts};
 use s3_connection_operator::controller::{self, Context};
 use s3_connection_operator::http::{self, HttpState};
+use s3_connection_operator::leader::{self, LeaderConfig};
 use s3_connection_operator::telemetry::{self, LogFormat, Metrics};
 use s3_connection_operator::validation::parse_interval;
+use tokio::sync::watch;
 
 #[derive(Parser)]
 #[command(
@@ -54,6 +56,20 @@ struct RunArgs {
     /// Log level when RUST_LOG is not set.
     #[arg(long, env = "LOG_LEVEL", default_value = "info")]
     log_level: String,
+    /// Elect a leader among replicas with a Lease; only the leader validates.
+    #[arg(long, env = "LEADER_ELECTION")]
+    leader_election: bool,
+    /// Name of the Lease used for leader election.
+    #[arg(long, env = "LEASE_NAME", default_value = "s3-connection-operator")]
+    lease_name: String,
+    /// Namespace of the Lease (default: POD_NAMESPACE, else the watched
+    /// namespace, else `default`).
+    #[arg(long, env = "LEASE_NAMESPACE")]
+    lease_namespace: Option<String>,
+    /// Seconds a leader's lease stays valid without renewal; a standby takes
+    /// over this long after a leader dies without releasing it.
+    #[arg(long, env = "LEASE_DURATION", default_value_t = 15, value_parser = clap::value_parser!(u64).range(2..=600))]
+    lease_duration: u64,
 }
 
 fn main() -> anyhow_free::Result {
@@ -90,26 +106,91 @@ async fn run(args: RunArgs) -> anyhow_free::Result {
         ready: ready.clone(),
     };
     let addr = args.metrics_addr;
-    let server = tokio::spawn(async move { http::serve(addr, state).await });
+    let mut server = tokio::spawn(async move { http::serve(addr, state).await });
+
+    // One shutdown signal, observed by every stage below.
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = move || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    };
 
     let config = controller::Config {
         default_interval: args.default_interval,
         allow_operator_identity: args.allow_operator_identity,
         concurrency: args.concurrency,
-        namespace: args.namespace,
+        namespace: args.namespace.clone(),
         ..Default::default()
     };
     tracing::info!(
         allow_operator_identity = config.allow_operator_identity,
         namespace = config.namespace.as_deref().unwrap_or("<all>"),
         default_interval_s = config.default_interval.as_secs(),
+        leader_election = args.leader_election,
         "starting s3-connection-operator {}",
         env!("CARGO_PKG_VERSION")
     );
-    let ctx = Arc::new(Context::new(client, metrics, Arc::new(aws), config));
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        metrics.clone(),
+        Arc::new(aws),
+        config,
+    ));
+
+    let work = async {
+        if !args.leader_election {
+            metrics.set_leader(true);
+            controller::run(ctx, ready, stopped()).await;
+            return Ok::<_, Box<dyn std::error::Error + Send + Sync>>(false);
+        }
+        let cfg = LeaderConfig {
+            lease_name: args.lease_name.clone(),
+            namespace: args
+                .lease_namespace
+                .clone()
+                .or_else(|| std::env::var("POD_NAMESPACE").ok())
+                .or_else(|| args.namespace.clone())
+                .unwrap_or_else(|| "default".into()),
+            identity: std::env::var("POD_NAME")
+                .unwrap_or_else(|_| format!("{}-{}", hostname(), std::process::id())),
+            duration_secs: args.lease_duration,
+        };
+        // A standby is healthy and ready: it only waits.
+        ready.store(true, Ordering::SeqCst);
+        let Some(leadership) = leader::acquire(client, &cfg, stopped()).await? else {
+            return Ok(false);
+        };
+        ready.store(false, Ordering::SeqCst);
+        metrics.set_leader(true);
+        let (lost, release) = leadership.split();
+        let lost_flag = Arc::new(AtomicBool::new(false));
+        let flag = lost_flag.clone();
+        let stop = stopped();
+        let until = async move {
+            tokio::select! {
+                _ = stop => {}
+                _ = lost => flag.store(true, Ordering::SeqCst),
+            }
+        };
+        controller::run(ctx, ready, until).await;
+        metrics.set_leader(false);
+        release.wait().await;
+        Ok(lost_flag.load(Ordering::SeqCst))
+    };
+
     tokio::select! {
-        _ = controller::run(ctx, ready, shutdown_signal()) => {}
-        res = server => {
+        res = work => {
+            if res? {
+                return Err("lost leadership; exiting so a fresh process competes again".into());
+            }
+        }
+        res = &mut server => {
             match res {
                 Ok(Err(e)) => return Err(format!("metrics server failed: {e}").into()),
                 Err(e) => return Err(format!("metrics server panicked: {e}").into()),
@@ -117,7 +198,14 @@ async fn run(args: RunArgs) -> anyhow_free::Result {
             }
         }
     }
+    tracing::info!("stopped");
     Ok(())
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "s3-connection-operator".into())
 }
 
 async fn shutdown_signal() {

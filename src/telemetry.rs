@@ -9,7 +9,7 @@ use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetri
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use tracing_subscriber::EnvFilter;
@@ -65,6 +65,7 @@ pub struct Metrics {
     pub reconcile_errors: Family<ErrorLabels, Counter>,
     pub status_patches: Family<PatchLabels, Counter>,
     pub status_patch_duration: Histogram,
+    pub leader: Gauge,
     ready_source: Arc<OnceLock<Box<ReadyCounter>>>,
 }
 
@@ -80,6 +81,7 @@ impl Default for Metrics {
             status_patch_duration: Histogram::new([
                 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
             ]),
+            leader: Gauge::default(),
             ready_source: Arc::default(),
         }
     }
@@ -113,12 +115,21 @@ impl Metrics {
             "Time a status patch took",
             self.status_patch_duration.clone(),
         );
+        r.register(
+            "leader",
+            "1 while this process holds the leader lease (or runs without leader election)",
+            self.leader.clone(),
+        );
         r.register_collector(Box::new(ConnectionsByReady(self.ready_source.clone())));
     }
 
     /// Where the `connections` gauge reads from (the controller's cache).
     pub fn set_ready_source(&self, f: impl Fn() -> Vec<(String, i64)> + Send + Sync + 'static) {
         let _ = self.ready_source.set(Box::new(f));
+    }
+
+    pub fn set_leader(&self, leading: bool) {
+        self.leader.set(i64::from(leading));
     }
 
     pub fn validated(&self, reason: Reason, took: Duration) {

@@ -1,0 +1,139 @@
+//! Two replicas: only the Lease holder validates; when it dies the standby
+//! takes over, and a leader stopped with SIGTERM releases the Lease at once
+//! and leaves no probe object behind.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{ALL, Operator, TestEnv, s3_policy};
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::Api;
+use kube::runtime::wait::await_condition;
+use serde_json::json;
+
+async fn holder(env: &TestEnv, ns: &str) -> Option<String> {
+    Api::<Lease>::namespaced(env.kube.clone(), ns)
+        .get_opt("s3-connection-operator")
+        .await
+        .unwrap()
+        .and_then(|l| l.spec)
+        .and_then(|s| s.holder_identity)
+        .filter(|h| !h.is_empty())
+}
+
+async fn wait_holder(env: &TestEnv, ns: &str, want: &str, within: Duration) {
+    let api: Api<Lease> = Api::namespaced(env.kube.clone(), ns);
+    let want = want.to_string();
+    let cond = move |l: Option<&Lease>| {
+        l.and_then(|l| l.spec.as_ref())
+            .and_then(|s| s.holder_identity.as_deref())
+            == Some(want.as_str())
+    };
+    tokio::time::timeout(within, await_condition(api, "s3-connection-operator", cond))
+        .await
+        .unwrap_or_else(|_| panic!("lease not held by the expected replica within {within:?}"))
+        .unwrap();
+}
+
+/// Sum of `s3connection_validations_total` over all results.
+async fn validations(op: &Operator) -> f64 {
+    let (_, body) = op.get("/metrics").await.unwrap();
+    body.lines()
+        .filter(|l| l.starts_with("s3connection_validations_total"))
+        .filter_map(|l| l.split_whitespace().last()?.parse::<f64>().ok())
+        .sum()
+}
+
+async fn leader_gauge(op: &Operator) -> String {
+    let (_, body) = op.get("/metrics").await.unwrap();
+    body.lines()
+        .find(|l| l.starts_with("s3connection_leader "))
+        .map(|l| l.split_whitespace().last().unwrap().to_string())
+        .unwrap_or_default()
+}
+
+async fn replica(env: &TestEnv, ns: &str, name: &str) -> Operator {
+    Operator::start_with(
+        env,
+        Some(ns),
+        &[
+            "--leader-election",
+            "--lease-namespace",
+            ns,
+            "--lease-duration",
+            "6",
+        ],
+        &[("KUBECONFIG", env.kubeconfig.as_str()), ("POD_NAME", name)],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn one_leader_validates_and_a_standby_takes_over() {
+    let env = TestEnv::new().await;
+    let ns = env.namespace("ha").await;
+    let bucket = env.bucket("ha").await;
+    let (_, ak, sk) = env.user("ha", s3_policy(&bucket, "", &ALL)).await;
+    env.secret(
+        &ns,
+        "creds",
+        &[("AWS_ACCESS_KEY_ID", &ak), ("AWS_SECRET_ACCESS_KEY", &sk)],
+    )
+    .await;
+
+    let mut a = replica(&env, &ns, "replica-a").await;
+    wait_holder(&env, &ns, "replica-a", Duration::from_secs(30)).await;
+    let mut b = replica(&env, &ns, "replica-b").await;
+
+    let spec = |interval: &str| {
+        json!({
+            "bucket": bucket,
+            "region": common::REGION,
+            "endpoint": env.endpoint,
+            "forcePathStyle": true,
+            "auth": {"accessKey": {"secretName": "creds"}},
+            "validationInterval": interval,
+        })
+    };
+    env.apply_connection(&ns, "shared", spec("1m")).await;
+    env.wait_ready(&ns, "shared", "True", Some("Validated"))
+        .await;
+    assert!(validations(&a).await >= 1.0);
+    assert_eq!(validations(&b).await, 0.0, "the standby must not validate");
+    assert_eq!(leader_gauge(&a).await, "1");
+    assert_eq!(leader_gauge(&b).await, "0");
+    assert_eq!(holder(&env, &ns).await.as_deref(), Some("replica-a"));
+
+    // The leader dies without releasing the Lease: the standby takes over
+    // once it expires, and validates the next change.
+    a.kill();
+    wait_holder(&env, &ns, "replica-b", Duration::from_secs(40)).await;
+    env.apply_connection(&ns, "shared", spec("2m")).await;
+    env.wait_ready(&ns, "shared", "True", Some("Validated"))
+        .await;
+    assert!(validations(&b).await >= 1.0);
+    assert_eq!(leader_gauge(&b).await, "1");
+
+    // SIGTERM: the leader finishes in-flight work, releases the Lease (its
+    // holder is cleared at once, not left to expire) and exits cleanly.
+    let c = replica(&env, &ns, "replica-c").await;
+    let status = b.terminate();
+    assert!(status.success(), "graceful exit: {status:?}\n{}", b.log());
+    assert!(b.log().contains("lease released"), "{}", b.log());
+    assert_ne!(
+        holder(&env, &ns).await.as_deref(),
+        Some("replica-b"),
+        "lease released on exit"
+    );
+    wait_holder(&env, &ns, "replica-c", Duration::from_secs(20)).await;
+    env.apply_connection(&ns, "shared", spec("3m")).await;
+    env.wait_ready(&ns, "shared", "True", Some("Validated"))
+        .await;
+    assert!(validations(&c).await >= 1.0);
+    assert!(
+        env.keys(&bucket).await.is_empty(),
+        "no probe object left behind"
+    );
+    env.delete_namespace(&ns).await;
+}
