@@ -1,0 +1,456 @@
+#!/usr/bin/env bash
+# Local control plane + S3/STS/IAM for development and integration tests
+# (the same idea as controller-runtime's envtest):
+#   etcd, kube-apiserver (RBAC, ServiceAccount tokens, no controllers) and moto
+#   (hack/moto_launcher.py) on 127.0.0.1, all in the background.
+#
+# Usage: hack/dev-up.sh [up|status|restart-moto|stop-moto|start-moto]
+#   up (default)  start what is not running (idempotent), wait until healthy,
+#                 apply crds/ if present, write $S3C_DEV_DIR/env
+#   status        print what runs; exit 1 if something is down
+#   restart-moto  stop + start moto (its in-memory state is lost; the admin
+#                 user and keys come back the same)
+#   stop-moto / start-moto
+#
+# Environment (defaults):
+#   S3C_DEV_DIR=<repo>/.dev   state: pids, logs, certs, etcd data, env, kubeconfig
+#   ETCD_PORT=12379 (peer ETCD_PEER_PORT=ETCD_PORT+1), APISERVER_PORT=16443,
+#   MOTO_PORT=15000, DEV_UP_TIMEOUT=120 (seconds per component)
+# The ports used are remembered in $S3C_DEV_DIR/ports; later calls (and
+# restart-moto) reuse them unless overridden.
+#
+# Afterwards: `source $S3C_DEV_DIR/env`. Stop everything with hack/dev-down.sh.
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+DEV=${S3C_DEV_DIR:-$REPO/.dev}
+mkdir -p "$DEV"
+DEV=$(cd "$DEV" && pwd)
+LOGS=$DEV/logs PKI=$DEV/pki RUN=$DEV/run
+mkdir -p "$LOGS" "$PKI" "$RUN"
+
+log() { printf '[dev-up] %s\n' "$*" >&2; }
+die() { printf '[dev-up] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# ---------------------------------------------------------------- configuration
+# explicit environment > ports remembered in $DEV/ports > defaults
+if [[ -f $DEV/ports ]]; then
+  while IFS='=' read -r k v; do
+    [[ $k =~ ^(ETCD_PORT|ETCD_PEER_PORT|APISERVER_PORT|MOTO_PORT)$ ]] || continue
+    [[ -n ${!k:-} ]] || printf -v "$k" '%s' "$v"
+  done < "$DEV/ports"
+fi
+ETCD_PORT=${ETCD_PORT:-12379}
+ETCD_PEER_PORT=${ETCD_PEER_PORT:-$((ETCD_PORT + 1))}
+APISERVER_PORT=${APISERVER_PORT:-16443}
+MOTO_PORT=${MOTO_PORT:-15000}
+TIMEOUT=${DEV_UP_TIMEOUT:-120}
+ISSUER=https://127.0.0.1:$APISERVER_PORT
+OIDC_PROVIDER=${ISSUER#https://}
+AWS_ACCOUNT=123456789012
+STS_AUDIENCE=sts.amazonaws.com
+
+BIN=$("$REPO/hack/tools.sh" path)
+export PATH=$BIN:$PATH
+
+exec 9> "$DEV/.lock"
+flock -w 300 9 || die "another dev-up/dev-down holds $DEV/.lock"
+
+# ---------------------------------------------------------------- processes
+source "$REPO/hack/proc.sh"
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# start NAME MATCH CMD...: run CMD in its own session/process group, log to
+# $LOGS/NAME.log, record the pid (== process group id)
+start() {
+  local name=$1; shift
+  local logf=$LOGS/$name.log
+  [[ -f $logf ]] && mv -f "$logf" "$logf.prev"
+  # 9>&- : the child must not inherit the lock on $DEV/.lock
+  setsid "$@" > "$logf" 2>&1 < /dev/null 9>&- &
+  echo $! > "$(pidfile "$name")"
+}
+
+
+# wait_for NAME MATCH CHECK-CMD...
+wait_for() {
+  local name=$1 match=$2; shift 2
+  local deadline=$((SECONDS + TIMEOUT))
+  until "$@" >/dev/null 2>&1; do
+    if ! alive "$name" "$match"; then
+      tail -n 40 "$LOGS/$name.log" >&2 || true
+      die "$name exited during startup (log above: $LOGS/$name.log)"
+    fi
+    if ((SECONDS >= deadline)); then
+      tail -n 40 "$LOGS/$name.log" >&2 || true
+      die "$name not healthy after ${TIMEOUT}s (log above: $LOGS/$name.log)"
+    fi
+    sleep 0.5
+  done
+}
+
+# ---------------------------------------------------------------- health checks
+etcd_healthy() { curl -sf --max-time 3 "http://127.0.0.1:$ETCD_PORT/health" | grep -q '"health":"true"'; }
+apiserver_ready() {
+  curl -sf --max-time 5 --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" \
+    "https://127.0.0.1:$APISERVER_PORT/readyz" | grep -q '^ok$'
+}
+moto_healthy() {
+  curl -sf --max-time 3 -o /dev/null "http://127.0.0.1:$MOTO_PORT/moto-api/" &&
+    # the admin keys must work (IAM enforcement is on)
+    AWS_ACCESS_KEY_ID=$MOTO_ADMIN_KEY AWS_SECRET_ACCESS_KEY=$MOTO_ADMIN_SECRET \
+      "$BIN/moto-python" - "$MOTO_PORT" <<'EOF'
+import sys, boto3
+boto3.client("sts", endpoint_url=f"http://127.0.0.1:{sys.argv[1]}", region_name="us-east-1").get_caller_identity()
+EOF
+}
+
+# ---------------------------------------------------------------- tools
+# hack/tools.sh is cheap when everything is cached (it only re-links the
+# pinned versions); it builds what is missing and says so.
+ensure_tools() {
+  local t
+  for t in etcd kube-apiserver kubectl moto-python; do
+    [[ -x $BIN/$t ]] || log "$t is missing: building/installing it (first time only; see hack/tools.sh)"
+  done
+  "$REPO/hack/tools.sh" kubectl
+  "$REPO/hack/tools.sh" moto
+  "$REPO/hack/tools.sh" etcd
+  "$REPO/hack/tools.sh" kube-apiserver
+}
+
+# ---------------------------------------------------------------- certificates
+gen_pki_openssl() {
+  local d=$1
+  (
+    cd "$d"
+    openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 3650 -subj "/CN=s3c-dev-ca" \
+      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+      -keyout ca.key -out ca.crt
+    openssl req -newkey rsa:2048 -nodes -sha256 -subj "/CN=kube-apiserver" -keyout apiserver.key -out apiserver.csr
+    printf '%s\n' "basicConstraints=CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \
+      "extendedKeyUsage=serverAuth" "subjectAltName=IP:127.0.0.1,DNS:localhost" > apiserver.ext
+    openssl x509 -req -sha256 -days 3650 -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
+      -extfile apiserver.ext -out apiserver.crt
+    openssl req -newkey rsa:2048 -nodes -sha256 -subj "/O=system:masters/CN=s3c-dev-admin" -keyout admin.key -out admin.csr
+    printf '%s\n' "basicConstraints=CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \
+      "extendedKeyUsage=clientAuth" > admin.ext
+    openssl x509 -req -sha256 -days 3650 -in admin.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
+      -extfile admin.ext -out admin.crt
+    openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out sa.key
+    openssl pkey -in sa.key -pubout -out sa.pub
+    rm -f ./*.csr ./*.ext ./*.srl
+  ) > "$LOGS/pki.log" 2>&1 || { cat "$LOGS/pki.log" >&2; die "openssl failed"; }
+}
+
+gen_pki_python() {
+  "$BIN/moto-python" - "$1" <<'EOF'
+import datetime, ipaddress, sys, os
+from cryptography import x509
+from cryptography.x509.oid import NameOID, ExtendedKeyUsageOID
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+d = sys.argv[1]
+now = datetime.datetime.now(datetime.timezone.utc)
+def key():
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+def write_key(k, name):
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+def write_cert(c, name):
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(c.public_bytes(serialization.Encoding.PEM))
+def name(cn, o=None):
+    attrs = ([x509.NameAttribute(NameOID.ORGANIZATION_NAME, o)] if o else []) + [x509.NameAttribute(NameOID.COMMON_NAME, cn)]
+    return x509.Name(attrs)
+def builder(subject, issuer, pub):
+    return (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(pub)
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=3650)))
+ca_key = key(); ca_name = name("s3c-dev-ca")
+ca = (builder(ca_name, ca_name, ca_key.public_key())
+      .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+      .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+      .sign(ca_key, hashes.SHA256()))
+write_key(ca_key, "ca.key"); write_cert(ca, "ca.crt")
+ku = x509.KeyUsage(True, False, True, False, False, False, False, False, False)
+sk = key()
+srv = (builder(name("kube-apiserver"), ca_name, sk.public_key())
+       .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+       .add_extension(ku, critical=True)
+       .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+       .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]), critical=False)
+       .sign(ca_key, hashes.SHA256()))
+write_key(sk, "apiserver.key"); write_cert(srv, "apiserver.crt")
+ak = key()
+adm = (builder(name("s3c-dev-admin", "system:masters"), ca_name, ak.public_key())
+       .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+       .add_extension(ku, critical=True)
+       .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+       .sign(ca_key, hashes.SHA256()))
+write_key(ak, "admin.key"); write_cert(adm, "admin.crt")
+sa = key(); write_key(sa, "sa.key")
+with open(os.path.join(d, "sa.pub"), "wb") as f:
+    f.write(sa.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+EOF
+}
+
+ensure_pki() {
+  local f
+  for f in ca.crt ca.key apiserver.crt apiserver.key admin.crt admin.key sa.key sa.pub; do
+    [[ -s $PKI/$f ]] || break
+    [[ $f == sa.pub ]] && return 0
+  done
+  log "generating certificates and the service-account key in $PKI"
+  rm -rf "$PKI" && mkdir -p "$PKI" && chmod 700 "$PKI"
+  # S3C_PKI_TOOL=python forces the fallback (for testing it)
+  if [[ ${S3C_PKI_TOOL:-} != python ]] && command -v openssl >/dev/null 2>&1; then
+    gen_pki_openssl "$PKI"
+  else
+    gen_pki_python "$PKI"
+  fi
+  chmod 600 "$PKI"/*.key
+}
+
+ensure_moto_admin() {
+  local f=$DEV/moto-admin.env
+  if [[ ! -s $f ]]; then
+    (
+      umask 077
+      "$BIN/moto-python" - > "$f" <<'EOF'
+import secrets, string
+up = string.ascii_uppercase + string.digits
+print("MOTO_ADMIN_KEY=AKIA" + "".join(secrets.choice(up) for _ in range(16)))
+print("MOTO_ADMIN_SECRET=" + "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(40)))
+EOF
+    )
+  fi
+  # shellcheck disable=SC1090
+  source "$f"
+}
+
+write_kubeconfig() {
+  local kc=$DEV/kubeconfig
+  [[ -s $kc ]] && return 0
+  local tmp=$kc.tmp
+  rm -f "$tmp"
+  (
+    export KUBECONFIG=$tmp
+    kubectl config set-cluster s3c-dev --server="https://127.0.0.1:$APISERVER_PORT" \
+      --certificate-authority="$PKI/ca.crt" --embed-certs=true
+    kubectl config set-credentials s3c-dev-admin --client-certificate="$PKI/admin.crt" \
+      --client-key="$PKI/admin.key" --embed-certs=true
+    kubectl config set-context s3c-dev --cluster=s3c-dev --user=s3c-dev-admin --namespace=default
+    kubectl config use-context s3c-dev
+  ) > /dev/null
+  chmod 600 "$tmp" && mv "$tmp" "$kc"
+}
+
+# ---------------------------------------------------------------- components
+ETCD_MATCH="$BIN/etcd"
+APISERVER_MATCH="kube-apiserver"
+MOTO_MATCH="moto_launcher.py"
+
+# ensure NAME MATCH CHECK "PORT..." -- CMD...: start CMD unless it already runs
+# with the same command line (then only re-check health); restart it when its
+# command line changed (e.g. flags edited in this script).
+ensure() {
+  local name=$1 match=$2 check=$3 ports=$4 p
+  shift 5
+  local want; want=$(printf '%q ' "$@")
+  if alive "$name" "$match"; then
+    if [[ -f $RUN/$name.cmd && $(<"$RUN/$name.cmd") == "$want" ]]; then
+      wait_for "$name" "$match" "$check"
+      log "$name already running (pid $(<"$(pidfile "$name")")), healthy"
+      return 0
+    fi
+    log "$name runs with another command line: restarting it"
+    stop_component "$name" "$match"
+  fi
+  for p in $ports; do
+    port_busy "$p" && die "port $p for $name is in use by another process (set other ports: ETCD_PORT, APISERVER_PORT, MOTO_PORT)"
+  done
+  log "starting $name (ports $ports, log $LOGS/$name.log)"
+  start "$name" "$@"
+  printf '%s' "$want" > "$RUN/$name.cmd"
+  wait_for "$name" "$match" "$check"
+}
+
+up_etcd() {
+  mkdir -p "$DEV/etcd" && chmod 700 "$DEV/etcd"
+  ensure etcd "$ETCD_MATCH" etcd_healthy "$ETCD_PORT $ETCD_PEER_PORT" -- \
+    "$BIN/etcd" \
+    --name=s3c-dev \
+    --data-dir="$DEV/etcd" \
+    --listen-client-urls="http://127.0.0.1:$ETCD_PORT" \
+    --advertise-client-urls="http://127.0.0.1:$ETCD_PORT" \
+    --listen-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" \
+    --initial-advertise-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" \
+    --initial-cluster="s3c-dev=http://127.0.0.1:$ETCD_PEER_PORT" \
+    --unsafe-no-fsync \
+    --quota-backend-bytes=$((2 * 1024 * 1024 * 1024))
+}
+
+# Flags as controller-runtime's envtest uses them. --api-audiences is only the
+# issuer (as on EKS): a token for STS must be requested with
+# audience sts.amazonaws.com (TokenRequest accepts any audience), and a token
+# requested without one is not accepted by moto's STS - as in real AWS.
+up_apiserver() {
+  mkdir -p "$DEV/apiserver"
+  ensure kube-apiserver "$APISERVER_MATCH" apiserver_ready "$APISERVER_PORT" -- \
+    "$BIN/kube-apiserver" \
+    --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
+    --cert-dir="$DEV/apiserver" \
+    --tls-cert-file="$PKI/apiserver.crt" \
+    --tls-private-key-file="$PKI/apiserver.key" \
+    --client-ca-file="$PKI/ca.crt" \
+    --secure-port="$APISERVER_PORT" \
+    --bind-address=127.0.0.1 \
+    --advertise-address=127.0.0.1 \
+    --endpoint-reconciler-type=none \
+    --authorization-mode=RBAC \
+    --service-account-issuer="$ISSUER" \
+    --service-account-key-file="$PKI/sa.pub" \
+    --service-account-signing-key-file="$PKI/sa.key" \
+    --api-audiences="$ISSUER" \
+    --service-cluster-ip-range=10.0.0.0/24 \
+    --disable-admission-plugins=ServiceAccount \
+    --allow-privileged=true \
+    --enable-priority-and-fairness=false \
+    --profiling=false \
+    --v=1
+}
+
+up_moto() {
+  S3C_MOTO_ADMIN_ACCESS_KEY_ID=$MOTO_ADMIN_KEY S3C_MOTO_ADMIN_SECRET_ACCESS_KEY=$MOTO_ADMIN_SECRET \
+    ensure moto "$MOTO_MATCH" moto_healthy "$MOTO_PORT" -- \
+    "$BIN/moto-python" "$REPO/hack/moto_launcher.py" \
+    --host 127.0.0.1 --port "$MOTO_PORT" \
+    --sa-public-key "$PKI/sa.pub" --issuer "$ISSUER" --audiences "$STS_AUDIENCE"
+}
+
+apply_crds() {
+  if [[ -f $REPO/crds/s3connection.yaml ]]; then
+    log "applying CRDs from crds/"
+    kubectl --kubeconfig "$DEV/kubeconfig" apply --server-side --force-conflicts -f "$REPO/crds/" > "$LOGS/crds.log" 2>&1 ||
+      { cat "$LOGS/crds.log" >&2; die "kubectl apply -f crds/ failed"; }
+    kubectl --kubeconfig "$DEV/kubeconfig" wait --for=condition=Established --timeout=60s \
+      -f "$REPO/crds/" >> "$LOGS/crds.log" 2>&1 ||
+      { cat "$LOGS/crds.log" >&2; die "CRDs in crds/ not Established"; }
+  else
+    log "note: crds/s3connection.yaml not found, CRD not applied (generate it, then re-run dev-up)"
+  fi
+}
+
+write_env() {
+  local tmp=$DEV/env.tmp
+  (
+    umask 077
+    cat > "$tmp" <<EOF
+# Generated by hack/dev-up.sh; source it: . $DEV/env
+export S3C_DEV_DIR='$DEV'
+export KUBECONFIG='$DEV/kubeconfig'
+case ":\$PATH:" in *':$BIN:'*) ;; *) export PATH='$BIN':"\$PATH" ;; esac
+# moto (S3, STS, IAM on one endpoint; IAM enforcement on; admin = IAM user "admin")
+export AWS_ENDPOINT_URL='http://127.0.0.1:$MOTO_PORT'
+export AWS_ACCESS_KEY_ID='$MOTO_ADMIN_KEY'
+export AWS_SECRET_ACCESS_KEY='$MOTO_ADMIN_SECRET'
+export AWS_REGION='us-east-1'
+export AWS_DEFAULT_REGION='us-east-1'
+export AWS_EC2_METADATA_DISABLED='true'
+unset AWS_SESSION_TOKEN AWS_PROFILE AWS_WEB_IDENTITY_TOKEN_FILE AWS_ROLE_ARN
+export S3C_AWS_ACCOUNT='$AWS_ACCOUNT'
+export S3C_MOTO_ENDPOINT='http://127.0.0.1:$MOTO_PORT'
+export S3C_MOTO_RESET_URL='http://127.0.0.1:$MOTO_PORT/moto-api/reset'
+export S3C_MOTO_PYTHON='$BIN/moto-python'
+export S3C_MOTO_RESTART='$REPO/hack/dev-up.sh restart-moto'
+export S3C_MOTO_STOP='$REPO/hack/dev-up.sh stop-moto'
+export S3C_MOTO_START='$REPO/hack/dev-up.sh start-moto'
+# kube-apiserver / service-account tokens (IRSA-style web identity)
+export S3C_APISERVER_URL='https://127.0.0.1:$APISERVER_PORT'
+export S3C_OIDC_ISSUER='$ISSUER'
+export S3C_OIDC_PROVIDER='$OIDC_PROVIDER'
+export S3C_OIDC_PROVIDER_ARN='arn:aws:iam::$AWS_ACCOUNT:oidc-provider/$OIDC_PROVIDER'
+export S3C_STS_AUDIENCE='$STS_AUDIENCE'
+export S3C_SA_SIGNING_KEY='$PKI/sa.key'
+export S3C_SA_PUBLIC_KEY='$PKI/sa.pub'
+export S3C_CA_CERT='$PKI/ca.crt'
+# ports
+export ETCD_PORT='$ETCD_PORT'
+export ETCD_PEER_PORT='$ETCD_PEER_PORT'
+export APISERVER_PORT='$APISERVER_PORT'
+export MOTO_PORT='$MOTO_PORT'
+EOF
+  )
+  mv -f "$tmp" "$DEV/env"
+}
+
+save_ports() {
+  local cur
+  cur=$(printf 'ETCD_PORT=%s\nETCD_PEER_PORT=%s\nAPISERVER_PORT=%s\nMOTO_PORT=%s\n' \
+    "$ETCD_PORT" "$ETCD_PEER_PORT" "$APISERVER_PORT" "$MOTO_PORT")
+  if [[ -f $DEV/ports ]] && [[ $(<"$DEV/ports") != "$cur" ]]; then
+    if alive etcd "$ETCD_MATCH" || alive kube-apiserver "$APISERVER_MATCH" || alive moto "$MOTO_MATCH"; then
+      die "$DEV is running with other ports ($(tr '\n' ' ' < "$DEV/ports")); run hack/dev-down.sh first"
+    fi
+    rm -f "$DEV/kubeconfig"   # server URL changes
+  fi
+  printf '%s\n' "$cur" > "$DEV/ports"
+}
+
+status() {
+  local rc=0
+  if alive etcd "$ETCD_MATCH" && etcd_healthy; then
+    echo "etcd            up    http://127.0.0.1:$ETCD_PORT"
+  else
+    echo "etcd            DOWN"; rc=1
+  fi
+  if alive kube-apiserver "$APISERVER_MATCH" && [[ -f $PKI/admin.crt ]] && apiserver_ready; then
+    echo "kube-apiserver  up    https://127.0.0.1:$APISERVER_PORT"
+  else
+    echo "kube-apiserver  DOWN"; rc=1
+  fi
+  # shellcheck disable=SC1091
+  [[ -f $DEV/moto-admin.env ]] && source "$DEV/moto-admin.env"
+  if alive moto "$MOTO_MATCH" && [[ -n ${MOTO_ADMIN_KEY:-} ]] && moto_healthy; then
+    echo "moto            up    http://127.0.0.1:$MOTO_PORT"
+  else
+    echo "moto            DOWN"; rc=1
+  fi
+  echo "state dir: $DEV"
+  return $rc
+}
+
+cmd=${1:-up}
+case $cmd in
+  up)
+    t0=$SECONDS
+    ensure_tools
+    save_ports
+    ensure_pki
+    ensure_moto_admin
+    write_kubeconfig
+    up_etcd
+    up_apiserver
+    up_moto
+    apply_crds
+    write_env
+    log "ready in $((SECONDS - t0))s: etcd :$ETCD_PORT, kube-apiserver :$APISERVER_PORT, moto :$MOTO_PORT"
+    log "use it with: source $DEV/env"
+    ;;
+  status) status ;;
+  stop-moto) stop_component moto "$MOTO_MATCH" ;;
+  start-moto)
+    [[ -s $PKI/sa.pub ]] || die "no dev environment in $DEV; run hack/dev-up.sh first"
+    ensure_moto_admin
+    up_moto
+    ;;
+  restart-moto)
+    [[ -s $PKI/sa.pub ]] || die "no dev environment in $DEV; run hack/dev-up.sh first"
+    ensure_moto_admin
+    stop_component moto "$MOTO_MATCH"
+    up_moto
+    ;;
+  *) die "usage: $0 [up|status|restart-moto|stop-moto|start-moto]" ;;
+esac
