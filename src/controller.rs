@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use futures::{Future, StreamExt};
+use futures::{Future, FutureExt, StreamExt};
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -53,6 +53,8 @@ pub struct Config {
     pub status_timeout: Duration,
     /// First retry delay after a transient problem; doubles up to the interval.
     pub retry_base: Duration,
+    /// How long in-flight validations may run after a shutdown request.
+    pub shutdown_grace: Duration,
 }
 
 impl Default for Config {
@@ -64,6 +66,7 @@ impl Default for Config {
             namespace: None,
             status_timeout: Duration::from_secs(10),
             retry_base: Duration::from_secs(5),
+            shutdown_grace: Duration::from_secs(30),
         }
     }
 }
@@ -499,13 +502,16 @@ pub fn ready_counts(store: &Store<S3Connection>) -> Vec<(String, i64)> {
 }
 
 /// Run the controller until `shutdown` resolves (then finish in-flight
-/// reconciles) or the watch streams end. `ready` turns true once the
-/// S3Connection cache is synced.
+/// reconciles, for at most `Config::shutdown_grace`) or the watch streams
+/// end. `ready` turns true once the S3Connection cache is synced.
 pub async fn run(
     ctx: Arc<Context>,
     ready: Arc<AtomicBool>,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
+    let shutdown = shutdown.boxed().shared();
+    let grace = ctx.config.shutdown_grace;
+    let synced_before_stop = ready.clone();
     let client = ctx.client.clone();
     let ns = ctx.config.namespace.clone();
     let conns: Api<S3Connection> = api_for(&client, &ns);
@@ -545,7 +551,7 @@ pub async fn run(
     let secret_store = reader.clone();
     let sa_store = reader.clone();
     let concurrency = ctx.config.concurrency;
-    Controller::for_stream(main, reader)
+    let controller = Controller::for_stream(main, reader)
         .watches_stream(secret_events, move |s| {
             connections_using_secret(&secret_store, s.namespace(), &s.name_any())
         })
@@ -553,7 +559,7 @@ pub async fn run(
             connections_using_service_account(&sa_store, sa.namespace(), &sa.name_any())
         })
         .with_config(kube::runtime::controller::Config::default().concurrency(concurrency))
-        .graceful_shutdown_on(shutdown)
+        .graceful_shutdown_on(shutdown.clone())
         .run(reconcile, error_policy, ctx)
         .for_each(|res| async move {
             match res {
@@ -561,8 +567,25 @@ pub async fn run(
                 Err(kube::runtime::controller::Error::ReconcilerFailed(..)) => {}
                 Err(e) => warn!(error = %e, "controller stream error"),
             }
-        })
-        .await;
+        });
+    // The controller waits for its cache before it stops; a cache that never
+    // syncs (say, RBAC forbids listing) must not keep the process alive.
+    let deadline = async move {
+        shutdown.await;
+        if synced_before_stop.load(Ordering::SeqCst) {
+            tokio::time::sleep(grace).await;
+            warn!(
+                grace_s = grace.as_secs(),
+                "in-flight validations did not finish in time; stopping anyway"
+            );
+        } else {
+            info!("stopping before the cache synced; nothing was in flight");
+        }
+    };
+    tokio::select! {
+        _ = controller => {}
+        _ = deadline => {}
+    }
     info!("controller stopped");
 }
 

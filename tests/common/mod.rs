@@ -464,6 +464,13 @@ impl Operator {
         extra: &[&str],
         vars: &[(&str, &str)],
     ) -> Self {
+        let op = Self::spawn(env, ns, extra, vars);
+        op.wait_until_ready().await;
+        op
+    }
+
+    /// Start without waiting for readiness.
+    pub fn spawn(env: &TestEnv, ns: Option<&str>, extra: &[&str], vars: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let log_path = dir.path().join("operator.log");
         let log = File::create(&log_path).unwrap();
@@ -488,14 +495,49 @@ impl Operator {
             cmd.env(k, v);
         }
         let child = cmd.spawn().expect("start operator");
-        let op = Self {
+        Self {
             child,
             log_path,
             metrics_addr,
             _dir: dir,
-        };
-        op.wait_until_ready().await;
-        op
+        }
+    }
+
+    /// Wait until the log contains `needle`.
+    pub async fn wait_for_log(&self, needle: &str, within: Duration) {
+        let deadline = tokio::time::Instant::now() + within;
+        while !self.log().contains(needle) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "log never showed {needle:?}:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Wait for the process to exit on its own.
+    pub async fn wait_exit(&mut self, within: Duration) -> std::process::ExitStatus {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if let Some(s) = self.try_wait() {
+                return s;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "operator did not exit within {within:?}:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Send SIGTERM without waiting.
+    pub fn signal_term(&self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
     }
 
     /// Poll /readyz until the operator's caches are synced.
