@@ -178,6 +178,19 @@ fn irsa_spec(role_arn: Option<&str>) -> Value {
 }
 
 const SECRET_PATH: &str = "/api/v1/namespaces/team/secrets/creds";
+
+/// The API server holds Secret `creds` with both keys.
+fn valid_secret() -> Routes {
+    vec![(
+        Method::GET,
+        SECRET_PATH,
+        200,
+        secret(&[
+            ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
+            ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
+        ]),
+    )]
+}
 const SA_PATH: &str = "/api/v1/namespaces/team/serviceaccounts/s3-sync";
 const TOKEN_PATH: &str = "/api/v1/namespaces/team/serviceaccounts/s3-sync/token";
 
@@ -249,20 +262,7 @@ fn assert_no_secret_in(h: &Harness, secrets: &[&str]) {
 
 #[tokio::test]
 async fn secret_credentials_validate_and_write_ready_status_and_one_event() {
-    let h = harness(
-        vec![(
-            Method::GET,
-            SECRET_PATH,
-            200,
-            secret(&[
-                ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
-                ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
-            ]),
-        )],
-        World::default(),
-        None,
-        Config::default(),
-    );
+    let h = harness(valid_secret(), World::default(), None, Config::default());
     let patch = reconcile_once(&h, connection(access_key_spec())).await;
     let ready = condition(&patch, "Ready");
     assert_eq!(ready["status"], "True", "{patch}");
@@ -289,20 +289,7 @@ async fn secret_credentials_validate_and_write_ready_status_and_one_event() {
 
 #[tokio::test]
 async fn status_is_applied_server_side_on_the_status_subresource() {
-    let h = harness(
-        vec![(
-            Method::GET,
-            SECRET_PATH,
-            200,
-            secret(&[
-                ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
-                ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
-            ]),
-        )],
-        World::default(),
-        None,
-        Config::default(),
-    );
+    let h = harness(valid_secret(), World::default(), None, Config::default());
     reconcile(Arc::new(connection(access_key_spec())), h.ctx.clone())
         .await
         .unwrap();
@@ -320,20 +307,7 @@ async fn status_is_applied_server_side_on_the_status_subresource() {
 
 #[tokio::test]
 async fn unchanged_result_writes_no_status_and_no_event() {
-    let h = harness(
-        vec![(
-            Method::GET,
-            SECRET_PATH,
-            200,
-            secret(&[
-                ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
-                ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
-            ]),
-        )],
-        World::default(),
-        None,
-        Config::default(),
-    );
+    let h = harness(valid_secret(), World::default(), None, Config::default());
     let patch = reconcile_once(&h, connection(access_key_spec())).await;
     // The object now carries the status the first reconcile wrote.
     let mut conn = connection(access_key_spec());
@@ -597,15 +571,7 @@ async fn forbidden_secret_read_is_an_operator_error_with_a_hint() {
 #[tokio::test]
 async fn leftover_probe_is_recorded_and_survives_an_early_failure() {
     let h = harness(
-        vec![(
-            Method::GET,
-            SECRET_PATH,
-            200,
-            secret(&[
-                ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
-                ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
-            ]),
-        )],
+        valid_secret(),
         World {
             deny: ["delete"].into_iter().collect(),
             ..Default::default()
@@ -643,15 +609,7 @@ async fn leftover_probe_is_recorded_and_survives_an_early_failure() {
 #[tokio::test]
 async fn transient_problems_requeue_with_growing_backoff() {
     let h = harness(
-        vec![(
-            Method::GET,
-            SECRET_PATH,
-            200,
-            secret(&[
-                ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
-                ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
-            ]),
-        )],
+        valid_secret(),
         World {
             throttled: true,
             ..Default::default()

@@ -10,14 +10,9 @@ const AK: &str = "AWS_ACCESS_KEY_ID";
 const SK: &str = "AWS_SECRET_ACCESS_KEY";
 
 fn spec(env: &TestEnv, bucket: &str, secret: &str) -> Value {
-    json!({
-        "bucket": bucket,
-        "region": common::REGION,
-        "endpoint": env.endpoint,
-        "forcePathStyle": true,
-        "auth": {"accessKey": {"secretName": secret}},
-        "validationInterval": "1m",
-    })
+    let mut s = env.access_key_spec(bucket, secret);
+    s["validationInterval"] = json!("1m");
+    s
 }
 
 /// Namespace, bucket, user with `actions` on `bucket/prefix`, Secret `creds`.

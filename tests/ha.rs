@@ -87,14 +87,9 @@ async fn one_leader_validates_and_a_standby_takes_over() {
     let mut b = replica(&env, &ns, "replica-b").await;
 
     let spec = |interval: &str| {
-        json!({
-            "bucket": bucket,
-            "region": common::REGION,
-            "endpoint": env.endpoint,
-            "forcePathStyle": true,
-            "auth": {"accessKey": {"secretName": "creds"}},
-            "validationInterval": interval,
-        })
+        let mut s = env.access_key_spec(&bucket, "creds");
+        s["validationInterval"] = json!(interval);
+        s
     };
     env.apply_connection(&ns, "shared", spec("1m")).await;
     env.wait_ready(&ns, "shared", "True", Some("Validated"))

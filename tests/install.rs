@@ -207,6 +207,16 @@ async fn install(env: &TestEnv, tenant: &str) -> (String, String, String) {
     (ns, name.clone(), name)
 }
 
+async fn uninstall(env: &TestEnv, release: &str, ns: &str, tenant: &str) {
+    let (ok, out) = helm(
+        &["uninstall", release, "--namespace", ns],
+        Some(&env.kubeconfig),
+    );
+    assert!(ok, "{out}");
+    env.delete_namespace(tenant).await;
+    env.delete_namespace(ns).await;
+}
+
 /// A client and a kubeconfig file authenticating as a ServiceAccount.
 async fn as_service_account(env: &TestEnv, ns: &str, sa: &str, dir: &Path) -> (Client, PathBuf) {
     let tr = TokenRequest {
@@ -274,18 +284,8 @@ async fn tenant_with_connection(env: &TestEnv, tenant: &str) -> String {
         &[("AWS_ACCESS_KEY_ID", &ak), ("AWS_SECRET_ACCESS_KEY", &sk)],
     )
     .await;
-    env.apply_connection(
-        tenant,
-        "data",
-        json!({
-            "bucket": bucket,
-            "region": common::REGION,
-            "endpoint": env.endpoint,
-            "forcePathStyle": true,
-            "auth": {"accessKey": {"secretName": "creds"}},
-        }),
-    )
-    .await;
+    env.apply_connection(tenant, "data", env.access_key_spec(&bucket, "creds"))
+        .await;
     bucket
 }
 
@@ -346,13 +346,7 @@ async fn operator_runs_with_only_the_charts_permissions() {
         "no RBAC error:\n{}",
         op.log()
     );
-    let (ok, out) = helm(
-        &["uninstall", &sa, "--namespace", &ns],
-        Some(&env.kubeconfig),
-    );
-    assert!(ok, "{out}");
-    env.delete_namespace(&tenant).await;
-    env.delete_namespace(&ns).await;
+    uninstall(&env, &sa, &ns, &tenant).await;
 }
 
 #[tokio::test]
@@ -402,13 +396,7 @@ async fn a_missing_rule_is_reported_clearly_in_the_log() {
         common::ready_of(&c).is_none_or(|(s, _, _)| s != "True"),
         "never Ready without proof"
     );
-    let (ok, out) = helm(
-        &["uninstall", &sa, "--namespace", &ns],
-        Some(&env.kubeconfig),
-    );
-    assert!(ok, "{out}");
-    env.delete_namespace(&tenant).await;
-    env.delete_namespace(&ns).await;
+    uninstall(&env, &sa, &ns, &tenant).await;
 }
 
 #[tokio::test]

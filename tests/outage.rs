@@ -60,38 +60,21 @@ async fn endpoint_outage_is_unknown_then_recovers_without_restart() {
 
     let mut op = Operator::start(&env, &ns, &[]).await;
     let pid = op.pid();
-    env.apply_connection(
-        &ns,
-        "flaky",
-        json!({
-            "bucket": bucket,
-            "region": common::REGION,
-            "endpoint": format!("http://{addr}"),
-            "forcePathStyle": true,
-            "auth": {"accessKey": {"secretName": "creds"}},
-            "validationInterval": "1m",
-        }),
-    )
-    .await;
+    // S3 through the relay; STS and IAM directly (AWS_ENDPOINT_URL).
+    let spec = |interval: &str| {
+        let mut s = env.access_key_spec(&bucket, "creds");
+        s["endpoint"] = json!(format!("http://{addr}"));
+        s["validationInterval"] = json!(interval);
+        s
+    };
+    env.apply_connection(&ns, "flaky", spec("1m")).await;
     env.wait_ready(&ns, "flaky", "True", Some("Validated"))
         .await;
 
     // Stop the endpoint; make the operator look again by touching the spec.
     up.abort();
     let _ = up.await;
-    env.apply_connection(
-        &ns,
-        "flaky",
-        json!({
-            "bucket": bucket,
-            "region": common::REGION,
-            "endpoint": format!("http://{addr}"),
-            "forcePathStyle": true,
-            "auth": {"accessKey": {"secretName": "creds"}},
-            "validationInterval": "2m",
-        }),
-    )
-    .await;
+    env.apply_connection(&ns, "flaky", spec("2m")).await;
     let c = env
         .wait_ready(&ns, "flaky", "Unknown", Some("EndpointUnreachable"))
         .await;

@@ -266,6 +266,18 @@ impl TestEnv {
             .expect("create service account");
     }
 
+    /// A connection to `bucket` on the test endpoint with the access key in
+    /// Secret `secret`.
+    pub fn access_key_spec(&self, bucket: &str, secret: &str) -> Value {
+        json!({
+            "bucket": bucket,
+            "region": REGION,
+            "endpoint": self.endpoint,
+            "forcePathStyle": true,
+            "auth": {"accessKey": {"secretName": secret}},
+        })
+    }
+
     pub fn connections(&self, ns: &str) -> Api<S3Connection> {
         Api::namespaced(self.kube.clone(), ns)
     }
