@@ -72,13 +72,7 @@ async fn full_access_is_ready_and_leaves_no_probe_object() {
     );
 
     // A Normal event for the transition, and nothing secret anywhere.
-    let events = env.events(&ns).await;
-    assert!(
-        events
-            .iter()
-            .any(|e| e.reason.as_deref() == Some("Validated")
-                && e.type_.as_deref() == Some("Normal"))
-    );
+    env.wait_event(&ns, "Normal", "Validated").await;
     assert_no_credentials(&env, &ns, &op, &[&ak, &sk]).await;
     env.delete_namespace(&ns).await;
 }
@@ -362,14 +356,8 @@ async fn rotated_then_broken_secret_is_noticed_within_seconds() {
         .await;
     env.wait_ready_within(&ns, "rot", "False", Some("InvalidCredentials"), fast)
         .await;
-    let events = env.events(&ns).await;
-    assert!(
-        events
-            .iter()
-            .any(|e| e.reason.as_deref() == Some("InvalidCredentials")
-                && e.type_.as_deref() == Some("Warning")),
-        "a Warning event on the transition"
-    );
+    // A Warning event on the transition.
+    env.wait_event(&ns, "Warning", "InvalidCredentials").await;
     env.delete_namespace(&ns).await;
 }
 

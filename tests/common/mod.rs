@@ -352,6 +352,26 @@ impl TestEnv {
             .items
     }
 
+    /// Wait until an event of `type_` with `reason` exists in `ns` (events
+    /// are published just after the status write a test waits for).
+    pub async fn wait_event(&self, ns: &str, type_: &str, reason: &str) -> Event {
+        let deadline = tokio::time::Instant::now() + TIMEOUT;
+        loop {
+            let found =
+                self.events(ns).await.into_iter().find(|e| {
+                    e.type_.as_deref() == Some(type_) && e.reason.as_deref() == Some(reason)
+                });
+            if let Some(e) = found {
+                return e;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no {type_} event {reason} in {ns} within {TIMEOUT:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// All object keys and versions (with delete markers) in a bucket.
     pub async fn versions(&self, bucket: &str) -> Vec<String> {
         let out = self
