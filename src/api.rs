@@ -96,7 +96,7 @@ pub struct S3ConnectionSpec {
     pub permissions: Option<Vec<String>>,
 
     /// How often the connection is validated again, as a duration such as
-    /// `10m`, `1h` or `90s`. At least `1m`; default `10m`. A change to the spec,
+    /// `10m`, `1h` or `90s`. From `1m` to `24h`; default `10m`. A change to the spec,
     /// the Secret or the ServiceAccount re-validates at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "interval_schema")]
@@ -372,11 +372,12 @@ fn permissions_schema(_: &mut SchemaGenerator) -> Schema {
 fn interval_schema(_: &mut SchemaGenerator) -> Schema {
     json_schema!({
         "type": "string",
-        "description": "How often the connection is validated again, such as `10m`, `1h` or `90s`. At least `1m`; default `10m`.",
+        "description": "How often the connection is validated again, such as `10m`, `1h` or `90s`. From `1m` to `24h`; default `10m`.",
         "maxLength": 32,
         "pattern": crate::validation::INTERVAL_PATTERN,
         "x-kubernetes-validations": [
-            {"rule": "duration(self) >= duration('1m')", "message": "validationInterval must be at least 1m"}
+            {"rule": "duration(self) >= duration('1m')", "message": "validationInterval must be at least 1m"},
+            {"rule": "duration(self) <= duration('24h')", "message": "validationInterval must be at most 24h"}
         ],
     })
 }

@@ -23,6 +23,8 @@ pub const SECRET_KEY_PATTERN: &str = "^[-._a-zA-Z0-9]+$";
 
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(600);
 pub const MIN_INTERVAL: Duration = Duration::from_secs(60);
+/// Validating less than daily would miss most credential and policy drift.
+pub const MAX_INTERVAL: Duration = Duration::from_secs(24 * 3600);
 
 static REGION: LazyLock<Regex> = LazyLock::new(|| Regex::new(REGION_PATTERN).unwrap());
 static ENDPOINT: LazyLock<Regex> = LazyLock::new(|| Regex::new(ENDPOINT_PATTERN).unwrap());
@@ -148,6 +150,9 @@ pub fn parse_interval(s: &str) -> Result<Duration, String> {
     let d = Duration::from_secs(total);
     if d < MIN_INTERVAL {
         return Err(format!("validationInterval {s:?} must be at least 1m"));
+    }
+    if d > MAX_INTERVAL {
+        return Err(format!("validationInterval {s:?} must be at most 24h"));
     }
     Ok(d)
 }
@@ -380,6 +385,8 @@ mod tests {
         assert!(parse_interval("10").is_err());
         assert!(parse_interval("1d").is_err());
         assert!(parse_interval("99999999999999999999h").is_err());
+        assert_eq!(parse_interval("24h").unwrap(), MAX_INTERVAL);
+        assert!(parse_interval("24h1s").unwrap_err().contains("at most 24h"));
     }
 
     #[test]

@@ -173,6 +173,11 @@ async fn bad_input_is_rejected_by_the_api_server() {
             "at least 1m",
         ),
         (
+            "long-interval",
+            with(&["validationInterval"], json!("25h")),
+            "at most 24h",
+        ),
+        (
             "garbage-interval",
             with(&["validationInterval"], json!("soon")),
             "validationInterval",
