@@ -363,12 +363,6 @@ impl Resolver<'_> {
     }
 }
 
-impl Redactor {
-    fn scrub_problem(&self, p: Problem) -> Problem {
-        Problem::new(p.reason, self.scrub(&p.message))
-    }
-}
-
 fn resolved(
     credentials: Credentials,
     cache_key: Option<String>,

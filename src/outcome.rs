@@ -215,6 +215,10 @@ impl Redactor {
         out
     }
 
+    pub fn scrub_problem(&self, p: Problem) -> Problem {
+        Problem::new(p.reason, self.scrub(&p.message))
+    }
+
     pub fn scrub_outcome(&self, mut o: Outcome) -> Outcome {
         o.message = self.scrub(&o.message);
         for p in &mut o.permissions {
