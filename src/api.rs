@@ -273,16 +273,6 @@ impl PermissionOutcome {
     }
 }
 
-impl S3Connection {
-    /// The permissions to prove, in request order, defaulting to all five.
-    pub fn requested_permissions(&self) -> Vec<String> {
-        match &self.spec.permissions {
-            Some(p) => p.clone(),
-            None => ALL_PERMISSIONS.iter().map(|s| s.to_string()).collect(),
-        }
-    }
-}
-
 // ---------------------------------------------------------------------------
 // Schema pieces. Each rule here is repeated in `validation.rs`; the CRD tests
 // against a real API server check that both agree.
@@ -573,22 +563,5 @@ mod tests {
             status["properties"]["conditions"]["x-kubernetes-list-map-keys"][0],
             "type"
         );
-    }
-
-    #[test]
-    fn requested_permissions_default_to_all_five() {
-        let c = S3Connection::new(
-            "c",
-            S3ConnectionSpec {
-                bucket: "b".into(),
-                region: "us-east-1".into(),
-                endpoint: None,
-                force_path_style: None,
-                auth: Auth::default(),
-                permissions: None,
-                validation_interval: None,
-            },
-        );
-        assert_eq!(c.requested_permissions(), ALL_PERMISSIONS);
     }
 }

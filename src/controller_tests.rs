@@ -104,6 +104,14 @@ impl ApiServer {
             .collect()
     }
 
+    /// The first request to `path`.
+    fn request(&self, path: &str) -> Seen {
+        self.requests()
+            .into_iter()
+            .find(|s| s.path == path)
+            .unwrap_or_else(|| panic!("no request to {path}"))
+    }
+
     fn count(&self, method: Method, path: &str) -> usize {
         self.requests()
             .iter()
@@ -416,12 +424,7 @@ async fn irsa_exchanges_the_service_account_token_and_caches_the_role() {
             .contains("assumed-role/sync")
     );
     assert_eq!(h.aws.used.lock().unwrap()[0].access_key_id(), "ASIAASSUMED");
-    let token_req = h
-        .api
-        .requests()
-        .into_iter()
-        .find(|s| s.path == TOKEN_PATH)
-        .unwrap();
+    let token_req = h.api.request(TOKEN_PATH);
     assert_eq!(token_req.body["spec"]["audiences"][0], "sts.amazonaws.com");
 
     // A second validation reuses the assumed-role credentials.
@@ -460,12 +463,7 @@ async fn irsa_audience_annotation_is_used() {
         connection(irsa_spec(Some("arn:aws:iam::123456789012:role/sync"))),
     )
     .await;
-    let token_req = h
-        .api
-        .requests()
-        .into_iter()
-        .find(|s| s.path == TOKEN_PATH)
-        .unwrap();
+    let token_req = h.api.request(TOKEN_PATH);
     assert_eq!(token_req.body["spec"]["audiences"][0], "custom-aud");
 }
 

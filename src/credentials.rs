@@ -122,14 +122,6 @@ impl CredentialCache {
     pub fn invalidate(&self, key: &str) {
         self.entries.lock().unwrap().remove(key);
     }
-
-    pub fn len(&self) -> usize {
-        self.entries.lock().unwrap().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// Resolves credentials for connections.
@@ -246,7 +238,7 @@ impl Resolver<'_> {
         let mut redactor = Redactor::default();
         redactor.add(&token);
 
-        let sts = self.aws.sts(&region_of(conn), None);
+        let sts = self.aws.sts(&conn.spec.region, None);
         let out = sts
             .assume_role_with_web_identity()
             .role_arn(&role_arn)
@@ -292,7 +284,7 @@ impl Resolver<'_> {
         if let Some(credentials) = self.cache.get(&cache_key, SystemTime::now()) {
             return Ok(Ok(resolved(credentials, Some(cache_key), Some(role_arn))));
         }
-        let Some(sts) = self.aws.operator_sts(&region_of(conn)) else {
+        let Some(sts) = self.aws.operator_sts(&conn.spec.region) else {
             return Ok(Err(Problem::new(
                 Reason::OperatorIdentityDisabled,
                 "The operator's own identity is not available.",
@@ -380,10 +372,6 @@ fn resolved(
         role_arn,
         redactor,
     }
-}
-
-fn region_of(conn: &S3Connection) -> String {
-    conn.spec.region.clone()
 }
 
 /// Read the configured keys out of a Secret.

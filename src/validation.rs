@@ -393,7 +393,7 @@ mod tests {
     fn valid_spec_defaults() {
         let v = validate_spec(&spec(), DEFAULT_INTERVAL).unwrap();
         assert_eq!(v.interval, DEFAULT_INTERVAL);
-        assert_eq!(v.permissions.len(), 5);
+        assert_eq!(v.permissions, ALL_PERMISSIONS);
         assert_eq!(v.target.bucket, "output");
     }
 
