@@ -1,15 +1,21 @@
 //! Leader election on a `coordination.k8s.io` Lease, so that of several
-//! replicas exactly one validates connections. Standbys wait for the lease;
-//! the leader renews it, and releases it on a graceful shutdown so a standby
-//! takes over at once instead of after the lease expires.
+//! replicas exactly one validates connections. Standbys wait for the lease
+//! (and report ready: they only wait); the leader renews it, and releases it
+//! on a graceful shutdown so a standby takes over at once instead of after
+//! the lease expires. [`lead`] is the whole loop.
 
 use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use kube::Client;
 use kube_lease_manager::{LeaseManager, LeaseManagerBuilder, LeaseManagerError};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
+
+use crate::telemetry::Metrics;
 
 #[derive(Debug, Clone)]
 pub struct LeaderConfig {
@@ -106,4 +112,59 @@ impl Release {
             Err(e) => warn!(error = %e, "lease task failed"),
         }
     }
+}
+
+/// A future that resolves when something should stop.
+pub type Signal = Pin<Box<dyn Future<Output = ()> + Send + Sync + 'static>>;
+
+/// Why [`lead`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// Shutdown was requested (while leading or standing by).
+    Shutdown,
+    /// Another replica took the lease: this process should exit so that a
+    /// fresh one competes again.
+    LostLeadership,
+}
+
+/// Stand by until this process holds the lease, then run `work` until
+/// `shutdown` resolves or the lease is lost (`work` gets a future that
+/// resolves then), and release the lease when `work` has finished. `ready`
+/// is true while standing by; `work` sets it once its caches are synced.
+pub async fn lead<W, F>(
+    client: Client,
+    cfg: &LeaderConfig,
+    ready: Arc<AtomicBool>,
+    metrics: &Metrics,
+    shutdown: impl Fn() -> Signal,
+    work: W,
+) -> Result<Ended, LeaseManagerError>
+where
+    W: FnOnce(Signal) -> F,
+    F: Future<Output = ()>,
+{
+    ready.store(true, Ordering::SeqCst);
+    let Some(leadership) = acquire(client, cfg, shutdown()).await? else {
+        return Ok(Ended::Shutdown);
+    };
+    ready.store(false, Ordering::SeqCst);
+    metrics.set_leader(true);
+    let (lost, release) = leadership.split();
+    let lost_flag = Arc::new(AtomicBool::new(false));
+    let flag = lost_flag.clone();
+    let stop = shutdown();
+    let until = async move {
+        tokio::select! {
+            _ = stop => {}
+            _ = lost => flag.store(true, Ordering::SeqCst),
+        }
+    };
+    work(Box::pin(until)).await;
+    metrics.set_leader(false);
+    release.wait().await;
+    Ok(if lost_flag.load(Ordering::SeqCst) {
+        Ended::LostLeadership
+    } else {
+        Ended::Shutdown
+    })
 }

@@ -1,15 +1,15 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
 use clap::{Args, Parser, Subcommand};
 use prometheus_client::registry::Registry;
 use s3_connection_operator::aws::{SdkFactory, Timeouts};
-use s3_connection_operator::controller::{self, Context};
 use s3_connection_operator::http::{self, HttpState};
-use s3_connection_operator::leader::{self, LeaderConfig};
+use s3_connection_operator::leader::{self, Ended, LeaderConfig};
+use s3_connection_operator::reconcile::{self, Context};
+use s3_connection_operator::spec::parse_interval;
 use s3_connection_operator::telemetry::{self, LogFormat, Metrics};
-use s3_connection_operator::validation::parse_interval;
 use tokio::sync::watch;
 
 #[derive(Parser)]
@@ -100,28 +100,15 @@ async fn run(args: RunArgs) -> anyhow_free::Result {
     let mut registry = Registry::default();
     metrics.register(&mut registry);
     let ready = Arc::new(AtomicBool::new(false));
-
     let state = HttpState {
         registry: Arc::new(registry),
         ready: ready.clone(),
     };
     let addr = args.metrics_addr;
     let mut server = tokio::spawn(async move { http::serve(addr, state).await });
+    let stopped = shutdown_signal();
 
-    // One shutdown signal, observed by every stage below.
-    let (stop_tx, stop_rx) = watch::channel(false);
-    tokio::spawn(async move {
-        shutdown_signal().await;
-        let _ = stop_tx.send(true);
-    });
-    let stopped = move || {
-        let mut rx = stop_rx.clone();
-        async move {
-            let _ = rx.wait_for(|s| *s).await;
-        }
-    };
-
-    let config = controller::Config {
+    let config = reconcile::Config {
         default_interval: args.default_interval,
         allow_operator_identity: args.allow_operator_identity,
         concurrency: args.concurrency,
@@ -146,47 +133,19 @@ async fn run(args: RunArgs) -> anyhow_free::Result {
     let work = async {
         if !args.leader_election {
             metrics.set_leader(true);
-            controller::run(ctx, ready, stopped()).await;
-            return Ok::<_, Box<dyn std::error::Error + Send + Sync>>(false);
+            reconcile::run(ctx, ready, stopped()).await;
+            return Ok(Ended::Shutdown);
         }
-        let cfg = LeaderConfig {
-            lease_name: args.lease_name.clone(),
-            namespace: args
-                .lease_namespace
-                .clone()
-                .or_else(|| std::env::var("POD_NAMESPACE").ok())
-                .or_else(|| args.namespace.clone())
-                .unwrap_or_else(|| "default".into()),
-            identity: std::env::var("POD_NAME")
-                .unwrap_or_else(|_| format!("{}-{}", hostname(), std::process::id())),
-            duration_secs: args.lease_duration,
-        };
-        // A standby is healthy and ready: it only waits.
-        ready.store(true, Ordering::SeqCst);
-        let Some(leadership) = leader::acquire(client, &cfg, stopped()).await? else {
-            return Ok(false);
-        };
-        ready.store(false, Ordering::SeqCst);
-        metrics.set_leader(true);
-        let (lost, release) = leadership.split();
-        let lost_flag = Arc::new(AtomicBool::new(false));
-        let flag = lost_flag.clone();
-        let stop = stopped();
-        let until = async move {
-            tokio::select! {
-                _ = stop => {}
-                _ = lost => flag.store(true, Ordering::SeqCst),
-            }
-        };
-        controller::run(ctx, ready, until).await;
-        metrics.set_leader(false);
-        release.wait().await;
-        Ok(lost_flag.load(Ordering::SeqCst))
+        let cfg = leader_config(&args);
+        leader::lead(client, &cfg, ready.clone(), &metrics, stopped, |until| {
+            reconcile::run(ctx, ready, until)
+        })
+        .await
     };
 
     tokio::select! {
-        res = work => {
-            if res? {
+        ended = work => {
+            if ended? == Ended::LostLeadership {
                 return Err("lost leadership; exiting so a fresh process competes again".into());
             }
         }
@@ -202,13 +161,46 @@ async fn run(args: RunArgs) -> anyhow_free::Result {
     Ok(())
 }
 
+/// The Lease: named by flag, in the pod's namespace unless told otherwise,
+/// held under the pod's name.
+fn leader_config(args: &RunArgs) -> LeaderConfig {
+    LeaderConfig {
+        lease_name: args.lease_name.clone(),
+        namespace: args
+            .lease_namespace
+            .clone()
+            .or_else(|| std::env::var("POD_NAMESPACE").ok())
+            .or_else(|| args.namespace.clone())
+            .unwrap_or_else(|| "default".into()),
+        identity: std::env::var("POD_NAME")
+            .unwrap_or_else(|_| format!("{}-{}", hostname(), std::process::id())),
+        duration_secs: args.lease_duration,
+    }
+}
+
+/// One shutdown signal (SIGTERM or Ctrl-C), observed by every stage: each
+/// call returns a future that resolves once it arrived.
+fn shutdown_signal() -> impl Fn() -> leader::Signal {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        signalled().await;
+        let _ = stop_tx.send(true);
+    });
+    move || -> leader::Signal {
+        let mut rx = stop_rx.clone();
+        Box::pin(async move {
+            let _ = rx.wait_for(|s| *s).await;
+        })
+    }
+}
+
 fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|_| "s3-connection-operator".into())
 }
 
-async fn shutdown_signal() {
+async fn signalled() {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
     tokio::select! {

@@ -1,11 +1,15 @@
 //! What one validation found: the vocabulary shared by the credential
-//! resolver, the S3 probes and the condition builder.
+//! resolver, the S3 probes and the status builder. Pure types, no I/O.
 
-use crate::api::{PermissionOutcome, PermissionResult};
+use strum::IntoEnumIterator;
 
-/// Why a connection is (or is not) ready. The string forms are public API:
-/// they appear as condition reasons, event reasons and metric labels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+use crate::crd::{AuthKind, Permission, PermissionOutcome, PermissionResult};
+
+/// Why a connection is (or is not) ready. The names are public API: they
+/// appear as condition reasons, event reasons and metric labels.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, strum::EnumIter, strum::IntoStaticStr, strum::Display,
+)]
 pub enum Reason {
     Validated,
     InvalidSpec,
@@ -35,52 +39,23 @@ pub enum Severity {
     Transient,
 }
 
-/// Which check a definite problem belongs to, in the order they run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Stage {
+/// The check a reason belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
     Spec,
     Credentials,
     Bucket,
+    /// Permissions, and the reasons not tied to one check (success, transient).
     Permissions,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 15] = [
-        Reason::Validated,
-        Reason::InvalidSpec,
-        Reason::SecretNotFound,
-        Reason::SecretKeyMissing,
-        Reason::ServiceAccountNotFound,
-        Reason::RoleArnMissing,
-        Reason::OperatorIdentityDisabled,
-        Reason::InvalidCredentials,
-        Reason::AssumeRoleFailed,
-        Reason::BucketNotFound,
-        Reason::WrongRegion,
-        Reason::PermissionDenied,
-        Reason::AccessDenied,
-        Reason::EndpointUnreachable,
-        Reason::Transient,
-    ];
-
     pub fn as_str(self) -> &'static str {
-        match self {
-            Reason::Validated => "Validated",
-            Reason::InvalidSpec => "InvalidSpec",
-            Reason::SecretNotFound => "SecretNotFound",
-            Reason::SecretKeyMissing => "SecretKeyMissing",
-            Reason::ServiceAccountNotFound => "ServiceAccountNotFound",
-            Reason::RoleArnMissing => "RoleArnMissing",
-            Reason::OperatorIdentityDisabled => "OperatorIdentityDisabled",
-            Reason::InvalidCredentials => "InvalidCredentials",
-            Reason::AssumeRoleFailed => "AssumeRoleFailed",
-            Reason::BucketNotFound => "BucketNotFound",
-            Reason::WrongRegion => "WrongRegion",
-            Reason::PermissionDenied => "PermissionDenied",
-            Reason::AccessDenied => "AccessDenied",
-            Reason::EndpointUnreachable => "EndpointUnreachable",
-            Reason::Transient => "Transient",
-        }
+        self.into()
+    }
+
+    pub fn all() -> impl Iterator<Item = Reason> {
+        Reason::iter()
     }
 
     pub fn severity(self) -> Severity {
@@ -91,30 +66,27 @@ impl Reason {
         }
     }
 
-    /// The check a definite problem belongs to (`Permissions` for success
-    /// and transient reasons, which are not tied to one check).
-    pub fn stage(self) -> Stage {
+    pub fn check(self) -> Check {
         match self {
-            Reason::InvalidSpec => Stage::Spec,
+            Reason::InvalidSpec => Check::Spec,
             Reason::SecretNotFound
             | Reason::SecretKeyMissing
             | Reason::ServiceAccountNotFound
             | Reason::RoleArnMissing
             | Reason::OperatorIdentityDisabled
             | Reason::InvalidCredentials
-            | Reason::AssumeRoleFailed => Stage::Credentials,
-            Reason::BucketNotFound | Reason::WrongRegion | Reason::AccessDenied => Stage::Bucket,
+            | Reason::AssumeRoleFailed => Check::Credentials,
+            Reason::BucketNotFound | Reason::WrongRegion | Reason::AccessDenied => Check::Bucket,
             Reason::PermissionDenied
             | Reason::Validated
             | Reason::EndpointUnreachable
-            | Reason::Transient => Stage::Permissions,
+            | Reason::Transient => Check::Permissions,
         }
     }
-}
 
-impl std::fmt::Display for Reason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+    /// A definite problem found by `check`.
+    pub fn fails(self, check: Check) -> bool {
+        self.severity() == Severity::Definite && self.check() == check
     }
 }
 
@@ -141,12 +113,42 @@ pub struct Leftover {
     pub key: String,
 }
 
+/// The result of proving one permission.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PermissionCheck {
+    pub permission: Permission,
+    pub result: PermissionOutcome,
+    pub message: String,
+}
+
+impl PermissionCheck {
+    /// As written to `status.permissions`.
+    pub fn to_status(&self) -> PermissionResult {
+        PermissionResult {
+            action: self.permission.as_str().to_string(),
+            result: self.result,
+            message: self.message.clone(),
+        }
+    }
+
+    /// Read back from status; entries naming no known permission are dropped.
+    pub fn from_status(r: &PermissionResult) -> Option<Self> {
+        Some(Self {
+            permission: r.action.parse().ok()?,
+            result: r.result,
+            message: r.message.clone(),
+        })
+    }
+}
+
 /// Everything one validation established. Conditions and status are derived
-/// from it by [`crate::conditions`].
+/// from it by [`crate::status`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
     pub reason: Reason,
     pub message: String,
+    /// How the connection authenticates, when its spec says so unambiguously.
+    pub auth: Option<AuthKind>,
     /// The credentials were accepted by STS or S3.
     pub authenticated: bool,
     /// S3 answered for the bucket in the requested region.
@@ -154,16 +156,22 @@ pub struct Outcome {
     pub identity: Option<String>,
     pub bucket_region: Option<String>,
     /// One entry per requested permission, once the probes ran.
-    pub permissions: Vec<PermissionResult>,
+    pub permissions: Vec<PermissionCheck>,
     pub leftover: Option<Leftover>,
 }
 
 impl Outcome {
     /// A validation that stopped early with a problem.
     pub fn problem(p: Problem) -> Self {
+        Self::new(p.reason, p.message)
+    }
+
+    /// Nothing established yet.
+    pub fn new(reason: Reason, message: String) -> Self {
         Self {
-            reason: p.reason,
-            message: p.message,
+            reason,
+            message,
+            auth: None,
             authenticated: false,
             bucket_reached: false,
             identity: None,
@@ -173,58 +181,12 @@ impl Outcome {
         }
     }
 
-    pub fn actions_with(&self, result: PermissionOutcome) -> Vec<&str> {
+    pub fn actions_with(&self, result: PermissionOutcome) -> Vec<&'static str> {
         self.permissions
             .iter()
             .filter(|p| p.result == result)
-            .map(|p| p.action.as_str())
+            .map(|p| p.permission.as_str())
             .collect()
-    }
-}
-
-/// Removes every occurrence of the given secret strings from text that is
-/// about to reach a log, an event or the status. Defence in depth: messages
-/// are built from error codes and our own words, but S3-compatible stores
-/// are free to echo request details.
-#[derive(Clone, Default)]
-pub struct Redactor {
-    secrets: Vec<String>,
-}
-
-impl std::fmt::Debug for Redactor {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Redactor({} secrets)", self.secrets.len())
-    }
-}
-
-impl Redactor {
-    pub fn add(&mut self, secret: &str) {
-        let s = secret.trim();
-        if s.len() >= 4 && !self.secrets.iter().any(|x| x == s) {
-            self.secrets.push(s.to_string());
-        }
-    }
-
-    pub fn scrub(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for s in &self.secrets {
-            if out.contains(s.as_str()) {
-                out = out.replace(s.as_str(), "[REDACTED]");
-            }
-        }
-        out
-    }
-
-    pub fn scrub_problem(&self, p: Problem) -> Problem {
-        Problem::new(p.reason, self.scrub(&p.message))
-    }
-
-    pub fn scrub_outcome(&self, mut o: Outcome) -> Outcome {
-        o.message = self.scrub(&o.message);
-        for p in &mut o.permissions {
-            p.message = self.scrub(&p.message);
-        }
-        o
     }
 }
 
@@ -234,8 +196,8 @@ mod tests {
 
     #[test]
     fn reasons_have_distinct_names_and_severities() {
-        let names: std::collections::HashSet<_> = Reason::ALL.iter().map(|r| r.as_str()).collect();
-        assert_eq!(names.len(), Reason::ALL.len());
+        let names: std::collections::HashSet<_> = Reason::all().map(|r| r.as_str()).collect();
+        assert_eq!(names.len(), Reason::all().count());
         assert_eq!(Reason::Validated.severity(), Severity::Ok);
         assert_eq!(Reason::Transient.severity(), Severity::Transient);
         assert_eq!(Reason::EndpointUnreachable.severity(), Severity::Transient);
@@ -243,13 +205,26 @@ mod tests {
     }
 
     #[test]
-    fn redactor_removes_secrets_and_ignores_tiny_strings() {
-        let mut r = Redactor::default();
-        r.add("AKIAEXAMPLE123");
-        r.add("wJalrXUtnFEMI/K7MDENG");
-        r.add("ab");
-        let s = r.scrub("key AKIAEXAMPLE123 secret wJalrXUtnFEMI/K7MDENG ab");
-        assert_eq!(s, "key [REDACTED] secret [REDACTED] ab");
-        assert!(format!("{r:?}").contains("2 secrets"));
+    fn reason_names_are_the_variant_names() {
+        assert_eq!(Reason::InvalidCredentials.as_str(), "InvalidCredentials");
+        assert_eq!(Reason::Validated.to_string(), "Validated");
+    }
+
+    #[test]
+    fn permission_checks_round_trip_through_status() {
+        let c = PermissionCheck {
+            permission: Permission::PutObject,
+            result: PermissionOutcome::Denied,
+            message: "m".into(),
+        };
+        let s = c.to_status();
+        assert_eq!(s.action, "s3:PutObject");
+        assert_eq!(PermissionCheck::from_status(&s), Some(c));
+        let unknown = PermissionResult {
+            action: "s3:Other".into(),
+            result: PermissionOutcome::Allowed,
+            message: String::new(),
+        };
+        assert_eq!(PermissionCheck::from_status(&unknown), None);
     }
 }

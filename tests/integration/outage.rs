@@ -6,11 +6,9 @@
 //! would (connection refused), while the S3 server keeps its buckets and
 //! users for the return.
 
-mod common;
-
 use std::net::SocketAddr;
 
-use common::{ALL, Operator, TestEnv, s3_policy};
+use crate::harness::{ALL, IamUser, Operator, TestEnv, s3_policy};
 use serde_json::json;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
@@ -39,7 +37,11 @@ async fn endpoint_outage_is_unknown_then_recovers_without_restart() {
     let env = TestEnv::new().await;
     let ns = env.namespace("outage").await;
     let bucket = env.bucket("outage").await;
-    let (_, ak, sk) = env.user("outage", s3_policy(&bucket, "", &ALL)).await;
+    let IamUser {
+        access_key_id: ak,
+        secret_access_key: sk,
+        ..
+    } = env.user("outage", s3_policy(&bucket, "", &ALL)).await;
     env.secret(
         &ns,
         "creds",
@@ -78,8 +80,8 @@ async fn endpoint_outage_is_unknown_then_recovers_without_restart() {
     let c = env
         .wait_ready(&ns, "flaky", "Unknown", Some("EndpointUnreachable"))
         .await;
-    let failed = common::condition(&c, "Failed");
-    assert_eq!(failed.0, "Unknown");
+    let failed = crate::harness::condition(&c, "Failed");
+    assert_eq!(failed.status, "Unknown");
     // What was proved before stays visible.
     assert!(!c.status.unwrap().permissions.is_empty());
 
@@ -97,5 +99,4 @@ async fn endpoint_outage_is_unknown_then_recovers_without_restart() {
     assert!(op.try_wait().is_none(), "operator still running");
     assert_eq!(op.pid(), pid);
     back.abort();
-    env.delete_namespace(&ns).await;
 }

@@ -4,9 +4,9 @@
 //!
 //! Every test works in its own namespace, with its own buckets, IAM users and
 //! roles, and runs its own operator process watching only that namespace.
-//! Tests wait on conditions with timeouts, never on fixed sleeps.
-
-#![allow(dead_code)]
+//! What a test creates through its [`TestEnv`] is removed when the `TestEnv`
+//! is dropped, also when the test fails. Tests wait on conditions with
+//! timeouts, never on fixed sleeps.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -14,16 +14,19 @@ use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::Credentials;
+use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Namespace, Secret, ServiceAccount};
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::runtime::wait::await_condition;
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
-use s3_connection_operator::api::S3Connection;
+use s3_connection_operator::crd::S3Connection;
 use serde_json::{Value, json};
 
 pub const REGION: &str = "us-east-1";
@@ -50,6 +53,21 @@ pub fn unique(prefix: &str) -> String {
     )
 }
 
+/// Tests share the environment; a test that disrupts it (restarts a part)
+/// will take it exclusively.
+static ENVIRONMENT: RwLock<()> = RwLock::new(());
+
+/// Something a test created, to remove afterwards.
+#[derive(Debug, Clone)]
+enum Created {
+    Namespace(String),
+    Bucket(String),
+    User(String),
+    Role(String),
+    HelmRelease { name: String, namespace: String },
+}
+
+/// The test environment, and the guard that removes what a test created.
 pub struct TestEnv {
     pub kube: Client,
     pub s3: aws_sdk_s3::Client,
@@ -58,6 +76,14 @@ pub struct TestEnv {
     pub kubeconfig: String,
     pub oidc_provider: String,
     pub account: String,
+    created: Arc<Mutex<Vec<Created>>>,
+    _turn: RwLockReadGuard<'static, ()>,
+}
+
+/// An IAM user with an access key.
+pub struct IamUser {
+    pub access_key_id: String,
+    pub secret_access_key: String,
 }
 
 pub fn s3_client(endpoint: &str, creds: Credentials) -> aws_sdk_s3::Client {
@@ -71,38 +97,59 @@ pub fn s3_client(endpoint: &str, creds: Credentials) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(conf)
 }
 
+fn admin_credentials() -> Credentials {
+    Credentials::new(
+        var("AWS_ACCESS_KEY_ID"),
+        var("AWS_SECRET_ACCESS_KEY"),
+        None,
+        None,
+        "test-admin",
+    )
+}
+
+fn iam_client(endpoint: &str) -> aws_sdk_iam::Client {
+    aws_sdk_iam::Client::from_conf(
+        aws_sdk_iam::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(REGION))
+            .endpoint_url(endpoint)
+            .credentials_provider(admin_credentials())
+            .build(),
+    )
+}
+
 impl TestEnv {
+    /// The environment, shared with other tests running at the same time.
     pub async fn new() -> Self {
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let endpoint = var("AWS_ENDPOINT_URL");
-        let admin = Credentials::new(
-            var("AWS_ACCESS_KEY_ID"),
-            var("AWS_SECRET_ACCESS_KEY"),
-            None,
-            None,
-            "test-admin",
-        );
-        let iam = aws_sdk_iam::Client::from_conf(
-            aws_sdk_iam::Config::builder()
-                .behavior_version(BehaviorVersion::latest())
-                .region(Region::new(REGION))
-                .endpoint_url(&endpoint)
-                .credentials_provider(admin.clone())
-                .build(),
-        );
         let kubeconfig = var("KUBECONFIG");
         let kube = Client::try_default()
             .await
             .expect("kube client from KUBECONFIG");
         Self {
             kube,
-            s3: s3_client(&endpoint, admin),
-            iam,
+            s3: s3_client(&endpoint, admin_credentials()),
+            iam: iam_client(&endpoint),
             endpoint,
             kubeconfig,
             oidc_provider: var("S3C_OIDC_PROVIDER"),
             account: var("S3C_AWS_ACCOUNT"),
+            created: Arc::default(),
+            _turn: ENVIRONMENT.read().unwrap_or_else(|e| e.into_inner()),
         }
+    }
+
+    fn remember(&self, c: Created) {
+        self.created.lock().unwrap().push(c);
+    }
+
+    /// Uninstall the helm release `name` from `namespace` when the test ends.
+    pub fn remember_helm_release(&self, name: &str, namespace: &str) {
+        self.remember(Created::HelmRelease {
+            name: name.into(),
+            namespace: namespace.into(),
+        });
     }
 
     pub async fn namespace(&self, prefix: &str) -> String {
@@ -122,13 +169,8 @@ impl TestEnv {
             .create(&PostParams::default(), &ns)
             .await
             .expect("create namespace");
+        self.remember(Created::Namespace(name.clone()));
         name
-    }
-
-    pub async fn delete_namespace(&self, name: &str) {
-        let _ = Api::<Namespace>::all(self.kube.clone())
-            .delete(name, &DeleteParams::default())
-            .await;
     }
 
     pub async fn bucket(&self, prefix: &str) -> String {
@@ -139,11 +181,12 @@ impl TestEnv {
             .send()
             .await
             .expect("create bucket");
+        self.remember(Created::Bucket(name.clone()));
         name
     }
 
     /// An IAM user with one inline policy and an access key.
-    pub async fn user(&self, prefix: &str, statements: Value) -> (String, String, String) {
+    pub async fn user(&self, prefix: &str, statements: Value) -> IamUser {
         let name = unique(prefix);
         self.iam
             .create_user()
@@ -151,6 +194,7 @@ impl TestEnv {
             .send()
             .await
             .expect("create user");
+        self.remember(Created::User(name.clone()));
         self.iam
             .put_user_policy()
             .user_name(&name)
@@ -168,7 +212,10 @@ impl TestEnv {
             .expect("create access key")
             .access_key
             .unwrap();
-        (name, key.access_key_id, key.secret_access_key)
+        IamUser {
+            access_key_id: key.access_key_id,
+            secret_access_key: key.secret_access_key,
+        }
     }
 
     /// An IAM role with a trust policy and one inline permission policy.
@@ -184,6 +231,7 @@ impl TestEnv {
             .expect("create role")
             .role
             .unwrap();
+        self.remember(Created::Role(name.clone()));
         self.iam
             .put_role_policy()
             .role_name(&name)
@@ -325,10 +373,10 @@ impl TestEnv {
         let want_reason = reason.map(str::to_string);
         let cond = move |c: Option<&S3Connection>| {
             let Some(c) = c else { return false };
-            ready_of(c).is_some_and(|(s, r, gen_)| {
-                s == want_status
-                    && want_reason.as_deref().is_none_or(|w| w == r)
-                    && gen_ == c.metadata.generation
+            ready_of(c).is_some_and(|r| {
+                r.status == want_status
+                    && want_reason.as_deref().is_none_or(|w| w == r.reason)
+                    && r.observed_generation == c.metadata.generation
             })
         };
         match tokio::time::timeout(timeout, await_condition(api.clone(), name, cond)).await {
@@ -355,20 +403,33 @@ impl TestEnv {
     /// Wait until an event of `type_` with `reason` exists in `ns` (events
     /// are published just after the status write a test waits for).
     pub async fn wait_event(&self, ns: &str, type_: &str, reason: &str) -> Event {
-        let deadline = tokio::time::Instant::now() + TIMEOUT;
-        loop {
-            let found =
-                self.events(ns).await.into_iter().find(|e| {
-                    e.type_.as_deref() == Some(type_) && e.reason.as_deref() == Some(reason)
-                });
-            if let Some(e) = found {
-                return e;
+        let api = Api::<Event>::namespaced(self.kube.clone(), ns);
+        let matches =
+            |e: &Event| e.type_.as_deref() == Some(type_) && e.reason.as_deref() == Some(reason);
+        let events = watcher(api, watcher::Config::default()).applied_objects();
+        let found = tokio::time::timeout(TIMEOUT, async {
+            futures::pin_mut!(events);
+            while let Some(e) = events.next().await {
+                if let Ok(e) = e
+                    && matches(&e)
+                {
+                    return Some(e);
+                }
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "no {type_} event {reason} in {ns} within {TIMEOUT:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            None
+        })
+        .await;
+        match found {
+            Ok(Some(e)) => e,
+            _ => {
+                let seen: Vec<_> = self
+                    .events(ns)
+                    .await
+                    .into_iter()
+                    .map(|e| (e.type_, e.reason))
+                    .collect();
+                panic!("no {type_} event {reason} in {ns} within {TIMEOUT:?}; events: {seen:?}")
+            }
         }
     }
 
@@ -408,21 +469,33 @@ impl TestEnv {
     }
 }
 
-/// (status, reason, observedGeneration) of the Ready condition.
-pub fn ready_of(c: &S3Connection) -> Option<(String, String, Option<i64>)> {
-    let s = c.status.as_ref()?;
-    let r = s.conditions.iter().find(|c| c.type_ == "Ready")?;
-    Some((r.status.clone(), r.reason.clone(), r.observed_generation))
+/// One condition of a connection, as the tests read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cond {
+    pub status: String,
+    pub reason: String,
+    pub message: String,
+    pub observed_generation: Option<i64>,
 }
 
-pub fn condition(c: &S3Connection, type_: &str) -> (String, String, String) {
-    let s = c.status.as_ref().expect("status");
-    let r = s
-        .conditions
-        .iter()
-        .find(|c| c.type_ == type_)
-        .unwrap_or_else(|| panic!("no {type_} condition"));
-    (r.status.clone(), r.reason.clone(), r.message.clone())
+fn find_condition(c: &S3Connection, type_: &str) -> Option<Cond> {
+    let s = c.status.as_ref()?;
+    let r = s.conditions.iter().find(|c| c.type_ == type_)?;
+    Some(Cond {
+        status: r.status.clone(),
+        reason: r.reason.clone(),
+        message: r.message.clone(),
+        observed_generation: r.observed_generation,
+    })
+}
+
+/// The Ready condition, if the connection has one.
+pub fn ready_of(c: &S3Connection) -> Option<Cond> {
+    find_condition(c, "Ready")
+}
+
+pub fn condition(c: &S3Connection, type_: &str) -> Cond {
+    find_condition(c, type_).unwrap_or_else(|| panic!("no {type_} condition"))
 }
 
 pub fn permission(c: &S3Connection, action: &str) -> String {
@@ -647,4 +720,175 @@ impl Drop for Operator {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+impl Drop for TestEnv {
+    /// Remove what the test created, on a thread of its own with fresh
+    /// clients (the test's runtime may be unwinding from a failed assertion).
+    fn drop(&mut self) {
+        let created = std::mem::take(&mut *self.created.lock().unwrap_or_else(|e| e.into_inner()));
+        if created.is_empty() {
+            return;
+        }
+        let endpoint = self.endpoint.clone();
+        let kubeconfig = self.kubeconfig.clone();
+        let cleaner = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime for the cleanup");
+            rt.block_on(async {
+                let work = remove_all(created, &endpoint, &kubeconfig);
+                if tokio::time::timeout(Duration::from_secs(60), work)
+                    .await
+                    .is_err()
+                {
+                    eprintln!("cleanup did not finish within 60s");
+                }
+            });
+        });
+        let _ = cleaner.join();
+    }
+}
+
+async fn remove_all(mut created: Vec<Created>, endpoint: &str, kubeconfig: &str) {
+    let kube = Client::try_default().await.ok();
+    let s3 = s3_client(endpoint, admin_credentials());
+    let iam = iam_client(endpoint);
+    // Releases first: they own cluster-wide RBAC objects.
+    created.sort_by_key(|c| !matches!(c, Created::HelmRelease { .. }));
+    for c in created {
+        let res = match &c {
+            Created::HelmRelease { name, namespace } => {
+                let out = Command::new("helm")
+                    .args(["uninstall", name, "--namespace", namespace])
+                    .env("KUBECONFIG", kubeconfig)
+                    .output();
+                match out {
+                    Ok(o) if o.status.success() => Ok(()),
+                    Ok(o) if String::from_utf8_lossy(&o.stderr).contains("not found") => Ok(()),
+                    other => Err(format!("{other:?}")),
+                }
+            }
+            Created::Namespace(name) => match &kube {
+                Some(k) => Api::<Namespace>::all(k.clone())
+                    .delete(name, &DeleteParams::default())
+                    .await
+                    .map(|_| ())
+                    .or_else(ignore_not_found),
+                None => Err("no Kubernetes client".into()),
+            },
+            Created::Bucket(name) => remove_bucket(&s3, name).await,
+            Created::User(name) => remove_user(&iam, name).await,
+            Created::Role(name) => remove_role(&iam, name).await,
+        };
+        if let Err(e) = res {
+            eprintln!("cleanup of {c:?} failed: {e}");
+        }
+    }
+}
+
+fn ignore_not_found(e: kube::Error) -> Result<(), String> {
+    match e {
+        kube::Error::Api(s) if s.code == 404 => Ok(()),
+        e => Err(e.to_string()),
+    }
+}
+
+fn debug(e: impl std::fmt::Debug) -> String {
+    format!("{e:?}")
+}
+
+async fn remove_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<(), String> {
+    let listed = s3
+        .list_object_versions()
+        .bucket(bucket)
+        .send()
+        .await
+        .map_err(debug)?;
+    let versions = listed
+        .versions()
+        .iter()
+        .map(|v| (v.key(), v.version_id()))
+        .chain(
+            listed
+                .delete_markers()
+                .iter()
+                .map(|m| (m.key(), m.version_id())),
+        );
+    for (key, version) in versions {
+        s3.delete_object()
+            .bucket(bucket)
+            .key(key.unwrap_or_default())
+            .set_version_id(version.map(str::to_string))
+            .send()
+            .await
+            .map_err(debug)?;
+    }
+    s3.delete_bucket()
+        .bucket(bucket)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(debug)
+}
+
+async fn remove_user(iam: &aws_sdk_iam::Client, user: &str) -> Result<(), String> {
+    let keys = iam
+        .list_access_keys()
+        .user_name(user)
+        .send()
+        .await
+        .map_err(debug)?;
+    for k in keys.access_key_metadata() {
+        iam.delete_access_key()
+            .user_name(user)
+            .set_access_key_id(k.access_key_id().map(str::to_string))
+            .send()
+            .await
+            .map_err(debug)?;
+    }
+    let policies = iam
+        .list_user_policies()
+        .user_name(user)
+        .send()
+        .await
+        .map_err(debug)?;
+    for p in policies.policy_names() {
+        iam.delete_user_policy()
+            .user_name(user)
+            .policy_name(p)
+            .send()
+            .await
+            .map_err(debug)?;
+    }
+    iam.delete_user()
+        .user_name(user)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(debug)
+}
+
+async fn remove_role(iam: &aws_sdk_iam::Client, role: &str) -> Result<(), String> {
+    let policies = iam
+        .list_role_policies()
+        .role_name(role)
+        .send()
+        .await
+        .map_err(debug)?;
+    for p in policies.policy_names() {
+        iam.delete_role_policy()
+            .role_name(role)
+            .policy_name(p)
+            .send()
+            .await
+            .map_err(debug)?;
+    }
+    iam.delete_role()
+        .role_name(role)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(debug)
 }

@@ -2,11 +2,9 @@
 //! takes over, and a leader stopped with SIGTERM releases the Lease at once
 //! and leaves no probe object behind.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{ALL, Operator, TestEnv, s3_policy};
+use crate::harness::{ALL, IamUser, Operator, TestEnv, s3_policy};
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::Api;
 use kube::runtime::wait::await_condition;
@@ -74,7 +72,11 @@ async fn one_leader_validates_and_a_standby_takes_over() {
     let env = TestEnv::new().await;
     let ns = env.namespace("ha").await;
     let bucket = env.bucket("ha").await;
-    let (_, ak, sk) = env.user("ha", s3_policy(&bucket, "", &ALL)).await;
+    let IamUser {
+        access_key_id: ak,
+        secret_access_key: sk,
+        ..
+    } = env.user("ha", s3_policy(&bucket, "", &ALL)).await;
     env.secret(
         &ns,
         "creds",
@@ -130,5 +132,4 @@ async fn one_leader_validates_and_a_standby_takes_over() {
         env.keys(&bucket).await.is_empty(),
         "no probe object left behind"
     );
-    env.delete_namespace(&ns).await;
 }

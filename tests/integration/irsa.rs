@@ -4,9 +4,7 @@
 //! against the API server's service-account key and the trust policy's
 //! `sub`/`aud` conditions.
 
-mod common;
-
-use common::{ALL, Operator, TestEnv, condition, s3_policy};
+use crate::harness::{ALL, Operator, TestEnv, condition, s3_policy};
 use serde_json::json;
 
 fn spec(env: &TestEnv, bucket: &str, role: Option<&str>, sa: Option<&str>) -> serde_json::Value {
@@ -19,7 +17,7 @@ fn spec(env: &TestEnv, bucket: &str, role: Option<&str>, sa: Option<&str>) -> se
     }
     json!({
         "bucket": bucket,
-        "region": common::REGION,
+        "region": crate::harness::REGION,
         "endpoint": env.endpoint,
         "forcePathStyle": true,
         "auth": {"iamRole": iam},
@@ -55,7 +53,6 @@ async fn trusted_service_account_assumes_the_role() {
     );
     assert_eq!(status.auth.as_deref(), Some("IRSA"));
     assert!(env.keys(&bucket).await.is_empty());
-    env.delete_namespace(&ns).await;
 }
 
 #[tokio::test]
@@ -90,7 +87,7 @@ async fn service_account_the_role_does_not_trust_is_refused() {
     let c = env
         .wait_ready(&ns, "sneaky", "False", Some("AssumeRoleFailed"))
         .await;
-    let msg = condition(&c, "Ready").2;
+    let msg = condition(&c, "Ready").message;
     assert!(
         msg.contains(&format!("system:serviceaccount:{ns}:intruder")),
         "{msg}"
@@ -98,7 +95,6 @@ async fn service_account_the_role_does_not_trust_is_refused() {
     // Same role, trusted ServiceAccount: works, so the refusal was the trust policy.
     env.wait_ready(&ns, "honest", "True", Some("Validated"))
         .await;
-    env.delete_namespace(&ns).await;
 }
 
 #[tokio::test]
@@ -128,7 +124,7 @@ async fn missing_service_account_and_missing_role_arn() {
         .await;
     assert!(
         condition(&c, "Ready")
-            .2
+            .message
             .contains("eks.amazonaws.com/role-arn")
     );
 
@@ -151,7 +147,6 @@ async fn missing_service_account_and_missing_role_arn() {
         std::time::Duration::from_secs(20),
     )
     .await;
-    env.delete_namespace(&ns).await;
 }
 
 #[tokio::test]
@@ -176,8 +171,7 @@ async fn operator_identity_is_refused_unless_allowed() {
         .await;
     assert!(
         condition(&c, "Ready")
-            .2
+            .message
             .contains("--allow-operator-identity")
     );
-    env.delete_namespace(&ns).await;
 }

@@ -5,8 +5,9 @@
 //! is a pure function over those facts, unit-tested without any network.
 //! HEAD responses carry no body, so for them only the status and headers
 //! exist; the caller says which operation failed so a bare 404 can mean a
-//! missing bucket or a missing key.
+//! missing bucket or a missing key. [`attempt`] awaits a call and does both.
 
+use std::future::Future;
 use std::sync::LazyLock;
 
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
@@ -107,15 +108,53 @@ pub fn facts<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> ErrorF
 }
 
 /// The operation that failed; it decides what a bare status means.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
 pub enum Op {
     HeadBucket,
+    #[strum(serialize = "ListObjectsV2")]
     ListObjects,
     PutObject,
     GetObject,
     DeleteObject,
     Sts,
     Iam,
+}
+
+impl Op {
+    /// The API name, for messages.
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
+}
+
+/// A failed call: what it means, and the facts for messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub class: Class,
+    pub facts: ErrorFacts,
+}
+
+impl Failure {
+    pub fn of<E: ProvideErrorMetadata>(op: Op, err: &SdkError<E, HttpResponse>) -> Self {
+        let facts = facts(err);
+        Self {
+            class: classify(op, &facts),
+            facts,
+        }
+    }
+
+    /// `code, HTTP status` or what else is known, for messages.
+    pub fn describe(&self) -> String {
+        self.facts.describe()
+    }
+}
+
+/// Await one SDK call; classify its failure.
+pub async fn attempt<T, E: ProvideErrorMetadata>(
+    op: Op,
+    call: impl Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+) -> Result<T, Failure> {
+    call.await.map_err(|e| Failure::of(op, &e))
 }
 
 /// What a failed call means for the connection.

@@ -4,35 +4,61 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
-use crate::api::PermissionOutcome;
-use crate::outcome::{Outcome, Reason, Severity, Stage};
+use crate::crd::PermissionOutcome;
+use crate::outcome::{Check, Outcome, Reason, Severity};
 
-pub const READY: &str = "Ready";
-pub const FAILED: &str = "Failed";
-pub const AUTHENTICATED: &str = "Authenticated";
-pub const BUCKET_ACCESSIBLE: &str = "BucketAccessible";
-pub const PERMISSIONS_GRANTED: &str = "PermissionsGranted";
+/// The condition types this operator owns, in the order it writes them.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter, strum::IntoStaticStr, strum::EnumString,
+)]
+pub enum ConditionType {
+    Ready,
+    Failed,
+    Authenticated,
+    BucketAccessible,
+    PermissionsGranted,
+}
 
-pub const TYPES: [&str; 5] = [
-    READY,
-    FAILED,
-    AUTHENTICATED,
-    BUCKET_ACCESSIBLE,
-    PERMISSIONS_GRANTED,
-];
+impl ConditionType {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    /// Whether a condition in a status is one of ours.
+    pub fn owns(c: &Condition) -> bool {
+        c.type_.parse::<ConditionType>().is_ok()
+    }
+}
+
+/// A condition's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString)]
+pub enum CondStatus {
+    True,
+    False,
+    Unknown,
+}
+
+impl CondStatus {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+use CondStatus::{False, True, Unknown};
+use ConditionType::*;
 
 /// A condition without timestamps: what a validation decides.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Desired {
-    pub type_: &'static str,
-    pub status: &'static str,
+    pub type_: ConditionType,
+    pub status: CondStatus,
     pub reason: String,
     pub message: String,
 }
 
 fn desired(
-    type_: &'static str,
-    status: &'static str,
+    type_: ConditionType,
+    status: CondStatus,
     reason: &str,
     message: impl Into<String>,
 ) -> Desired {
@@ -44,87 +70,91 @@ fn desired(
     }
 }
 
-const TRUE: &str = "True";
-const FALSE: &str = "False";
-const UNKNOWN: &str = "Unknown";
-
 /// The five conditions an outcome implies, in a fixed order.
 pub fn from_outcome(o: &Outcome) -> Vec<Desired> {
-    let reason = o.reason.as_str();
-    let severity = o.reason.severity();
-    let stage = o.reason.stage();
-    let not_checked = |what: &str| {
-        if severity == Severity::Transient {
-            format!("{what} not known yet: {}", o.message)
-        } else {
-            format!("{what} not checked because of {reason}.")
-        }
-    };
-    let unknown_reason = if severity == Severity::Transient {
-        reason
-    } else {
-        "NotChecked"
-    };
+    let (ready, failed) = ready_and_failed(o);
+    vec![
+        ready,
+        failed,
+        authenticated(o),
+        bucket_accessible(o),
+        permissions_granted(o),
+    ]
+}
 
-    let (ready, failed) = match severity {
+/// Reason and message of a check this validation did not get to: for a
+/// transient problem "not known yet" with its reason, else "not checked".
+fn not_reached(o: &Outcome, what: &str) -> (&'static str, String) {
+    let reason = o.reason.as_str();
+    if o.reason.severity() == Severity::Transient {
+        (reason, format!("{what} not known yet: {}", o.message))
+    } else {
+        (
+            "NotChecked",
+            format!("{what} not checked because of {reason}."),
+        )
+    }
+}
+
+fn ready_and_failed(o: &Outcome) -> (Desired, Desired) {
+    let reason = o.reason.as_str();
+    match o.reason.severity() {
         Severity::Ok => (
-            desired(READY, TRUE, reason, o.message.clone()),
-            desired(FAILED, FALSE, reason, "No problem found."),
+            desired(Ready, True, reason, o.message.clone()),
+            desired(Failed, False, reason, "No problem found."),
         ),
         Severity::Definite => (
-            desired(READY, FALSE, reason, o.message.clone()),
-            desired(FAILED, TRUE, reason, o.message.clone()),
+            desired(Ready, False, reason, o.message.clone()),
+            desired(Failed, True, reason, o.message.clone()),
         ),
         Severity::Transient => (
-            desired(READY, UNKNOWN, reason, o.message.clone()),
-            desired(FAILED, UNKNOWN, reason, o.message.clone()),
+            desired(Ready, Unknown, reason, o.message.clone()),
+            desired(Failed, Unknown, reason, o.message.clone()),
         ),
-    };
+    }
+}
 
-    let authenticated = if o.authenticated {
+fn authenticated(o: &Outcome) -> Desired {
+    if o.authenticated {
         let msg = match &o.identity {
             Some(id) => format!("The credentials are valid; they belong to {id}."),
             None => "The credentials were accepted by S3.".to_string(),
         };
-        desired(AUTHENTICATED, TRUE, "CredentialsValid", msg)
-    } else if severity == Severity::Definite && stage <= Stage::Credentials && stage != Stage::Spec
-    {
-        desired(AUTHENTICATED, FALSE, reason, o.message.clone())
+        desired(Authenticated, True, "CredentialsValid", msg)
+    } else if o.reason.fails(Check::Credentials) {
+        desired(Authenticated, False, o.reason.as_str(), o.message.clone())
     } else {
-        desired(
-            AUTHENTICATED,
-            UNKNOWN,
-            unknown_reason,
-            not_checked("Authentication"),
-        )
-    };
+        let (reason, message) = not_reached(o, "Authentication");
+        desired(Authenticated, Unknown, reason, message)
+    }
+}
 
-    let bucket = if severity == Severity::Definite && stage == Stage::Bucket {
-        desired(BUCKET_ACCESSIBLE, FALSE, reason, o.message.clone())
+fn bucket_accessible(o: &Outcome) -> Desired {
+    if o.reason.fails(Check::Bucket) {
+        desired(
+            BucketAccessible,
+            False,
+            o.reason.as_str(),
+            o.message.clone(),
+        )
     } else if o.bucket_reached {
         let msg = match &o.bucket_region {
             Some(r) => format!("The bucket answers in region {r}."),
             None => "The bucket answers.".to_string(),
         };
-        desired(BUCKET_ACCESSIBLE, TRUE, "BucketReachable", msg)
+        desired(BucketAccessible, True, "BucketReachable", msg)
     } else {
-        desired(
-            BUCKET_ACCESSIBLE,
-            UNKNOWN,
-            unknown_reason,
-            not_checked("Bucket access"),
-        )
-    };
+        let (reason, message) = not_reached(o, "Bucket access");
+        desired(BucketAccessible, Unknown, reason, message)
+    }
+}
 
+fn permissions_granted(o: &Outcome) -> Desired {
     let denied = o.actions_with(PermissionOutcome::Denied);
     let unverified = o.actions_with(PermissionOutcome::Unverified);
-    let perms = if o.permissions.is_empty() || severity == Severity::Transient {
-        desired(
-            PERMISSIONS_GRANTED,
-            UNKNOWN,
-            unknown_reason,
-            not_checked("Permissions"),
-        )
+    if o.permissions.is_empty() || o.reason.severity() == Severity::Transient {
+        let (reason, message) = not_reached(o, "Permissions");
+        desired(PermissionsGranted, Unknown, reason, message)
     } else if !denied.is_empty() {
         let reason = if o.reason == Reason::AccessDenied {
             Reason::AccessDenied
@@ -132,15 +162,15 @@ pub fn from_outcome(o: &Outcome) -> Vec<Desired> {
             Reason::PermissionDenied
         };
         desired(
-            PERMISSIONS_GRANTED,
-            FALSE,
+            PermissionsGranted,
+            False,
             reason.as_str(),
             format!("Denied: {}.", denied.join(", ")),
         )
     } else if !unverified.is_empty() {
         desired(
-            PERMISSIONS_GRANTED,
-            UNKNOWN,
+            PermissionsGranted,
+            Unknown,
             "Unverified",
             format!(
                 "Could not be proved either way: {}. See status.permissions for why.",
@@ -149,14 +179,12 @@ pub fn from_outcome(o: &Outcome) -> Vec<Desired> {
         )
     } else {
         desired(
-            PERMISSIONS_GRANTED,
-            TRUE,
+            PermissionsGranted,
+            True,
             "AllAllowed",
             "Every requested permission was proved by a real request.",
         )
-    };
-
-    vec![ready, failed, authenticated, bucket, perms]
+    }
 }
 
 /// Merge desired conditions into the existing ones: a condition whose status
@@ -172,14 +200,14 @@ pub fn merge(
     desired
         .iter()
         .map(|d| {
-            let old = existing.iter().find(|c| c.type_ == d.type_);
+            let old = find(existing, d.type_);
             let last_transition_time = match old {
-                Some(c) if c.status == d.status => c.last_transition_time.clone(),
+                Some(c) if c.status == d.status.as_str() => c.last_transition_time.clone(),
                 _ => now.clone(),
             };
             Condition {
-                type_: d.type_.to_string(),
-                status: d.status.to_string(),
+                type_: d.type_.as_str().to_string(),
+                status: d.status.as_str().to_string(),
                 reason: d.reason.clone(),
                 message: d.message.clone(),
                 observed_generation: generation,
@@ -191,7 +219,7 @@ pub fn merge(
 
 /// Our conditions compared without their timestamps.
 pub fn same_ignoring_time(a: &[Condition], b: &[Condition]) -> bool {
-    let ours = |c: &&Condition| TYPES.contains(&c.type_.as_str());
+    let ours = |c: &&Condition| ConditionType::owns(c);
     let a: Vec<&Condition> = a.iter().filter(ours).collect();
     let b: Vec<&Condition> = b.iter().filter(ours).collect();
     a.len() == b.len()
@@ -206,32 +234,38 @@ pub fn same_ignoring_time(a: &[Condition], b: &[Condition]) -> bool {
         })
 }
 
-pub fn find<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition> {
-    conditions.iter().find(|c| c.type_ == type_)
+pub fn find(conditions: &[Condition], type_: ConditionType) -> Option<&Condition> {
+    conditions.iter().find(|c| c.type_ == type_.as_str())
+}
+
+/// The status of a condition, if present and well-formed.
+pub fn status_of(conditions: &[Condition], type_: ConditionType) -> Option<CondStatus> {
+    find(conditions, type_).and_then(|c| c.status.parse().ok())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::PermissionResult;
-    use crate::outcome::Problem;
+    use crate::crd::Permission;
+    use crate::outcome::{PermissionCheck, Problem};
 
     fn t(secs: i64) -> Time {
         Time(jiff::Timestamp::from_second(secs).unwrap())
     }
 
-    fn perm(action: &str, result: PermissionOutcome) -> PermissionResult {
-        PermissionResult {
-            action: action.into(),
+    fn perm(action: &str, result: PermissionOutcome) -> PermissionCheck {
+        PermissionCheck {
+            permission: action.parse::<Permission>().unwrap(),
             result,
             message: String::new(),
         }
     }
 
-    fn validated(perms: Vec<PermissionResult>) -> Outcome {
+    fn validated(perms: Vec<PermissionCheck>) -> Outcome {
         Outcome {
             reason: Reason::Validated,
             message: "ok".into(),
+            auth: None,
             authenticated: true,
             bucket_reached: true,
             identity: Some("arn:aws:iam::123456789012:user/sync".into()),
@@ -241,7 +275,7 @@ mod tests {
         }
     }
 
-    fn by_type<'a>(d: &'a [Desired], t: &str) -> &'a Desired {
+    fn by_type(d: &[Desired], t: ConditionType) -> &Desired {
         d.iter().find(|x| x.type_ == t).unwrap()
     }
 
@@ -251,13 +285,13 @@ mod tests {
             perm("s3:ListBucket", PermissionOutcome::Allowed),
             perm("s3:ReplicateObject", PermissionOutcome::Unverified),
         ]));
-        assert_eq!(by_type(&d, READY).status, "True");
-        assert_eq!(by_type(&d, READY).reason, "Validated");
-        assert_eq!(by_type(&d, FAILED).status, "False");
-        assert_eq!(by_type(&d, AUTHENTICATED).status, "True");
-        assert_eq!(by_type(&d, BUCKET_ACCESSIBLE).status, "True");
-        let p = by_type(&d, PERMISSIONS_GRANTED);
-        assert_eq!(p.status, "Unknown");
+        assert_eq!(by_type(&d, Ready).status, True);
+        assert_eq!(by_type(&d, Ready).reason, "Validated");
+        assert_eq!(by_type(&d, Failed).status, False);
+        assert_eq!(by_type(&d, Authenticated).status, True);
+        assert_eq!(by_type(&d, BucketAccessible).status, True);
+        let p = by_type(&d, PermissionsGranted);
+        assert_eq!(p.status, Unknown);
         assert!(p.message.contains("s3:ReplicateObject"));
     }
 
@@ -267,36 +301,36 @@ mod tests {
             "s3:ListBucket",
             PermissionOutcome::Allowed,
         )]));
-        assert_eq!(by_type(&d, PERMISSIONS_GRANTED).status, "True");
+        assert_eq!(by_type(&d, PermissionsGranted).status, True);
     }
 
     #[test]
     fn definite_problems_set_ready_false_and_failed_true_with_same_reason() {
-        for reason in Reason::ALL {
+        for reason in Reason::all() {
             if reason.severity() != Severity::Definite {
                 continue;
             }
             let d = from_outcome(&Outcome::problem(Problem::new(reason, "msg")));
-            assert_eq!(by_type(&d, READY).status, "False", "{reason}");
-            assert_eq!(by_type(&d, FAILED).status, "True", "{reason}");
-            assert_eq!(by_type(&d, READY).reason, reason.as_str());
-            assert_eq!(by_type(&d, FAILED).reason, reason.as_str());
+            assert_eq!(by_type(&d, Ready).status, False, "{reason}");
+            assert_eq!(by_type(&d, Failed).status, True, "{reason}");
+            assert_eq!(by_type(&d, Ready).reason, reason.as_str());
+            assert_eq!(by_type(&d, Failed).reason, reason.as_str());
         }
     }
 
     #[test]
     fn credential_problems_fail_authenticated_bucket_problems_fail_bucket() {
         let d = from_outcome(&Outcome::problem(Problem::new(Reason::SecretNotFound, "m")));
-        assert_eq!(by_type(&d, AUTHENTICATED).status, "False");
-        assert_eq!(by_type(&d, BUCKET_ACCESSIBLE).status, "Unknown");
-        assert_eq!(by_type(&d, BUCKET_ACCESSIBLE).reason, "NotChecked");
+        assert_eq!(by_type(&d, Authenticated).status, False);
+        assert_eq!(by_type(&d, BucketAccessible).status, Unknown);
+        assert_eq!(by_type(&d, BucketAccessible).reason, "NotChecked");
         let mut o = Outcome::problem(Problem::new(Reason::BucketNotFound, "m"));
         o.authenticated = true;
         let d = from_outcome(&o);
-        assert_eq!(by_type(&d, AUTHENTICATED).status, "True");
-        assert_eq!(by_type(&d, BUCKET_ACCESSIBLE).status, "False");
+        assert_eq!(by_type(&d, Authenticated).status, True);
+        assert_eq!(by_type(&d, BucketAccessible).status, False);
         let d = from_outcome(&Outcome::problem(Problem::new(Reason::InvalidSpec, "m")));
-        assert_eq!(by_type(&d, AUTHENTICATED).status, "Unknown");
+        assert_eq!(by_type(&d, Authenticated).status, Unknown);
     }
 
     #[test]
@@ -307,9 +341,9 @@ mod tests {
         ]);
         o.reason = Reason::PermissionDenied;
         let d = from_outcome(&o);
-        assert_eq!(by_type(&d, READY).status, "False");
-        let p = by_type(&d, PERMISSIONS_GRANTED);
-        assert_eq!(p.status, "False");
+        assert_eq!(by_type(&d, Ready).status, False);
+        let p = by_type(&d, PermissionsGranted);
+        assert_eq!(p.status, False);
         assert_eq!(p.reason, "PermissionDenied");
         assert!(p.message.contains("s3:PutObject"));
     }
@@ -321,7 +355,7 @@ mod tests {
             "down",
         )));
         for c in &d {
-            assert_eq!(c.status, "Unknown", "{}", c.type_);
+            assert_eq!(c.status, Unknown, "{:?}", c.type_);
             assert_eq!(c.reason, "EndpointUnreachable");
         }
     }
@@ -340,7 +374,7 @@ mod tests {
         o.message = "other".into();
         let second = merge(&first, &from_outcome(&o), Some(2), &t(200));
         assert!(second.iter().all(|c| c.last_transition_time == t(100)));
-        assert_eq!(find(&second, READY).unwrap().observed_generation, Some(2));
+        assert_eq!(find(&second, Ready).unwrap().observed_generation, Some(2));
 
         // Ready flips: only flipped conditions move.
         let third = merge(
@@ -352,8 +386,8 @@ mod tests {
             Some(2),
             &t(300),
         );
-        assert_eq!(find(&third, READY).unwrap().last_transition_time, t(300));
-        assert_eq!(find(&third, FAILED).unwrap().last_transition_time, t(300));
+        assert_eq!(find(&third, Ready).unwrap().last_transition_time, t(300));
+        assert_eq!(find(&third, Failed).unwrap().last_transition_time, t(300));
     }
 
     #[test]

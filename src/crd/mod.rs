@@ -1,19 +1,23 @@
-//! The `S3Connection` custom resource: spec, status and the generated CRD.
+//! The `S3Connection` custom resource: spec and status types and the CRD
+//! generated from them.
 //!
-//! Field names, condition types and reasons are public API. The schema carries
-//! every rule the API server can enforce itself (patterns, enums, CEL
-//! `x-kubernetes-validations`); [`crate::validation`] repeats them in the
-//! controller for clusters where the CRD was installed without them.
+//! Field names, condition types and reasons are public API. The types here
+//! are the wire format: they accept whatever the API server may hold (a
+//! permission name the operator does not know is a string, not a
+//! deserialization error that would blind the whole watch), and
+//! [`crate::spec`] turns a spec into checked, typed values. Every rule,
+//! limit and pattern lives in [`rules`]; [`schema`] puts them into the CRD.
 
 // The repeated `printcolumn(type_ = ...)` arguments of the derive look like
 // duplicated attributes to clippy.
 #![allow(clippy::duplicated_attributes)]
 
-use std::borrow::Cow;
+pub mod rules;
+mod schema;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::CustomResource;
-use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub const GROUP: &str = "s3connection.dev";
@@ -66,18 +70,18 @@ pub struct S3ConnectionSpec {
     /// objects under `customers/` in bucket `output`. Bucket names follow the S3
     /// naming rules; the path must not start with `/` or contain `//`, `.` or
     /// `..` segments.
-    #[schemars(schema_with = "bucket_schema")]
+    #[schemars(transform = schema::bucket)]
     pub bucket: String,
 
     /// The AWS region the bucket lives in, for example `us-west-1`.
-    #[schemars(schema_with = "region_schema")]
+    #[schemars(transform = schema::region)]
     pub region: String,
 
     /// An S3-compatible endpoint URL (`http://` or `https://`, no credentials,
     /// query or fragment), for example `https://minio.example.com:9000`.
     /// Leave empty for AWS S3.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "endpoint_schema")]
+    #[schemars(transform = schema::endpoint)]
     pub endpoint: Option<String>,
 
     /// Address the bucket as `<endpoint>/<bucket>` instead of
@@ -92,29 +96,77 @@ pub struct S3ConnectionSpec {
     /// five (`s3:ListBucket`, `s3:GetObject`, `s3:PutObject`, `s3:DeleteObject`,
     /// `s3:ReplicateObject`). Without `s3:PutObject` the operator writes nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "permissions_schema")]
+    #[schemars(transform = schema::permissions)]
     pub permissions: Option<Vec<String>>,
 
     /// How often the connection is validated again, as a duration such as
     /// `10m`, `1h` or `90s`. From `1m` to `24h`; default `10m`. A change to the spec,
     /// the Secret or the ServiceAccount re-validates at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "interval_schema")]
+    #[schemars(transform = schema::interval)]
     pub validation_interval: Option<String>,
 }
 
 /// How the operator authenticates to S3 for this connection. Set exactly one
 /// of `accessKey` or `iamRole`.
-#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Default)]
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(transform = schema::auth)]
 pub struct Auth {
     /// Static credentials from a Secret in the same namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "AccessKeyAuth")]
     pub access_key: Option<AccessKeyAuth>,
-    /// An IAM role, assumed through a ServiceAccount of this namespace (IRSA)
-    /// or, if the operator allows it, through the operator's own identity.
+    /// An IAM role to assume, through a ServiceAccount of this namespace (IRSA) or, if the operator allows it, through the operator's own identity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "IamRoleAuth", transform = schema::iam_role)]
     pub iam_role: Option<IamRoleAuth>,
+}
+
+/// Which connection: what the stages after the spec need of its metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionId {
+    pub namespace: String,
+    pub name: String,
+    pub uid: String,
+}
+
+impl ConnectionId {
+    pub fn of(c: &S3Connection) -> Self {
+        use kube::ResourceExt;
+        Self {
+            namespace: c.namespace().unwrap_or_default(),
+            name: c.name_any(),
+            uid: c.uid().unwrap_or_default(),
+        }
+    }
+}
+
+/// How a connection authenticates, as shown in `status.auth`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
+pub enum AuthKind {
+    AccessKey,
+    #[strum(serialize = "IRSA")]
+    Irsa,
+    OperatorRole,
+}
+
+impl AuthKind {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+impl Auth {
+    /// The one method this spec selects, or `None` unless exactly one is set.
+    pub fn kind(&self) -> Option<AuthKind> {
+        match (&self.access_key, &self.iam_role) {
+            (Some(_), None) => Some(AuthKind::AccessKey),
+            (None, Some(r)) if r.service_account_name.is_some() => Some(AuthKind::Irsa),
+            (None, Some(_)) => Some(AuthKind::OperatorRole),
+            _ => None,
+        }
+    }
 }
 
 /// Static credentials stored in a Secret of the connection's namespace.
@@ -123,35 +175,22 @@ pub struct Auth {
 pub struct AccessKeyAuth {
     /// Name of a Secret in the same namespace as this S3Connection. Secrets in
     /// other namespaces cannot be used.
-    #[schemars(schema_with = "dns_subdomain_schema")]
+    #[schemars(transform = schema::object_name)]
     pub secret_name: String,
     /// Key in the Secret holding the access key ID. Default `AWS_ACCESS_KEY_ID`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "secret_key_schema")]
+    #[schemars(transform = schema::secret_key)]
     pub access_key_id_key: Option<String>,
     /// Key in the Secret holding the secret access key. Default
     /// `AWS_SECRET_ACCESS_KEY`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "secret_key_schema")]
+    #[schemars(transform = schema::secret_key)]
     pub secret_access_key_key: Option<String>,
     /// Key in the Secret holding a session token, for temporary credentials.
     /// No default: without it no session token is used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "secret_key_schema")]
+    #[schemars(transform = schema::secret_key)]
     pub session_token_key: Option<String>,
-}
-
-impl AccessKeyAuth {
-    pub fn access_key_id_key(&self) -> &str {
-        self.access_key_id_key
-            .as_deref()
-            .unwrap_or(DEFAULT_ACCESS_KEY_ID_KEY)
-    }
-    pub fn secret_access_key_key(&self) -> &str {
-        self.secret_access_key_key
-            .as_deref()
-            .unwrap_or(DEFAULT_SECRET_ACCESS_KEY_KEY)
-    }
 }
 
 /// An IAM role to assume.
@@ -162,7 +201,7 @@ pub struct IamRoleAuth {
     /// `serviceAccountName` when the ServiceAccount carries the
     /// `eks.amazonaws.com/role-arn` annotation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "role_arn_schema")]
+    #[schemars(transform = schema::role_arn)]
     pub role_arn: Option<String>,
     /// IRSA: a ServiceAccount in the same namespace. The operator requests a
     /// token for it (audience `sts.amazonaws.com` or the ServiceAccount's
@@ -172,28 +211,52 @@ pub struct IamRoleAuth {
     /// assumes the role, which the operator must allow explicitly
     /// (`--allow-operator-identity`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "dns_subdomain_schema")]
+    #[schemars(transform = schema::object_name)]
     pub service_account_name: Option<String>,
     /// External ID passed to STS AssumeRole. Only for the operator's own
     /// identity (no `serviceAccountName`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "external_id_schema")]
+    #[schemars(transform = schema::external_id)]
     pub external_id: Option<String>,
     /// Role session name. Default `s3connection-<namespace>-<name>`, shortened
     /// to the 64 characters STS allows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "session_name_schema")]
+    #[schemars(transform = schema::session_name)]
     pub session_name: Option<String>,
 }
 
-/// The five permissions the operator knows how to prove, in AWS spelling.
-pub const ALL_PERMISSIONS: [&str; 5] = [
-    "s3:ListBucket",
-    "s3:GetObject",
-    "s3:PutObject",
-    "s3:DeleteObject",
-    "s3:ReplicateObject",
-];
+/// The five permissions the operator knows how to prove, named as in AWS
+/// policies. The only place their names are spelled.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::EnumIter,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::Display,
+)]
+pub enum Permission {
+    #[strum(serialize = "s3:ListBucket")]
+    ListBucket,
+    #[strum(serialize = "s3:GetObject")]
+    GetObject,
+    #[strum(serialize = "s3:PutObject")]
+    PutObject,
+    #[strum(serialize = "s3:DeleteObject")]
+    DeleteObject,
+    #[strum(serialize = "s3:ReplicateObject")]
+    ReplicateObject,
+}
+
+impl Permission {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
 
 /// Observed state of an S3Connection, written by the operator.
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Default, JsonSchema)]
@@ -206,7 +269,7 @@ pub struct S3ConnectionStatus {
     /// `Ready`, `Failed`, `Authenticated`, `BucketAccessible` and
     /// `PermissionsGranted`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(schema_with = "conditions_schema")]
+    #[schemars(transform = schema::conditions)]
     pub conditions: Vec<Condition>,
 
     /// How the connection authenticates: `AccessKey`, `IRSA` or `OperatorRole`.
@@ -223,7 +286,7 @@ pub struct S3ConnectionStatus {
 
     /// The result for each requested permission.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(schema_with = "permission_results_schema")]
+    #[schemars(transform = schema::permission_results)]
     pub permissions: Vec<PermissionResult>,
 
     /// When the connection was last validated.
@@ -256,7 +319,9 @@ pub struct PermissionResult {
     pub message: String,
 }
 
-#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[derive(
+    Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema, strum::IntoStaticStr,
+)]
 pub enum PermissionOutcome {
     Allowed,
     Denied,
@@ -265,230 +330,7 @@ pub enum PermissionOutcome {
 
 impl PermissionOutcome {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Allowed => "Allowed",
-            Self::Denied => "Denied",
-            Self::Unverified => "Unverified",
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Schema pieces. Each rule here is repeated in `validation.rs`; the CRD tests
-// against a real API server check that both agree.
-// ---------------------------------------------------------------------------
-
-/// S3 bucket naming rules, as CEL over the part before the first `/`.
-const BUCKET_RULES: &[(&str, &str)] = &[
-    (
-        "self.split('/')[0].matches('^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$')",
-        "bucket name must be 3-63 characters of lowercase letters, digits, dots and hyphens, and start and end with a letter or digit",
-    ),
-    (
-        "!self.split('/')[0].contains('..')",
-        "bucket name must not contain two adjacent periods",
-    ),
-    (
-        "!self.split('/')[0].matches('^[0-9]+[.][0-9]+[.][0-9]+[.][0-9]+$')",
-        "bucket name must not be formatted as an IP address",
-    ),
-    (
-        "!['xn--', 'sthree-', 'amzn-s3-demo-'].exists(p, self.split('/')[0].startsWith(p))",
-        "bucket name must not start with the reserved prefixes xn--, sthree- or amzn-s3-demo-",
-    ),
-    (
-        "!['-s3alias', '--ol-s3', '.mrap', '--x-s3', '--table-s3'].exists(s, self.split('/')[0].endsWith(s))",
-        "bucket name must not end with the reserved suffixes -s3alias, --ol-s3, .mrap, --x-s3 or --table-s3",
-    ),
-    (
-        "!self.contains('//')",
-        "path must not start with '/' or contain '//'",
-    ),
-    (
-        "!self.split('/').exists(s, s == '..' || s == '.')",
-        "path must not contain '.' or '..' segments",
-    ),
-];
-
-fn rules(list: &[(&str, &str)]) -> serde_json::Value {
-    serde_json::Value::Array(
-        list.iter()
-            .map(|(rule, message)| serde_json::json!({"rule": rule, "message": message}))
-            .collect(),
-    )
-}
-
-fn bucket_schema(_: &mut SchemaGenerator) -> Schema {
-    json_schema!({
-        "type": "string",
-        "description": "The bucket, optionally followed by a path: `<bucket>` or `<bucket>/<path>`. A path limits the connection to that prefix: `output/customers` means objects under `customers/` in bucket `output`.",
-        "minLength": 3,
-        "maxLength": 900,
-        "pattern": "^[^\\s\\x00-\\x1f\\x7f\\\\]+$",
-        "x-kubernetes-validations": rules(BUCKET_RULES),
-    })
-}
-
-fn region_schema(_: &mut SchemaGenerator) -> Schema {
-    json_schema!({
-        "type": "string",
-        "description": "The AWS region the bucket lives in, for example `us-west-1`.",
-        "minLength": 1,
-        "maxLength": 64,
-        "pattern": crate::validation::REGION_PATTERN,
-    })
-}
-
-fn endpoint_schema(_: &mut SchemaGenerator) -> Schema {
-    json_schema!({
-        "type": "string",
-        "description": "An S3-compatible endpoint URL (`http://` or `https://`, no credentials, query or fragment), for example `https://minio.example.com:9000`. Leave empty for AWS S3.",
-        "maxLength": 2048,
-        "pattern": crate::validation::ENDPOINT_PATTERN,
-    })
-}
-
-fn permissions_schema(_: &mut SchemaGenerator) -> Schema {
-    json_schema!({
-        "type": "array",
-        "description": "The permissions the workload needs and the operator proves. Default: all five. Without `s3:PutObject` the operator writes nothing.",
-        "minItems": 1,
-        "maxItems": 5,
-        "x-kubernetes-list-type": "set",
-        "items": {"type": "string", "enum": ALL_PERMISSIONS},
-    })
-}
-
-fn interval_schema(_: &mut SchemaGenerator) -> Schema {
-    json_schema!({
-        "type": "string",
-        "description": "How often the connection is validated again, such as `10m`, `1h` or `90s`. From `1m` to `24h`; default `10m`.",
-        "maxLength": 32,
-        "pattern": crate::validation::INTERVAL_PATTERN,
-        "x-kubernetes-validations": [
-            {"rule": "duration(self) >= duration('1m')", "message": "validationInterval must be at least 1m"},
-            {"rule": "duration(self) <= duration('24h')", "message": "validationInterval must be at most 24h"}
-        ],
-    })
-}
-
-fn dns_subdomain_schema(_: &mut SchemaGenerator) -> Schema {
-    json_schema!({
-        "type": "string",
-        "description": "A Kubernetes object name in the same namespace.",
-        "minLength": 1,
-        "maxLength": 253,
-        "pattern": crate::validation::DNS_SUBDOMAIN_PATTERN,
-    })
-}
-
-fn secret_key_schema(_: &mut SchemaGenerator) -> Schema {
-    json_schema!({
-        "type": "string",
-        "description": "A key in the Secret's data.",
-        "minLength": 1,
-        "maxLength": 253,
-        "pattern": crate::validation::SECRET_KEY_PATTERN,
-    })
-}
-
-fn role_arn_schema(_: &mut SchemaGenerator) -> Schema {
-    json_schema!({
-        "type": "string",
-        "description": "ARN of the role, `arn:aws:iam::<account>:role/<name>`. Optional with `serviceAccountName` when the ServiceAccount carries the `eks.amazonaws.com/role-arn` annotation.",
-        "maxLength": 2048,
-        "pattern": crate::validation::ROLE_ARN_PATTERN,
-    })
-}
-
-fn external_id_schema(_: &mut SchemaGenerator) -> Schema {
-    json_schema!({
-        "type": "string",
-        "description": "External ID passed to STS AssumeRole. Only for the operator's own identity (no `serviceAccountName`).",
-        "minLength": 2,
-        "maxLength": 1224,
-        "pattern": crate::validation::EXTERNAL_ID_PATTERN,
-    })
-}
-
-fn session_name_schema(_: &mut SchemaGenerator) -> Schema {
-    json_schema!({
-        "type": "string",
-        "description": "Role session name (2-64 characters of letters, digits and `+=,.@-`). Default `s3connection-<namespace>-<name>`.",
-        "minLength": 2,
-        "maxLength": 64,
-        "pattern": crate::validation::SESSION_NAME_PATTERN,
-    })
-}
-
-fn conditions_schema(g: &mut SchemaGenerator) -> Schema {
-    let mut s = g.subschema_for::<Vec<Condition>>();
-    s.insert("x-kubernetes-list-type".into(), "map".into());
-    s.insert(
-        "x-kubernetes-list-map-keys".into(),
-        serde_json::json!(["type"]),
-    );
-    s
-}
-
-fn permission_results_schema(g: &mut SchemaGenerator) -> Schema {
-    let mut s = g.subschema_for::<Vec<PermissionResult>>();
-    s.insert("x-kubernetes-list-type".into(), "map".into());
-    s.insert(
-        "x-kubernetes-list-map-keys".into(),
-        serde_json::json!(["action"]),
-    );
-    s
-}
-
-/// `Auth` gets a hand-written schema so the "exactly one" rule and the
-/// iamRole consistency rules sit on the right objects.
-impl JsonSchema for Auth {
-    fn schema_name() -> Cow<'static, str> {
-        "Auth".into()
-    }
-
-    fn inline_schema() -> bool {
-        true
-    }
-
-    fn json_schema(g: &mut SchemaGenerator) -> Schema {
-        let access_key = g.subschema_for::<AccessKeyAuth>();
-        let mut iam_role = g.subschema_for::<IamRoleAuth>();
-        iam_role.insert(
-            "x-kubernetes-validations".into(),
-            rules(&[
-                (
-                    "has(self.roleArn) || has(self.serviceAccountName)",
-                    "iamRole needs roleArn, serviceAccountName, or both",
-                ),
-                (
-                    "!(has(self.externalId) && has(self.serviceAccountName))",
-                    "externalId applies only to the operator's own identity; remove it or remove serviceAccountName",
-                ),
-            ]),
-        );
-        iam_role.insert(
-            "description".into(),
-            "An IAM role to assume, through a ServiceAccount of this namespace (IRSA) or, if the operator allows it, through the operator's own identity.".into(),
-        );
-        let mut access_key = access_key;
-        access_key.insert(
-            "description".into(),
-            "Static credentials from a Secret in the same namespace.".into(),
-        );
-        json_schema!({
-            "type": "object",
-            "description": "How to authenticate: exactly one of `accessKey` or `iamRole`.",
-            "properties": {
-                "accessKey": access_key,
-                "iamRole": iam_role,
-            },
-            "x-kubernetes-validations": rules(&[(
-                "has(self.accessKey) != has(self.iamRole)",
-                "set exactly one of auth.accessKey or auth.iamRole",
-            )]),
-        })
+        self.into()
     }
 }
 
@@ -496,6 +338,7 @@ impl JsonSchema for Auth {
 mod tests {
     use super::*;
     use kube::CustomResourceExt;
+    use strum::IntoEnumIterator;
 
     #[test]
     fn crd_has_names_columns_and_status_subresource() {
@@ -563,5 +406,49 @@ mod tests {
             status["properties"]["conditions"]["x-kubernetes-list-map-keys"][0],
             "type"
         );
+    }
+
+    #[test]
+    fn permission_names_round_trip() {
+        for p in Permission::iter() {
+            assert_eq!(p.as_str().parse::<Permission>().unwrap(), p);
+            assert!(p.as_str().starts_with("s3:"));
+        }
+        assert!("s3:Nope".parse::<Permission>().is_err());
+    }
+
+    #[test]
+    fn auth_kind_needs_exactly_one_method() {
+        let ak = AccessKeyAuth {
+            secret_name: "s".into(),
+            access_key_id_key: None,
+            secret_access_key_key: None,
+            session_token_key: None,
+        };
+        let role = |sa: Option<&str>| IamRoleAuth {
+            role_arn: Some("arn:aws:iam::123456789012:role/r".into()),
+            service_account_name: sa.map(Into::into),
+            external_id: None,
+            session_name: None,
+        };
+        let auth = |a: Option<AccessKeyAuth>, r: Option<IamRoleAuth>| Auth {
+            access_key: a,
+            iam_role: r,
+        };
+        assert_eq!(
+            auth(Some(ak.clone()), None).kind(),
+            Some(AuthKind::AccessKey)
+        );
+        assert_eq!(
+            auth(None, Some(role(Some("sa")))).kind(),
+            Some(AuthKind::Irsa)
+        );
+        assert_eq!(
+            auth(None, Some(role(None))).kind(),
+            Some(AuthKind::OperatorRole)
+        );
+        assert_eq!(auth(Some(ak), Some(role(None))).kind(), None);
+        assert_eq!(auth(None, None).kind(), None);
+        assert_eq!(AuthKind::Irsa.as_str(), "IRSA");
     }
 }

@@ -11,8 +11,8 @@ use kube::client::Body;
 use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 
-use crate::api::S3Connection;
-use crate::controller::{Config, Context, reconcile};
+use super::{Config, Context, reconcile};
+use crate::crd::S3Connection;
 use crate::error::Error;
 use crate::telemetry::Metrics;
 use crate::testing::{FakeAws, HttpResponseFn, World, query_error};

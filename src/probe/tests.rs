@@ -3,20 +3,29 @@
 
 use std::sync::Arc;
 
-use crate::api::{ALL_PERMISSIONS, PermissionOutcome, PermissionResult};
-use crate::outcome::{Leftover, Outcome, Reason};
-use crate::probe::{self, Clients, Plan};
+use strum::IntoEnumIterator;
+
+use crate::aws::Clients;
+use crate::crd::Permission::{self, *};
+use crate::crd::PermissionOutcome;
+use crate::outcome::{Leftover, Outcome, PermissionCheck, Reason};
+use crate::probe::{self, Plan, principal_arn, probe_key};
 use crate::testing::{World, iam_client, s3_client, sts_client};
+
+/// All five permissions, in their canonical order.
+fn all() -> Vec<Permission> {
+    Permission::iter().collect()
+}
 
 const KEY: &str = "customers/.s3connection-probe/uid-1";
 
-fn plan(perms: &[&str]) -> Plan {
+fn plan(perms: &[Permission]) -> Plan {
     Plan {
         bucket: "output".into(),
         prefix: "customers/".into(),
         region: "us-east-1".into(),
         endpoint: "https://s3.us-east-1.amazonaws.com".into(),
-        permissions: perms.iter().map(|s| s.to_string()).collect(),
+        permissions: perms.to_vec(),
         probe_key: KEY.into(),
         probe_body: "probe body".into(),
         leftover: None,
@@ -49,10 +58,10 @@ async fn run_shared(world: &crate::testing::Shared, plan: &Plan) -> Run {
     }
 }
 
-fn result(o: &Outcome, action: &str) -> PermissionOutcome {
+fn result(o: &Outcome, action: Permission) -> PermissionOutcome {
     o.permissions
         .iter()
-        .find(|p| p.action == action)
+        .find(|p| p.permission == action)
         .unwrap_or_else(|| panic!("no result for {action} in {:?}", o.permissions))
         .result
 }
@@ -66,13 +75,13 @@ fn world_denying(actions: &[&'static str]) -> World {
 
 #[tokio::test]
 async fn full_access_proves_four_permissions_and_leaves_nothing() {
-    let r = run_with(World::default(), &plan(&ALL_PERMISSIONS)).await;
+    let r = run_with(World::default(), &plan(&all())).await;
     let o = &r.out;
     assert_eq!(o.reason, Reason::Validated, "{}", o.message);
-    for a in [probe::LIST, probe::GET, probe::PUT, probe::DELETE] {
+    for a in [ListBucket, GetObject, PutObject, DeleteObject] {
         assert_eq!(result(o, a), PermissionOutcome::Allowed, "{a}");
     }
-    assert_eq!(result(o, probe::REPLICATE), PermissionOutcome::Unverified);
+    assert_eq!(result(o, ReplicateObject), PermissionOutcome::Unverified);
     assert_eq!(
         o.identity.as_deref(),
         Some("arn:aws:iam::123456789012:user/sync")
@@ -88,13 +97,13 @@ async fn full_access_proves_four_permissions_and_leaves_nothing() {
         w.objects.keys()
     );
     // Results come back in the requested order.
-    let order: Vec<_> = o.permissions.iter().map(|p| p.action.as_str()).collect();
-    assert_eq!(order, ALL_PERMISSIONS);
+    let order: Vec<_> = o.permissions.iter().map(|p| p.permission).collect();
+    assert_eq!(order, all());
 }
 
 #[tokio::test]
 async fn replicate_message_says_why_it_cannot_be_proved() {
-    let r = run_with(World::default(), &plan(&[probe::REPLICATE])).await;
+    let r = run_with(World::default(), &plan(&[ReplicateObject])).await;
     let p = &r.out.permissions[0];
     assert_eq!(p.result, PermissionOutcome::Unverified);
     assert!(
@@ -111,36 +120,36 @@ async fn replicate_uses_iam_policy_simulation_when_possible() {
         simulation: Ok("allowed".into()),
         ..Default::default()
     };
-    let r = run_with(w.clone(), &plan(&[probe::REPLICATE])).await;
-    assert_eq!(result(&r.out, probe::REPLICATE), PermissionOutcome::Allowed);
+    let r = run_with(w.clone(), &plan(&[ReplicateObject])).await;
+    assert_eq!(result(&r.out, ReplicateObject), PermissionOutcome::Allowed);
     w.simulation = Ok("explicitDeny".into());
-    let r = run_with(w.clone(), &plan(&[probe::REPLICATE])).await;
-    assert_eq!(result(&r.out, probe::REPLICATE), PermissionOutcome::Denied);
+    let r = run_with(w.clone(), &plan(&[ReplicateObject])).await;
+    assert_eq!(result(&r.out, ReplicateObject), PermissionOutcome::Denied);
     w.simulation = Ok("implicitDeny".into());
-    let r = run_with(w, &plan(&[probe::REPLICATE])).await;
+    let r = run_with(w, &plan(&[ReplicateObject])).await;
     assert_eq!(
-        result(&r.out, probe::REPLICATE),
+        result(&r.out, ReplicateObject),
         PermissionOutcome::Unverified
     );
 }
 
 #[tokio::test]
 async fn prefix_scoped_credentials_need_no_head_bucket() {
-    let r = run_with(world_denying(&["head"]), &plan(&ALL_PERMISSIONS)).await;
+    let r = run_with(world_denying(&["head"]), &plan(&all())).await;
     assert_eq!(r.out.reason, Reason::Validated, "{}", r.out.message);
-    assert_eq!(result(&r.out, probe::PUT), PermissionOutcome::Allowed);
+    assert_eq!(result(&r.out, PutObject), PermissionOutcome::Allowed);
     assert!(r.out.bucket_reached);
 }
 
 #[tokio::test]
 async fn denied_put_is_permission_denied_and_get_is_proved_without_writing() {
-    let r = run_with(world_denying(&["put"]), &plan(&ALL_PERMISSIONS)).await;
+    let r = run_with(world_denying(&["put"]), &plan(&all())).await;
     let o = &r.out;
     assert_eq!(o.reason, Reason::PermissionDenied);
     assert!(o.message.contains("s3:PutObject"), "{}", o.message);
-    assert_eq!(result(o, probe::PUT), PermissionOutcome::Denied);
-    assert_eq!(result(o, probe::GET), PermissionOutcome::Allowed);
-    assert_eq!(result(o, probe::DELETE), PermissionOutcome::Unverified);
+    assert_eq!(result(o, PutObject), PermissionOutcome::Denied);
+    assert_eq!(result(o, GetObject), PermissionOutcome::Allowed);
+    assert_eq!(result(o, DeleteObject), PermissionOutcome::Unverified);
     let w = r.world.lock().unwrap();
     assert_eq!(w.writes, 0);
     assert!(
@@ -153,13 +162,13 @@ async fn denied_put_is_permission_denied_and_get_is_proved_without_writing() {
 async fn without_put_nothing_is_written_or_deleted() {
     let r = run_with(
         World::default(),
-        &plan(&[probe::LIST, probe::GET, probe::DELETE]),
+        &plan(&[ListBucket, GetObject, DeleteObject]),
     )
     .await;
     let o = &r.out;
     assert_eq!(o.reason, Reason::Validated);
-    assert_eq!(result(o, probe::GET), PermissionOutcome::Allowed);
-    assert_eq!(result(o, probe::DELETE), PermissionOutcome::Unverified);
+    assert_eq!(result(o, GetObject), PermissionOutcome::Allowed);
+    assert_eq!(result(o, DeleteObject), PermissionOutcome::Unverified);
     let w = r.world.lock().unwrap();
     assert_eq!(w.writes, 0);
     assert!(w.delete_calls.is_empty());
@@ -167,23 +176,23 @@ async fn without_put_nothing_is_written_or_deleted() {
 
 #[tokio::test]
 async fn a_403_for_a_missing_key_without_list_proves_nothing() {
-    let r = run_with(world_denying(&["list"]), &plan(&[probe::LIST, probe::GET])).await;
-    assert_eq!(result(&r.out, probe::LIST), PermissionOutcome::Denied);
-    assert_eq!(result(&r.out, probe::GET), PermissionOutcome::Unverified);
+    let r = run_with(world_denying(&["list"]), &plan(&[ListBucket, GetObject])).await;
+    assert_eq!(result(&r.out, ListBucket), PermissionOutcome::Denied);
+    assert_eq!(result(&r.out, GetObject), PermissionOutcome::Unverified);
     assert_eq!(r.out.reason, Reason::PermissionDenied);
 
     // With listing allowed, the same 403 is a real denial.
-    let r = run_with(world_denying(&["get"]), &plan(&[probe::LIST, probe::GET])).await;
-    assert_eq!(result(&r.out, probe::GET), PermissionOutcome::Denied);
+    let r = run_with(world_denying(&["get"]), &plan(&[ListBucket, GetObject])).await;
+    assert_eq!(result(&r.out, GetObject), PermissionOutcome::Denied);
 }
 
 #[tokio::test]
 async fn denied_delete_leaves_one_object_and_blocks_further_writes() {
     let world = Arc::new(std::sync::Mutex::new(world_denying(&["delete"])));
-    let p = plan(&ALL_PERMISSIONS);
+    let p = plan(&all());
     let first = run_shared(&world, &p).await.out;
     assert_eq!(first.reason, Reason::PermissionDenied);
-    assert_eq!(result(&first, probe::DELETE), PermissionOutcome::Denied);
+    assert_eq!(result(&first, DeleteObject), PermissionOutcome::Denied);
     let leftover = first.leftover.clone().expect("leftover recorded");
     assert_eq!(leftover.key, KEY);
     assert_eq!(leftover.bucket, "output");
@@ -196,9 +205,9 @@ async fn denied_delete_leaves_one_object_and_blocks_further_writes() {
     p2.previous = first.permissions.clone();
     let second = run_shared(&world, &p2).await.out;
     assert_eq!(second.leftover, Some(leftover.clone()));
-    assert_eq!(result(&second, probe::DELETE), PermissionOutcome::Denied);
+    assert_eq!(result(&second, DeleteObject), PermissionOutcome::Denied);
     assert_eq!(
-        result(&second, probe::PUT),
+        result(&second, PutObject),
         PermissionOutcome::Allowed,
         "carried over"
     );
@@ -219,7 +228,7 @@ async fn denied_delete_leaves_one_object_and_blocks_further_writes() {
 async fn an_object_already_at_the_probe_key_is_replaced_only_after_deleting_it() {
     let mut w = World::default();
     w.objects.insert(KEY.into(), b"from a crashed run".to_vec());
-    let r = run_with(w, &plan(&ALL_PERMISSIONS)).await;
+    let r = run_with(w, &plan(&all())).await;
     assert_eq!(r.out.reason, Reason::Validated, "{}", r.out.message);
     let w = r.world.lock().unwrap();
     assert!(w.objects.is_empty());
@@ -230,9 +239,9 @@ async fn an_object_already_at_the_probe_key_is_replaced_only_after_deleting_it()
 async fn an_undeletable_object_at_the_probe_key_becomes_the_leftover() {
     let mut w = world_denying(&["delete"]);
     w.objects.insert(KEY.into(), b"old".to_vec());
-    let r = run_with(w, &plan(&ALL_PERMISSIONS)).await;
+    let r = run_with(w, &plan(&all())).await;
     assert_eq!(r.out.leftover.as_ref().map(|l| l.key.as_str()), Some(KEY));
-    assert_eq!(result(&r.out, probe::DELETE), PermissionOutcome::Denied);
+    assert_eq!(result(&r.out, DeleteObject), PermissionOutcome::Denied);
     assert_eq!(r.world.lock().unwrap().writes, 0);
 }
 
@@ -243,12 +252,12 @@ async fn unknown_access_key_is_invalid_credentials() {
         caller: Err("InvalidClientTokenId".into()),
         ..Default::default()
     };
-    let r = run_with(w.clone(), &plan(&ALL_PERMISSIONS)).await;
+    let r = run_with(w.clone(), &plan(&all())).await;
     assert_eq!(r.out.reason, Reason::InvalidCredentials);
     assert!(r.out.message.contains("STS"), "{}", r.out.message);
 
     // Against an S3-compatible store STS is not authoritative: S3 decides.
-    let mut p = plan(&ALL_PERMISSIONS);
+    let mut p = plan(&all());
     p.sts_authoritative = false;
     let r = run_with(w, &p).await;
     assert_eq!(r.out.reason, Reason::InvalidCredentials);
@@ -267,7 +276,7 @@ async fn wrong_secret_key_is_invalid_credentials() {
         caller: Err("SignatureDoesNotMatch".into()),
         ..Default::default()
     };
-    let mut p = plan(&ALL_PERMISSIONS);
+    let mut p = plan(&all());
     p.sts_authoritative = false;
     let r = run_with(w, &p).await;
     assert_eq!(r.out.reason, Reason::InvalidCredentials);
@@ -284,7 +293,7 @@ async fn missing_bucket_is_bucket_not_found() {
         bucket_exists: false,
         ..Default::default()
     };
-    let r = run_with(w, &plan(&ALL_PERMISSIONS)).await;
+    let r = run_with(w, &plan(&all())).await;
     assert_eq!(r.out.reason, Reason::BucketNotFound);
     assert!(r.out.message.contains("\"output\""));
 }
@@ -295,7 +304,7 @@ async fn bucket_in_another_region_is_wrong_region_with_the_actual_region() {
         bucket_region: "eu-west-1".into(),
         ..Default::default()
     };
-    let r = run_with(w.clone(), &plan(&ALL_PERMISSIONS)).await;
+    let r = run_with(w.clone(), &plan(&all())).await;
     assert_eq!(r.out.reason, Reason::WrongRegion);
     assert!(r.out.message.contains("eu-west-1"), "{}", r.out.message);
     assert_eq!(r.world.lock().unwrap().writes, 0);
@@ -303,7 +312,7 @@ async fn bucket_in_another_region_is_wrong_region_with_the_actual_region() {
     // Also when HeadBucket is denied: the 403 still names the region.
     let mut w = w;
     w.deny.insert("head");
-    let r = run_with(w, &plan(&ALL_PERMISSIONS)).await;
+    let r = run_with(w, &plan(&all())).await;
     assert_eq!(r.out.reason, Reason::WrongRegion);
 }
 
@@ -311,7 +320,7 @@ async fn bucket_in_another_region_is_wrong_region_with_the_actual_region() {
 async fn everything_denied_is_access_denied() {
     let r = run_with(
         world_denying(&["head", "list", "get", "put", "delete"]),
-        &plan(&ALL_PERMISSIONS),
+        &plan(&all()),
     )
     .await;
     assert_eq!(r.out.reason, Reason::AccessDenied, "{}", r.out.message);
@@ -324,7 +333,7 @@ async fn throttling_is_transient() {
         throttled: true,
         ..Default::default()
     };
-    let r = run_with(w, &plan(&ALL_PERMISSIONS)).await;
+    let r = run_with(w, &plan(&all())).await;
     assert_eq!(r.out.reason, Reason::Transient, "{}", r.out.message);
 }
 
@@ -334,8 +343,8 @@ async fn stores_without_conditional_writes_get_no_probe_object() {
         no_conditional_writes: true,
         ..Default::default()
     };
-    let r = run_with(w, &plan(&ALL_PERMISSIONS)).await;
-    assert_eq!(result(&r.out, probe::PUT), PermissionOutcome::Unverified);
+    let r = run_with(w, &plan(&all())).await;
+    assert_eq!(result(&r.out, PutObject), PermissionOutcome::Unverified);
     assert_eq!(r.world.lock().unwrap().writes, 0);
     assert_eq!(r.out.reason, Reason::Validated);
 }
@@ -346,8 +355,8 @@ async fn read_back_of_other_content_is_unverified_and_still_cleaned_up() {
         corrupt_reads: Some(b"something else".to_vec()),
         ..Default::default()
     };
-    let r = run_with(w, &plan(&ALL_PERMISSIONS)).await;
-    assert_eq!(result(&r.out, probe::GET), PermissionOutcome::Unverified);
+    let r = run_with(w, &plan(&all())).await;
+    assert_eq!(result(&r.out, GetObject), PermissionOutcome::Unverified);
     assert!(r.world.lock().unwrap().objects.is_empty());
 }
 
@@ -377,7 +386,7 @@ async fn unreachable_endpoint_is_endpoint_unreachable() {
         sts: None,
         iam: None,
     };
-    let mut p = plan(&ALL_PERMISSIONS);
+    let mut p = plan(&all());
     p.endpoint = "http://127.0.0.1:9".into();
     let out = probe::run(&clients, &p).await;
     assert_eq!(out.reason, Reason::EndpointUnreachable, "{}", out.message);
@@ -387,29 +396,61 @@ async fn unreachable_endpoint_is_endpoint_unreachable() {
 #[tokio::test]
 async fn leftover_in_a_bucket_that_is_gone_blocks_writes_with_a_clear_message() {
     let world = Arc::new(std::sync::Mutex::new(world_denying(&["delete"])));
-    let mut p = plan(&ALL_PERMISSIONS);
+    let mut p = plan(&all());
     p.leftover = Some(Leftover {
         bucket: "output".into(),
         key: "old/.s3connection-probe/uid-1".into(),
     });
-    p.previous = vec![PermissionResult {
-        action: probe::GET.into(),
+    p.previous = vec![PermissionCheck {
+        permission: GetObject,
         result: PermissionOutcome::Allowed,
         message: String::new(),
     }];
     let out = run_shared(&world, &p).await.out;
     assert_eq!(world.lock().unwrap().writes, 0);
-    assert_eq!(result(&out, probe::GET), PermissionOutcome::Allowed);
-    assert_eq!(result(&out, probe::PUT), PermissionOutcome::Unverified);
+    assert_eq!(result(&out, GetObject), PermissionOutcome::Allowed);
+    assert_eq!(result(&out, PutObject), PermissionOutcome::Unverified);
     let del = out
         .permissions
         .iter()
-        .find(|r| r.action == probe::DELETE)
+        .find(|r| r.permission == DeleteObject)
         .unwrap();
     assert!(
         del.message
             .contains("s3://output/old/.s3connection-probe/uid-1"),
         "{}",
         del.message
+    );
+}
+
+#[test]
+fn probe_keys_live_under_the_prefix() {
+    assert_eq!(
+        probe_key("customers/", "u-1"),
+        "customers/.s3connection-probe/u-1"
+    );
+    assert_eq!(probe_key("", "u-1"), ".s3connection-probe/u-1");
+}
+
+#[test]
+fn principals_for_policy_simulation() {
+    let role = "arn:aws:iam::123456789012:role/sync";
+    assert_eq!(principal_arn(Some(role), Some("x")).unwrap(), role);
+    assert_eq!(
+        principal_arn(None, Some("arn:aws:iam::123456789012:user/sync")).unwrap(),
+        "arn:aws:iam::123456789012:user/sync"
+    );
+    assert_eq!(
+        principal_arn(
+            None,
+            Some("arn:aws:sts::123456789012:assumed-role/sync/session")
+        )
+        .unwrap(),
+        role
+    );
+    assert_eq!(principal_arn(None, None), None);
+    assert_eq!(
+        principal_arn(None, Some("arn:aws:iam::123456789012:root")),
+        None
     );
 }

@@ -4,13 +4,11 @@
 //! admin certificate) gets a connection to Ready. Removing one RBAC rule is
 //! reported clearly in the operator's log.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::{ALL, Operator, TestEnv, s3_policy, unique};
+use crate::harness::{ALL, IamUser, Operator, TestEnv, s3_policy, unique};
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
@@ -165,9 +163,17 @@ fn chart_crd_is_the_generated_crd() {
     );
 }
 
-/// Install the chart into a fresh namespace, watching `tenant`; returns
-/// (release namespace, ServiceAccount name, ClusterRole name).
-async fn install(env: &TestEnv, tenant: &str) -> (String, String, String) {
+/// A release of the chart.
+struct Installed {
+    /// The release namespace.
+    namespace: String,
+    /// The release name, which is also the name of its ServiceAccount and
+    /// ClusterRole (`fullnameOverride`).
+    release: String,
+}
+
+/// Install the chart into a fresh namespace, watching `tenant`.
+async fn install(env: &TestEnv, tenant: &str) -> Installed {
     let ns = env.namespace("s3c-system").await;
     // Pods here must meet the restricted Pod Security Standard; the API
     // server warns on any Deployment whose pod template would not.
@@ -196,6 +202,7 @@ async fn install(env: &TestEnv, tenant: &str) -> (String, String, String) {
         Some(&env.kubeconfig),
     );
     assert!(ok, "helm install failed:\n{out}");
+    env.remember_helm_release(&name, &ns);
     assert!(
         !out.contains("PodSecurity"),
         "pod template violates the restricted standard:\n{out}"
@@ -204,21 +211,27 @@ async fn install(env: &TestEnv, tenant: &str) -> (String, String, String) {
         Api::namespaced(env.kube.clone(), &ns);
     let d = deploy.get(&name).await.expect("Deployment created");
     assert_eq!(d.spec.unwrap().replicas, Some(2));
-    (ns, name.clone(), name)
+    Installed {
+        namespace: ns,
+        release: name,
+    }
 }
 
-async fn uninstall(env: &TestEnv, release: &str, ns: &str, tenant: &str) {
+async fn uninstall(env: &TestEnv, release: &str, ns: &str) {
     let (ok, out) = helm(
         &["uninstall", release, "--namespace", ns],
         Some(&env.kubeconfig),
     );
     assert!(ok, "{out}");
-    env.delete_namespace(tenant).await;
-    env.delete_namespace(ns).await;
 }
 
 /// A client and a kubeconfig file authenticating as a ServiceAccount.
-async fn as_service_account(env: &TestEnv, ns: &str, sa: &str, dir: &Path) -> (Client, PathBuf) {
+struct Login {
+    client: Client,
+    kubeconfig: PathBuf,
+}
+
+async fn as_service_account(env: &TestEnv, ns: &str, sa: &str, dir: &Path) -> Login {
     let tr = TokenRequest {
         spec: TokenRequestSpec {
             audiences: vec![],
@@ -250,7 +263,10 @@ async fn as_service_account(env: &TestEnv, ns: &str, sa: &str, dir: &Path) -> (C
     let config = Config::from_custom_kubeconfig(kc, &Default::default())
         .await
         .unwrap();
-    (Client::try_from(config).unwrap(), path)
+    Login {
+        client: Client::try_from(config).unwrap(),
+        kubeconfig: path,
+    }
 }
 
 async fn can(client: &Client, ns: &str, verb: &str, group: &str, resource: &str) -> bool {
@@ -277,7 +293,11 @@ async fn can(client: &Client, ns: &str, verb: &str, group: &str, resource: &str)
 
 async fn tenant_with_connection(env: &TestEnv, tenant: &str) -> String {
     let bucket = env.bucket("install").await;
-    let (_, ak, sk) = env.user("install", s3_policy(&bucket, "", &ALL)).await;
+    let IamUser {
+        access_key_id: ak,
+        secret_access_key: sk,
+        ..
+    } = env.user("install", s3_policy(&bucket, "", &ALL)).await;
     env.secret(
         tenant,
         "creds",
@@ -293,9 +313,12 @@ async fn tenant_with_connection(env: &TestEnv, tenant: &str) -> String {
 async fn operator_runs_with_only_the_charts_permissions() {
     let env = TestEnv::new().await;
     let tenant = env.namespace("tenant").await;
-    let (ns, sa, _) = install(&env, &tenant).await;
+    let Installed {
+        namespace: ns,
+        release: sa,
+    } = install(&env, &tenant).await;
     let dir = tempfile::tempdir().unwrap();
-    let (client, kubeconfig) = as_service_account(&env, &ns, &sa, dir.path()).await;
+    let Login { client, kubeconfig } = as_service_account(&env, &ns, &sa, dir.path()).await;
 
     // What the ServiceAccount may and may not do.
     assert!(can(&client, &tenant, "get", "", "secrets").await);
@@ -346,14 +369,18 @@ async fn operator_runs_with_only_the_charts_permissions() {
         "no RBAC error:\n{}",
         op.log()
     );
-    uninstall(&env, &sa, &ns, &tenant).await;
+    uninstall(&env, &sa, &ns).await;
 }
 
 #[tokio::test]
 async fn a_missing_rule_is_reported_clearly_in_the_log() {
     let env = TestEnv::new().await;
     let tenant = env.namespace("norule").await;
-    let (ns, sa, role) = install(&env, &tenant).await;
+    let Installed {
+        namespace: ns,
+        release: sa,
+    } = install(&env, &tenant).await;
+    let role = sa.clone();
     // Take away reading Secrets.
     let roles: Api<ClusterRole> = Api::all(env.kube.clone());
     let mut cr = roles.get(&role).await.unwrap();
@@ -368,7 +395,9 @@ async fn a_missing_rule_is_reported_clearly_in_the_log() {
         .unwrap();
 
     let dir = tempfile::tempdir().unwrap();
-    let (_, kubeconfig) = as_service_account(&env, &ns, &sa, dir.path()).await;
+    let kubeconfig = as_service_account(&env, &ns, &sa, dir.path())
+        .await
+        .kubeconfig;
     tenant_with_connection(&env, &tenant).await;
     let op = Operator::start_with(
         &env,
@@ -393,10 +422,10 @@ async fn a_missing_rule_is_reported_clearly_in_the_log() {
     }
     let c = env.connections(&tenant).get("data").await.unwrap();
     assert!(
-        common::ready_of(&c).is_none_or(|(s, _, _)| s != "True"),
+        crate::harness::ready_of(&c).is_none_or(|r| r.status != "True"),
         "never Ready without proof"
     );
-    uninstall(&env, &sa, &ns, &tenant).await;
+    uninstall(&env, &sa, &ns).await;
 }
 
 #[tokio::test]
@@ -405,7 +434,9 @@ async fn without_any_rights_the_operator_says_so_and_still_stops_on_sigterm() {
     let ns = env.namespace("norights").await;
     env.service_account(&ns, "nobody", &[]).await;
     let dir = tempfile::tempdir().unwrap();
-    let (_, kubeconfig) = as_service_account(&env, &ns, "nobody", dir.path()).await;
+    let kubeconfig = as_service_account(&env, &ns, "nobody", dir.path())
+        .await
+        .kubeconfig;
     let mut op = Operator::spawn(
         &env,
         Some(&ns),
@@ -423,5 +454,4 @@ async fn without_any_rights_the_operator_says_so_and_still_stops_on_sigterm() {
         "{}",
         op.log()
     );
-    env.delete_namespace(&ns).await;
 }

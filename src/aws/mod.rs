@@ -1,4 +1,5 @@
-//! Building AWS SDK clients for one connection.
+//! Building AWS SDK clients for one connection ([`AwsFactory`]), and what
+//! their errors mean ([`classify`]).
 //!
 //! Every client is built from explicit parts: the connection's region,
 //! endpoint and resolved credentials, one shared HTTP client, fixed timeouts
@@ -15,12 +16,47 @@ use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 
+use crate::spec::ValidSpec;
+
+pub mod classify;
+
 /// Where S3 requests for a connection go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct S3Target {
     pub region: String,
     pub endpoint: Option<String>,
     pub force_path_style: bool,
+}
+
+impl S3Target {
+    pub fn of(spec: &ValidSpec) -> Self {
+        Self {
+            region: spec.region.clone(),
+            endpoint: spec.endpoint.clone(),
+            force_path_style: spec.force_path_style,
+        }
+    }
+}
+
+/// SDK clients for one validation.
+pub struct Clients {
+    pub s3: aws_sdk_s3::Client,
+    /// `None` when no STS can answer for these credentials.
+    pub sts: Option<aws_sdk_sts::Client>,
+    /// `None` when no IAM can answer for these credentials.
+    pub iam: Option<aws_sdk_iam::Client>,
+}
+
+impl Clients {
+    /// The clients a validation of `target` with `credentials` uses.
+    pub fn new(aws: &dyn AwsFactory, target: &S3Target, credentials: &Credentials) -> Self {
+        let identity = aws.identity_service_available(target.endpoint.as_deref());
+        Self {
+            s3: aws.s3(target, credentials.clone()),
+            sts: identity.then(|| aws.sts(&target.region, Some(credentials.clone()))),
+            iam: identity.then(|| aws.iam(credentials.clone())),
+        }
+    }
 }
 
 /// Creates the SDK clients a validation needs. A trait so unit tests can hand

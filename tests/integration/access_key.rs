@@ -1,9 +1,9 @@
 //! Connections with access keys from a Secret, against the real API server
 //! and the S3/IAM endpoint with IAM enforcement on.
 
-mod common;
-
-use common::{ALL, Operator, TestEnv, condition, permission, s3_policy, unique};
+use crate::harness::{
+    self, ALL, IamUser, Operator, TestEnv, condition, permission, s3_policy, unique,
+};
 use serde_json::{Value, json};
 
 const AK: &str = "AWS_ACCESS_KEY_ID";
@@ -15,24 +15,32 @@ fn spec(env: &TestEnv, bucket: &str, secret: &str) -> Value {
     s
 }
 
-/// Namespace, bucket, user with `actions` on `bucket/prefix`, Secret `creds`.
-async fn setup(
-    env: &TestEnv,
-    name: &str,
-    prefix: &str,
-    actions: &[&str],
-) -> (String, String, String, String) {
+/// A namespace, a bucket, and a user with `actions` on `bucket/prefix`
+/// whose key is in Secret `creds` of the namespace.
+struct Setup {
+    ns: String,
+    bucket: String,
+    user: IamUser,
+}
+
+async fn setup(env: &TestEnv, name: &str, prefix: &str, actions: &[&str]) -> Setup {
     let ns = env.namespace(name).await;
     let bucket = env.bucket(name).await;
-    let (_, ak, sk) = env.user(name, s3_policy(&bucket, prefix, actions)).await;
-    env.secret(&ns, "creds", &[(AK, &ak), (SK, &sk)]).await;
-    (ns, bucket, ak, sk)
+    let user = env.user(name, s3_policy(&bucket, prefix, actions)).await;
+    env.secret(
+        &ns,
+        "creds",
+        &[(AK, &user.access_key_id), (SK, &user.secret_access_key)],
+    )
+    .await;
+    Setup { ns, bucket, user }
 }
 
 #[tokio::test]
 async fn full_access_is_ready_and_leaves_no_probe_object() {
     let env = TestEnv::new().await;
-    let (ns, bucket, ak, sk) = setup(&env, "full", "", &ALL).await;
+    let Setup { ns, bucket, user } = setup(&env, "full", "", &ALL).await;
+    let (ak, sk) = (&user.access_key_id, &user.secret_access_key);
     let op = Operator::start(&env, &ns, &[]).await;
     env.apply_connection(&ns, "data", spec(&env, &bucket, "creds"))
         .await;
@@ -57,13 +65,20 @@ async fn full_access_is_ready_and_leaves_no_probe_object() {
         "identity is the IAM user: {:?}",
         status.identity
     );
-    assert_eq!(status.bucket_region.as_deref(), Some(common::REGION));
+    assert_eq!(
+        status.bucket_region.as_deref(),
+        Some(crate::harness::REGION)
+    );
     assert_eq!(status.auth.as_deref(), Some("AccessKey"));
     assert!(status.leftover_probe_object.is_none());
-    assert_eq!(condition(&c, "Failed").0, "False");
-    assert_eq!(condition(&c, "Authenticated").0, "True");
-    assert_eq!(condition(&c, "BucketAccessible").0, "True");
-    let (perm_status, _, perm_msg) = condition(&c, "PermissionsGranted");
+    assert_eq!(condition(&c, "Failed").status, "False");
+    assert_eq!(condition(&c, "Authenticated").status, "True");
+    assert_eq!(condition(&c, "BucketAccessible").status, "True");
+    let harness::Cond {
+        status: perm_status,
+        message: perm_msg,
+        ..
+    } = condition(&c, "PermissionsGranted");
     assert_eq!(perm_status, "Unknown");
     assert!(perm_msg.contains("s3:ReplicateObject"));
     assert!(
@@ -73,8 +88,7 @@ async fn full_access_is_ready_and_leaves_no_probe_object() {
 
     // A Normal event for the transition, and nothing secret anywhere.
     env.wait_event(&ns, "Normal", "Validated").await;
-    assert_no_credentials(&env, &ns, &op, &[&ak, &sk]).await;
-    env.delete_namespace(&ns).await;
+    assert_no_credentials(&env, &ns, &op, &[ak, sk]).await;
 }
 
 /// No credential string in status, events or the operator's log.
@@ -103,7 +117,11 @@ async fn prefix_scoped_policy_is_ready_on_its_prefix_only() {
     let ns = env.namespace("prefix").await;
     let bucket = env.bucket("prefix").await;
     // Object actions only under customers/, listing on the bucket.
-    let (_, ak, sk) = env
+    let IamUser {
+        access_key_id: ak,
+        secret_access_key: sk,
+        ..
+    } = env
         .user(
             "prefix",
             s3_policy(
@@ -141,20 +159,20 @@ async fn prefix_scoped_policy_is_ready_on_its_prefix_only() {
     let denied = env
         .wait_ready(&ns, "orders", "False", Some("PermissionDenied"))
         .await;
-    let (_, _, msg) = condition(&denied, "Ready");
+    let msg = condition(&denied, "Ready").message;
     for a in ["s3:PutObject", "s3:GetObject"] {
         assert!(msg.contains(a), "message names {a}: {msg}");
         assert_eq!(permission(&denied, a), "Denied");
     }
-    assert_eq!(condition(&denied, "Failed").1, "PermissionDenied");
+    assert_eq!(condition(&denied, "Failed").reason, "PermissionDenied");
     assert!(env.keys(&bucket).await.is_empty());
-    env.delete_namespace(&ns).await;
 }
 
 #[tokio::test]
 async fn without_put_permission_nothing_is_written() {
     let env = TestEnv::new().await;
-    let (ns, bucket, _, _) = setup(&env, "noput", "", &["s3:ListBucket", "s3:GetObject"]).await;
+    let Setup { ns, bucket, .. } =
+        setup(&env, "noput", "", &["s3:ListBucket", "s3:GetObject"]).await;
     env.s3
         .put_bucket_versioning()
         .bucket(&bucket)
@@ -180,13 +198,12 @@ async fn without_put_permission_nothing_is_written() {
         Vec::<String>::new(),
         "no version or delete marker"
     );
-    env.delete_namespace(&ns).await;
 }
 
 #[tokio::test]
 async fn denied_delete_leaves_exactly_one_probe_object() {
     let env = TestEnv::new().await;
-    let (ns, bucket, _, _) = setup(
+    let Setup { ns, bucket, .. } = setup(
         &env,
         "nodelete",
         "",
@@ -236,17 +253,17 @@ async fn denied_delete_leaves_exactly_one_probe_object() {
         vec![leftover],
         "no second probe object"
     );
-    env.delete_namespace(&ns).await;
 }
 
 #[tokio::test]
 async fn wrong_secret_key_and_unknown_key_id_are_invalid_credentials() {
     let env = TestEnv::new().await;
-    let (ns, bucket, ak, _) = setup(&env, "badkeys", "", &ALL).await;
+    let Setup { ns, bucket, user } = setup(&env, "badkeys", "", &ALL).await;
+    let ak = &user.access_key_id;
     env.secret(
         &ns,
         "wrong-secret",
-        &[(AK, &ak), (SK, "not-the-secret-key-at-all")],
+        &[(AK, ak), (SK, "not-the-secret-key-at-all")],
     )
     .await;
     env.secret(
@@ -264,32 +281,35 @@ async fn wrong_secret_key_and_unknown_key_id_are_invalid_credentials() {
         .wait_ready(&ns, "wrong-secret", "False", Some("InvalidCredentials"))
         .await;
     assert!(
-        condition(&c, "Ready").2.contains("SignatureDoesNotMatch"),
+        condition(&c, "Ready")
+            .message
+            .contains("SignatureDoesNotMatch"),
         "{}",
-        condition(&c, "Ready").2
+        condition(&c, "Ready").message
     );
-    assert_eq!(condition(&c, "Authenticated").0, "False");
+    assert_eq!(condition(&c, "Authenticated").status, "False");
     let c = env
         .wait_ready(&ns, "unknown-id", "False", Some("InvalidCredentials"))
         .await;
     assert!(
-        condition(&c, "Ready").2.contains("InvalidAccessKeyId"),
+        condition(&c, "Ready")
+            .message
+            .contains("InvalidAccessKeyId"),
         "{}",
-        condition(&c, "Ready").2
+        condition(&c, "Ready").message
     );
     assert_no_credentials(
         &env,
         &ns,
         &op,
         &[
-            &ak,
+            ak,
             "not-the-secret-key-at-all",
             "AKIAUNKNOWNKEY000000",
             "whatever-secret-key",
         ],
     )
     .await;
-    env.delete_namespace(&ns).await;
 }
 
 #[tokio::test]
@@ -297,14 +317,18 @@ async fn missing_secret_then_created_becomes_ready_within_seconds() {
     let env = TestEnv::new().await;
     let ns = env.namespace("latesecret").await;
     let bucket = env.bucket("latesecret").await;
-    let (_, ak, sk) = env.user("latesecret", s3_policy(&bucket, "", &ALL)).await;
+    let IamUser {
+        access_key_id: ak,
+        secret_access_key: sk,
+        ..
+    } = env.user("latesecret", s3_policy(&bucket, "", &ALL)).await;
     let _op = Operator::start(&env, &ns, &[]).await;
     env.apply_connection(&ns, "late", spec(&env, &bucket, "creds"))
         .await;
     let c = env
         .wait_ready(&ns, "late", "False", Some("SecretNotFound"))
         .await;
-    assert!(condition(&c, "Ready").2.contains("\"creds\""));
+    assert!(condition(&c, "Ready").message.contains("\"creds\""));
 
     // The interval is 1m; the Secret watch must re-validate much sooner.
     env.secret(&ns, "creds", &[(AK, &ak), (SK, &sk)]).await;
@@ -316,20 +340,23 @@ async fn missing_secret_then_created_becomes_ready_within_seconds() {
         std::time::Duration::from_secs(20),
     )
     .await;
-    env.delete_namespace(&ns).await;
 }
 
 #[tokio::test]
 async fn rotated_then_broken_secret_is_noticed_within_seconds() {
     let env = TestEnv::new().await;
-    let (ns, bucket, _, _) = setup(&env, "rotate", "", &ALL).await;
+    let Setup { ns, bucket, .. } = setup(&env, "rotate", "", &ALL).await;
     let _op = Operator::start(&env, &ns, &[]).await;
     env.apply_connection(&ns, "rot", spec(&env, &bucket, "creds"))
         .await;
     let first = env.wait_ready(&ns, "rot", "True", Some("Validated")).await;
 
     // Rotate to a second user's key: still ready, identity follows the key.
-    let (_, ak2, sk2) = env.user("rotate2", s3_policy(&bucket, "", &ALL)).await;
+    let IamUser {
+        access_key_id: ak2,
+        secret_access_key: sk2,
+        ..
+    } = env.user("rotate2", s3_policy(&bucket, "", &ALL)).await;
     env.update_secret(&ns, "creds", &[(AK, &ak2), (SK, &sk2)])
         .await;
     let fast = std::time::Duration::from_secs(20);
@@ -340,7 +367,7 @@ async fn rotated_then_broken_secret_is_noticed_within_seconds() {
         kube::runtime::wait::await_condition(
             api,
             "rot",
-            move |c: Option<&s3_connection_operator::api::S3Connection>| {
+            move |c: Option<&s3_connection_operator::crd::S3Connection>| {
                 c.and_then(|c| c.status.as_ref())
                     .is_some_and(|s| s.identity.is_some() && s.identity != before)
             },
@@ -358,7 +385,6 @@ async fn rotated_then_broken_secret_is_noticed_within_seconds() {
         .await;
     // A Warning event on the transition.
     env.wait_event(&ns, "Warning", "InvalidCredentials").await;
-    env.delete_namespace(&ns).await;
 }
 
 #[tokio::test]
@@ -374,8 +400,7 @@ async fn secret_without_the_key_is_secret_key_missing() {
     let c = env
         .wait_ready(&ns, "c", "False", Some("SecretKeyMissing"))
         .await;
-    assert!(condition(&c, "Ready").2.contains(SK));
-    env.delete_namespace(&ns).await;
+    assert!(condition(&c, "Ready").message.contains(SK));
 }
 
 #[tokio::test]
@@ -384,7 +409,11 @@ async fn nonexistent_bucket_is_bucket_not_found() {
     let missing = unique("missing");
     // The user may access the (missing) bucket, so S3 can say it does not exist.
     let ns = env.namespace("nobucket").await;
-    let (_, ak, sk) = env.user("nobucket2", s3_policy(&missing, "", &ALL)).await;
+    let IamUser {
+        access_key_id: ak,
+        secret_access_key: sk,
+        ..
+    } = env.user("nobucket2", s3_policy(&missing, "", &ALL)).await;
     env.secret(&ns, "creds", &[(AK, &ak), (SK, &sk)]).await;
     let _op = Operator::start(&env, &ns, &[]).await;
     env.apply_connection(&ns, "c", spec(&env, &missing, "creds"))
@@ -392,15 +421,14 @@ async fn nonexistent_bucket_is_bucket_not_found() {
     let c = env
         .wait_ready(&ns, "c", "False", Some("BucketNotFound"))
         .await;
-    assert!(condition(&c, "Ready").2.contains(&missing));
-    assert_eq!(condition(&c, "BucketAccessible").0, "False");
-    env.delete_namespace(&ns).await;
+    assert!(condition(&c, "Ready").message.contains(&missing));
+    assert_eq!(condition(&c, "BucketAccessible").status, "False");
 }
 
 #[tokio::test]
 async fn kubectl_get_prints_the_documented_columns() {
     let env = TestEnv::new().await;
-    let (ns, bucket, _, _) = setup(&env, "columns", "", &ALL).await;
+    let Setup { ns, bucket, .. } = setup(&env, "columns", "", &ALL).await;
     let _op = Operator::start(&env, &ns, &[]).await;
     env.apply_connection(
         &ns,
@@ -448,7 +476,7 @@ async fn kubectl_get_prints_the_documented_columns() {
         [
             "shown",
             &format!("{bucket}/reports"),
-            common::REGION,
+            crate::harness::REGION,
             "AccessKey",
             "True",
             "Validated"
@@ -464,13 +492,12 @@ async fn kubectl_get_prints_the_documented_columns() {
         String::from_utf8_lossy(&out.stdout).trim(),
         "s3connection.s3connection.dev/shown"
     );
-    env.delete_namespace(&ns).await;
 }
 
 #[tokio::test]
 async fn status_is_not_rewritten_when_nothing_changed() {
     let env = TestEnv::new().await;
-    let (ns, bucket, _, _) = setup(&env, "quiet", "", &ALL).await;
+    let Setup { ns, bucket, .. } = setup(&env, "quiet", "", &ALL).await;
     let op = Operator::start(&env, &ns, &[]).await;
     env.apply_connection(&ns, "q", spec(&env, &bucket, "creds"))
         .await;
@@ -497,7 +524,7 @@ async fn status_is_not_rewritten_when_nothing_changed() {
     )
     .await
     .unwrap();
-    let deadline = tokio::time::Instant::now() + common::TIMEOUT;
+    let deadline = tokio::time::Instant::now() + crate::harness::TIMEOUT;
     while validations().await <= before {
         assert!(
             tokio::time::Instant::now() < deadline,
@@ -515,5 +542,4 @@ async fn status_is_not_rewritten_when_nothing_changed() {
         body.contains("s3connection_status_patches_total{outcome=\"unchanged\"}"),
         "{body}"
     );
-    env.delete_namespace(&ns).await;
 }

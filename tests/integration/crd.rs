@@ -2,13 +2,11 @@
 //! input the schema can express is rejected by the API server itself, with a
 //! message that says what is wrong.
 
-mod common;
-
-use common::TestEnv;
+use crate::harness::TestEnv;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::{Api, CustomResourceExt};
-use s3_connection_operator::api::S3Connection;
+use s3_connection_operator::crd::S3Connection;
 use serde_json::{Value, json};
 
 fn good_spec() -> Value {
@@ -207,7 +205,6 @@ async fn bad_input_is_rejected_by_the_api_server() {
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
-    env.delete_namespace(&ns).await;
 }
 
 #[tokio::test]

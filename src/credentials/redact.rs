@@ -1,0 +1,65 @@
+//! Keeping secret values out of text. Messages are built from error codes
+//! and our own words, but S3-compatible stores are free to echo request
+//! details, so every text that reaches a log, an event or the status is
+//! scrubbed of the values a validation handled.
+
+use crate::outcome::{Outcome, Problem};
+
+/// Removes every occurrence of the given secret strings from text.
+#[derive(Clone, Default)]
+pub struct Redactor {
+    secrets: Vec<String>,
+}
+
+impl std::fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Redactor({} secrets)", self.secrets.len())
+    }
+}
+
+impl Redactor {
+    pub fn add(&mut self, secret: &str) {
+        let s = secret.trim();
+        if s.len() >= 4 && !self.secrets.iter().any(|x| x == s) {
+            self.secrets.push(s.to_string());
+        }
+    }
+
+    pub fn scrub(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for s in &self.secrets {
+            if out.contains(s.as_str()) {
+                out = out.replace(s.as_str(), "[REDACTED]");
+            }
+        }
+        out
+    }
+
+    pub fn scrub_problem(&self, p: Problem) -> Problem {
+        Problem::new(p.reason, self.scrub(&p.message))
+    }
+
+    pub fn scrub_outcome(&self, mut o: Outcome) -> Outcome {
+        o.message = self.scrub(&o.message);
+        for p in &mut o.permissions {
+            p.message = self.scrub(&p.message);
+        }
+        o
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redactor_removes_secrets_and_ignores_tiny_strings() {
+        let mut r = Redactor::default();
+        r.add("AKIAEXAMPLE123");
+        r.add("wJalrXUtnFEMI/K7MDENG");
+        r.add("ab");
+        let s = r.scrub("key AKIAEXAMPLE123 secret wJalrXUtnFEMI/K7MDENG ab");
+        assert_eq!(s, "key [REDACTED] secret [REDACTED] ab");
+        assert!(format!("{r:?}").contains("2 secrets"));
+    }
+}

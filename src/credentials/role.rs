@@ -1,0 +1,285 @@
+//! IAM roles: IRSA (a ServiceAccount token of the connection's namespace,
+//! exchanged with STS AssumeRoleWithWebIdentity) and, only when the operator
+//! allows it, AssumeRole with the operator's own identity.
+
+use std::time::{Duration, SystemTime};
+
+use aws_credential_types::Credentials;
+use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+use k8s_openapi::api::core::v1::ServiceAccount;
+use kube::api::PostParams;
+use kube::{Api, ResourceExt};
+
+use super::{Redactor, ResolveError, Resolved, Resolver};
+use crate::aws::classify::{Op, attempt};
+use crate::crd::ConnectionId;
+use crate::crd::rules::is_role_arn;
+use crate::error::Error;
+use crate::messages;
+use crate::outcome::Problem;
+use crate::spec::{IrsaRole, OperatorRole};
+
+pub const ROLE_ARN_ANNOTATION: &str = "eks.amazonaws.com/role-arn";
+pub const AUDIENCE_ANNOTATION: &str = "eks.amazonaws.com/audience";
+pub const DEFAULT_AUDIENCE: &str = "sts.amazonaws.com";
+
+/// Requested lifetime of assumed-role sessions and ServiceAccount tokens.
+const SESSION_SECONDS: i32 = 3600;
+const TOKEN_SECONDS: i64 = 600;
+
+impl Resolver<'_> {
+    pub(super) async fn irsa(
+        &self,
+        role: &IrsaRole,
+        region: &str,
+        id: &ConnectionId,
+    ) -> Result<Resolved, ResolveError> {
+        let ns = id.namespace.as_str();
+        let sa_name = role.service_account.as_str();
+        let api: Api<ServiceAccount> = Api::namespaced(self.client.clone(), ns);
+        let sa = api
+            .get_opt(sa_name)
+            .await
+            .map_err(|e| Error::kube(format!("get ServiceAccount {ns}/{sa_name}"), e))?
+            .ok_or_else(|| messages::service_account_not_found(sa_name, ns))?;
+        let role_arn = pick_role_arn(role, &sa)?;
+        let audience = sa
+            .annotations()
+            .get(AUDIENCE_ANNOTATION)
+            .cloned()
+            .unwrap_or_else(|| DEFAULT_AUDIENCE.to_string());
+        let session = session_name(role.session_name.as_deref(), id);
+        let cache_key = format!(
+            "irsa:{ns}/{sa_name}:{}:{role_arn}:{audience}:{session}",
+            sa.uid().unwrap_or_default()
+        );
+        if let Some(credentials) = self.cache.get(&cache_key, SystemTime::now()) {
+            return Ok(Resolved::new(credentials, Some(cache_key), Some(role_arn)));
+        }
+
+        let token = self.token(&api, sa_name, ns, &audience).await?;
+        let mut redactor = Redactor::default();
+        redactor.add(&token);
+
+        let sts = self.aws.sts(region, None);
+        let call = sts
+            .assume_role_with_web_identity()
+            .role_arn(&role_arn)
+            .role_session_name(&session)
+            .web_identity_token(&token)
+            .duration_seconds(SESSION_SECONDS)
+            .send();
+        let issued = match attempt(Op::Sts, call).await {
+            Ok(o) => o.credentials,
+            Err(f) => {
+                let request = messages::irsa_request(ns, sa_name, &role_arn, &audience);
+                let problem = messages::assume_role_failed(&f.class, &f.describe(), &request);
+                return Err(redactor.scrub_problem(problem).into());
+            }
+        };
+        Ok(self.finish(issued, cache_key, role_arn, redactor)?)
+    }
+
+    /// A short-lived token of the ServiceAccount for `audience`.
+    async fn token(
+        &self,
+        api: &Api<ServiceAccount>,
+        sa_name: &str,
+        ns: &str,
+        audience: &str,
+    ) -> Result<String, ResolveError> {
+        let tr = TokenRequest {
+            metadata: Default::default(),
+            spec: TokenRequestSpec {
+                audiences: vec![audience.to_string()],
+                expiration_seconds: Some(TOKEN_SECONDS),
+                bound_object_ref: None,
+            },
+            status: None,
+        };
+        match api
+            .create_token_request(sa_name, &PostParams::default(), &tr)
+            .await
+        {
+            Ok(tr) => Ok(tr.status.map(|s| s.token).unwrap_or_default()),
+            Err(kube::Error::Api(s)) if s.code == 404 => {
+                Err(messages::service_account_disappeared(sa_name, ns).into())
+            }
+            Err(e) => Err(Error::kube(
+                format!("create token for ServiceAccount {ns}/{sa_name}"),
+                e,
+            )
+            .into()),
+        }
+    }
+
+    pub(super) async fn operator_role(
+        &self,
+        role: &OperatorRole,
+        region: &str,
+        id: &ConnectionId,
+    ) -> Result<Resolved, ResolveError> {
+        if !self.allow_operator_identity {
+            return Err(messages::operator_identity_disabled().into());
+        }
+        let role_arn = role.role_arn.clone();
+        let session = session_name(role.session_name.as_deref(), id);
+        let cache_key = format!(
+            "operator:{role_arn}:{session}:{}",
+            role.external_id.as_deref().unwrap_or("")
+        );
+        if let Some(credentials) = self.cache.get(&cache_key, SystemTime::now()) {
+            return Ok(Resolved::new(credentials, Some(cache_key), Some(role_arn)));
+        }
+        let sts = self
+            .aws
+            .operator_sts(region)
+            .ok_or_else(messages::operator_identity_unavailable)?;
+        let mut req = sts
+            .assume_role()
+            .role_arn(&role_arn)
+            .role_session_name(&session)
+            .duration_seconds(SESSION_SECONDS);
+        if let Some(ext) = &role.external_id {
+            req = req.external_id(ext);
+        }
+        let issued = match attempt(Op::Sts, req.send()).await {
+            Ok(o) => o.credentials,
+            Err(f) => {
+                let request = messages::operator_request(&role_arn, role.external_id.is_some());
+                return Err(messages::assume_role_failed(&f.class, &f.describe(), &request).into());
+            }
+        };
+        Ok(self.finish(issued, cache_key, role_arn, Redactor::default())?)
+    }
+
+    /// Credentials STS issued: cached and ready for use.
+    fn finish(
+        &self,
+        issued: Option<aws_sdk_sts::types::Credentials>,
+        cache_key: String,
+        role_arn: String,
+        mut redactor: Redactor,
+    ) -> Result<Resolved, Problem> {
+        let c = issued.ok_or_else(|| messages::sts_returned_no_credentials(&role_arn))?;
+        let expires = SystemTime::try_from(c.expiration)
+            .unwrap_or_else(|_| SystemTime::now() + Duration::from_secs(900));
+        redactor.add(&c.access_key_id);
+        redactor.add(&c.secret_access_key);
+        redactor.add(&c.session_token);
+        let credentials = Credentials::new(
+            c.access_key_id,
+            c.secret_access_key,
+            Some(c.session_token),
+            Some(expires),
+            "s3connection-assumed-role",
+        );
+        self.cache
+            .put(cache_key.clone(), credentials.clone(), expires);
+        Ok(Resolved {
+            credentials,
+            cache_key: Some(cache_key),
+            role_arn: Some(role_arn),
+            redactor,
+        })
+    }
+}
+
+/// The role ARN for IRSA: from the spec, else from the ServiceAccount.
+pub fn pick_role_arn(role: &IrsaRole, sa: &ServiceAccount) -> Result<String, Problem> {
+    if let Some(arn) = &role.role_arn {
+        return Ok(arn.clone());
+    }
+    match sa.annotations().get(ROLE_ARN_ANNOTATION) {
+        Some(arn) if is_role_arn(arn.trim()) => Ok(arn.trim().to_string()),
+        Some(arn) => Err(messages::role_annotation_not_an_arn(
+            &sa.name_any(),
+            ROLE_ARN_ANNOTATION,
+            arn,
+        )),
+        None => Err(messages::no_role_arn(&sa.name_any(), ROLE_ARN_ANNOTATION)),
+    }
+}
+
+/// `spec.auth.iamRole.sessionName`, or `s3connection-<namespace>-<name>`
+/// cut to the 64 characters STS allows.
+pub fn session_name(configured: Option<&str>, id: &ConnectionId) -> String {
+    if let Some(s) = configured {
+        return s.to_string();
+    }
+    let mut s: String = format!("s3connection-{}-{}", id.namespace, id.name)
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "+=,.@-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    s.truncate(64);
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::Reason;
+
+    fn sa(annotations: &[(&str, &str)]) -> ServiceAccount {
+        ServiceAccount {
+            metadata: kube::api::ObjectMeta {
+                name: Some("s3-sync".into()),
+                annotations: Some(
+                    annotations
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect(),
+                ),
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    fn role(arn: Option<&str>) -> IrsaRole {
+        IrsaRole {
+            role_arn: arn.map(Into::into),
+            service_account: "s3-sync".into(),
+            session_name: None,
+        }
+    }
+
+    fn id(ns: &str, name: &str) -> ConnectionId {
+        ConnectionId {
+            namespace: ns.into(),
+            name: name.into(),
+            uid: "u".into(),
+        }
+    }
+
+    #[test]
+    fn role_arn_comes_from_spec_then_annotation() {
+        let from_spec = "arn:aws:iam::123456789012:role/spec";
+        let from_sa = "arn:aws:iam::123456789012:role/annotated";
+        let annotated = sa(&[(ROLE_ARN_ANNOTATION, from_sa)]);
+        assert_eq!(
+            pick_role_arn(&role(Some(from_spec)), &annotated).unwrap(),
+            from_spec
+        );
+        assert_eq!(pick_role_arn(&role(None), &annotated).unwrap(), from_sa);
+        let p = pick_role_arn(&role(None), &sa(&[])).unwrap_err();
+        assert_eq!(p.reason, Reason::RoleArnMissing);
+        let p = pick_role_arn(&role(None), &sa(&[(ROLE_ARN_ANNOTATION, "nope")])).unwrap_err();
+        assert_eq!(p.reason, Reason::RoleArnMissing);
+    }
+
+    #[test]
+    fn session_names_fit_sts_limits() {
+        let long = "n".repeat(80);
+        let s = session_name(None, &id("analytics", &long));
+        assert_eq!(s.len(), 64);
+        assert!(s.starts_with("s3connection-analytics-"));
+        assert_eq!(session_name(Some("custom"), &id("a", "b")), "custom");
+    }
+}

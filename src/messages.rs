@@ -1,0 +1,406 @@
+//! Every long text a user reads in status, events and logs about their
+//! connection, in one place so the wording can be reviewed together. Each
+//! says what happened and, where the user can act, how to fix it.
+//! Decisions are never made on these texts; they are built from typed
+//! results.
+
+use crate::aws::classify::Class;
+use crate::outcome::{Problem, Reason};
+
+// ----------------------------------------------------------------- credentials
+
+pub fn secret_not_found(secret: &str, ns: &str, id_key: &str, secret_key: &str) -> Problem {
+    Problem::new(
+        Reason::SecretNotFound,
+        format!(
+            "Secret {secret:?} does not exist in namespace {ns:?}. Create it with keys {id_key} and {secret_key} (Secrets of other namespaces cannot be used)."
+        ),
+    )
+}
+
+/// `what` completes "Secret <name> ...", e.g. `has no key "X"`.
+pub fn secret_key_missing(secret: &str, what: &str) -> Problem {
+    Problem::new(
+        Reason::SecretKeyMissing,
+        format!("Secret {secret:?} {what}; add it, or name the right key in spec.auth.accessKey."),
+    )
+}
+
+pub fn service_account_not_found(sa: &str, ns: &str) -> Problem {
+    Problem::new(
+        Reason::ServiceAccountNotFound,
+        format!(
+            "ServiceAccount {sa:?} does not exist in namespace {ns:?}. Create it, or fix spec.auth.iamRole.serviceAccountName."
+        ),
+    )
+}
+
+pub fn service_account_disappeared(sa: &str, ns: &str) -> Problem {
+    Problem::new(
+        Reason::ServiceAccountNotFound,
+        format!(
+            "ServiceAccount {sa:?} disappeared from namespace {ns:?} while requesting its token."
+        ),
+    )
+}
+
+pub fn role_annotation_not_an_arn(sa: &str, annotation: &str, value: &str) -> Problem {
+    Problem::new(
+        Reason::RoleArnMissing,
+        format!(
+            "ServiceAccount {sa:?} has annotation {annotation}={value:?}, which is not a role ARN like arn:aws:iam::123456789012:role/name."
+        ),
+    )
+}
+
+pub fn no_role_arn(sa: &str, annotation: &str) -> Problem {
+    Problem::new(
+        Reason::RoleArnMissing,
+        format!(
+            "No role to assume: set spec.auth.iamRole.roleArn, or annotate ServiceAccount {sa:?} with {annotation}."
+        ),
+    )
+}
+
+pub fn operator_identity_disabled() -> Problem {
+    Problem::new(
+        Reason::OperatorIdentityDisabled,
+        "spec.auth.iamRole has no serviceAccountName, so the operator's own identity would assume the role, and this operator does not allow that. Set serviceAccountName to use IRSA, or run the operator with --allow-operator-identity.",
+    )
+}
+
+pub fn operator_identity_unavailable() -> Problem {
+    Problem::new(
+        Reason::OperatorIdentityDisabled,
+        "The operator's own identity is not available.",
+    )
+}
+
+/// Who asked STS for what, for [`assume_role_failed`] (IRSA).
+pub fn irsa_request(ns: &str, sa: &str, role_arn: &str, audience: &str) -> String {
+    format!(
+        "ServiceAccount {ns}/{sa} to assume role {role_arn}: the role's trust policy must allow the web identity system:serviceaccount:{ns}:{sa} with audience {audience}"
+    )
+}
+
+/// Who asked STS for what, for [`assume_role_failed`] (operator identity).
+pub fn operator_request(role_arn: &str, with_external_id: bool) -> String {
+    format!(
+        "the operator to assume role {role_arn}: the role's trust policy must allow the operator's identity{}",
+        if with_external_id {
+            " with this externalId"
+        } else {
+            ""
+        }
+    )
+}
+
+pub fn assume_role_failed(class: &Class, described: &str, request: &str) -> Problem {
+    match class {
+        Class::Unreachable => Problem::new(
+            Reason::EndpointUnreachable,
+            format!("STS could not be reached while asking for {request} ({described}); retrying."),
+        ),
+        Class::Transient(_) => Problem::new(
+            Reason::Transient,
+            format!("STS failed temporarily while asking for {request} ({described}); retrying."),
+        ),
+        _ => Problem::new(
+            Reason::AssumeRoleFailed,
+            format!("STS refused {request} ({described})."),
+        ),
+    }
+}
+
+pub fn sts_returned_no_credentials(role_arn: &str) -> Problem {
+    Problem::new(
+        Reason::AssumeRoleFailed,
+        format!("STS returned no credentials for role {role_arn}."),
+    )
+}
+
+pub fn invalid_credentials(code: &str, service: &str) -> Problem {
+    let why = match code {
+        "InvalidAccessKeyId" | "InvalidClientTokenId" => {
+            "the access key ID does not exist (deleted, deactivated, or from another account or endpoint)"
+        }
+        "SignatureDoesNotMatch" => "the secret access key does not match the access key ID",
+        "ExpiredToken" | "ExpiredTokenException" | "TokenRefreshRequired" => {
+            "the session token has expired"
+        }
+        "InvalidToken" => "the session token is malformed or invalid",
+        _ => "they were not accepted",
+    };
+    Problem::new(
+        Reason::InvalidCredentials,
+        format!(
+            "{service} rejected the credentials ({code}): {why}. Update the credentials the connection uses."
+        ),
+    )
+}
+
+// ----------------------------------------------------------------- bucket
+
+pub fn bucket_not_found(bucket: &str, endpoint: &str) -> Problem {
+    Problem::new(
+        Reason::BucketNotFound,
+        format!(
+            "Bucket {bucket:?} does not exist at {endpoint} (NoSuchBucket). Create it, or fix spec.bucket."
+        ),
+    )
+}
+
+pub fn wrong_region(bucket: &str, region: &str, actual: Option<&str>) -> Problem {
+    match actual {
+        Some(r) => Problem::new(
+            Reason::WrongRegion,
+            format!("Bucket {bucket:?} is in region {r}, not {region}. Set spec.region to {r}."),
+        ),
+        None => Problem::new(
+            Reason::WrongRegion,
+            format!(
+                "Bucket {bucket:?} is not in region {region}; S3 redirected the request. Set spec.region to the bucket's region."
+            ),
+        ),
+    }
+}
+
+pub fn unreachable(endpoint: &str, what: &str) -> Problem {
+    Problem::new(
+        Reason::EndpointUnreachable,
+        format!(
+            "Could not connect to {endpoint} for {what}. Check spec.endpoint and the network; retrying."
+        ),
+    )
+}
+
+pub fn transient(what: &str, detail: &str) -> Problem {
+    Problem::new(
+        Reason::Transient,
+        format!("S3 failed temporarily during {what} ({detail}); retrying."),
+    )
+}
+
+pub fn read_interrupted() -> Problem {
+    Problem::new(
+        Reason::Transient,
+        "The connection broke while reading the probe object; retrying.",
+    )
+}
+
+// ----------------------------------------------------------------- permissions
+
+pub fn list_allowed(location: &str) -> String {
+    format!("ListObjectsV2 on {location} succeeded.")
+}
+
+pub fn list_denied(location: &str, described: &str) -> String {
+    format!("ListObjectsV2 on {location} was denied ({described}).")
+}
+
+pub fn unexpected(what: &str, described: &str) -> String {
+    format!("{what} gave an unexpected answer ({described}).")
+}
+
+pub fn put_allowed(key: &str) -> String {
+    format!("Wrote probe object {key} with If-None-Match: *.")
+}
+
+pub fn put_denied(key: &str, described: &str) -> String {
+    format!("PutObject of probe object {key} was denied ({described}).")
+}
+
+pub const NO_CONDITIONAL_WRITES: &str = "The endpoint does not support conditional writes (If-None-Match: *), and the operator writes only when it cannot overwrite anything.";
+
+pub fn read_back(key: &str) -> String {
+    format!("Read probe object {key} back with the content written.")
+}
+
+pub fn read_back_differs(key: &str) -> String {
+    format!(
+        "Read probe object {key}, but its content differed from what was written; something else writes under this key."
+    )
+}
+
+pub fn read_back_denied(described: &str) -> String {
+    format!("GetObject of the probe object the operator had just written was denied ({described}).")
+}
+
+pub fn read_probe_key(key: &str) -> String {
+    format!("Read the operator's probe key {key}.")
+}
+
+pub fn read_missing_key(key: &str) -> String {
+    format!(
+        "GetObject of the missing key {key} answered NoSuchKey, which S3 only tells callers allowed to read; nothing was written."
+    )
+}
+
+pub fn read_denied_although_listing(location: &str, described: &str) -> String {
+    format!("GetObject under {location} was denied ({described}) although listing is allowed.")
+}
+
+pub fn read_refused_without_listing(described: &str) -> String {
+    format!(
+        "GetObject of a missing key was refused ({described}); without s3:ListBucket S3 refuses reads of missing keys even when s3:GetObject is allowed, so this proves nothing. Allow s3:PutObject or s3:ListBucket to prove it."
+    )
+}
+
+pub fn deleted(key: &str) -> String {
+    format!("Deleted probe object {key}.")
+}
+
+pub const OLD_VERSION_KEPT: &str = " The bucket is versioned and removing the probe's old version was not allowed; grant s3:DeleteObjectVersion on the probe key or expire old versions with a lifecycle rule.";
+
+pub fn delete_denied(key: &str, described: &str) -> String {
+    format!(
+        "DeleteObject of probe object {key} was denied ({described}); it is left in the bucket (status.leftoverProbeObject) and no other probe object is written until it is gone."
+    )
+}
+
+pub fn delete_unexpected(key: &str, described: &str) -> String {
+    format!(
+        "DeleteObject of probe object {key} gave an unexpected answer ({described}); it may be left in the bucket."
+    )
+}
+
+pub const DELETE_NEEDS_PUT: &str = "Proving s3:DeleteObject needs a probe object, and without s3:PutObject in spec.permissions the operator writes nothing.";
+
+/// `why` no probe object exists, e.g. "PutObject was denied".
+pub fn delete_needs_object(why: &str) -> String {
+    format!(
+        "Proving s3:DeleteObject needs a probe object, and {why}; the operator deletes only objects it wrote."
+    )
+}
+
+/// Why a leftover probe object could not be removed.
+pub fn leftover_delete_refused(denied: bool, described: &str) -> String {
+    if denied {
+        format!("DeleteObject was denied ({described})")
+    } else {
+        format!("DeleteObject failed ({described})")
+    }
+}
+
+pub const PROBE_APPEARED: &str = "another probe object appeared while the operator was writing";
+
+pub fn leftover_blocks(bucket: &str, key: &str, why: &str) -> String {
+    format!(
+        "A probe object from an earlier validation, s3://{bucket}/{key}, is still there ({why}); the operator writes no other probe object until it is gone. Delete it or grant s3:DeleteObject."
+    )
+}
+
+pub fn not_retested(note: &str) -> String {
+    format!("Not re-tested. {note}")
+}
+
+const REPLICATE_WHY: &str =
+    "s3:ReplicateObject is used by S3 replication, not by clients, so no request can exercise it";
+
+pub fn replicate_no_principal() -> String {
+    format!("{REPLICATE_WHY}, and no IAM identity is known to simulate the policy for.")
+}
+
+pub fn replicate_simulation_failed(principal: &str, described: &str) -> String {
+    format!(
+        "{REPLICATE_WHY}; IAM policy simulation for {principal} was not possible ({described})."
+    )
+}
+
+pub fn replicate_allowed(principal: &str, resource: &str) -> String {
+    format!("{REPLICATE_WHY}; IAM policy simulation for {principal} allows it on {resource}.")
+}
+
+pub fn replicate_explicit_deny(principal: &str, resource: &str) -> String {
+    format!(
+        "{REPLICATE_WHY}; IAM policy simulation for {principal} finds an explicit deny on {resource}."
+    )
+}
+
+pub fn replicate_undecided(principal: &str, decision: &str) -> String {
+    format!(
+        "{REPLICATE_WHY}; IAM policy simulation for {principal} answered {decision} (a bucket policy may still grant it)."
+    )
+}
+
+// ----------------------------------------------------------------- conclusion
+
+/// The statements a policy needs for this location, as a hint.
+pub fn policy_hint(bucket: &str, prefix: &str) -> String {
+    format!(
+        "s3:ListBucket on arn:aws:s3:::{bucket}, object actions on arn:aws:s3:::{bucket}/{prefix}*"
+    )
+}
+
+pub fn all_denied(location: &str, denied: &str, hint: &str) -> String {
+    format!(
+        "The credentials are valid but S3 denied every request for {location} ({denied}). Grant them in the IAM policy ({hint})."
+    )
+}
+
+pub fn some_denied(location: &str, denied: &str, hint: &str) -> String {
+    format!("S3 denied {denied} on {location}. Add them to the IAM policy ({hint}).")
+}
+
+pub fn connected(
+    location: &str,
+    identity: Option<&str>,
+    allowed: &str,
+    unverified: &str,
+) -> String {
+    let who = identity.map(|i| format!(" as {i}")).unwrap_or_default();
+    let mut m = format!("Connected to {location}{who}");
+    if !allowed.is_empty() {
+        m.push_str(&format!("; proved {allowed}"));
+    }
+    m.push('.');
+    if !unverified.is_empty() {
+        m.push_str(&format!(
+            " Not provable: {unverified} (see status.permissions)."
+        ));
+    }
+    m
+}
+
+pub fn leftover_suffix(bucket: &str, key: &str) -> String {
+    format!(" Probe object s3://{bucket}/{key} is left over; delete it or grant s3:DeleteObject.")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_credential_messages_name_the_cause() {
+        assert!(
+            invalid_credentials("SignatureDoesNotMatch", "S3")
+                .message
+                .contains("secret access key")
+        );
+        assert!(
+            invalid_credentials("InvalidAccessKeyId", "S3")
+                .message
+                .contains("access key ID does not exist")
+        );
+        assert!(
+            invalid_credentials("ExpiredToken", "STS")
+                .message
+                .contains("expired")
+        );
+    }
+
+    #[test]
+    fn assume_role_failures_are_classified() {
+        let p = assume_role_failed(&Class::Denied, "AccessDenied, HTTP 403", "x");
+        assert_eq!(p.reason, Reason::AssumeRoleFailed);
+        assert!(p.message.contains("AccessDenied"));
+        assert_eq!(
+            assume_role_failed(&Class::Unreachable, "connection failed", "x").reason,
+            Reason::EndpointUnreachable
+        );
+        assert_eq!(
+            assume_role_failed(&Class::Transient("t".into()), "HTTP 503", "x").reason,
+            Reason::Transient
+        );
+    }
+}

@@ -1,0 +1,203 @@
+//! The validation engine: proves each requested permission with real S3
+//! requests, touching nothing the operator did not create.
+//!
+//! Order: who am I (STS), bucket and region (HeadBucket, not required to
+//! succeed), `s3:ListBucket` (ListObjectsV2, max 1 key), then one probe object
+//! under the connection's prefix: written with `If-None-Match: *` (never
+//! overwrites), read back and compared, deleted. The probe key is fixed per
+//! connection (`<prefix>.s3connection-probe/<uid>`), so at most one probe
+//! object can exist per connection and prefix. Without `s3:PutObject` in the
+//! request nothing is written at all. `s3:ReplicateObject` cannot be
+//! exercised by a client; it is `Unverified` unless IAM policy simulation
+//! answers for the caller.
+//!
+//! [`Plan::new`] takes the stages before ([`ValidSpec`], [`Resolved`]) and
+//! what the last status recorded; [`run`] returns an [`Outcome`]. The steps
+//! live in [`steps`].
+
+mod steps;
+#[cfg(test)]
+mod tests;
+
+use jiff::Timestamp;
+
+use crate::aws::Clients;
+use crate::crd::{ConnectionId, Permission, PermissionOutcome, S3ConnectionStatus};
+use crate::credentials::Resolved;
+use crate::messages;
+use crate::outcome::{Leftover, Outcome, PermissionCheck, Reason};
+use crate::spec::ValidSpec;
+
+/// The directory under the connection's prefix that holds probe objects.
+pub const PROBE_DIR: &str = ".s3connection-probe";
+
+/// The probe key for a connection: `<prefix>.s3connection-probe/<uid>`.
+pub fn probe_key(prefix: &str, uid: &str) -> String {
+    format!("{prefix}{PROBE_DIR}/{uid}")
+}
+
+/// What the last status recorded, as far as the next validation needs it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Previous {
+    /// A probe object an earlier validation could not delete.
+    pub leftover: Option<Leftover>,
+    /// Results of the last validation, reused while a leftover blocks writes.
+    pub results: Vec<PermissionCheck>,
+}
+
+impl Previous {
+    pub fn of(status: Option<&S3ConnectionStatus>) -> Self {
+        let Some(s) = status else {
+            return Self::default();
+        };
+        let leftover = match (&s.leftover_probe_bucket, &s.leftover_probe_object) {
+            (Some(bucket), Some(key)) => Some(Leftover {
+                bucket: bucket.clone(),
+                key: key.clone(),
+            }),
+            _ => None,
+        };
+        Self {
+            leftover,
+            results: s
+                .permissions
+                .iter()
+                .filter_map(PermissionCheck::from_status)
+                .collect(),
+        }
+    }
+}
+
+/// What to validate.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub bucket: String,
+    /// Empty or ending in `/`.
+    pub prefix: String,
+    pub region: String,
+    /// Where requests go, for messages.
+    pub endpoint: String,
+    pub permissions: Vec<Permission>,
+    pub probe_key: String,
+    /// Body written to the probe object; unique per validation.
+    pub probe_body: String,
+    /// A probe object an earlier validation could not delete.
+    pub leftover: Option<Leftover>,
+    /// Results of the last validation, reused while a leftover blocks writes.
+    pub previous: Vec<PermissionCheck>,
+    /// STS rejecting the credentials is definitive (AWS, not a third-party
+    /// store that merely has no STS).
+    pub sts_authoritative: bool,
+    /// The role that was assumed, for IAM policy simulation.
+    pub role_arn: Option<String>,
+}
+
+impl Plan {
+    /// `now` is the one timestamp of this validation.
+    pub fn new(
+        spec: &ValidSpec,
+        resolved: &Resolved,
+        id: &ConnectionId,
+        previous: Previous,
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            bucket: spec.target.bucket.clone(),
+            prefix: spec.target.prefix.clone(),
+            region: spec.region.clone(),
+            endpoint: spec
+                .endpoint
+                .clone()
+                .unwrap_or_else(|| format!("https://s3.{}.amazonaws.com", spec.region)),
+            permissions: spec.permissions.clone(),
+            probe_key: probe_key(&spec.target.prefix, &id.uid),
+            probe_body: format!(
+                "s3-connection-operator probe for S3Connection {}/{} ({}) at {now}\n",
+                id.namespace, id.name, id.uid
+            ),
+            leftover: previous.leftover,
+            previous: previous.results,
+            sts_authoritative: spec.endpoint.is_none(),
+            role_arn: resolved.role_arn.clone(),
+        }
+    }
+
+    fn wants(&self, p: Permission) -> bool {
+        self.permissions.contains(&p)
+    }
+
+    fn location(&self) -> String {
+        if self.prefix.is_empty() {
+            format!("s3://{}", self.bucket)
+        } else {
+            format!("s3://{}/{}", self.bucket, self.prefix)
+        }
+    }
+}
+
+/// Run the whole validation. Never panics; every failure ends up in the
+/// returned outcome.
+pub async fn run(clients: &Clients, plan: &Plan) -> Outcome {
+    let mut v = steps::Validation::new(clients, plan);
+    match v.steps().await {
+        Ok(()) => {
+            v.out.permissions = v.ordered_results();
+            conclude(plan, &mut v.out);
+        }
+        Err(p) => {
+            v.out.reason = p.reason;
+            v.out.message = p.message;
+            v.out.permissions.clear();
+        }
+    }
+    v.out
+}
+
+/// The reason and message of a validation whose steps all ran.
+fn conclude(p: &Plan, out: &mut Outcome) {
+    let denied = out.actions_with(PermissionOutcome::Denied).join(", ");
+    let allowed = out.actions_with(PermissionOutcome::Allowed).join(", ");
+    let unverified = out.actions_with(PermissionOutcome::Unverified).join(", ");
+    let hint = messages::policy_hint(&p.bucket, &p.prefix);
+    let location = p.location();
+    let (reason, message) = if !denied.is_empty() && allowed.is_empty() && !out.bucket_reached {
+        (
+            Reason::AccessDenied,
+            messages::all_denied(&location, &denied, &hint),
+        )
+    } else if !denied.is_empty() {
+        (
+            Reason::PermissionDenied,
+            messages::some_denied(&location, &denied, &hint),
+        )
+    } else {
+        (
+            Reason::Validated,
+            messages::connected(&location, out.identity.as_deref(), &allowed, &unverified),
+        )
+    };
+    out.reason = reason;
+    out.message = message;
+    if let Some(l) = &out.leftover {
+        out.message
+            .push_str(&messages::leftover_suffix(&l.bucket, &l.key));
+    }
+}
+
+/// The IAM principal to simulate: the assumed role, or the caller if it is
+/// an IAM user or role (an assumed-role session maps back to its role).
+pub fn principal_arn(role_arn: Option<&str>, identity: Option<&str>) -> Option<String> {
+    if let Some(r) = role_arn {
+        return Some(r.to_string());
+    }
+    let id = identity?;
+    if id.contains(":iam::") && (id.contains(":user/") || id.contains(":role/")) {
+        return Some(id.to_string());
+    }
+    // arn:aws:sts::123456789012:assumed-role/NAME/SESSION
+    let (head, rest) = id.split_once(":assumed-role/")?;
+    let role = rest.split('/').next()?;
+    let account = head.rsplit(':').next()?;
+    let partition = head.split(':').nth(1)?;
+    Some(format!("arn:{partition}:iam::{account}:role/{role}"))
+}

@@ -1,0 +1,621 @@
+//! The steps of one validation. Each sends one kind of request through
+//! [`Validation::send`], which turns failures that end the validation into
+//! its problem and hands every other failure back, classified, to the step.
+
+use std::future::Future;
+
+use aws_sdk_s3::operation::get_object::{GetObjectError, GetObjectOutput};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+use super::{Plan, principal_arn};
+use crate::aws::Clients;
+use crate::aws::classify::{Class, Failure, Op, attempt};
+use crate::crd::Permission::{self, *};
+use crate::crd::PermissionOutcome::{self, *};
+use crate::messages;
+use crate::outcome::{Leftover, Outcome, PermissionCheck, Problem, Reason};
+
+type Step<T = ()> = Result<T, Problem>;
+
+pub(super) struct Validation<'a> {
+    clients: &'a Clients,
+    plan: &'a Plan,
+    pub(super) out: Outcome,
+    results: Vec<PermissionCheck>,
+}
+
+/// What became of the probe write.
+enum Put {
+    Written(Option<String>),
+    /// `If-None-Match: *` failed: an object already has the probe key.
+    InTheWay,
+    NotWritten,
+}
+
+/// What became of an attempt to delete a leftover probe object.
+enum Removal {
+    Gone,
+    /// Still there; `denied` when S3 refused the delete outright.
+    Refused {
+        denied: bool,
+        described: String,
+    },
+}
+
+impl Removal {
+    fn why(&self) -> String {
+        match self {
+            Removal::Gone => String::new(),
+            Removal::Refused { denied, described } => {
+                messages::leftover_delete_refused(*denied, described)
+            }
+        }
+    }
+}
+
+impl<'a> Validation<'a> {
+    pub(super) fn new(clients: &'a Clients, plan: &'a Plan) -> Self {
+        Self {
+            clients,
+            plan,
+            out: Outcome {
+                leftover: plan.leftover.clone(),
+                ..Outcome::new(Reason::Validated, String::new())
+            },
+            results: vec![],
+        }
+    }
+
+    fn set(&mut self, p: Permission, result: PermissionOutcome, message: impl Into<String>) {
+        if !self.plan.wants(p) {
+            return;
+        }
+        self.results.retain(|r| r.permission != p);
+        self.results.push(PermissionCheck {
+            permission: p,
+            result,
+            message: message.into(),
+        });
+    }
+
+    fn result(&self, p: Permission) -> Option<PermissionOutcome> {
+        self.results
+            .iter()
+            .find(|r| r.permission == p)
+            .map(|r| r.result)
+    }
+
+    /// The results in the order the permissions were requested.
+    pub(super) fn ordered_results(&self) -> Vec<PermissionCheck> {
+        self.plan
+            .permissions
+            .iter()
+            .filter_map(|p| self.results.iter().find(|r| r.permission == *p).cloned())
+            .collect()
+    }
+
+    pub(super) async fn steps(&mut self) -> Step {
+        self.identity().await?;
+        self.bucket().await?;
+        if self.plan.wants(ListBucket) {
+            self.list().await?;
+        }
+        if self.plan.wants(PutObject) {
+            self.write_read_delete().await?;
+        } else {
+            if self.plan.wants(GetObject) {
+                self.read_missing().await?;
+            }
+            self.set(DeleteObject, Unverified, messages::DELETE_NEEDS_PUT);
+        }
+        if self.plan.wants(ReplicateObject) {
+            self.replicate().await;
+        }
+        Ok(())
+    }
+
+    /// Send one S3 request. A failure that ends the whole validation becomes
+    /// its problem; any other failure comes back to the step, classified.
+    async fn send<T, E: ProvideErrorMetadata>(
+        &self,
+        op: Op,
+        call: impl Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+    ) -> Step<Result<T, Failure>> {
+        match attempt(op, call).await {
+            Ok(v) => Ok(Ok(v)),
+            Err(f) => self.unless_fatal(f, op).map(Err),
+        }
+    }
+
+    /// Failures after which nothing else can be learned: rejected
+    /// credentials, a missing bucket, a wrong region, an endpoint that cannot
+    /// be reached or fails for now.
+    fn unless_fatal(&self, f: Failure, op: Op) -> Step<Failure> {
+        let p = self.plan;
+        match &f.class {
+            Class::InvalidCredentials(code) => Err(messages::invalid_credentials(code, "S3")),
+            Class::NoSuchBucket => Err(messages::bucket_not_found(&p.bucket, &p.endpoint)),
+            Class::WrongRegion(actual) => Err(messages::wrong_region(
+                &p.bucket,
+                &p.region,
+                actual.as_deref(),
+            )),
+            Class::Unreachable | Class::Transient(_) => Err(self.not_now(&f, op)),
+            _ => Ok(f),
+        }
+    }
+
+    /// The problem for a failure that may pass: retried later.
+    fn not_now(&self, f: &Failure, op: Op) -> Problem {
+        match &f.class {
+            Class::Transient(d) => messages::transient(op.name(), d),
+            _ => messages::unreachable(&self.plan.endpoint, op.name()),
+        }
+    }
+
+    async fn identity(&mut self) -> Step {
+        let Some(sts) = &self.clients.sts else {
+            return Ok(());
+        };
+        match attempt(Op::Sts, sts.get_caller_identity().send()).await {
+            Ok(o) => {
+                self.out.identity = o.arn;
+                self.out.authenticated = true;
+            }
+            // Only definitive against AWS: S3-compatible stores may have no
+            // STS at all.
+            Err(Failure {
+                class: Class::InvalidCredentials(code),
+                ..
+            }) if self.plan.sts_authoritative => {
+                return Err(messages::invalid_credentials(&code, "STS"));
+            }
+            Err(_) => {}
+        }
+        Ok(())
+    }
+
+    async fn bucket(&mut self) -> Step {
+        let p = self.plan;
+        let call = self.clients.s3.head_bucket().bucket(&p.bucket).send();
+        match attempt(Op::HeadBucket, call).await {
+            Ok(o) => {
+                self.reached();
+                self.out.bucket_region = o.bucket_region.filter(|r| !r.is_empty());
+            }
+            Err(f) => {
+                self.out.bucket_region = f.facts.region_header.clone().filter(|r| !r.is_empty());
+                // A 403 is expected for prefix-scoped credentials: go on and
+                // let the permission probes tell.
+                self.unless_fatal(f, Op::HeadBucket)?;
+            }
+        }
+        if let Some(actual) = &self.out.bucket_region
+            && actual != &p.region
+        {
+            return Err(messages::wrong_region(&p.bucket, &p.region, Some(actual)));
+        }
+        Ok(())
+    }
+
+    async fn list(&mut self) -> Step {
+        let p = self.plan;
+        let mut req = self
+            .clients
+            .s3
+            .list_objects_v2()
+            .bucket(&p.bucket)
+            .max_keys(1);
+        if !p.prefix.is_empty() {
+            req = req.prefix(&p.prefix);
+        }
+        let location = p.location();
+        match self.send(Op::ListObjects, req.send()).await? {
+            Ok(_) => {
+                self.reached();
+                self.set(ListBucket, Allowed, messages::list_allowed(&location));
+            }
+            Err(f) if f.class == Class::Denied => {
+                self.authenticated_if_coded(&f);
+                self.set(
+                    ListBucket,
+                    Denied,
+                    messages::list_denied(&location, &f.describe()),
+                );
+            }
+            Err(f) => self.set(
+                ListBucket,
+                Unverified,
+                messages::unexpected(&format!("ListObjectsV2 on {location}"), &f.describe()),
+            ),
+        }
+        Ok(())
+    }
+
+    /// Write the probe object, read it back, delete it.
+    async fn write_read_delete(&mut self) -> Step {
+        let p = self.plan;
+        if let Some(l) = p.leftover.clone() {
+            match self.delete_leftover(&l).await? {
+                Removal::Gone => self.out.leftover = None,
+                refused => {
+                    self.blocked_by_leftover(&l, &refused);
+                    return Ok(());
+                }
+            }
+        }
+
+        let written = match self.put().await? {
+            Put::Written(version) => version,
+            Put::InTheWay => {
+                // An earlier probe object (say, from a crash) holds our key.
+                let l = Leftover {
+                    bucket: p.bucket.clone(),
+                    key: p.probe_key.clone(),
+                };
+                match self.delete_leftover(&l).await? {
+                    Removal::Gone => match self.put().await? {
+                        Put::Written(version) => version,
+                        Put::InTheWay => {
+                            self.out.leftover = Some(l.clone());
+                            self.blocked(&l, messages::PROBE_APPEARED, Unverified);
+                            return Ok(());
+                        }
+                        Put::NotWritten => return self.without_object().await,
+                    },
+                    refused => {
+                        self.out.leftover = Some(l.clone());
+                        self.blocked_by_leftover(&l, &refused);
+                        return Ok(());
+                    }
+                }
+            }
+            Put::NotWritten => return self.without_object().await,
+        };
+
+        // From here on an object exists: whatever happens, try to delete it.
+        let read = if p.wants(GetObject) {
+            self.read_back().await
+        } else {
+            Ok(())
+        };
+        let deleted = self.delete_probe(written).await;
+        read?;
+        deleted
+    }
+
+    async fn put(&mut self) -> Step<Put> {
+        let p = self.plan;
+        let call = self
+            .clients
+            .s3
+            .put_object()
+            .bucket(&p.bucket)
+            .key(&p.probe_key)
+            .if_none_match("*")
+            .content_type("text/plain")
+            .body(ByteStream::from(p.probe_body.clone().into_bytes()))
+            .send();
+        match self.send(Op::PutObject, call).await? {
+            Ok(o) => {
+                self.reached();
+                self.set(PutObject, Allowed, messages::put_allowed(&p.probe_key));
+                Ok(Put::Written(o.version_id))
+            }
+            Err(f) => {
+                match f.class {
+                    Class::PreconditionFailed => return Ok(Put::InTheWay),
+                    Class::Denied => {
+                        self.authenticated_if_coded(&f);
+                        self.set(
+                            PutObject,
+                            Denied,
+                            messages::put_denied(&p.probe_key, &f.describe()),
+                        );
+                    }
+                    Class::NotImplemented => {
+                        self.set(PutObject, Unverified, messages::NO_CONDITIONAL_WRITES)
+                    }
+                    _ => self.set(
+                        PutObject,
+                        Unverified,
+                        messages::unexpected(
+                            &format!("PutObject of probe object {}", p.probe_key),
+                            &f.describe(),
+                        ),
+                    ),
+                }
+                Ok(Put::NotWritten)
+            }
+        }
+    }
+
+    /// GetObject of the probe key.
+    fn get_probe(
+        &self,
+    ) -> impl Future<Output = Result<GetObjectOutput, SdkError<GetObjectError, HttpResponse>>> + use<'_>
+    {
+        let p = self.plan;
+        self.clients
+            .s3
+            .get_object()
+            .bucket(&p.bucket)
+            .key(&p.probe_key)
+            .send()
+    }
+
+    async fn read_back(&mut self) -> Step {
+        let p = self.plan;
+        match self.send(Op::GetObject, self.get_probe()).await? {
+            Ok(o) => {
+                let body = o.body.collect().await.map(|b| b.into_bytes());
+                match body {
+                    Ok(b) if b.as_ref() == p.probe_body.as_bytes() => {
+                        self.set(GetObject, Allowed, messages::read_back(&p.probe_key))
+                    }
+                    Ok(_) => self.set(
+                        GetObject,
+                        Unverified,
+                        messages::read_back_differs(&p.probe_key),
+                    ),
+                    Err(_) => return Err(messages::read_interrupted()),
+                }
+            }
+            Err(f) if f.class == Class::Denied => {
+                self.set(GetObject, Denied, messages::read_back_denied(&f.describe()))
+            }
+            Err(f) => self.set(
+                GetObject,
+                Unverified,
+                messages::unexpected(
+                    &format!("GetObject of probe object {}", p.probe_key),
+                    &f.describe(),
+                ),
+            ),
+        }
+        Ok(())
+    }
+
+    /// Delete the probe object just written. In a versioned bucket also try
+    /// to remove the version and the delete marker, so probes do not pile up.
+    async fn delete_probe(&mut self, version: Option<String>) -> Step {
+        let p = self.plan;
+        let call = self
+            .clients
+            .s3
+            .delete_object()
+            .bucket(&p.bucket)
+            .key(&p.probe_key)
+            .send();
+        let failure = match self.send(Op::DeleteObject, call).await {
+            Ok(Ok(o)) => {
+                let mut msg = messages::deleted(&p.probe_key);
+                if let Some(v) = version {
+                    let marker = o.version_id.filter(|_| o.delete_marker == Some(true));
+                    if !self.remove_versions(&[Some(v), marker]).await {
+                        msg.push_str(messages::OLD_VERSION_KEPT);
+                    }
+                }
+                self.set(DeleteObject, Allowed, msg);
+                return Ok(());
+            }
+            Ok(Err(f)) => Ok(f),
+            Err(problem) => Err(problem),
+        };
+        // Whatever went wrong, the object may still be there.
+        self.out.leftover = Some(Leftover {
+            bucket: p.bucket.clone(),
+            key: p.probe_key.clone(),
+        });
+        let f = failure?;
+        if f.class == Class::Denied {
+            self.set(
+                DeleteObject,
+                Denied,
+                messages::delete_denied(&p.probe_key, &f.describe()),
+            );
+        } else {
+            self.set(
+                DeleteObject,
+                Unverified,
+                messages::delete_unexpected(&p.probe_key, &f.describe()),
+            );
+        }
+        Ok(())
+    }
+
+    async fn remove_versions(&self, versions: &[Option<String>]) -> bool {
+        let p = self.plan;
+        let mut ok = true;
+        for v in versions.iter().flatten() {
+            let r = self
+                .clients
+                .s3
+                .delete_object()
+                .bucket(&p.bucket)
+                .key(&p.probe_key)
+                .version_id(v)
+                .send()
+                .await;
+            ok &= r.is_ok();
+        }
+        ok
+    }
+
+    /// Delete a probe object left by an earlier validation.
+    async fn delete_leftover(&mut self, l: &Leftover) -> Step<Removal> {
+        let call = self
+            .clients
+            .s3
+            .delete_object()
+            .bucket(&l.bucket)
+            .key(&l.key)
+            .send();
+        match attempt(Op::DeleteObject, call).await {
+            Ok(_) => Ok(Removal::Gone),
+            Err(f) => match f.class {
+                Class::NoSuchKey => Ok(Removal::Gone),
+                Class::Unreachable | Class::Transient(_) => Err(self.not_now(&f, Op::DeleteObject)),
+                ref class => Ok(Removal::Refused {
+                    denied: *class == Class::Denied,
+                    described: f.describe(),
+                }),
+            },
+        }
+    }
+
+    /// A probe object from earlier could not be deleted: write nothing, keep
+    /// earlier results for what cannot be re-tested.
+    fn blocked_by_leftover(&mut self, l: &Leftover, removal: &Removal) {
+        let delete = match removal {
+            Removal::Refused { denied: true, .. } => Denied,
+            _ => Unverified,
+        };
+        self.blocked(l, &removal.why(), delete);
+    }
+
+    fn blocked(&mut self, l: &Leftover, why: &str, delete: PermissionOutcome) {
+        let note = messages::leftover_blocks(&l.bucket, &l.key, why);
+        for p in [PutObject, GetObject] {
+            let previous = self
+                .plan
+                .previous
+                .iter()
+                .find(|r| r.permission == p)
+                .map(|r| r.result)
+                .unwrap_or(Unverified);
+            self.set(p, previous, messages::not_retested(&note));
+        }
+        self.set(DeleteObject, delete, note);
+    }
+
+    /// PutObject was not requested or not possible: prove GetObject without
+    /// writing, by reading the (missing) probe key.
+    async fn without_object(&mut self) -> Step {
+        if self.plan.wants(GetObject) {
+            self.read_missing().await?;
+        }
+        let why = match self.result(PutObject) {
+            Some(Denied) => "PutObject was denied",
+            _ => "no probe object could be written",
+        };
+        self.set(DeleteObject, Unverified, messages::delete_needs_object(why));
+        Ok(())
+    }
+
+    /// GetObject of a key that should not exist: 404 proves s3:GetObject (S3
+    /// answers 404 only to callers allowed to read); 403 proves a denial only
+    /// when listing is allowed, since without s3:ListBucket S3 answers 403 for
+    /// every missing key.
+    async fn read_missing(&mut self) -> Step {
+        let p = self.plan;
+        match self.send(Op::GetObject, self.get_probe()).await? {
+            Ok(_) => {
+                self.reached();
+                self.set(GetObject, Allowed, messages::read_probe_key(&p.probe_key));
+            }
+            Err(f) => match f.class {
+                Class::NoSuchKey => {
+                    self.reached();
+                    self.set(GetObject, Allowed, messages::read_missing_key(&p.probe_key));
+                }
+                Class::Denied if self.result(ListBucket) == Some(Allowed) => {
+                    self.authenticated_if_coded(&f);
+                    self.set(
+                        GetObject,
+                        Denied,
+                        messages::read_denied_although_listing(&p.location(), &f.describe()),
+                    );
+                }
+                Class::Denied => {
+                    self.authenticated_if_coded(&f);
+                    self.set(
+                        GetObject,
+                        Unverified,
+                        messages::read_refused_without_listing(&f.describe()),
+                    );
+                }
+                _ => self.set(
+                    GetObject,
+                    Unverified,
+                    messages::unexpected(
+                        &format!("GetObject of key {}", p.probe_key),
+                        &f.describe(),
+                    ),
+                ),
+            },
+        }
+        Ok(())
+    }
+
+    async fn replicate(&mut self) {
+        let resource = format!("arn:aws:s3:::{}/{}*", self.plan.bucket, self.plan.prefix);
+        let principal = principal_arn(self.plan.role_arn.as_deref(), self.out.identity.as_deref());
+        let (Some(iam), Some(principal)) = (&self.clients.iam, principal) else {
+            self.set(
+                ReplicateObject,
+                Unverified,
+                messages::replicate_no_principal(),
+            );
+            return;
+        };
+        let call = iam
+            .simulate_principal_policy()
+            .policy_source_arn(&principal)
+            .action_names(ReplicateObject.as_str())
+            .resource_arns(&resource)
+            .send();
+        let decision = match attempt(Op::Iam, call).await {
+            Ok(o) => o
+                .evaluation_results
+                .unwrap_or_default()
+                .into_iter()
+                .next()
+                .map(|r| r.eval_decision),
+            Err(f) => {
+                self.set(
+                    ReplicateObject,
+                    Unverified,
+                    messages::replicate_simulation_failed(&principal, &f.describe()),
+                );
+                return;
+            }
+        };
+        use aws_sdk_iam::types::PolicyEvaluationDecisionType as Decision;
+        match decision {
+            Some(Decision::Allowed) => self.set(
+                ReplicateObject,
+                Allowed,
+                messages::replicate_allowed(&principal, &resource),
+            ),
+            Some(Decision::ExplicitDeny) => self.set(
+                ReplicateObject,
+                Denied,
+                messages::replicate_explicit_deny(&principal, &resource),
+            ),
+            other => self.set(
+                ReplicateObject,
+                Unverified,
+                messages::replicate_undecided(
+                    &principal,
+                    other.as_ref().map(|d| d.as_str()).unwrap_or("nothing"),
+                ),
+            ),
+        }
+    }
+
+    fn reached(&mut self) {
+        self.out.bucket_reached = true;
+        self.out.authenticated = true;
+    }
+
+    /// An error code such as AccessDenied means S3 accepted the signature.
+    fn authenticated_if_coded(&mut self, f: &Failure) {
+        if f.facts.code.is_some() {
+            self.out.authenticated = true;
+        }
+    }
+}

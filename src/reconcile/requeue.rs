@@ -1,0 +1,79 @@
+//! When to look at a connection again: exponential backoff after failures,
+//! the interval (spread a little per object) after an answer.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// `base * 2^(n-1)`, capped.
+pub fn backoff(base: Duration, failures: u32, cap: Duration) -> Duration {
+    let factor = 1u32
+        .checked_shl(failures.saturating_sub(1).min(20))
+        .unwrap_or(u32::MAX);
+    base.saturating_mul(factor).min(cap)
+}
+
+/// Spread re-validations of many connections over up to a tenth of the
+/// interval, deterministically per object.
+pub fn jittered(interval: Duration, uid: &str) -> Duration {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    uid.hash(&mut h);
+    let spread = interval.as_millis() as u64 / 10;
+    if spread == 0 {
+        return interval;
+    }
+    interval + Duration::from_millis(h.finish() % spread)
+}
+
+/// Consecutive failures per object UID, for exponential backoff.
+#[derive(Default)]
+pub struct Failures(Mutex<HashMap<String, u32>>);
+
+impl Failures {
+    /// Count one more failure; returns how many in a row.
+    pub fn note(&self, uid: &str) -> u32 {
+        let mut f = self.0.lock().unwrap();
+        let n = f.entry(uid.to_string()).or_insert(0);
+        *n = n.saturating_add(1);
+        *n
+    }
+
+    pub fn clear(&self, uid: &str) {
+        self.0.lock().unwrap().remove(uid);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        let base = Duration::from_secs(5);
+        let cap = Duration::from_secs(60);
+        assert_eq!(backoff(base, 1, cap), Duration::from_secs(5));
+        assert_eq!(backoff(base, 2, cap), Duration::from_secs(10));
+        assert_eq!(backoff(base, 4, cap), Duration::from_secs(40));
+        assert_eq!(backoff(base, 5, cap), cap);
+        assert_eq!(backoff(base, 1000, cap), cap);
+    }
+
+    #[test]
+    fn jitter_stays_within_a_tenth() {
+        let i = Duration::from_secs(600);
+        let j = jittered(i, "some-uid");
+        assert!(j >= i && j < i + Duration::from_secs(60));
+        assert_eq!(j, jittered(i, "some-uid"));
+    }
+
+    #[test]
+    fn failures_count_per_object() {
+        let f = Failures::default();
+        assert_eq!(f.note("a"), 1);
+        assert_eq!(f.note("a"), 2);
+        assert_eq!(f.note("b"), 1);
+        f.clear("a");
+        assert_eq!(f.note("a"), 1);
+    }
+}

@@ -1,0 +1,225 @@
+//! Running the reconciler: the S3Connection watch (only generation changes
+//! trigger a validation, so our own status writes do not), metadata-only
+//! watches of Secrets and ServiceAccounts that re-validate the connections
+//! naming them, readiness, and a bounded graceful shutdown.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use futures::{Future, FutureExt, StreamExt};
+use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
+use kube::core::PartialObjectMeta;
+use kube::runtime::controller::Controller;
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, predicates, watcher};
+use kube::{Api, Client, Resource};
+use tracing::{debug, info, warn};
+
+use super::{Context, error_policy, reconcile};
+use crate::crd::{S3Connection, S3ConnectionSpec};
+use crate::status::conditions::{ConditionType, find};
+
+/// The Secret a connection's spec names, if any.
+fn secret_of(spec: &S3ConnectionSpec) -> Option<&str> {
+    spec.auth
+        .access_key
+        .as_ref()
+        .map(|a| a.secret_name.as_str())
+}
+
+/// The ServiceAccount a connection's spec names, if any.
+fn service_account_of(spec: &S3ConnectionSpec) -> Option<&str> {
+    spec.auth
+        .iam_role
+        .as_ref()
+        .and_then(|r| r.service_account_name.as_deref())
+}
+
+/// Connections in `object`'s namespace whose spec names it (via `named`).
+fn connections_naming<K: Resource>(
+    store: &Store<S3Connection>,
+    object: &K,
+    named: fn(&S3ConnectionSpec) -> Option<&str>,
+) -> Vec<ObjectRef<S3Connection>> {
+    let ns = object.meta().namespace.as_deref();
+    let name = object.meta().name.as_deref();
+    store
+        .state()
+        .iter()
+        .filter(|c| c.metadata.namespace.as_deref() == ns)
+        .filter(|c| named(&c.spec).is_some() && named(&c.spec) == name)
+        .map(|c| ObjectRef::from_obj(c.as_ref()))
+        .collect()
+}
+
+fn api_for<K>(client: &Client, namespace: &Option<String>) -> Api<K>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+    K::DynamicType: Default,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// Count connections by the status of their Ready condition.
+pub fn ready_counts(store: &Store<S3Connection>) -> Vec<(String, i64)> {
+    let mut counts: HashMap<String, i64> = HashMap::new();
+    for c in store.state() {
+        let ready = c
+            .status
+            .as_ref()
+            .and_then(|s| find(&s.conditions, ConditionType::Ready))
+            .map(|c| c.status.clone())
+            .unwrap_or_else(|| "Unknown".into());
+        *counts.entry(ready).or_default() += 1;
+    }
+    let mut v: Vec<_> = counts.into_iter().collect();
+    v.sort();
+    v
+}
+
+/// Run the controller until `shutdown` resolves (then finish in-flight
+/// reconciles, for at most `Config::shutdown_grace`) or the watch streams
+/// end. `ready` turns true once the S3Connection cache is synced.
+pub async fn run(
+    ctx: Arc<Context>,
+    ready: Arc<AtomicBool>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    let shutdown = shutdown.boxed().shared();
+    let grace = ctx.config.shutdown_grace;
+    let synced_before_stop = ready.clone();
+    let client = ctx.client.clone();
+    let ns = ctx.config.namespace.clone();
+    let conns: Api<S3Connection> = api_for(&client, &ns);
+    // Metadata only: the operator never caches Secret data, and reads the one
+    // Secret a connection names when it validates.
+    let secrets: Api<PartialObjectMeta<Secret>> = api_for(&client, &ns);
+    let accounts: Api<PartialObjectMeta<ServiceAccount>> = api_for(&client, &ns);
+
+    let (reader, writer) = reflector::store();
+    let synced = ready.clone();
+    let main = watcher(conns, watcher::Config::default().any_semantic())
+        .default_backoff()
+        .reflect(writer)
+        .inspect(move |ev| {
+            // The initial list is in the cache: ready to serve.
+            if matches!(ev, Ok(watcher::Event::InitDone)) && !synced.swap(true, Ordering::SeqCst) {
+                info!("S3Connection cache synced; ready");
+            }
+        })
+        .applied_objects()
+        .predicate_filter(predicates::generation, Default::default());
+
+    let secret_events = watcher(secrets, watcher::Config::default())
+        .default_backoff()
+        .touched_objects()
+        .predicate_filter(predicates::resource_version, Default::default());
+    let sa_events = watcher(accounts, watcher::Config::default())
+        .default_backoff()
+        .touched_objects()
+        .predicate_filter(predicates::resource_version, Default::default());
+
+    {
+        let reader = reader.clone();
+        ctx.metrics.set_ready_source(move || ready_counts(&reader));
+    }
+
+    let secret_store = reader.clone();
+    let sa_store = reader.clone();
+    let concurrency = ctx.config.concurrency;
+    let controller = Controller::for_stream(main, reader)
+        .watches_stream(secret_events, move |s| {
+            connections_naming(&secret_store, &s, secret_of)
+        })
+        .watches_stream(sa_events, move |sa| {
+            connections_naming(&sa_store, &sa, service_account_of)
+        })
+        .with_config(kube::runtime::controller::Config::default().concurrency(concurrency))
+        .graceful_shutdown_on(shutdown.clone())
+        .run(reconcile, error_policy, ctx)
+        .for_each(|res| async move {
+            match res {
+                Ok((obj, _)) => debug!(object = %obj, "reconciled"),
+                Err(kube::runtime::controller::Error::ReconcilerFailed(..)) => {}
+                Err(e) => warn!(error = %e, "controller stream error"),
+            }
+        });
+    // The controller waits for its cache before it stops; a cache that never
+    // syncs (say, RBAC forbids listing) must not keep the process alive.
+    let deadline = async move {
+        shutdown.await;
+        if synced_before_stop.load(Ordering::SeqCst) {
+            tokio::time::sleep(grace).await;
+            warn!(
+                grace_s = grace.as_secs(),
+                "in-flight validations did not finish in time; stopping anyway"
+            );
+        } else {
+            info!("stopping before the cache synced; nothing was in flight");
+        }
+    };
+    tokio::select! {
+        _ = controller => {}
+        _ = deadline => {}
+    }
+    info!("controller stopped");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn conn(name: &str, ns: &str, auth: serde_json::Value) -> S3Connection {
+        let mut c: S3Connection = serde_json::from_value(json!({
+            "apiVersion": "s3connection.dev/v1alpha1",
+            "kind": "S3Connection",
+            "metadata": {"name": name, "namespace": ns, "uid": "u1", "generation": 3},
+            "spec": {"bucket": "b", "region": "us-east-1", "auth": auth}
+        }))
+        .unwrap();
+        c.status = None;
+        c
+    }
+
+    fn meta<K: Resource<DynamicType = ()>>(ns: &str, name: &str) -> PartialObjectMeta<K> {
+        PartialObjectMeta {
+            types: None,
+            metadata: kube::api::ObjectMeta {
+                name: Some(name.into()),
+                namespace: Some(ns.into()),
+                ..Default::default()
+            },
+            _phantom: Default::default(),
+        }
+    }
+
+    #[test]
+    fn secret_and_service_account_mapping() {
+        let (reader, mut writer) = reflector::store::<S3Connection>();
+        let a = conn("a", "ns", json!({"accessKey": {"secretName": "s"}}));
+        let b = conn("b", "other", json!({"accessKey": {"secretName": "s"}}));
+        let irsa = conn(
+            "irsa",
+            "ns",
+            json!({"iamRole": {"serviceAccountName": "sa"}}),
+        );
+        for obj in [a, b, irsa] {
+            writer.apply_watcher_event(&watcher::Event::Apply(obj));
+        }
+        let secret = |ns, name| meta::<Secret>(ns, name);
+        let hits = connections_naming(&reader, &secret("ns", "s"), secret_of);
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].name, "a");
+        assert!(connections_naming(&reader, &secret("ns", "other"), secret_of).is_empty());
+        let sa = meta::<ServiceAccount>("ns", "sa");
+        let hits = connections_naming(&reader, &sa, service_account_of);
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].name, "irsa");
+        assert_eq!(ready_counts(&reader), vec![("Unknown".to_string(), 3)]);
+    }
+}

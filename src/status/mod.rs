@@ -1,0 +1,202 @@
+//! From an [`Outcome`] to the `S3ConnectionStatus` it implies
+//! ([`build_status`]), whether that is worth a write ([`needs_write`]), the
+//! server-side apply of it and the event on a change of `Ready` ([`write`]).
+//! The first two are pure and take the validation's one timestamp.
+
+pub mod conditions;
+pub mod write;
+
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+use crate::crd::S3ConnectionStatus;
+use crate::outcome::{Outcome, Severity};
+
+/// The status an outcome implies. A transient problem changes only the
+/// conditions: what the last completed validation proved stays visible.
+pub fn build_status(
+    generation: Option<i64>,
+    old: &S3ConnectionStatus,
+    o: &Outcome,
+    now: &Time,
+) -> S3ConnectionStatus {
+    let conditions = conditions::merge(
+        &old.conditions,
+        &conditions::from_outcome(o),
+        generation,
+        now,
+    );
+    let auth = o.auth.map(|a| a.as_str().to_string());
+    let (leftover_probe_object, leftover_probe_bucket) = match &o.leftover {
+        Some(l) => (Some(l.key.clone()), Some(l.bucket.clone())),
+        None => (None, None),
+    };
+    if o.reason.severity() == Severity::Transient {
+        return S3ConnectionStatus {
+            observed_generation: generation,
+            conditions,
+            auth,
+            leftover_probe_object,
+            leftover_probe_bucket,
+            ..old.clone()
+        };
+    }
+    S3ConnectionStatus {
+        observed_generation: generation,
+        conditions,
+        auth,
+        identity: o.identity.clone(),
+        bucket_region: o.bucket_region.clone(),
+        permissions: o.permissions.iter().map(|p| p.to_status()).collect(),
+        last_validation_time: Some(now.clone()),
+        leftover_probe_object,
+        leftover_probe_bucket,
+    }
+}
+
+/// Whether the new status differs from the old in anything but timestamps,
+/// or the validation time is older than half an interval.
+pub fn needs_write(
+    old: &S3ConnectionStatus,
+    new: &S3ConnectionStatus,
+    now: &Time,
+    interval: Duration,
+) -> bool {
+    if !conditions::same_ignoring_time(&old.conditions, &new.conditions) {
+        return true;
+    }
+    let strip = |s: &S3ConnectionStatus| S3ConnectionStatus {
+        conditions: vec![],
+        last_validation_time: None,
+        ..s.clone()
+    };
+    if strip(old) != strip(new) {
+        return true;
+    }
+    match (&old.last_validation_time, &new.last_validation_time) {
+        (_, None) => false,
+        (None, Some(_)) => true,
+        (Some(before), Some(_)) => {
+            let age = now.0.duration_since(before.0);
+            age.as_secs_f64() >= interval.as_secs_f64() / 2.0
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::conditions::{CondStatus, ConditionType, find};
+    use super::*;
+    use crate::crd::{AuthKind, Permission, PermissionOutcome};
+    use crate::outcome::{Leftover, PermissionCheck, Problem, Reason};
+    use crate::probe::Previous;
+    use jiff::Timestamp;
+
+    fn t(secs: i64) -> Time {
+        Time(Timestamp::from_second(secs).unwrap())
+    }
+
+    const GENERATION: Option<i64> = Some(3);
+
+    fn ok_outcome() -> Outcome {
+        Outcome {
+            reason: Reason::Validated,
+            message: "fine".into(),
+            auth: Some(AuthKind::AccessKey),
+            authenticated: true,
+            bucket_reached: true,
+            identity: Some("arn:aws:iam::123456789012:user/u".into()),
+            bucket_region: Some("us-east-1".into()),
+            permissions: vec![PermissionCheck {
+                permission: Permission::ListBucket,
+                result: PermissionOutcome::Allowed,
+                message: String::new(),
+            }],
+            leftover: None,
+        }
+    }
+
+    #[test]
+    fn status_from_validated_outcome() {
+        let s = build_status(
+            GENERATION,
+            &S3ConnectionStatus::default(),
+            &ok_outcome(),
+            &t(100),
+        );
+        assert_eq!(s.observed_generation, Some(3));
+        assert_eq!(s.auth.as_deref(), Some("AccessKey"));
+        assert_eq!(
+            s.identity.as_deref(),
+            Some("arn:aws:iam::123456789012:user/u")
+        );
+        assert_eq!(s.last_validation_time, Some(t(100)));
+        assert_eq!(s.conditions.len(), 5);
+    }
+
+    #[test]
+    fn transient_outcome_keeps_what_was_proved() {
+        let first = build_status(
+            GENERATION,
+            &S3ConnectionStatus::default(),
+            &ok_outcome(),
+            &t(100),
+        );
+        let down = Outcome::problem(Problem::new(Reason::EndpointUnreachable, "down"));
+        let second = build_status(GENERATION, &first, &down, &t(200));
+        assert_eq!(second.permissions, first.permissions);
+        assert_eq!(second.identity, first.identity);
+        assert_eq!(second.last_validation_time, Some(t(100)));
+        let ready = find(&second.conditions, ConditionType::Ready).unwrap();
+        assert_eq!(ready.status, CondStatus::Unknown.as_str());
+        assert_eq!(ready.last_transition_time, t(200));
+    }
+
+    #[test]
+    fn leftover_is_kept_in_status() {
+        let mut o = ok_outcome();
+        o.leftover = Some(Leftover {
+            bucket: "b".into(),
+            key: ".s3connection-probe/u1".into(),
+        });
+        let s = build_status(GENERATION, &S3ConnectionStatus::default(), &o, &t(1));
+        assert_eq!(
+            s.leftover_probe_object.as_deref(),
+            Some(".s3connection-probe/u1")
+        );
+        assert_eq!(Previous::of(Some(&s)).leftover, o.leftover);
+    }
+
+    #[test]
+    fn unchanged_status_is_not_rewritten_until_half_an_interval() {
+        let interval = Duration::from_secs(600);
+        let first = build_status(
+            GENERATION,
+            &S3ConnectionStatus::default(),
+            &ok_outcome(),
+            &t(1000),
+        );
+        assert!(needs_write(
+            &S3ConnectionStatus::default(),
+            &first,
+            &t(1000),
+            interval
+        ));
+        let again = build_status(GENERATION, &first, &ok_outcome(), &t(1100));
+        assert!(!needs_write(&first, &again, &t(1100), interval));
+        let later = build_status(GENERATION, &first, &ok_outcome(), &t(1300));
+        assert!(needs_write(&first, &later, &t(1300), interval));
+        let mut changed = ok_outcome();
+        changed.reason = Reason::PermissionDenied;
+        let flipped = build_status(GENERATION, &first, &changed, &t(1010));
+        assert!(needs_write(&first, &flipped, &t(1010), interval));
+        // Timestamps of unchanged conditions survive the rewrite.
+        assert!(
+            later
+                .conditions
+                .iter()
+                .all(|c| c.last_transition_time == t(1000))
+        );
+    }
+}

@@ -1,0 +1,12 @@
+//! Integration tests: a real kube-apiserver and etcd, a real S3/STS/IAM
+//! endpoint with IAM enforcement, the operator binary as a process. One test
+//! binary (one link, one harness); `make test` starts the environment.
+
+mod harness;
+
+mod access_key;
+mod crd;
+mod ha;
+mod install;
+mod irsa;
+mod outage;
