@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Stops what hack/dev-up.sh started in ${S3C_DEV_DIR:-<repo>/.dev} (moto,
-# kube-apiserver, etcd: each its own process group, recorded in run/*.pid),
-# waits until they are gone, and removes the state (etcd data, certificates,
-# kubeconfig, env) so the next dev-up starts a clean cluster. Logs of the last
+# Stops what hack/dev-up.sh started in ${S3C_DEV_DIR:-<repo>/.dev} (MinIO,
+# moto, kube-apiserver, etcd: each its own process group, recorded in
+# run/*.pid), waits until they are gone, and removes the state (etcd and MinIO
+# data, certificates, kubeconfig, env) so the next dev-up starts a clean cluster. Logs of the last
 # run stay in $S3C_DEV_DIR/logs (pass --purge to remove the whole directory).
 # The tool cache ($HOME/.cache/s3-connection-operator) is not touched.
 # Idempotent: does nothing when nothing runs.
@@ -27,6 +27,7 @@ flock -w 300 9 || { log "another dev-up/dev-down holds $DEV/.lock"; exit 1; }
 
 source "$REPO/hack/proc.sh"
 
+stop_component minio "/minio server"
 stop_component moto moto_launcher.py
 stop_component kube-apiserver kube-apiserver
 stop_component etcd etcd

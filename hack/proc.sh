@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Process helpers shared by dev-up.sh and dev-down.sh (sourced; needs $RUN
 # and a log function).
 
@@ -46,6 +47,26 @@ stop_component() {
     if pgrep -g "$pid" > /dev/null 2>&1; then
       kill -KILL -- "-$pid" 2>/dev/null || true
     fi
+  fi
+  rm -f "$f"
+}
+
+# kill_component NAME MATCH: SIGKILL the whole process group at once, the way
+# a crash (or the OOM killer) ends a process: no graceful shutdown, no
+# flushing. Waits until it is gone (its ports are free then).
+kill_component() {
+  local name=$1 match=$2 f; f=$(pidfile "$1")
+  [[ -f $f ]] || return 0
+  local pid; pid=$(<"$f")
+  if alive "$name" "$match"; then
+    log "killing $name (pid $pid) with SIGKILL"
+    kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+    local i
+    for ((i = 0; i < 100; i++)); do
+      running "$pid" || break
+      sleep 0.1
+    done
+    running "$pid" && log "warning: $name (pid $pid) still exists 10s after SIGKILL"
   fi
   rm -f "$f"
 }
