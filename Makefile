@@ -16,6 +16,7 @@ TEST_DEV_DIR ?= $(CURDIR)/.dev-test
 TEST_ETCD_PORT ?= 22379
 TEST_APISERVER_PORT ?= 26443
 TEST_MOTO_PORT ?= 25000
+TEST_MINIO_PORT ?= 29000
 # Where the operator started by `make dev` serves /metrics, /healthz, /readyz.
 DEV_METRICS_ADDR ?= 127.0.0.1:18080
 
@@ -27,11 +28,11 @@ help: ## list the targets
 ##@ Tools and local environment
 
 .PHONY: tools
-tools: ## build/install etcd, kube-apiserver, helm, kubectl, moto (once per machine)
+tools: ## build/install etcd, kube-apiserver, helm, kubectl, moto, MinIO, kstatus, argocd-health (once per machine)
 	hack/tools.sh all
 
 .PHONY: dev-up
-dev-up: ## start etcd + kube-apiserver + moto in .dev (idempotent)
+dev-up: ## start etcd + kube-apiserver + moto + MinIO in .dev (idempotent)
 	S3C_DEV_DIR=$(DEV_DIR) hack/dev-up.sh
 
 .PHONY: dev-down
@@ -66,7 +67,8 @@ dev: dev-up ## dev-up, seed moto + Secret, apply examples/, run the operator in 
 	@echo "  source $(DEV_DIR)/env"
 	@echo "  kubectl get s3connections"
 	@echo
-	source $(DEV_DIR)/env && METRICS_ADDR=$(DEV_METRICS_ADDR) LOG_FORMAT=$${LOG_FORMAT:-text} exec cargo run -- run
+	source $(DEV_DIR)/env && METRICS_ADDR=$(DEV_METRICS_ADDR) LOG_FORMAT=$${LOG_FORMAT:-text} \
+	  ALLOWED_ENDPOINTS=$$AWS_ENDPOINT_URL,$$S3C_MINIO_ENDPOINT exec cargo run -- run
 
 ##@ Build and checks
 
@@ -96,7 +98,8 @@ test-unit: ## unit tests
 .PHONY: test
 test: test-unit ## unit tests, then integration tests against a private environment in .dev-test
 	@export S3C_DEV_DIR=$(TEST_DEV_DIR) ETCD_PORT=$(TEST_ETCD_PORT) \
-	  APISERVER_PORT=$(TEST_APISERVER_PORT) MOTO_PORT=$(TEST_MOTO_PORT); \
+	  APISERVER_PORT=$(TEST_APISERVER_PORT) MOTO_PORT=$(TEST_MOTO_PORT) \
+	  MINIO_PORT=$(TEST_MINIO_PORT); \
 	unset ETCD_PEER_PORT; \
 	cleanup() { \
 	  rc=$$?; \
@@ -110,4 +113,5 @@ test: test-unit ## unit tests, then integration tests against a private environm
 	hack/dev-up.sh; \
 	source $$S3C_DEV_DIR/env; \
 	moto-python hack/check_dev_env.py; \
+	moto-python hack/check_minio.py; \
 	cargo test --no-fail-fast --test '*'

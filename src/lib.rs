@@ -15,6 +15,7 @@
 //! - [`outcome`]: reasons and results of a validation
 //! - [`telemetry`]: logs and metrics
 //! - [`spec`]: checking a spec and turning it into typed values (pure)
+//! - [`allowlist`]: the endpoints an administrator allows (pure)
 //! - [`aws`]: SDK clients for a connection, and what their errors mean
 //! - [`messages`]: every text a user reads about a connection
 //! - [`credentials`]: Secrets, IRSA and role assumption, cache, redaction
@@ -23,6 +24,7 @@
 //! - [`reconcile`]: the reconciler, requeue policy and watches
 //! - [`leader`]: leader election on a Lease; [`http`]: health and metrics
 
+pub mod allowlist;
 pub mod aws;
 pub mod crd;
 pub mod credentials;

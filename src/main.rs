@@ -4,11 +4,12 @@ use std::sync::atomic::AtomicBool;
 
 use clap::{Args, Parser, Subcommand};
 use prometheus_client::registry::Registry;
+use s3_connection_operator::allowlist::Allowlist;
 use s3_connection_operator::aws::{SdkFactory, Timeouts};
 use s3_connection_operator::http::{self, HttpState};
 use s3_connection_operator::leader::{self, Ended, LeaderConfig};
 use s3_connection_operator::reconcile::{self, Context};
-use s3_connection_operator::spec::parse_interval;
+use s3_connection_operator::spec::{parse_duration, parse_interval};
 use s3_connection_operator::telemetry::{self, LogFormat, Metrics};
 use tokio::sync::watch;
 
@@ -26,7 +27,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the controller.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print the S3Connection CRD as YAML.
     Crd,
 }
@@ -44,12 +45,36 @@ struct RunArgs {
     /// Re-validation interval for connections without `validationInterval`.
     #[arg(long, env = "DEFAULT_INTERVAL", default_value = "10m", value_parser = parse_interval)]
     default_interval: std::time::Duration,
-    /// How many connections are validated at once.
-    #[arg(long, env = "CONCURRENCY", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+    /// How many connections are validated at once, in all namespaces.
+    #[arg(long, env = "CONCURRENCY", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
     concurrency: u16,
-    /// Watch only this namespace (default: all namespaces).
-    #[arg(long, env = "WATCH_NAMESPACE")]
-    namespace: Option<String>,
+    /// How many connections of one namespace are validated at once, so that
+    /// one namespace cannot take every slot.
+    #[arg(long, env = "NAMESPACE_CONCURRENCY", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+    namespace_concurrency: u16,
+    /// Watch only these namespaces (repeat the flag, or separate with commas;
+    /// default: all namespaces).
+    #[arg(long = "namespace", env = "WATCH_NAMESPACE", value_delimiter = ',')]
+    namespaces: Vec<String>,
+    /// An S3-compatible endpoint connections may use, as
+    /// `scheme://host[:port]`; a leading `*.` in the host allows its
+    /// subdomains. Repeat the flag (or separate with commas). Without any,
+    /// only AWS's own endpoints (no `spec.endpoint`) are used.
+    #[arg(
+        long = "allowed-endpoint",
+        env = "ALLOWED_ENDPOINTS",
+        value_delimiter = ','
+    )]
+    allowed_endpoints: Vec<String>,
+    /// Longest time one validation may take; it is then stopped and the
+    /// connection reports `ValidationTimedOut`.
+    #[arg(long, env = "VALIDATION_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    validation_timeout: std::time::Duration,
+    /// The `<cluster>` of the ExternalId `<cluster>:<namespace>` sent when
+    /// the operator's own identity assumes a role (default: the UID of the
+    /// `kube-system` namespace). Only used with --allow-operator-identity.
+    #[arg(long, env = "CLUSTER_NAME")]
+    cluster_name: Option<String>,
     /// Log format.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "json")]
     log_format: LogFormat,
@@ -82,7 +107,7 @@ fn main() -> anyhow_free::Result {
         Command::Run(args) => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?
-            .block_on(run(args)),
+            .block_on(run(*args)),
     }
 }
 
@@ -90,8 +115,15 @@ async fn run(args: RunArgs) -> anyhow_free::Result {
     // One TLS crypto provider for kube and the AWS SDK.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     telemetry::init_logging(args.log_format, &args.log_level);
+    telemetry::log_panics();
+    let allowed_endpoints = Allowlist::parse(&args.allowed_endpoints)?;
 
     let client = kube::Client::try_default().await?;
+    let cluster_name = match (&args.cluster_name, args.allow_operator_identity) {
+        (Some(name), true) => Some(name.clone()),
+        (None, true) => Some(kube_system_uid(&client).await?),
+        (_, false) => None,
+    };
     let aws = SdkFactory::new(Timeouts::default(), args.allow_operator_identity, |k| {
         std::env::var(k).ok()
     })
@@ -111,13 +143,25 @@ async fn run(args: RunArgs) -> anyhow_free::Result {
     let config = reconcile::Config {
         default_interval: args.default_interval,
         allow_operator_identity: args.allow_operator_identity,
+        cluster_name,
         concurrency: args.concurrency,
-        namespace: args.namespace.clone(),
+        namespace_concurrency: args.namespace_concurrency,
+        namespaces: args.namespaces.clone(),
+        allowed_endpoints,
+        validation_timeout: args.validation_timeout,
         ..Default::default()
     };
     tracing::info!(
         allow_operator_identity = config.allow_operator_identity,
-        namespace = config.namespace.as_deref().unwrap_or("<all>"),
+        cluster_name = config.cluster_name.as_deref().unwrap_or(""),
+        namespaces = if config.namespaces.is_empty() {
+            "<all>".to_string()
+        } else {
+            config.namespaces.join(",")
+        },
+        allowed_endpoints = %config.allowed_endpoints,
+        concurrency = config.concurrency,
+        namespace_concurrency = config.namespace_concurrency,
         default_interval_s = config.default_interval.as_secs(),
         leader_election = args.leader_election,
         "starting s3-connection-operator {}",
@@ -170,7 +214,7 @@ fn leader_config(args: &RunArgs) -> LeaderConfig {
             .lease_namespace
             .clone()
             .or_else(|| std::env::var("POD_NAMESPACE").ok())
-            .or_else(|| args.namespace.clone())
+            .or_else(|| args.namespaces.first().cloned())
             .unwrap_or_else(|| "default".into()),
         identity: std::env::var("POD_NAME")
             .unwrap_or_else(|_| format!("{}-{}", hostname(), std::process::id())),
@@ -192,6 +236,17 @@ fn shutdown_signal() -> impl Fn() -> leader::Signal {
             let _ = rx.wait_for(|s| *s).await;
         })
     }
+}
+
+/// The UID of the `kube-system` namespace: a stable name of this cluster.
+async fn kube_system_uid(client: &kube::Client) -> anyhow_free::Result<String> {
+    let api: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(client.clone());
+    let ns = api.get("kube-system").await.map_err(|e| {
+        format!(
+            "--allow-operator-identity needs a cluster name for the ExternalId: set --cluster-name, or let the operator read the kube-system namespace (get namespaces/kube-system): {e}"
+        )
+    })?;
+    Ok(ns.metadata.uid.unwrap_or_default())
 }
 
 fn hostname() -> String {

@@ -7,6 +7,43 @@
 use crate::aws::classify::Class;
 use crate::outcome::{Problem, Reason};
 
+// ----------------------------------------------------------------- admission
+
+pub fn invalid_spec(why: &str) -> Problem {
+    Problem::new(
+        Reason::InvalidSpec,
+        format!("{why}. Fix the S3Connection spec."),
+    )
+}
+
+/// `suggestion` is the allowlist entry that would allow it.
+pub fn endpoint_not_allowed(endpoint: &str, suggestion: &str) -> Problem {
+    Problem::new(
+        Reason::EndpointNotAllowed,
+        format!(
+            "spec.endpoint {endpoint} is not on this operator's list of allowed endpoints, so the operator reads no credentials for this connection and sends it no request. An administrator allows it by running the operator with --allowed-endpoint {suggestion} (Helm value allowedEndpoints); otherwise use an allowed endpoint, or none for AWS."
+        ),
+    )
+}
+
+// ----------------------------------------------------------------- the operator
+
+pub fn validation_timed_out(after_s: u64) -> Problem {
+    Problem::new(
+        Reason::ValidationTimedOut,
+        format!(
+            "The validation did not finish within {after_s}s (an endpoint or STS answers too slowly or not at all); it was stopped and is retried with backoff."
+        ),
+    )
+}
+
+pub fn internal_error() -> Problem {
+    Problem::new(
+        Reason::InternalError,
+        "The operator failed internally while validating this connection (a bug; its log has the details). Other connections are not affected; retrying with backoff.",
+    )
+}
+
 // ----------------------------------------------------------------- credentials
 
 pub fn secret_not_found(secret: &str, ns: &str, id_key: &str, secret_key: &str) -> Problem {
@@ -23,6 +60,23 @@ pub fn secret_key_missing(secret: &str, what: &str) -> Problem {
     Problem::new(
         Reason::SecretKeyMissing,
         format!("Secret {secret:?} {what}; add it, or name the right key in spec.auth.accessKey."),
+    )
+}
+
+/// `why` completes "the value ...", without the value.
+pub fn secret_value_invalid(secret: &str, key: &str, why: &str) -> Problem {
+    Problem::new(
+        Reason::SecretValueInvalid,
+        format!(
+            "Secret {secret:?} key {key:?}: the value {why}. Fix the value in the Secret (a value read from a file may carry stray characters)."
+        ),
+    )
+}
+
+pub fn sts_credentials_unusable(role_arn: &str, why: &str) -> Problem {
+    Problem::new(
+        Reason::AssumeRoleFailed,
+        format!("STS returned credentials for role {role_arn} that cannot be used: a value {why}."),
     )
 }
 
@@ -72,7 +126,7 @@ pub fn operator_identity_disabled() -> Problem {
 pub fn operator_identity_unavailable() -> Problem {
     Problem::new(
         Reason::OperatorIdentityDisabled,
-        "The operator's own identity is not available.",
+        "The operator's own identity is not available (no AWS identity, or no cluster name for the ExternalId); see the operator's log.",
     )
 }
 
@@ -84,14 +138,9 @@ pub fn irsa_request(ns: &str, sa: &str, role_arn: &str, audience: &str) -> Strin
 }
 
 /// Who asked STS for what, for [`assume_role_failed`] (operator identity).
-pub fn operator_request(role_arn: &str, with_external_id: bool) -> String {
+pub fn operator_request(role_arn: &str, external_id: &str) -> String {
     format!(
-        "the operator to assume role {role_arn}: the role's trust policy must allow the operator's identity{}",
-        if with_external_id {
-            " with this externalId"
-        } else {
-            ""
-        }
+        "the operator to assume role {role_arn}: the role's trust policy must allow the operator's identity with the condition sts:ExternalId = {external_id}"
     )
 }
 
@@ -163,6 +212,15 @@ pub fn wrong_region(bucket: &str, region: &str, actual: Option<&str>) -> Problem
             ),
         ),
     }
+}
+
+pub fn invalid_response(endpoint: &str, what: &str, described: &str) -> Problem {
+    Problem::new(
+        Reason::InvalidResponse,
+        format!(
+            "{endpoint} answered {what} with something that is not an S3 answer ({described}). Check that spec.endpoint is the S3 API of the store."
+        ),
+    )
 }
 
 pub fn unreachable(endpoint: &str, what: &str) -> Problem {
@@ -288,6 +346,19 @@ pub fn leftover_blocks(bucket: &str, key: &str, why: &str) -> String {
     format!(
         "A probe object from an earlier validation, s3://{bucket}/{key}, is still there ({why}); the operator writes no other probe object until it is gone. Delete it or grant s3:DeleteObject."
     )
+}
+
+pub fn probe_key_in_use(bucket: &str, key: &str) -> Problem {
+    Problem::new(
+        Reason::ProbeKeyInUse,
+        format!(
+            "An object the operator did not write for this connection is at its probe key s3://{bucket}/{key} (it lacks the x-amz-meta-s3connection-uid marker naming this connection). The operator leaves it alone and writes nothing; move or delete it to let the write, read and delete permissions be proved."
+        ),
+    )
+}
+
+pub fn not_tested_key_in_use() -> String {
+    "Not tested: an object the operator did not write holds the probe key (see the Ready condition).".into()
 }
 
 pub fn not_retested(note: &str) -> String {

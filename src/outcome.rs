@@ -13,8 +13,10 @@ use crate::crd::{AuthKind, Permission, PermissionOutcome, PermissionResult};
 pub enum Reason {
     Validated,
     InvalidSpec,
+    EndpointNotAllowed,
     SecretNotFound,
     SecretKeyMissing,
+    SecretValueInvalid,
     ServiceAccountNotFound,
     RoleArnMissing,
     OperatorIdentityDisabled,
@@ -22,10 +24,14 @@ pub enum Reason {
     AssumeRoleFailed,
     BucketNotFound,
     WrongRegion,
+    InvalidResponse,
     PermissionDenied,
     AccessDenied,
+    ProbeKeyInUse,
     EndpointUnreachable,
     Transient,
+    ValidationTimedOut,
+    InternalError,
 }
 
 /// How far a reason lets the operator trust the connection.
@@ -61,26 +67,36 @@ impl Reason {
     pub fn severity(self) -> Severity {
         match self {
             Reason::Validated => Severity::Ok,
-            Reason::EndpointUnreachable | Reason::Transient => Severity::Transient,
+            Reason::EndpointUnreachable
+            | Reason::Transient
+            | Reason::ValidationTimedOut
+            | Reason::InternalError => Severity::Transient,
             _ => Severity::Definite,
         }
     }
 
     pub fn check(self) -> Check {
         match self {
-            Reason::InvalidSpec => Check::Spec,
+            Reason::InvalidSpec | Reason::EndpointNotAllowed => Check::Spec,
             Reason::SecretNotFound
             | Reason::SecretKeyMissing
+            | Reason::SecretValueInvalid
             | Reason::ServiceAccountNotFound
             | Reason::RoleArnMissing
             | Reason::OperatorIdentityDisabled
             | Reason::InvalidCredentials
             | Reason::AssumeRoleFailed => Check::Credentials,
-            Reason::BucketNotFound | Reason::WrongRegion | Reason::AccessDenied => Check::Bucket,
+            Reason::BucketNotFound
+            | Reason::WrongRegion
+            | Reason::InvalidResponse
+            | Reason::AccessDenied => Check::Bucket,
             Reason::PermissionDenied
+            | Reason::ProbeKeyInUse
             | Reason::Validated
             | Reason::EndpointUnreachable
-            | Reason::Transient => Check::Permissions,
+            | Reason::Transient
+            | Reason::ValidationTimedOut
+            | Reason::InternalError => Check::Permissions,
         }
     }
 
@@ -149,6 +165,8 @@ pub struct Outcome {
     pub message: String,
     /// How the connection authenticates, when its spec says so unambiguously.
     pub auth: Option<AuthKind>,
+    /// The ExternalId sent when the operator's own identity assumes the role.
+    pub external_id: Option<String>,
     /// The credentials were accepted by STS or S3.
     pub authenticated: bool,
     /// S3 answered for the bucket in the requested region.
@@ -172,6 +190,7 @@ impl Outcome {
             reason,
             message,
             auth: None,
+            external_id: None,
             authenticated: false,
             bucket_reached: false,
             identity: None,

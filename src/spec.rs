@@ -39,11 +39,11 @@ pub struct IrsaRole {
     pub session_name: Option<String>,
 }
 
-/// A role the operator's own identity assumes.
+/// A role the operator's own identity assumes. The operator, not the
+/// tenant, chooses the ExternalId (`<cluster>:<namespace>`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OperatorRole {
     pub role_arn: String,
-    pub external_id: Option<String>,
     pub session_name: Option<String>,
 }
 
@@ -160,35 +160,15 @@ fn check_path(p: &str) -> Result<String, String> {
     Ok(format!("{p}/"))
 }
 
-/// Parse a duration such as `1h30m`, `10m` or `90s`, within the limits.
+/// Parse a duration such as `1h30m`, `10m` or `90s`, within the limits of
+/// `validationInterval`.
 pub fn parse_interval(s: &str) -> Result<Duration, String> {
     if s.is_empty() || !rules::INTERVAL.is_match(s) {
         return Err(format!(
             "validationInterval {s:?} must be a duration such as 10m, 1h or 90s"
         ));
     }
-    let mut total: u64 = 0;
-    let mut num = String::new();
-    for c in s.chars() {
-        if c.is_ascii_digit() {
-            num.push(c);
-            continue;
-        }
-        let n: u64 = num
-            .parse()
-            .map_err(|_| format!("validationInterval {s:?} has a number that is too large"))?;
-        num.clear();
-        let unit = match c {
-            'h' => 3600,
-            'm' => 60,
-            _ => 1,
-        };
-        total = n
-            .checked_mul(unit)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(|| format!("validationInterval {s:?} is too large"))?;
-    }
-    let d = Duration::from_secs(total);
+    let d = parse_duration(s).map_err(|e| format!("validationInterval {e}"))?;
     if d < rules::MIN_INTERVAL {
         return Err(format!(
             "validationInterval {s:?} must be at least {}",
@@ -202,6 +182,38 @@ pub fn parse_interval(s: &str) -> Result<Duration, String> {
         ));
     }
     Ok(d)
+}
+
+/// Parse a non-zero duration such as `1h30m`, `10m` or `90s`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    if s.is_empty() || !rules::INTERVAL.is_match(s) {
+        return Err(format!("{s:?} must be a duration such as 10m, 1h or 90s"));
+    }
+    let mut total: u64 = 0;
+    let mut num = String::new();
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let n: u64 = num
+            .parse()
+            .map_err(|_| format!("{s:?} has a number that is too large"))?;
+        num.clear();
+        let unit = match c {
+            'h' => 3600,
+            'm' => 60,
+            _ => 1,
+        };
+        total = n
+            .checked_mul(unit)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(|| format!("{s:?} is too large"))?;
+    }
+    if total == 0 {
+        return Err(format!("{s:?} must not be zero"));
+    }
+    Ok(Duration::from_secs(total))
 }
 
 fn permissions(list: Option<&[String]>) -> Result<Vec<Permission>, String> {
@@ -286,17 +298,6 @@ fn iam_role(kind: AuthKind, role: &IamRoleAuth) -> Result<AuthMethod, String> {
             "spec.auth.iamRole.serviceAccountName {sa:?} is not a valid ServiceAccount name"
         ));
     }
-    if let Some(e) = &role.external_id {
-        if role.service_account_name.is_some() {
-            return Err("spec.auth.iamRole.externalId applies only to the operator's own identity; remove it or remove serviceAccountName".into());
-        }
-        let (min, max) = rules::EXTERNAL_ID_LEN;
-        if !(min as usize..=max as usize).contains(&e.len()) || !rules::EXTERNAL_ID.is_match(e) {
-            return Err(format!(
-                "spec.auth.iamRole.externalId must be {min}-{max} characters of letters, digits and +=,.@:/-"
-            ));
-        }
-    }
     if let Some(s) = &role.session_name
         && !rules::SESSION_NAME.is_match(s)
     {
@@ -312,7 +313,6 @@ fn iam_role(kind: AuthKind, role: &IamRoleAuth) -> Result<AuthMethod, String> {
         })),
         (AuthKind::OperatorRole, None, Some(arn)) => Ok(AuthMethod::OperatorRole(OperatorRole {
             role_arn: arn.clone(),
-            external_id: role.external_id.clone(),
             session_name: role.session_name.clone(),
         })),
         _ => Err("spec.auth.iamRole needs roleArn, serviceAccountName, or both".into()),
@@ -444,7 +444,6 @@ mod tests {
         s.auth.iam_role = Some(IamRoleAuth {
             role_arn: Some("arn:aws:iam::123456789012:role/sync".into()),
             service_account_name: None,
-            external_id: None,
             session_name: None,
         });
         assert!(
@@ -466,33 +465,22 @@ mod tests {
     fn role_arn_and_iam_role_rules() {
         let mut s = spec();
         s.auth.access_key = None;
-        let role = |arn: Option<&str>, sa: Option<&str>, ext: Option<&str>| IamRoleAuth {
+        let role = |arn: Option<&str>, sa: Option<&str>| IamRoleAuth {
             role_arn: arn.map(Into::into),
             service_account_name: sa.map(Into::into),
-            external_id: ext.map(Into::into),
             session_name: None,
         };
-        s.auth.iam_role = Some(role(Some("arn:aws:s3:::bucket"), None, None));
+        s.auth.iam_role = Some(role(Some("arn:aws:s3:::bucket"), None));
         assert!(
             validate_spec(&s, DEFAULT_INTERVAL)
                 .unwrap_err()
                 .contains("roleArn")
         );
-        s.auth.iam_role = Some(role(None, None, None));
+        s.auth.iam_role = Some(role(None, None));
         assert!(validate_spec(&s, DEFAULT_INTERVAL).is_err());
-        s.auth.iam_role = Some(role(None, Some("s3-sync"), None));
+        s.auth.iam_role = Some(role(None, Some("s3-sync")));
         assert!(validate_spec(&s, DEFAULT_INTERVAL).is_ok());
-        s.auth.iam_role = Some(role(None, Some("s3-sync"), Some("ext-id")));
-        assert!(
-            validate_spec(&s, DEFAULT_INTERVAL)
-                .unwrap_err()
-                .contains("externalId")
-        );
-        s.auth.iam_role = Some(role(
-            Some("arn:aws:iam::123456789012:role/path/sync"),
-            None,
-            Some("ext-id"),
-        ));
+        s.auth.iam_role = Some(role(Some("arn:aws:iam::123456789012:role/path/sync"), None));
         assert!(validate_spec(&s, DEFAULT_INTERVAL).is_ok());
     }
 

@@ -40,6 +40,29 @@ pub fn init_logging(format: LogFormat, level: &str) {
     }
 }
 
+/// Log panics as one structured error line. The panic's message is logged
+/// only when it is a fixed string: a formatted message may carry data (a
+/// header value, say) that must not reach the log.
+pub fn log_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let message = info
+            .payload()
+            .downcast_ref::<&'static str>()
+            .copied()
+            .unwrap_or("(message withheld: it may contain data)");
+        let thread = std::thread::current();
+        tracing::error!(
+            location,
+            thread = thread.name().unwrap_or("unnamed"),
+            "panic: {message}"
+        );
+    }));
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ResultLabels {
     pub result: &'static str,
@@ -66,6 +89,8 @@ pub struct Metrics {
     pub status_patches: Family<PatchLabels, Counter>,
     pub status_patch_duration: Histogram,
     pub leader: Gauge,
+    pub deferred: Counter,
+    pub panics: Counter,
     ready_source: Arc<OnceLock<Box<ReadyCounter>>>,
 }
 
@@ -82,6 +107,8 @@ impl Default for Metrics {
                 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
             ]),
             leader: Gauge::default(),
+            deferred: Counter::default(),
+            panics: Counter::default(),
             ready_source: Arc::default(),
         }
     }
@@ -120,6 +147,16 @@ impl Metrics {
             "1 while this process holds the leader lease (or runs without leader election)",
             self.leader.clone(),
         );
+        r.register(
+            "validations_deferred",
+            "Reconciles put back for a moment because the operator, or the connection's namespace, had no free validation slot",
+            self.deferred.clone(),
+        );
+        r.register(
+            "validation_panics",
+            "Validations that failed internally (a panic, caught; the connection reports InternalError)",
+            self.panics.clone(),
+        );
         r.register_collector(Box::new(ConnectionsByReady(self.ready_source.clone())));
     }
 
@@ -139,6 +176,14 @@ impl Metrics {
             })
             .inc();
         self.validation_duration.observe(took.as_secs_f64());
+    }
+
+    pub fn deferred(&self) {
+        self.deferred.inc();
+    }
+
+    pub fn validation_panicked(&self) {
+        self.panics.inc();
     }
 
     pub fn reconcile_error(&self, label: &'static str) {

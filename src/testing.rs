@@ -11,6 +11,7 @@ use aws_credential_types::Credentials;
 use aws_sdk_s3::operation::delete_object::DeleteObjectOutput;
 use aws_sdk_s3::operation::get_object::GetObjectOutput;
 use aws_sdk_s3::operation::head_bucket::HeadBucketOutput;
+use aws_sdk_s3::operation::head_object::HeadObjectOutput;
 use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
 use aws_sdk_s3::operation::put_object::PutObjectOutput;
 use aws_sdk_s3::primitives::ByteStream;
@@ -40,12 +41,22 @@ pub struct World {
     /// GetObject returns this instead of the stored body.
     pub corrupt_reads: Option<Vec<u8>>,
     pub objects: HashMap<String, Vec<u8>>,
+    /// User metadata of objects (the probe marker among it).
+    pub metadata: HashMap<String, HashMap<String, String>>,
+    /// DeleteObject answers 501 NotImplemented to `If-Match`.
+    pub no_conditional_deletes: bool,
+    /// Keys a DeleteObject carried `If-Match` for.
+    pub conditional_deletes: Vec<String>,
+    /// Objects change between HeadObject and DeleteObject (If-Match fails).
+    pub replaced_after_head: bool,
     /// Successful PutObject calls.
     pub writes: usize,
     /// Keys DeleteObject was called for (allowed or not).
     pub delete_calls: Vec<String>,
     /// STS GetCallerIdentity answer: `Ok(arn)` or `Err(code)`.
     pub caller: Result<String, String>,
+    /// STS AssumeRole calls (operator identity), as sent.
+    pub assume_role_calls: Vec<AssumeRoleCall>,
     /// IAM SimulatePrincipalPolicy decision (`allowed`, `explicitDeny`, ...)
     /// or `Err(code)`.
     pub simulation: Result<String, String>,
@@ -63,15 +74,27 @@ impl Default for World {
             throttled: false,
             corrupt_reads: None,
             objects: HashMap::new(),
+            metadata: HashMap::new(),
+            no_conditional_deletes: false,
+            conditional_deletes: vec![],
+            replaced_after_head: false,
             writes: 0,
             delete_calls: vec![],
             caller: Ok("arn:aws:iam::123456789012:user/sync".into()),
             simulation: Err("NotImplemented".into()),
+            assume_role_calls: vec![],
         }
     }
 }
 
 pub type Shared = Arc<Mutex<World>>;
+
+/// What an AssumeRole request carried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssumeRoleCall {
+    pub external_id: Option<String>,
+    pub session_name: String,
+}
 
 pub fn s3_error(status: u16, code: &str) -> HttpResponse {
     HttpResponse::new(
@@ -168,6 +191,8 @@ pub fn s3_rules(world: &Shared) -> Vec<Rule> {
             return MockResponse::Http(s3_error(412, "PreconditionFailed"));
         }
         let body = req.body().bytes().unwrap_or_default().to_vec();
+        w.metadata
+            .insert(key.clone(), req.metadata().cloned().unwrap_or_default());
         w.objects.insert(key, body);
         w.writes += 1;
         MockResponse::Output(PutObjectOutput::builder().build())
@@ -201,10 +226,57 @@ pub fn s3_rules(world: &Shared) -> Vec<Rule> {
         if let Some(r) = gate(&w, "delete") {
             return MockResponse::Http(r);
         }
+        if let Some(tag) = req.if_match() {
+            if w.no_conditional_deletes {
+                return MockResponse::Http(s3_error(501, "NotImplemented"));
+            }
+            w.conditional_deletes.push(key.clone());
+            let current = w.objects.get(&key).map(|b| etag(b));
+            if w.replaced_after_head || current.as_deref() != Some(tag) {
+                return MockResponse::Http(s3_error(412, "PreconditionFailed"));
+            }
+        }
         w.objects.remove(&key);
+        w.metadata.remove(&key);
         MockResponse::Output(DeleteObjectOutput::builder().build())
     });
-    vec![head, list, put, get, delete]
+    let w = world.clone();
+    let head_object = mock!(aws_sdk_s3::Client::head_object).then_compute_response(move |req| {
+        let w = w.lock().unwrap();
+        let bare = |status: u16| {
+            MockResponse::Http(HttpResponse::new(
+                StatusCode::try_from(status).unwrap(),
+                SdkBody::empty(),
+            ))
+        };
+        if w.deny.contains("get") || w.unknown_key || w.bad_secret {
+            return bare(403);
+        }
+        let key = req.key().unwrap_or_default();
+        match w.objects.get(key) {
+            Some(body) => MockResponse::Output(
+                HeadObjectOutput::builder()
+                    .e_tag(etag(body))
+                    .set_metadata(w.metadata.get(key).cloned())
+                    .content_length(body.len() as i64)
+                    .build(),
+            ),
+            None if w.deny.contains("list") => bare(403),
+            None => bare(404),
+        }
+    });
+    vec![head, list, put, get, delete, head_object]
+}
+
+/// The ETag the fake gives a body.
+pub fn etag(body: &[u8]) -> String {
+    let sum: u64 = body.iter().map(|b| u64::from(*b)).sum();
+    format!("\"{:x}-{}\"", sum, body.len())
+}
+
+/// The marker metadata of a probe object written for connection `uid`.
+pub fn marker(uid: &str) -> HashMap<String, String> {
+    HashMap::from([(crate::probe::MARKER.to_string(), uid.to_string())])
 }
 
 pub fn s3_client(world: &Shared) -> aws_sdk_s3::Client {
@@ -244,11 +316,17 @@ pub fn sts_client(world: &Shared, assume: Option<HttpResponseFn>) -> aws_sdk_sts
             ),
         },
     );
-    let role =
-        mock!(aws_sdk_sts::Client::assume_role).then_compute_response(move |_| match &assume {
+    let w = world.clone();
+    let role = mock!(aws_sdk_sts::Client::assume_role).then_compute_response(move |req| {
+        w.lock().unwrap().assume_role_calls.push(AssumeRoleCall {
+            external_id: req.external_id().map(str::to_string),
+            session_name: req.role_session_name().unwrap_or_default().to_string(),
+        });
+        match &assume {
             Some(f) => MockResponse::Http(f()),
             None => MockResponse::Output(AssumeRoleOutput::builder().credentials(creds()).build()),
-        });
+        }
+    });
     let rules = [who, web, role];
     mock_client!(aws_sdk_sts, RuleMode::MatchAny, &rules, |c| c
         .retry_config(RetryConfig::disabled()))
@@ -293,6 +371,8 @@ pub struct FakeAws {
     pub operator_identity: bool,
     /// Credentials the S3 client was last asked for (to check which were used).
     pub used: Mutex<Vec<Credentials>>,
+    /// Building an S3 client panics (a stand-in for a bug in a validation).
+    pub panic_in_s3: bool,
 }
 
 impl FakeAws {
@@ -305,6 +385,7 @@ impl FakeAws {
             world,
             operator_identity: false,
             used: Mutex::default(),
+            panic_in_s3: false,
         }
     }
 }
@@ -317,6 +398,7 @@ impl AwsFactory for FakeAws {
         self.operator_identity.then(|| self.sts.clone())
     }
     fn s3(&self, _target: &S3Target, credentials: Credentials) -> aws_sdk_s3::Client {
+        assert!(!self.panic_in_s3, "a bug while building the S3 client");
         self.used.lock().unwrap().push(credentials);
         self.s3.clone()
     }

@@ -15,11 +15,16 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use regex::Regex;
 
+use super::tame;
+
 /// How the request failed before any classification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureKind {
     /// A response arrived (possibly without a parseable body).
     Response,
+    /// A success status, but a body that could not be read as the API's
+    /// answer (not S3 XML, or larger than any answer can be).
+    Malformed,
     /// The connection could not be made (DNS, refused, TLS, connect timeout).
     Unreachable,
     /// The operation or an attempt timed out after connecting.
@@ -64,6 +69,9 @@ impl ErrorFacts {
         match (&self.code, self.status) {
             (Some(c), Some(s)) => format!("{c}, HTTP {s}"),
             (Some(c), None) => c.clone(),
+            (None, Some(s)) if self.kind == FailureKind::Malformed => {
+                format!("an unreadable answer, HTTP {s}")
+            }
             (None, Some(s)) => format!("HTTP {s}"),
             (None, None) => match self.kind {
                 FailureKind::Unreachable => "connection failed".into(),
@@ -74,25 +82,26 @@ impl ErrorFacts {
     }
 }
 
-/// Extract [`ErrorFacts`] from any SDK error.
+/// Extract [`ErrorFacts`] from any SDK error. Everything taken from the
+/// response is tamed ([`super::tame`]): it may reach status and logs.
 pub fn facts<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> ErrorFacts {
     let raw = err.raw_response();
     let status = raw.map(|r| r.status().as_u16());
-    let region_header = raw.and_then(|r| {
-        r.headers()
-            .get("x-amz-bucket-region")
-            .map(|v| v.to_string())
-    });
+    let region_header = raw.and_then(|r| r.headers().get("x-amz-bucket-region").map(tame::region));
     match err {
         SdkError::ServiceError(se) => ErrorFacts {
             kind: FailureKind::Response,
             status,
-            code: se.err().code().map(Into::into),
-            message: se.err().message().map(Into::into),
+            code: se.err().code().map(tame::code),
+            message: se.err().message().map(tame::text),
             region_header,
         },
         SdkError::ResponseError(_) => ErrorFacts {
-            kind: FailureKind::Response,
+            kind: if status.is_some_and(|s| (200..300).contains(&s)) {
+                FailureKind::Malformed
+            } else {
+                FailureKind::Response
+            },
             status,
             code: None,
             message: None,
@@ -115,6 +124,7 @@ pub enum Op {
     ListObjects,
     PutObject,
     GetObject,
+    HeadObject,
     DeleteObject,
     Sts,
     Iam,
@@ -174,6 +184,9 @@ pub enum Class {
     NotImplemented,
     /// No connection to the endpoint.
     Unreachable,
+    /// An answer that is not the API's: not S3 at this address, or an
+    /// endpoint misbehaving.
+    Malformed(String),
     /// Timeouts, throttling, 5xx, conflicts: worth retrying later.
     Transient(String),
     /// Anything else, with the code or status for the message.
@@ -221,6 +234,7 @@ pub fn classify(op: Op, f: &ErrorFacts) -> Class {
         FailureKind::Unreachable => return Class::Unreachable,
         FailureKind::Timeout => return Class::Transient("timed out".into()),
         FailureKind::Client => return Class::Other("client error".into()),
+        FailureKind::Malformed => return Class::Malformed(f.describe()),
         FailureKind::Response => {}
     }
     let status = f.status.unwrap_or(0);
@@ -256,7 +270,7 @@ pub fn classify(op: Op, f: &ErrorFacts) -> Class {
         403 if f.code.is_none() => Class::Denied,
         404 if f.code.is_none() => match op {
             Op::HeadBucket | Op::ListObjects => Class::NoSuchBucket,
-            Op::GetObject | Op::DeleteObject | Op::PutObject => Class::NoSuchKey,
+            Op::GetObject | Op::HeadObject | Op::DeleteObject | Op::PutObject => Class::NoSuchKey,
             Op::Sts | Op::Iam => Class::Other(f.describe()),
         },
         412 => Class::PreconditionFailed,
@@ -400,6 +414,16 @@ mod tests {
             classify(Op::ListObjects, &ErrorFacts::of_kind(FailureKind::Client)),
             Class::Other(_)
         ));
+    }
+
+    #[test]
+    fn unreadable_success_answers_are_malformed() {
+        let mut f = resp(200, None);
+        f.kind = FailureKind::Malformed;
+        assert_eq!(
+            classify(Op::ListObjects, &f),
+            Class::Malformed("an unreadable answer, HTTP 200".into())
+        );
     }
 
     #[test]

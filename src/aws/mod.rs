@@ -12,13 +12,20 @@ use std::time::Duration;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation};
-use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+    SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 
 use crate::spec::ValidSpec;
 
 pub mod classify;
+pub mod tame;
 
 /// Where S3 requests for a connection go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,6 +111,57 @@ impl Timeouts {
     }
 }
 
+/// No response body is read beyond this: responses of the calls a validation
+/// makes are a few kilobytes (the probe object is read with its own, smaller
+/// bound), so a larger one is an endpoint misbehaving, not data to buffer.
+pub const MAX_RESPONSE_BODY: usize = 1024 * 1024;
+
+/// An HTTP client whose response bodies end with an error once they exceed
+/// a limit, whatever the endpoint sends. The SDK reads non-streaming
+/// responses into memory; this bounds that memory.
+#[derive(Debug, Clone)]
+pub struct BoundedBodies {
+    inner: SharedHttpClient,
+    limit: usize,
+}
+
+impl BoundedBodies {
+    pub fn wrap(inner: SharedHttpClient, limit: usize) -> SharedHttpClient {
+        SharedHttpClient::new(Self { inner, limit })
+    }
+}
+
+impl HttpClient for BoundedBodies {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(BoundedConnector {
+            inner: self.inner.http_connector(settings, components),
+            limit: self.limit,
+        })
+    }
+}
+
+#[derive(Debug)]
+struct BoundedConnector {
+    inner: SharedHttpConnector,
+    limit: usize,
+}
+
+impl HttpConnector for BoundedConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let response = self.inner.call(request);
+        let limit = self.limit;
+        HttpConnectorFuture::new(async move {
+            let response = response.await?;
+            Ok(response
+                .map(|body| SdkBody::from_body_1_x(http_body_util::Limited::new(body, limit))))
+        })
+    }
+}
+
 /// Three attempts with jittered exponential backoff: covers throttling, 5xx
 /// and dropped connections without holding a reconcile for long.
 fn retry_config() -> RetryConfig {
@@ -132,11 +190,14 @@ impl SdkFactory {
         allow_operator_identity: bool,
         endpoint_env: impl Fn(&str) -> Option<String>,
     ) -> Self {
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
-            ))
-            .build_https();
+        let http = BoundedBodies::wrap(
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                    aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
+                ))
+                .build_https(),
+            MAX_RESPONSE_BODY,
+        );
         let env = |k: &str| endpoint_env(k).filter(|v| !v.trim().is_empty());
         let sts_endpoint = env("AWS_ENDPOINT_URL_STS").or_else(|| env("AWS_ENDPOINT_URL"));
         let iam_endpoint = env("AWS_ENDPOINT_URL_IAM").or_else(|| env("AWS_ENDPOINT_URL"));

@@ -213,13 +213,9 @@ pub struct IamRoleAuth {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(transform = schema::object_name)]
     pub service_account_name: Option<String>,
-    /// External ID passed to STS AssumeRole. Only for the operator's own
-    /// identity (no `serviceAccountName`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(transform = schema::external_id)]
-    pub external_id: Option<String>,
     /// Role session name. Default `s3connection-<namespace>-<name>`, shortened
-    /// to the 64 characters STS allows.
+    /// to the 64 characters STS allows. With the operator's own identity the
+    /// session name always starts with `s3c-<namespace>-`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(transform = schema::session_name)]
     pub session_name: Option<String>,
@@ -275,6 +271,13 @@ pub struct S3ConnectionStatus {
     /// How the connection authenticates: `AccessKey`, `IRSA` or `OperatorRole`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<String>,
+
+    /// With the operator's own identity (`OperatorRole`): the ExternalId the
+    /// operator sends when it assumes the role, `<cluster>:<namespace>`. The
+    /// role's trust policy must require it (condition `sts:ExternalId`), so a
+    /// role meant for one namespace cannot be used from another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
 
     /// The ARN the credentials resolve to (STS GetCallerIdentity).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -428,7 +431,6 @@ mod tests {
         let role = |sa: Option<&str>| IamRoleAuth {
             role_arn: Some("arn:aws:iam::123456789012:role/r".into()),
             service_account_name: sa.map(Into::into),
-            external_id: None,
             session_name: None,
         };
         let auth = |a: Option<AccessKeyAuth>, r: Option<IamRoleAuth>| Auth {

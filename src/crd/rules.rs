@@ -17,8 +17,6 @@ pub const DNS_SUBDOMAIN_PATTERN: &str =
 pub const ROLE_ARN_PATTERN: &str =
     r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9_+=,.@/-]{1,512}$";
 pub const SESSION_NAME_PATTERN: &str = r"^[A-Za-z0-9_+=,.@-]{2,64}$";
-/// Length (2-1224) is checked separately: RE2 allows repeat counts up to 1000.
-pub const EXTERNAL_ID_PATTERN: &str = r"^[A-Za-z0-9_+=,.@:/-]+$";
 pub const SECRET_KEY_PATTERN: &str = "^[-._a-zA-Z0-9]+$";
 /// `spec.bucket` as a whole: no whitespace, control characters or backslashes.
 pub const BUCKET_FIELD_PATTERN: &str = r"^[^\s\x00-\x1f\x7f\\]+$";
@@ -30,7 +28,6 @@ pub const REGION_LEN: (u32, u32) = (1, 64);
 pub const ENDPOINT_MAX_LEN: u32 = 2048;
 pub const NAME_LEN: (u32, u32) = (1, 253);
 pub const ROLE_ARN_MAX_LEN: u32 = 2048;
-pub const EXTERNAL_ID_LEN: (u32, u32) = (2, 1224);
 pub const SESSION_NAME_LEN: (u32, u32) = (2, 64);
 pub const INTERVAL_MAX_LEN: u32 = 32;
 
@@ -53,7 +50,6 @@ pub static DNS_SUBDOMAIN: LazyLock<Regex> = LazyLock::new(|| regex(DNS_SUBDOMAIN
 pub static ROLE_ARN: LazyLock<Regex> = LazyLock::new(|| regex(ROLE_ARN_PATTERN));
 pub static SECRET_KEY: LazyLock<Regex> = LazyLock::new(|| regex(SECRET_KEY_PATTERN));
 pub static SESSION_NAME: LazyLock<Regex> = LazyLock::new(|| regex(SESSION_NAME_PATTERN));
-pub static EXTERNAL_ID: LazyLock<Regex> = LazyLock::new(|| regex(EXTERNAL_ID_PATTERN));
 
 /// Bucket names: 3-63 characters, lowercase letters, digits, dots, hyphens.
 const BUCKET_CHARSET: &str = "^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$";
@@ -166,16 +162,10 @@ pub const AUTH_EXACTLY_ONE: (&str, &str) = (
     "has(self.accessKey) != has(self.iamRole)",
     "set exactly one of auth.accessKey or auth.iamRole",
 );
-pub const IAM_ROLE_RULES: [(&str, &str); 2] = [
-    (
-        "has(self.roleArn) || has(self.serviceAccountName)",
-        "iamRole needs roleArn, serviceAccountName, or both",
-    ),
-    (
-        "!(has(self.externalId) && has(self.serviceAccountName))",
-        "externalId applies only to the operator's own identity; remove it or remove serviceAccountName",
-    ),
-];
+pub const IAM_ROLE_RULES: [(&str, &str); 1] = [(
+    "has(self.roleArn) || has(self.serviceAccountName)",
+    "iamRole needs roleArn, serviceAccountName, or both",
+)];
 
 pub fn is_dns_subdomain(s: &str) -> bool {
     let (min, max) = NAME_LEN;
@@ -208,7 +198,6 @@ mod tests {
             &ROLE_ARN,
             &SECRET_KEY,
             &SESSION_NAME,
-            &EXTERNAL_ID,
             &BUCKET_CHARS,
             &IPV4,
         ] {

@@ -100,11 +100,6 @@ pub fn role_arn(s: &mut Schema) {
     string(s, (None, ROLE_ARN_MAX_LEN), ROLE_ARN_PATTERN);
 }
 
-pub fn external_id(s: &mut Schema) {
-    let (min, max) = EXTERNAL_ID_LEN;
-    string(s, (Some(min), max), EXTERNAL_ID_PATTERN);
-}
-
 pub fn session_name(s: &mut Schema) {
     let (min, max) = SESSION_NAME_LEN;
     string(s, (Some(min), max), SESSION_NAME_PATTERN);

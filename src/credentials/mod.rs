@@ -68,6 +68,58 @@ impl Resolved {
     }
 }
 
+/// The three values of AWS credentials, and what each may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    AccessKeyId,
+    SecretAccessKey,
+    SessionToken,
+}
+
+impl Part {
+    /// The longest value accepted.
+    pub fn max_len(self) -> usize {
+        match self {
+            Part::AccessKeyId => 128,
+            Part::SecretAccessKey => 256,
+            Part::SessionToken => 8192,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Part::AccessKeyId => "an access key ID",
+            Part::SecretAccessKey => "a secret access key",
+            Part::SessionToken => "a session token",
+        }
+    }
+}
+
+/// Check a credential value before it is used anywhere: printable ASCII
+/// without spaces (it ends up in HTTP headers, where anything else makes the
+/// SDK's signer panic) and no longer than AWS allows. The value itself never
+/// appears in the error.
+pub fn check_value(part: Part, value: &str) -> Result<(), String> {
+    if value.is_empty() {
+        return Err("is empty".into());
+    }
+    if !value.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(format!(
+            "is not {}: only printable ASCII characters without spaces are allowed",
+            part.name()
+        ));
+    }
+    if value.len() > part.max_len() {
+        return Err(format!(
+            "is not {}: it is {} characters long, at most {} are allowed",
+            part.name(),
+            value.len(),
+            part.max_len()
+        ));
+    }
+    Ok(())
+}
+
 /// Why no credentials came out.
 #[derive(Debug)]
 pub enum ResolveError {
@@ -96,6 +148,8 @@ pub struct Resolver<'a> {
     pub aws: &'a dyn AwsFactory,
     pub cache: &'a CredentialCache,
     pub allow_operator_identity: bool,
+    /// `<cluster>` of the ExternalId `<cluster>:<namespace>`.
+    pub cluster_name: Option<&'a str>,
 }
 
 impl Resolver<'_> {
@@ -134,5 +188,34 @@ impl Resolver<'_> {
         if let Some(key) = &resolved.cache_key {
             self.cache.invalidate(key);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credential_values_must_be_header_safe_and_bounded() {
+        assert!(check_value(Part::AccessKeyId, "AKIAIOSFODNN7EXAMPLE").is_ok());
+        let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+        assert!(check_value(Part::SecretAccessKey, secret).is_ok());
+        assert!(check_value(Part::SessionToken, &"F".repeat(8192)).is_ok());
+        for bad in [
+            "AKIA\nX",
+            "AKIA X",
+            "AKIA\u{7f}",
+            "AKIAé",
+            "\tAKIA",
+            "A\u{0}",
+            "",
+        ] {
+            let e = check_value(Part::AccessKeyId, bad).unwrap_err();
+            assert!(!e.contains(bad) || bad.is_empty(), "{e}");
+        }
+        assert!(check_value(Part::AccessKeyId, &"A".repeat(129)).is_err());
+        assert!(check_value(Part::SecretAccessKey, &"A".repeat(257)).is_err());
+        let e = check_value(Part::SessionToken, &"F".repeat(8193)).unwrap_err();
+        assert!(e.contains("8193") && e.contains("8192"), "{e}");
     }
 }

@@ -10,7 +10,7 @@ use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::api::PostParams;
 use kube::{Api, ResourceExt};
 
-use super::{Redactor, ResolveError, Resolved, Resolver};
+use super::{Part, Redactor, ResolveError, Resolved, Resolver, check_value};
 use crate::aws::classify::{Op, attempt};
 use crate::crd::ConnectionId;
 use crate::crd::rules::is_role_arn;
@@ -122,12 +122,13 @@ impl Resolver<'_> {
         if !self.allow_operator_identity {
             return Err(messages::operator_identity_disabled().into());
         }
+        let Some(cluster) = self.cluster_name else {
+            return Err(messages::operator_identity_unavailable().into());
+        };
         let role_arn = role.role_arn.clone();
-        let session = session_name(role.session_name.as_deref(), id);
-        let cache_key = format!(
-            "operator:{role_arn}:{session}:{}",
-            role.external_id.as_deref().unwrap_or("")
-        );
+        let external_id = external_id(cluster, &id.namespace);
+        let session = operator_session_name(role.session_name.as_deref(), id);
+        let cache_key = format!("operator:{}:{role_arn}:{session}", id.namespace);
         if let Some(credentials) = self.cache.get(&cache_key, SystemTime::now()) {
             return Ok(Resolved::new(credentials, Some(cache_key), Some(role_arn)));
         }
@@ -135,18 +136,16 @@ impl Resolver<'_> {
             .aws
             .operator_sts(region)
             .ok_or_else(messages::operator_identity_unavailable)?;
-        let mut req = sts
+        let req = sts
             .assume_role()
             .role_arn(&role_arn)
             .role_session_name(&session)
+            .external_id(&external_id)
             .duration_seconds(SESSION_SECONDS);
-        if let Some(ext) = &role.external_id {
-            req = req.external_id(ext);
-        }
         let issued = match attempt(Op::Sts, req.send()).await {
             Ok(o) => o.credentials,
             Err(f) => {
-                let request = messages::operator_request(&role_arn, role.external_id.is_some());
+                let request = messages::operator_request(&role_arn, &external_id);
                 return Err(messages::assume_role_failed(&f.class, &f.describe(), &request).into());
             }
         };
@@ -162,6 +161,14 @@ impl Resolver<'_> {
         mut redactor: Redactor,
     ) -> Result<Resolved, Problem> {
         let c = issued.ok_or_else(|| messages::sts_returned_no_credentials(&role_arn))?;
+        for (part, value) in [
+            (Part::AccessKeyId, &c.access_key_id),
+            (Part::SecretAccessKey, &c.secret_access_key),
+            (Part::SessionToken, &c.session_token),
+        ] {
+            check_value(part, value)
+                .map_err(|why| messages::sts_credentials_unusable(&role_arn, &why))?;
+        }
         let expires = SystemTime::try_from(c.expiration)
             .unwrap_or_else(|_| SystemTime::now() + Duration::from_secs(900));
         redactor.add(&c.access_key_id);
@@ -201,13 +208,23 @@ pub fn pick_role_arn(role: &IrsaRole, sa: &ServiceAccount) -> Result<String, Pro
     }
 }
 
-/// `spec.auth.iamRole.sessionName`, or `s3connection-<namespace>-<name>`
-/// cut to the 64 characters STS allows.
-pub fn session_name(configured: Option<&str>, id: &ConnectionId) -> String {
-    if let Some(s) = configured {
-        return s.to_string();
-    }
-    let mut s: String = format!("s3connection-{}-{}", id.namespace, id.name)
+/// The ExternalId the operator sends when its own identity assumes a role
+/// for a connection of `namespace`: the tenant cannot choose it, so a role
+/// whose trust policy requires it serves that namespace only.
+pub fn external_id(cluster: &str, namespace: &str) -> String {
+    format!("{cluster}:{namespace}")
+}
+
+/// With the operator's own identity: `s3c-<namespace>-<sessionName or name>`,
+/// so the session always names the namespace (cut to 64 characters).
+pub fn operator_session_name(configured: Option<&str>, id: &ConnectionId) -> String {
+    let rest = configured.unwrap_or(&id.name);
+    sanitize_session(&format!("s3c-{}-{rest}", id.namespace))
+}
+
+/// Characters STS allows in session names, at most 64 of them.
+fn sanitize_session(s: &str) -> String {
+    let mut s: String = s
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || "+=,.@-".contains(c) {
@@ -219,6 +236,15 @@ pub fn session_name(configured: Option<&str>, id: &ConnectionId) -> String {
         .collect();
     s.truncate(64);
     s
+}
+
+/// `spec.auth.iamRole.sessionName`, or `s3connection-<namespace>-<name>`
+/// cut to the 64 characters STS allows.
+pub fn session_name(configured: Option<&str>, id: &ConnectionId) -> String {
+    if let Some(s) = configured {
+        return s.to_string();
+    }
+    sanitize_session(&format!("s3connection-{}-{}", id.namespace, id.name))
 }
 
 #[cfg(test)]
@@ -281,5 +307,21 @@ mod tests {
         assert_eq!(s.len(), 64);
         assert!(s.starts_with("s3connection-analytics-"));
         assert_eq!(session_name(Some("custom"), &id("a", "b")), "custom");
+    }
+
+    #[test]
+    fn the_operator_identity_names_the_namespace_in_session_and_external_id() {
+        assert_eq!(external_id("c0ffee", "team-a"), "c0ffee:team-a");
+        assert_eq!(
+            operator_session_name(Some("custom"), &id("team-a", "b")),
+            "s3c-team-a-custom"
+        );
+        assert_eq!(
+            operator_session_name(None, &id("team-a", "conn")),
+            "s3c-team-a-conn"
+        );
+        let long = operator_session_name(None, &id(&"n".repeat(63), "conn"));
+        assert_eq!(long.len(), 64);
+        assert!(long.starts_with("s3c-nnn"));
     }
 }

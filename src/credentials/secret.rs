@@ -4,7 +4,7 @@ use aws_credential_types::Credentials;
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 
-use super::Resolved;
+use super::{Part, Resolved, check_value};
 use crate::messages;
 use crate::outcome::Problem;
 use crate::spec::SecretKeys;
@@ -13,7 +13,7 @@ use crate::spec::SecretKeys;
 pub fn credentials_from_secret(secret: &Secret, keys: &SecretKeys) -> Result<Resolved, Problem> {
     let name = secret.name_any();
     let data = secret.data.as_ref();
-    let read = |key: &str| -> Result<String, Problem> {
+    let read = |key: &str, part: Part| -> Result<String, Problem> {
         let missing = |what: String| messages::secret_key_missing(&name, &what);
         let Some(bytes) = data.and_then(|d| d.get(key)) else {
             return Err(missing(format!("has no key {key:?}")));
@@ -24,12 +24,13 @@ pub fn credentials_from_secret(secret: &Secret, keys: &SecretKeys) -> Result<Res
         if text.is_empty() {
             return Err(missing(format!("key {key:?} is empty")));
         }
+        check_value(part, text).map_err(|why| messages::secret_value_invalid(&name, key, &why))?;
         Ok(text.to_string())
     };
-    let id = read(&keys.access_key_id_key)?;
-    let secret_key = read(&keys.secret_access_key_key)?;
+    let id = read(&keys.access_key_id_key, Part::AccessKeyId)?;
+    let secret_key = read(&keys.secret_access_key_key, Part::SecretAccessKey)?;
     let token = match &keys.session_token_key {
-        Some(k) => Some(read(k)?),
+        Some(k) => Some(read(k, Part::SessionToken)?),
         None => None,
     };
     let credentials = Credentials::new(id, secret_key, token, None, "s3connection-secret");
@@ -107,6 +108,28 @@ mod tests {
         ]);
         let p = credentials_from_secret(&s, &with_token).unwrap_err();
         assert!(p.message.contains("TOKEN"));
+    }
+
+    #[test]
+    fn values_that_cannot_be_header_values_are_refused_by_key_not_value() {
+        for (id, key) in [
+            (&b"AKIA\nINJECTED"[..], &b"secret"[..]),
+            (b"AKIA WITH SPACE", b"secret"),
+            (b"AKIAOK", b"se\x01cret"),
+        ] {
+            let s = secret(&[("AWS_ACCESS_KEY_ID", id), ("AWS_SECRET_ACCESS_KEY", key)]);
+            let p = credentials_from_secret(&s, &ak()).unwrap_err();
+            assert_eq!(p.reason, Reason::SecretValueInvalid);
+            assert!(p.message.contains("\"creds\""), "{}", p.message);
+            assert!(!p.message.contains("INJECTED") && !p.message.contains("se\x01"));
+        }
+        let long = "A".repeat(129);
+        let s = secret(&[
+            ("AWS_ACCESS_KEY_ID", long.as_bytes()),
+            ("AWS_SECRET_ACCESS_KEY", b"secret"),
+        ]);
+        let p = credentials_from_secret(&s, &ak()).unwrap_err();
+        assert!(p.message.contains("AWS_ACCESS_KEY_ID") && p.message.contains("128"));
     }
 
     #[test]

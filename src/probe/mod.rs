@@ -16,6 +16,8 @@
 //! live in [`steps`].
 
 mod steps;
+
+pub use steps::MARKER;
 #[cfg(test)]
 mod tests;
 
@@ -46,12 +48,16 @@ pub struct Previous {
 }
 
 impl Previous {
-    pub fn of(status: Option<&S3ConnectionStatus>) -> Self {
+    /// What the status of connection `uid` recorded. A leftover whose key is
+    /// not a probe key of this connection is dropped: the status may have
+    /// been edited by hand, and the operator touches only its own objects.
+    pub fn of(status: Option<&S3ConnectionStatus>, uid: &str) -> Self {
         let Some(s) = status else {
             return Self::default();
         };
+        let own_suffix = probe_key("", uid);
         let leftover = match (&s.leftover_probe_bucket, &s.leftover_probe_object) {
-            (Some(bucket), Some(key)) => Some(Leftover {
+            (Some(bucket), Some(key)) if key.ends_with(&own_suffix) => Some(Leftover {
                 bucket: bucket.clone(),
                 key: key.clone(),
             }),
@@ -79,9 +85,12 @@ pub struct Plan {
     pub endpoint: String,
     pub permissions: Vec<Permission>,
     pub probe_key: String,
+    /// The connection's UID: the marker of its probe objects.
+    pub uid: String,
     /// Body written to the probe object; unique per validation.
     pub probe_body: String,
-    /// A probe object an earlier validation could not delete.
+    /// A probe object an earlier validation could not delete (always at
+    /// `probe_key` in `bucket`).
     pub leftover: Option<Leftover>,
     /// Results of the last validation, reused while a leftover blocks writes.
     pub previous: Vec<PermissionCheck>,
@@ -101,6 +110,7 @@ impl Plan {
         previous: Previous,
         now: Timestamp,
     ) -> Self {
+        let key = probe_key(&spec.target.prefix, &id.uid);
         Self {
             bucket: spec.target.bucket.clone(),
             prefix: spec.target.prefix.clone(),
@@ -110,12 +120,16 @@ impl Plan {
                 .clone()
                 .unwrap_or_else(|| format!("https://s3.{}.amazonaws.com", spec.region)),
             permissions: spec.permissions.clone(),
-            probe_key: probe_key(&spec.target.prefix, &id.uid),
+            probe_key: key.clone(),
+            uid: id.uid.clone(),
             probe_body: format!(
                 "s3-connection-operator probe for S3Connection {}/{} ({}) at {now}\n",
                 id.namespace, id.name, id.uid
             ),
-            leftover: previous.leftover,
+            // Only this connection's own probe key, whatever the status says.
+            leftover: previous
+                .leftover
+                .filter(|l| l.bucket == spec.target.bucket && l.key == key),
             previous: previous.results,
             sts_authoritative: spec.endpoint.is_none(),
             role_arn: resolved.role_arn.clone(),
@@ -143,6 +157,10 @@ pub async fn run(clients: &Clients, plan: &Plan) -> Outcome {
         Ok(()) => {
             v.out.permissions = v.ordered_results();
             conclude(plan, &mut v.out);
+            if let Some(p) = v.blocker.take() {
+                v.out.reason = p.reason;
+                v.out.message = p.message;
+            }
         }
         Err(p) => {
             v.out.reason = p.reason;

@@ -11,8 +11,8 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use super::{Plan, principal_arn};
-use crate::aws::Clients;
 use crate::aws::classify::{Class, Failure, Op, attempt};
+use crate::aws::{Clients, tame};
 use crate::crd::Permission::{self, *};
 use crate::crd::PermissionOutcome::{self, *};
 use crate::messages;
@@ -25,6 +25,9 @@ pub(super) struct Validation<'a> {
     plan: &'a Plan,
     pub(super) out: Outcome,
     results: Vec<PermissionCheck>,
+    /// A definite problem found along the way that decides the reason even
+    /// though the other steps ran.
+    pub(super) blocker: Option<Problem>,
 }
 
 /// What became of the probe write.
@@ -35,10 +38,13 @@ enum Put {
     NotWritten,
 }
 
-/// What became of an attempt to delete a leftover probe object.
+/// What became of an attempt to remove an object at the probe key.
 enum Removal {
     Gone,
-    /// Still there; `denied` when S3 refused the delete outright.
+    /// It is not this connection's probe object: left alone.
+    Foreign,
+    /// Ours (or not verifiable) and still there; `denied` when S3 refused
+    /// the delete outright.
     Refused {
         denied: bool,
         described: String,
@@ -48,12 +54,32 @@ enum Removal {
 impl Removal {
     fn why(&self) -> String {
         match self {
-            Removal::Gone => String::new(),
+            Removal::Gone | Removal::Foreign => String::new(),
             Removal::Refused { denied, described } => {
                 messages::leftover_delete_refused(*denied, described)
             }
         }
     }
+}
+
+/// User metadata naming the connection (its UID) that wrote a probe object.
+pub const MARKER: &str = "s3connection-uid";
+
+/// Read a body, but no more than `limit` bytes of it.
+async fn read_at_most(
+    mut body: ByteStream,
+    limit: usize,
+) -> Result<Vec<u8>, aws_sdk_s3::primitives::ByteStreamError> {
+    let mut out = Vec::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk?;
+        let room = limit - out.len();
+        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if out.len() >= limit {
+            break;
+        }
+    }
+    Ok(out)
 }
 
 impl<'a> Validation<'a> {
@@ -66,6 +92,7 @@ impl<'a> Validation<'a> {
                 ..Outcome::new(Reason::Validated, String::new())
             },
             results: vec![],
+            blocker: None,
         }
     }
 
@@ -143,6 +170,7 @@ impl<'a> Validation<'a> {
                 &p.region,
                 actual.as_deref(),
             )),
+            Class::Malformed(d) => Err(messages::invalid_response(&p.endpoint, op.name(), d)),
             Class::Unreachable | Class::Transient(_) => Err(self.not_now(&f, op)),
             _ => Ok(f),
         }
@@ -162,7 +190,7 @@ impl<'a> Validation<'a> {
         };
         match attempt(Op::Sts, sts.get_caller_identity().send()).await {
             Ok(o) => {
-                self.out.identity = o.arn;
+                self.out.identity = o.arn.as_deref().map(tame::arn);
                 self.out.authenticated = true;
             }
             // Only definitive against AWS: S3-compatible stores may have no
@@ -184,7 +212,11 @@ impl<'a> Validation<'a> {
         match attempt(Op::HeadBucket, call).await {
             Ok(o) => {
                 self.reached();
-                self.out.bucket_region = o.bucket_region.filter(|r| !r.is_empty());
+                self.out.bucket_region = o
+                    .bucket_region
+                    .as_deref()
+                    .filter(|r| !r.is_empty())
+                    .map(tame::region);
             }
             Err(f) => {
                 self.out.bucket_region = f.facts.region_header.clone().filter(|r| !r.is_empty());
@@ -235,14 +267,25 @@ impl<'a> Validation<'a> {
         Ok(())
     }
 
-    /// Write the probe object, read it back, delete it.
+    /// Write the probe object, read it back, delete it. An object already at
+    /// the probe key is removed first only if its marker says this
+    /// connection wrote it.
     async fn write_read_delete(&mut self) -> Step {
         let p = self.plan;
-        if let Some(l) = p.leftover.clone() {
-            match self.delete_leftover(&l).await? {
+        let ours = Leftover {
+            bucket: p.bucket.clone(),
+            key: p.probe_key.clone(),
+        };
+        if p.leftover.is_some() {
+            match self.remove_earlier().await? {
                 Removal::Gone => self.out.leftover = None,
+                Removal::Foreign => {
+                    self.out.leftover = None;
+                    self.key_in_use();
+                    return Ok(());
+                }
                 refused => {
-                    self.blocked_by_leftover(&l, &refused);
+                    self.blocked_by_leftover(&ours, &refused);
                     return Ok(());
                 }
             }
@@ -250,29 +293,27 @@ impl<'a> Validation<'a> {
 
         let written = match self.put().await? {
             Put::Written(version) => version,
-            Put::InTheWay => {
-                // An earlier probe object (say, from a crash) holds our key.
-                let l = Leftover {
-                    bucket: p.bucket.clone(),
-                    key: p.probe_key.clone(),
-                };
-                match self.delete_leftover(&l).await? {
-                    Removal::Gone => match self.put().await? {
-                        Put::Written(version) => version,
-                        Put::InTheWay => {
-                            self.out.leftover = Some(l.clone());
-                            self.blocked(&l, messages::PROBE_APPEARED, Unverified);
-                            return Ok(());
-                        }
-                        Put::NotWritten => return self.without_object().await,
-                    },
-                    refused => {
-                        self.out.leftover = Some(l.clone());
-                        self.blocked_by_leftover(&l, &refused);
+            // Something holds our key: an earlier probe object (say, from a
+            // crash), or an object that is not ours.
+            Put::InTheWay => match self.remove_earlier().await? {
+                Removal::Gone => match self.put().await? {
+                    Put::Written(version) => version,
+                    Put::InTheWay => {
+                        self.blocked(&ours, messages::PROBE_APPEARED, Unverified);
                         return Ok(());
                     }
+                    Put::NotWritten => return self.without_object().await,
+                },
+                Removal::Foreign => {
+                    self.key_in_use();
+                    return Ok(());
                 }
-            }
+                refused => {
+                    self.out.leftover = Some(ours.clone());
+                    self.blocked_by_leftover(&ours, &refused);
+                    return Ok(());
+                }
+            },
             Put::NotWritten => return self.without_object().await,
         };
 
@@ -296,6 +337,7 @@ impl<'a> Validation<'a> {
             .bucket(&p.bucket)
             .key(&p.probe_key)
             .if_none_match("*")
+            .metadata(MARKER, &p.uid)
             .content_type("text/plain")
             .body(ByteStream::from(p.probe_body.clone().into_bytes()))
             .send();
@@ -351,17 +393,25 @@ impl<'a> Validation<'a> {
         let p = self.plan;
         match self.send(Op::GetObject, self.get_probe()).await? {
             Ok(o) => {
-                let body = o.body.collect().await.map(|b| b.into_bytes());
-                match body {
-                    Ok(b) if b.as_ref() == p.probe_body.as_bytes() => {
-                        self.set(GetObject, Allowed, messages::read_back(&p.probe_key))
+                let expected = p.probe_body.as_bytes();
+                let same = match o.content_length {
+                    // Not even read when the length says it differs.
+                    Some(n) if n != expected.len() as i64 => false,
+                    _ => {
+                        read_at_most(o.body, expected.len() + 1)
+                            .await
+                            .map_err(|_| messages::read_interrupted())?
+                            == expected
                     }
-                    Ok(_) => self.set(
+                };
+                if same {
+                    self.set(GetObject, Allowed, messages::read_back(&p.probe_key))
+                } else {
+                    self.set(
                         GetObject,
                         Unverified,
                         messages::read_back_differs(&p.probe_key),
-                    ),
-                    Err(_) => return Err(messages::read_interrupted()),
+                    )
                 }
             }
             Err(f) if f.class == Class::Denied => {
@@ -445,26 +495,71 @@ impl<'a> Validation<'a> {
         ok
     }
 
-    /// Delete a probe object left by an earlier validation.
-    async fn delete_leftover(&mut self, l: &Leftover) -> Step<Removal> {
-        let call = self
+    /// Remove the object at the probe key if it is this connection's own:
+    /// its marker is read first, and the delete is conditional on the ETag
+    /// that was read (stores that do not support that get a plain delete).
+    async fn remove_earlier(&mut self) -> Step<Removal> {
+        let p = self.plan;
+        let head = self
             .clients
             .s3
-            .delete_object()
-            .bucket(&l.bucket)
-            .key(&l.key)
+            .head_object()
+            .bucket(&p.bucket)
+            .key(&p.probe_key)
             .send();
-        match attempt(Op::DeleteObject, call).await {
+        let etag = match attempt(Op::HeadObject, head).await {
+            Ok(o) => {
+                let marker = o.metadata().and_then(|m| m.get(MARKER));
+                if marker != Some(&p.uid) {
+                    return Ok(Removal::Foreign);
+                }
+                o.e_tag().map(str::to_string)
+            }
+            Err(f) => return self.removal_failed(f, Op::HeadObject),
+        };
+        let delete = |if_match: Option<String>| {
+            self.clients
+                .s3
+                .delete_object()
+                .bucket(&p.bucket)
+                .key(&p.probe_key)
+                .set_if_match(if_match)
+                .send()
+        };
+        match attempt(Op::DeleteObject, delete(etag.clone())).await {
             Ok(_) => Ok(Removal::Gone),
-            Err(f) => match f.class {
-                Class::NoSuchKey => Ok(Removal::Gone),
-                Class::Unreachable | Class::Transient(_) => Err(self.not_now(&f, Op::DeleteObject)),
-                ref class => Ok(Removal::Refused {
-                    denied: *class == Class::Denied,
-                    described: f.describe(),
-                }),
-            },
+            // Replaced since it was read: not ours any more.
+            Err(f) if f.class == Class::PreconditionFailed => Ok(Removal::Foreign),
+            Err(f) if f.class == Class::NotImplemented && etag.is_some() => {
+                match attempt(Op::DeleteObject, delete(None)).await {
+                    Ok(_) => Ok(Removal::Gone),
+                    Err(f) => self.removal_failed(f, Op::DeleteObject),
+                }
+            }
+            Err(f) => self.removal_failed(f, Op::DeleteObject),
         }
+    }
+
+    fn removal_failed(&self, f: Failure, op: Op) -> Step<Removal> {
+        match f.class {
+            Class::NoSuchKey => Ok(Removal::Gone),
+            Class::Unreachable | Class::Transient(_) => Err(self.not_now(&f, op)),
+            ref class => Ok(Removal::Refused {
+                denied: *class == Class::Denied,
+                described: format!("{}: {}", op.name(), f.describe()),
+            }),
+        }
+    }
+
+    /// An object that is not this connection's holds the probe key: leave it
+    /// alone, write nothing, and say so.
+    fn key_in_use(&mut self) {
+        let p = self.plan;
+        let problem = messages::probe_key_in_use(&p.bucket, &p.probe_key);
+        for perm in [PutObject, GetObject, DeleteObject] {
+            self.set(perm, Unverified, messages::not_tested_key_in_use());
+        }
+        self.blocker = Some(problem);
     }
 
     /// A probe object from earlier could not be deleted: write nothing, keep
@@ -601,7 +696,10 @@ impl<'a> Validation<'a> {
                 Unverified,
                 messages::replicate_undecided(
                     &principal,
-                    other.as_ref().map(|d| d.as_str()).unwrap_or("nothing"),
+                    &other
+                        .as_ref()
+                        .map(|d| tame::code(d.as_str()))
+                        .unwrap_or_else(|| "nothing".into()),
                 ),
             ),
         }

@@ -8,7 +8,7 @@ use strum::IntoEnumIterator;
 use crate::aws::Clients;
 use crate::crd::Permission::{self, *};
 use crate::crd::PermissionOutcome;
-use crate::outcome::{Leftover, Outcome, PermissionCheck, Reason};
+use crate::outcome::{Leftover, Outcome, Reason};
 use crate::probe::{self, Plan, principal_arn, probe_key};
 use crate::testing::{World, iam_client, s3_client, sts_client};
 
@@ -27,6 +27,7 @@ fn plan(perms: &[Permission]) -> Plan {
         endpoint: "https://s3.us-east-1.amazonaws.com".into(),
         permissions: perms.to_vec(),
         probe_key: KEY.into(),
+        uid: "uid-1".into(),
         probe_body: "probe body".into(),
         leftover: None,
         previous: vec![],
@@ -224,21 +225,83 @@ async fn denied_delete_leaves_one_object_and_blocks_further_writes() {
     assert_eq!(w.writes, 2);
 }
 
+/// A world holding an object at the probe key, with `marker` metadata.
+fn world_with_object(mut w: World, body: &[u8], marker: Option<&str>) -> World {
+    w.objects.insert(KEY.into(), body.to_vec());
+    if let Some(uid) = marker {
+        w.metadata.insert(KEY.into(), crate::testing::marker(uid));
+    }
+    w
+}
+
 #[tokio::test]
-async fn an_object_already_at_the_probe_key_is_replaced_only_after_deleting_it() {
-    let mut w = World::default();
-    w.objects.insert(KEY.into(), b"from a crashed run".to_vec());
+async fn our_own_object_at_the_probe_key_is_replaced_only_after_deleting_it() {
+    let w = world_with_object(World::default(), b"from a crashed run", Some("uid-1"));
     let r = run_with(w, &plan(&all())).await;
     assert_eq!(r.out.reason, Reason::Validated, "{}", r.out.message);
     let w = r.world.lock().unwrap();
     assert!(w.objects.is_empty());
     assert_eq!(w.writes, 1);
+    assert_eq!(
+        w.conditional_deletes.first().map(String::as_str),
+        Some(KEY),
+        "the delete was conditional on the ETag that was read"
+    );
+}
+
+#[tokio::test]
+async fn an_object_at_the_probe_key_without_our_marker_is_left_alone() {
+    for marker in [None, Some("another-connection")] {
+        let w = world_with_object(World::default(), b"finance data", marker);
+        let r = run_with(w, &plan(&all())).await;
+        assert_eq!(r.out.reason, Reason::ProbeKeyInUse, "{}", r.out.message);
+        assert!(r.out.message.contains(KEY), "{}", r.out.message);
+        assert_eq!(result(&r.out, PutObject), PermissionOutcome::Unverified);
+        assert_eq!(result(&r.out, ListBucket), PermissionOutcome::Allowed);
+        assert!(r.out.leftover.is_none(), "not recorded as ours");
+        let w = r.world.lock().unwrap();
+        assert_eq!(
+            w.objects.get(KEY).map(Vec::as_slice),
+            Some(&b"finance data"[..])
+        );
+        assert!(w.delete_calls.is_empty(), "never deleted");
+        assert_eq!(w.writes, 0);
+    }
+}
+
+#[tokio::test]
+async fn an_object_replaced_between_reading_its_marker_and_deleting_is_left_alone() {
+    let mut w = world_with_object(World::default(), b"ours, then theirs", Some("uid-1"));
+    w.replaced_after_head = true;
+    let r = run_with(w, &plan(&all())).await;
+    assert_eq!(r.out.reason, Reason::ProbeKeyInUse, "{}", r.out.message);
+    assert!(r.world.lock().unwrap().objects.contains_key(KEY));
+}
+
+#[tokio::test]
+async fn stores_without_conditional_deletes_get_a_plain_delete_of_our_own_object() {
+    let mut w = world_with_object(World::default(), b"ours", Some("uid-1"));
+    w.no_conditional_deletes = true;
+    let r = run_with(w, &plan(&all())).await;
+    assert_eq!(r.out.reason, Reason::Validated, "{}", r.out.message);
+    assert_eq!(r.world.lock().unwrap().writes, 1);
+}
+
+#[tokio::test]
+async fn an_unreadable_marker_keeps_the_object_and_writes_nothing() {
+    // Without s3:GetObject the marker cannot be read: nothing is deleted.
+    let w = world_with_object(world_denying(&["get"]), b"unknown", Some("uid-1"));
+    let r = run_with(w, &plan(&all())).await;
+    let w = r.world.lock().unwrap();
+    assert!(w.objects.contains_key(KEY));
+    assert!(w.delete_calls.is_empty());
+    assert_eq!(w.writes, 0);
+    assert_eq!(r.out.reason, Reason::PermissionDenied, "{}", r.out.message);
 }
 
 #[tokio::test]
 async fn an_undeletable_object_at_the_probe_key_becomes_the_leftover() {
-    let mut w = world_denying(&["delete"]);
-    w.objects.insert(KEY.into(), b"old".to_vec());
+    let w = world_with_object(world_denying(&["delete"]), b"old", Some("uid-1"));
     let r = run_with(w, &plan(&all())).await;
     assert_eq!(r.out.leftover.as_ref().map(|l| l.key.as_str()), Some(KEY));
     assert_eq!(result(&r.out, DeleteObject), PermissionOutcome::Denied);
@@ -393,34 +456,58 @@ async fn unreachable_endpoint_is_endpoint_unreachable() {
     assert!(out.message.contains("http://127.0.0.1:9"));
 }
 
-#[tokio::test]
-async fn leftover_in_a_bucket_that_is_gone_blocks_writes_with_a_clear_message() {
-    let world = Arc::new(std::sync::Mutex::new(world_denying(&["delete"])));
-    let mut p = plan(&all());
-    p.leftover = Some(Leftover {
-        bucket: "output".into(),
-        key: "old/.s3connection-probe/uid-1".into(),
-    });
-    p.previous = vec![PermissionCheck {
-        permission: GetObject,
-        result: PermissionOutcome::Allowed,
-        message: String::new(),
-    }];
-    let out = run_shared(&world, &p).await.out;
-    assert_eq!(world.lock().unwrap().writes, 0);
-    assert_eq!(result(&out, GetObject), PermissionOutcome::Allowed);
-    assert_eq!(result(&out, PutObject), PermissionOutcome::Unverified);
-    let del = out
-        .permissions
-        .iter()
-        .find(|r| r.permission == DeleteObject)
-        .unwrap();
-    assert!(
-        del.message
-            .contains("s3://output/old/.s3connection-probe/uid-1"),
-        "{}",
-        del.message
+#[test]
+fn a_recorded_leftover_other_than_the_own_probe_key_is_ignored() {
+    use crate::crd::ConnectionId;
+    use crate::credentials::Resolved;
+    use crate::probe::Previous;
+    use crate::spec::{AuthMethod, BucketPath, SecretKeys, ValidSpec};
+    let spec = ValidSpec {
+        target: BucketPath {
+            bucket: "output".into(),
+            prefix: "customers/".into(),
+        },
+        region: "us-east-1".into(),
+        endpoint: None,
+        force_path_style: false,
+        auth: AuthMethod::AccessKey(SecretKeys {
+            secret_name: "s".into(),
+            access_key_id_key: "a".into(),
+            secret_access_key_key: "b".into(),
+            session_token_key: None,
+        }),
+        permissions: all(),
+        interval: std::time::Duration::from_secs(600),
+    };
+    let resolved = Resolved::new(
+        aws_credential_types::Credentials::new("AKIAX", "secret", None, None, "t"),
+        None,
+        None,
     );
+    let id = ConnectionId {
+        namespace: "ns".into(),
+        name: "c".into(),
+        uid: "uid-1".into(),
+    };
+    let with = |bucket: &str, key: &str| Previous {
+        leftover: Some(Leftover {
+            bucket: bucket.into(),
+            key: key.into(),
+        }),
+        results: vec![],
+    };
+    let now = jiff::Timestamp::UNIX_EPOCH;
+    for (bucket, key) in [
+        ("output", "finance/ledger.csv"),
+        ("other-bucket", KEY),
+        ("output", "old/.s3connection-probe/uid-1"),
+        ("output", "customers/.s3connection-probe/another-uid"),
+    ] {
+        let plan = Plan::new(&spec, &resolved, &id, with(bucket, key), now);
+        assert_eq!(plan.leftover, None, "{bucket}/{key} must be ignored");
+    }
+    let plan = Plan::new(&spec, &resolved, &id, with("output", KEY), now);
+    assert_eq!(plan.leftover.map(|l| l.key), Some(KEY.to_string()));
 }
 
 #[test]

@@ -5,6 +5,7 @@
 //! look again ([`requeue`]). [`watches`] runs it for every connection.
 
 pub mod requeue;
+pub mod slots;
 #[cfg(test)]
 mod tests;
 pub mod watches;
@@ -19,16 +20,19 @@ use kube::runtime::events::{Recorder, Reporter};
 use kube::{Client, ResourceExt};
 use tracing::{error, info};
 
+use crate::allowlist::{self, Allowlist};
 use crate::aws::{AwsFactory, Clients, S3Target};
-use crate::crd::{ConnectionId, S3Connection};
-use crate::credentials::{CredentialCache, ResolveError, Resolver};
+use crate::crd::{AuthKind, ConnectionId, S3Connection};
+use crate::credentials::{CredentialCache, ResolveError, Resolver, role};
 use crate::error::{Error, Result};
+use crate::messages;
 use crate::outcome::{Outcome, Problem, Reason, Severity};
 use crate::probe::{self, Plan, Previous};
 use crate::status::{self, write};
 use crate::telemetry::Metrics;
 use crate::{crd, spec};
 use requeue::{Failures, backoff, jittered};
+use slots::Slots;
 
 pub use watches::run;
 
@@ -37,9 +41,19 @@ pub use watches::run;
 pub struct Config {
     pub default_interval: Duration,
     pub allow_operator_identity: bool,
+    /// `<cluster>` in the ExternalId `<cluster>:<namespace>` the operator
+    /// sends when it assumes a role with its own identity.
+    pub cluster_name: Option<String>,
+    /// Validations running at once, in all namespaces together.
     pub concurrency: u16,
-    /// Watch only this namespace; all namespaces when `None`.
-    pub namespace: Option<String>,
+    /// Validations of one namespace running at once.
+    pub namespace_concurrency: u16,
+    /// Watch only these namespaces; all namespaces when empty.
+    pub namespaces: Vec<String>,
+    /// S3-compatible endpoints connections may use.
+    pub allowed_endpoints: Allowlist,
+    /// Upper bound for one whole validation.
+    pub validation_timeout: Duration,
     /// Upper bound for one status patch.
     pub status_timeout: Duration,
     /// First retry delay after a transient problem; doubles up to the interval.
@@ -53,8 +67,12 @@ impl Default for Config {
         Self {
             default_interval: crd::rules::DEFAULT_INTERVAL,
             allow_operator_identity: false,
-            concurrency: 4,
-            namespace: None,
+            cluster_name: None,
+            concurrency: 16,
+            namespace_concurrency: 4,
+            namespaces: vec![],
+            allowed_endpoints: Allowlist::default(),
+            validation_timeout: Duration::from_secs(60),
             status_timeout: Duration::from_secs(10),
             retry_base: Duration::from_secs(5),
             shutdown_grace: Duration::from_secs(30),
@@ -71,6 +89,7 @@ pub struct Context {
     pub credentials: CredentialCache,
     pub config: Config,
     failures: Failures,
+    slots: Slots,
 }
 
 impl Context {
@@ -85,6 +104,10 @@ impl Context {
             metrics,
             aws,
             credentials: CredentialCache::default(),
+            slots: Slots::new(
+                config.concurrency.into(),
+                config.namespace_concurrency.into(),
+            ),
             config,
             failures: Failures::default(),
         }
@@ -96,16 +119,27 @@ impl Context {
             aws: self.aws.as_ref(),
             cache: &self.credentials,
             allow_operator_identity: self.config.allow_operator_identity,
+            cluster_name: self.config.cluster_name.as_deref(),
         }
     }
 }
 
+/// How soon a reconcile that found no free slot tries again.
+fn busy_retry(uid: &str) -> Duration {
+    jittered(Duration::from_millis(500), uid) + Duration::from_millis(500)
+}
+
 pub async fn reconcile(conn: Arc<S3Connection>, ctx: Arc<Context>) -> Result<Action> {
+    let uid = conn.uid().unwrap_or_default();
+    let Some(_slot) = ctx.slots.try_take(&conn.namespace().unwrap_or_default()) else {
+        ctx.metrics.deferred();
+        return Ok(Action::requeue(busy_retry(&uid)));
+    };
     let started = Instant::now();
     // One timestamp per validation: every time field written below uses it.
     let now = Timestamp::now();
-    let uid = conn.uid().unwrap_or_default();
-    let Validation { outcome, interval } = validate(&conn, &ctx, now).await?;
+    let Validation { outcome, interval } =
+        validate_isolated(conn.clone(), ctx.clone(), now).await?;
     ctx.metrics.validated(outcome.reason, started.elapsed());
     info!(
         namespace = conn.namespace().unwrap_or_default(),
@@ -124,6 +158,7 @@ pub async fn reconcile(conn: Arc<S3Connection>, ctx: Arc<Context>) -> Result<Act
             &ctx.client,
             &conn,
             &new,
+            &status::stale_fields(&old, &new),
             ctx.config.status_timeout,
             &ctx.metrics,
         )
@@ -166,34 +201,99 @@ struct Validation {
     interval: Duration,
 }
 
+impl Validation {
+    /// A validation that stopped with `p` before the probes ran. It still
+    /// names the auth method and remembers a leftover probe object.
+    fn stopped(conn: &S3Connection, ctx: &Context, p: Problem, interval: Duration) -> Self {
+        let mut outcome = Outcome::problem(p);
+        describe(conn, ctx, &mut outcome);
+        let uid = conn.uid().unwrap_or_default();
+        outcome.leftover = Previous::of(conn.status.as_ref(), &uid).leftover;
+        Self { outcome, interval }
+    }
+}
+
+/// What every outcome says about the connection, whatever happened.
+fn describe(conn: &S3Connection, ctx: &Context, outcome: &mut Outcome) {
+    outcome.auth = conn.spec.auth.kind();
+    outcome.external_id = match (outcome.auth, &ctx.config.cluster_name) {
+        (Some(AuthKind::OperatorRole), Some(cluster)) if ctx.config.allow_operator_identity => {
+            Some(role::external_id(
+                cluster,
+                &conn.namespace().unwrap_or_default(),
+            ))
+        }
+        _ => None,
+    };
+}
+
+/// Run [`validate`] in a task of its own, within the validation deadline:
+/// a panic or a hang in one validation becomes that connection's problem,
+/// and every other connection goes on being validated.
+async fn validate_isolated(
+    conn: Arc<S3Connection>,
+    ctx: Arc<Context>,
+    now: Timestamp,
+) -> Result<Validation> {
+    let deadline = ctx.config.validation_timeout;
+    let task = tokio::spawn({
+        let (conn, ctx) = (conn.clone(), ctx.clone());
+        async move { validate(&conn, &ctx, now).await }
+    });
+    let abort = task.abort_handle();
+    let interval = || {
+        spec::validate(&conn.spec, ctx.config.default_interval)
+            .map(|s| s.interval)
+            .unwrap_or(ctx.config.default_interval)
+    };
+    match tokio::time::timeout(deadline, task).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(join)) => {
+            // The panic's message may hold data: the panic hook logged where
+            // it happened; here only which connection.
+            ctx.metrics.validation_panicked();
+            error!(
+                namespace = conn.namespace().unwrap_or_default(),
+                name = conn.name_any(),
+                cancelled = join.is_cancelled(),
+                "validation failed internally"
+            );
+            let p = messages::internal_error();
+            Ok(Validation::stopped(&conn, &ctx, p, interval()))
+        }
+        Err(_) => {
+            abort.abort();
+            let p = messages::validation_timed_out(deadline.as_secs());
+            Ok(Validation::stopped(&conn, &ctx, p, interval()))
+        }
+    }
+}
+
 /// The data path. Kubernetes API failures are errors of the operator;
 /// everything else is an outcome for the status.
 async fn validate(conn: &S3Connection, ctx: &Context, now: Timestamp) -> Result<Validation> {
     let id = ConnectionId::of(conn);
-    let previous = Previous::of(conn.status.as_ref());
-    let auth = conn.spec.auth.kind();
-    // A validation that stops early still remembers a leftover probe object.
-    let early = |p: Problem, interval: Duration| {
-        let mut outcome = Outcome::problem(p);
-        outcome.auth = auth;
-        outcome.leftover = previous.leftover.clone();
-        Validation { outcome, interval }
-    };
+    let stopped = |p: Problem, interval: Duration| Validation::stopped(conn, ctx, p, interval);
 
     let spec = match spec::validate(&conn.spec, ctx.config.default_interval) {
         Ok(v) => v,
         Err(invalid) => {
-            let p = Problem::new(
-                Reason::InvalidSpec,
-                format!("{invalid}. Fix the S3Connection spec."),
-            );
-            return Ok(early(p, ctx.config.default_interval));
+            let p = messages::invalid_spec(&invalid.to_string());
+            return Ok(stopped(p, ctx.config.default_interval));
         }
     };
+    // Before any Secret, token or request: where would the requests go?
+    if let Some(endpoint) = &spec.endpoint
+        && !ctx.config.allowed_endpoints.allows(endpoint)
+    {
+        let entry = allowlist::entry_for(endpoint).unwrap_or_else(|| endpoint.clone());
+        let p = messages::endpoint_not_allowed(endpoint, &entry);
+        return Ok(stopped(p, spec.interval));
+    }
     let resolver = ctx.resolver();
     let resolved = match resolver.resolve(&spec, &id).await {
         Ok(r) => r,
-        Err(ResolveError::Problem(p)) => return Ok(early(p, spec.interval)),
+        Err(ResolveError::Problem(p)) => return Ok(stopped(p, spec.interval)),
         Err(ResolveError::Operator(e)) => return Err(e),
     };
 
@@ -202,12 +302,13 @@ async fn validate(conn: &S3Connection, ctx: &Context, now: Timestamp) -> Result<
         &S3Target::of(&spec),
         &resolved.credentials,
     );
-    let plan = Plan::new(&spec, &resolved, &id, previous.clone(), now);
+    let previous = Previous::of(conn.status.as_ref(), &id.uid);
+    let plan = Plan::new(&spec, &resolved, &id, previous, now);
     let mut outcome = probe::run(&clients, &plan).await;
     if outcome.reason == Reason::InvalidCredentials {
         resolver.forget(&resolved);
     }
-    outcome.auth = auth;
+    describe(conn, ctx, &mut outcome);
     Ok(Validation {
         outcome: resolved.redactor.scrub_outcome(outcome),
         interval: spec.interval,

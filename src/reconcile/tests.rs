@@ -25,6 +25,7 @@ const SECRET_KEY: &str = "secret-key-from-the-secret";
 struct Seen {
     method: Method,
     path: String,
+    content_type: String,
     body: Value,
 }
 
@@ -46,11 +47,18 @@ impl ApiServer {
             while let Some((req, send)) = handle.next_request().await {
                 let method = req.method().clone();
                 let path = req.uri().path().to_string();
+                let content_type = req
+                    .headers()
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string();
                 let bytes = req.into_body().collect_bytes().await.unwrap_or_default();
                 let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
                 log.lock().unwrap().push(Seen {
                     method: method.clone(),
                     path: path.clone(),
+                    content_type,
                     body: body.clone(),
                 });
                 let (status, reply) = if let Some((_, _, s, v)) = routes
@@ -88,10 +96,21 @@ impl ApiServer {
         self.seen.lock().unwrap().clone()
     }
 
+    /// Server-side applies of a status.
     fn status_patches(&self) -> Vec<Value> {
+        self.status_writes("application/apply-patch+yaml")
+    }
+
+    /// Merge patches removing status fields the applies no longer carry.
+    fn status_removals(&self) -> Vec<Value> {
+        self.status_writes("application/merge-patch+json")
+    }
+
+    fn status_writes(&self, content_type: &str) -> Vec<Value> {
         self.requests()
             .into_iter()
             .filter(|s| s.method == Method::PATCH && s.path.ends_with("/status"))
+            .filter(|s| s.content_type == content_type)
             .map(|s| s.body)
             .collect()
     }
@@ -517,7 +536,9 @@ async fn no_role_arn_anywhere_is_role_arn_missing() {
 #[tokio::test]
 async fn operator_identity_is_off_by_default() {
     let h = harness(vec![], World::default(), None, Config::default());
-    let spec = json!({"bucket": "output", "region": "us-east-1", "auth": {"iamRole": {"roleArn": "arn:aws:iam::123456789012:role/sync", "externalId": "ext-123"}}});
+    // A tenant's own externalId (a removed field) is ignored: the operator
+    // chooses it.
+    let spec = json!({"bucket": "output", "region": "us-east-1", "auth": {"iamRole": {"roleArn": "arn:aws:iam::123456789012:role/sync", "externalId": "borrowed"}}});
     let patch = reconcile_once(&h, connection(spec.clone())).await;
     assert_failed(&patch, "OperatorIdentityDisabled");
     assert!(
@@ -538,6 +559,7 @@ async fn operator_identity_is_off_by_default() {
         aws.clone(),
         Config {
             allow_operator_identity: true,
+            cluster_name: Some("cluster-uid".into()),
             ..Config::default()
         },
     ));
@@ -546,6 +568,13 @@ async fn operator_identity_is_off_by_default() {
     assert_eq!(condition(&patch, "Ready")["status"], "True", "{patch}");
     assert_eq!(patch["status"]["auth"], "OperatorRole");
     assert_eq!(aws.used.lock().unwrap()[0].access_key_id(), "ASIAASSUMED");
+    // The ExternalId is the operator's `<cluster>:<namespace>`, shown in
+    // status; the session names the namespace.
+    assert_eq!(patch["status"]["externalId"], "cluster-uid:team");
+    let calls = aws.world.lock().unwrap().assume_role_calls.clone();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].external_id.as_deref(), Some("cluster-uid:team"));
+    assert_eq!(calls[0].session_name, "s3c-team-conn");
 }
 
 #[tokio::test]
@@ -602,6 +631,10 @@ async fn leftover_probe_is_recorded_and_survives_an_early_failure() {
         patch["status"]["leftoverProbeObject"],
         "customers/.s3connection-probe/uid-1"
     );
+    // What only the probes could tell is removed, whoever wrote it.
+    let removal = api.status_removals().pop().expect("a removal");
+    assert_eq!(removal["status"].get("identity"), Some(&Value::Null));
+    assert!(removal["status"].get("leftoverProbeObject").is_none());
 }
 
 #[tokio::test]
@@ -631,4 +664,75 @@ async fn transient_problems_requeue_with_growing_backoff() {
     assert_eq!(condition(patch, "Failed")["status"], "Unknown");
     assert_eq!(condition(patch, "Ready")["reason"], "Transient");
     let _ = conn.name_any();
+}
+
+#[tokio::test]
+async fn an_endpoint_that_is_not_allowed_reads_no_secret_and_mints_no_token() {
+    let h = harness(valid_secret(), World::default(), None, Config::default());
+    let mut spec = access_key_spec();
+    spec["endpoint"] = json!("https://collector.attacker.example:8443");
+    let patch = reconcile_once(&h, connection(spec.clone())).await;
+    assert_failed(&patch, "EndpointNotAllowed");
+    let msg = condition(&patch, "Ready")["message"].as_str().unwrap();
+    assert!(
+        msg.contains("https://collector.attacker.example:8443")
+            && msg.contains("--allowed-endpoint https://collector.attacker.example:8443"),
+        "{msg}"
+    );
+    assert_eq!(h.api.count(Method::GET, SECRET_PATH), 0, "no Secret read");
+    assert!(h.aws.used.lock().unwrap().is_empty(), "no S3 client");
+
+    let mut irsa = irsa_spec(Some("arn:aws:iam::123456789012:role/sync"));
+    irsa["endpoint"] = json!("http://10.0.0.1:9000");
+    let h = harness(
+        vec![
+            (Method::GET, SA_PATH, 200, service_account(json!({}))),
+            (Method::POST, TOKEN_PATH, 201, token_request()),
+        ],
+        World::default(),
+        None,
+        Config::default(),
+    );
+    let patch = reconcile_once(&h, connection(irsa)).await;
+    assert_failed(&patch, "EndpointNotAllowed");
+    assert_eq!(h.api.count(Method::POST, TOKEN_PATH), 0, "no token minted");
+    assert_eq!(h.api.count(Method::GET, SA_PATH), 0);
+
+    // Allowed, the same connection is validated.
+    let config = Config {
+        allowed_endpoints: crate::allowlist::Allowlist::parse(&[
+            "https://collector.attacker.example:8443",
+        ])
+        .unwrap(),
+        ..Config::default()
+    };
+    let h = harness(valid_secret(), World::default(), None, config);
+    let patch = reconcile_once(&h, connection(spec)).await;
+    assert_eq!(condition(&patch, "Ready")["status"], "True", "{patch}");
+}
+
+#[tokio::test]
+async fn a_panic_in_a_validation_becomes_that_connections_internal_error() {
+    let (client, api) = ApiServer::start(valid_secret());
+    let mut aws = FakeAws::new(World::default(), None);
+    aws.panic_in_s3 = true;
+    let ctx = Arc::new(Context::new(
+        client,
+        Metrics::default(),
+        Arc::new(aws),
+        Config::default(),
+    ));
+    let action = reconcile(Arc::new(connection(access_key_spec())), ctx.clone())
+        .await
+        .expect("the reconcile itself does not fail");
+    assert_eq!(
+        action,
+        kube::runtime::controller::Action::requeue(std::time::Duration::from_secs(5)),
+        "retried with backoff"
+    );
+    let patch = api.status_patches().pop().unwrap();
+    let ready = condition(&patch, "Ready");
+    assert_eq!(ready["status"], "Unknown");
+    assert_eq!(ready["reason"], "InternalError");
+    assert_eq!(ctx.metrics.panics.get(), 1);
 }

@@ -65,9 +65,11 @@ where
 }
 
 /// Count connections by the status of their Ready condition.
-pub fn ready_counts(store: &Store<S3Connection>) -> Vec<(String, i64)> {
+pub fn ready_counts<'a>(
+    stores: impl Iterator<Item = &'a Store<S3Connection>>,
+) -> Vec<(String, i64)> {
     let mut counts: HashMap<String, i64> = HashMap::new();
-    for c in store.state() {
+    for c in stores.flat_map(|s| s.state()) {
         let ready = c
             .status
             .as_ref()
@@ -83,7 +85,9 @@ pub fn ready_counts(store: &Store<S3Connection>) -> Vec<(String, i64)> {
 
 /// Run the controller until `shutdown` resolves (then finish in-flight
 /// reconciles, for at most `Config::shutdown_grace`) or the watch streams
-/// end. `ready` turns true once the S3Connection cache is synced.
+/// end. With `Config::namespaces` one controller per namespace runs (its
+/// watches and RBAC stay in that namespace), else one for all namespaces.
+/// `ready` turns true once every S3Connection cache is synced.
 pub async fn run(
     ctx: Arc<Context>,
     ready: Arc<AtomicBool>,
@@ -91,63 +95,33 @@ pub async fn run(
 ) {
     let shutdown = shutdown.boxed().shared();
     let grace = ctx.config.shutdown_grace;
-    let synced_before_stop = ready.clone();
-    let client = ctx.client.clone();
-    let ns = ctx.config.namespace.clone();
-    let conns: Api<S3Connection> = api_for(&client, &ns);
-    // Metadata only: the operator never caches Secret data, and reads the one
-    // Secret a connection names when it validates.
-    let secrets: Api<PartialObjectMeta<Secret>> = api_for(&client, &ns);
-    let accounts: Api<PartialObjectMeta<ServiceAccount>> = api_for(&client, &ns);
-
-    let (reader, writer) = reflector::store();
-    let synced = ready.clone();
-    let main = watcher(conns, watcher::Config::default().any_semantic())
-        .default_backoff()
-        .reflect(writer)
-        .inspect(move |ev| {
-            // The initial list is in the cache: ready to serve.
-            if matches!(ev, Ok(watcher::Event::InitDone)) && !synced.swap(true, Ordering::SeqCst) {
+    let scopes: Vec<Option<String>> = if ctx.config.namespaces.is_empty() {
+        vec![None]
+    } else {
+        ctx.config.namespaces.iter().cloned().map(Some).collect()
+    };
+    let synced: Arc<Vec<AtomicBool>> =
+        Arc::new(scopes.iter().map(|_| AtomicBool::new(false)).collect());
+    let mut stores = vec![];
+    let mut controllers = vec![];
+    for (i, scope) in scopes.into_iter().enumerate() {
+        let (synced, ready) = (synced.clone(), ready.clone());
+        let on_synced = move || {
+            synced[i].store(true, Ordering::SeqCst);
+            if synced.iter().all(|s| s.load(Ordering::SeqCst))
+                && !ready.swap(true, Ordering::SeqCst)
+            {
                 info!("S3Connection cache synced; ready");
             }
-        })
-        .applied_objects()
-        .predicate_filter(predicates::generation, Default::default());
-
-    let secret_events = watcher(secrets, watcher::Config::default())
-        .default_backoff()
-        .touched_objects()
-        .predicate_filter(predicates::resource_version, Default::default());
-    let sa_events = watcher(accounts, watcher::Config::default())
-        .default_backoff()
-        .touched_objects()
-        .predicate_filter(predicates::resource_version, Default::default());
-
-    {
-        let reader = reader.clone();
-        ctx.metrics.set_ready_source(move || ready_counts(&reader));
+        };
+        let (store, controller) = controller(ctx.clone(), scope, on_synced, shutdown.clone());
+        stores.push(store);
+        controllers.push(controller);
     }
+    ctx.metrics
+        .set_ready_source(move || ready_counts(stores.iter()));
 
-    let secret_store = reader.clone();
-    let sa_store = reader.clone();
-    let concurrency = ctx.config.concurrency;
-    let controller = Controller::for_stream(main, reader)
-        .watches_stream(secret_events, move |s| {
-            connections_naming(&secret_store, &s, secret_of)
-        })
-        .watches_stream(sa_events, move |sa| {
-            connections_naming(&sa_store, &sa, service_account_of)
-        })
-        .with_config(kube::runtime::controller::Config::default().concurrency(concurrency))
-        .graceful_shutdown_on(shutdown.clone())
-        .run(reconcile, error_policy, ctx)
-        .for_each(|res| async move {
-            match res {
-                Ok((obj, _)) => debug!(object = %obj, "reconciled"),
-                Err(kube::runtime::controller::Error::ReconcilerFailed(..)) => {}
-                Err(e) => warn!(error = %e, "controller stream error"),
-            }
-        });
+    let synced_before_stop = ready.clone();
     // The controller waits for its cache before it stops; a cache that never
     // syncs (say, RBAC forbids listing) must not keep the process alive.
     let deadline = async move {
@@ -163,10 +137,70 @@ pub async fn run(
         }
     };
     tokio::select! {
-        _ = controller => {}
+        _ = futures::future::join_all(controllers) => {}
         _ = deadline => {}
     }
     info!("controller stopped");
+}
+
+/// The controller for one namespace (or all): its store, and the future
+/// that runs it.
+fn controller(
+    ctx: Arc<Context>,
+    scope: Option<String>,
+    on_synced: impl Fn() + Send + Sync + 'static,
+    shutdown: impl Future<Output = ()> + Send + Sync + Clone + 'static,
+) -> (Store<S3Connection>, impl Future<Output = ()>) {
+    let client = ctx.client.clone();
+    let conns: Api<S3Connection> = api_for(&client, &scope);
+    // Metadata only: the operator never caches Secret data, and reads the one
+    // Secret a connection names when it validates.
+    let secrets: Api<PartialObjectMeta<Secret>> = api_for(&client, &scope);
+    let accounts: Api<PartialObjectMeta<ServiceAccount>> = api_for(&client, &scope);
+
+    let (reader, writer) = reflector::store();
+    let main = watcher(conns, watcher::Config::default().any_semantic())
+        .default_backoff()
+        .reflect(writer)
+        .inspect(move |ev| {
+            // The initial list is in the cache: ready to serve.
+            if matches!(ev, Ok(watcher::Event::InitDone)) {
+                on_synced();
+            }
+        })
+        .applied_objects()
+        .predicate_filter(predicates::generation, Default::default());
+
+    let secret_events = watcher(secrets, watcher::Config::default())
+        .default_backoff()
+        .touched_objects()
+        .predicate_filter(predicates::resource_version, Default::default());
+    let sa_events = watcher(accounts, watcher::Config::default())
+        .default_backoff()
+        .touched_objects()
+        .predicate_filter(predicates::resource_version, Default::default());
+
+    let secret_store = reader.clone();
+    let sa_store = reader.clone();
+    let concurrency = ctx.config.concurrency;
+    let controller = Controller::for_stream(main, reader.clone())
+        .watches_stream(secret_events, move |s| {
+            connections_naming(&secret_store, &s, secret_of)
+        })
+        .watches_stream(sa_events, move |sa| {
+            connections_naming(&sa_store, &sa, service_account_of)
+        })
+        .with_config(kube::runtime::controller::Config::default().concurrency(concurrency))
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|res| async move {
+            match res {
+                Ok((obj, _)) => debug!(object = %obj, "reconciled"),
+                Err(kube::runtime::controller::Error::ReconcilerFailed(..)) => {}
+                Err(e) => warn!(error = %e, "controller stream error"),
+            }
+        });
+    (reader, controller)
 }
 
 #[cfg(test)]
@@ -220,6 +254,9 @@ mod tests {
         let hits = connections_naming(&reader, &sa, service_account_of);
         assert_eq!(hits.len(), 1);
         assert_eq!(hits[0].name, "irsa");
-        assert_eq!(ready_counts(&reader), vec![("Unknown".to_string(), 3)]);
+        assert_eq!(
+            ready_counts(std::iter::once(&reader)),
+            vec![("Unknown".to_string(), 3)]
+        );
     }
 }

@@ -266,6 +266,7 @@ mod tests {
             reason: Reason::Validated,
             message: "ok".into(),
             auth: None,
+            external_id: None,
             authenticated: true,
             bucket_reached: true,
             identity: Some("arn:aws:iam::123456789012:user/sync".into()),

@@ -37,6 +37,7 @@ pub fn build_status(
             observed_generation: generation,
             conditions,
             auth,
+            external_id: o.external_id.clone(),
             leftover_probe_object,
             leftover_probe_bucket,
             ..old.clone()
@@ -46,6 +47,7 @@ pub fn build_status(
         observed_generation: generation,
         conditions,
         auth,
+        external_id: o.external_id.clone(),
         identity: o.identity.clone(),
         bucket_region: o.bucket_region.clone(),
         permissions: o.permissions.iter().map(|p| p.to_status()).collect(),
@@ -53,6 +55,47 @@ pub fn build_status(
         leftover_probe_object,
         leftover_probe_bucket,
     }
+}
+
+/// Fields the old status has and the new one does not. Server-side apply
+/// removes a field the operator stops sending only if the operator owned it;
+/// these are removed explicitly, whoever wrote them (say, a user who patched
+/// `leftoverProbeObject` by hand).
+pub fn stale_fields(old: &S3ConnectionStatus, new: &S3ConnectionStatus) -> Vec<&'static str> {
+    let pairs = [
+        ("auth", old.auth.is_some(), new.auth.is_some()),
+        (
+            "externalId",
+            old.external_id.is_some(),
+            new.external_id.is_some(),
+        ),
+        ("identity", old.identity.is_some(), new.identity.is_some()),
+        (
+            "bucketRegion",
+            old.bucket_region.is_some(),
+            new.bucket_region.is_some(),
+        ),
+        (
+            "lastValidationTime",
+            old.last_validation_time.is_some(),
+            new.last_validation_time.is_some(),
+        ),
+        (
+            "leftoverProbeObject",
+            old.leftover_probe_object.is_some(),
+            new.leftover_probe_object.is_some(),
+        ),
+        (
+            "leftoverProbeBucket",
+            old.leftover_probe_bucket.is_some(),
+            new.leftover_probe_bucket.is_some(),
+        ),
+    ];
+    pairs
+        .into_iter()
+        .filter(|(_, was, is)| *was && !*is)
+        .map(|(name, _, _)| name)
+        .collect()
 }
 
 /// Whether the new status differs from the old in anything but timestamps,
@@ -104,6 +147,7 @@ mod tests {
             reason: Reason::Validated,
             message: "fine".into(),
             auth: Some(AuthKind::AccessKey),
+            external_id: None,
             authenticated: true,
             bucket_reached: true,
             identity: Some("arn:aws:iam::123456789012:user/u".into()),
@@ -165,7 +209,27 @@ mod tests {
             s.leftover_probe_object.as_deref(),
             Some(".s3connection-probe/u1")
         );
-        assert_eq!(Previous::of(Some(&s)).leftover, o.leftover);
+        assert_eq!(Previous::of(Some(&s), "u1").leftover, o.leftover);
+        assert_eq!(Previous::of(Some(&s), "other-uid").leftover, None);
+    }
+
+    #[test]
+    fn fields_that_go_away_are_named_for_removal() {
+        let old = S3ConnectionStatus {
+            leftover_probe_object: Some("finance/ledger.csv".into()),
+            leftover_probe_bucket: Some("b".into()),
+            identity: Some("arn".into()),
+            ..Default::default()
+        };
+        let new = S3ConnectionStatus {
+            identity: Some("arn".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            stale_fields(&old, &new),
+            ["leftoverProbeObject", "leftoverProbeBucket"]
+        );
+        assert!(stale_fields(&new, &old).is_empty());
     }
 
     #[test]

@@ -21,11 +21,13 @@ pub const MANAGER: &str = "s3-connection-operator";
 /// Events carry at most this much of a message.
 const EVENT_NOTE_MAX: usize = 1000;
 
-/// Apply `status` to the connection's status subresource.
+/// Apply `status` to the connection's status subresource, and remove the
+/// `stale` fields (see [`super::stale_fields`]).
 pub async fn apply(
     client: &Client,
     conn: &S3Connection,
     status: &S3ConnectionStatus,
+    stale: &[&str],
     timeout: Duration,
     metrics: &Metrics,
 ) -> Result<()> {
@@ -40,11 +42,22 @@ pub async fn apply(
     });
     let started = Instant::now();
     let params = PatchParams::apply(MANAGER).force();
-    let res = tokio::time::timeout(
-        timeout,
-        api.patch_status(&name, &params, &Patch::Apply(&patch)),
-    )
-    .await;
+    let removal: serde_json::Map<String, serde_json::Value> = stale
+        .iter()
+        .map(|f| (f.to_string(), serde_json::Value::Null))
+        .collect();
+    // Removal first: whoever sees the new status sees it without them.
+    let write = async {
+        if !removal.is_empty() {
+            let nulls = json!({ "status": removal });
+            api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&nulls))
+                .await?;
+        }
+        api.patch_status(&name, &params, &Patch::Apply(&patch))
+            .await?;
+        Ok::<_, kube::Error>(())
+    };
+    let res = tokio::time::timeout(timeout, write).await;
     let took = Some(started.elapsed());
     match res {
         Ok(Ok(_)) => {

@@ -148,14 +148,6 @@ async fn bad_input_is_rejected_by_the_api_server() {
             "roleArn, serviceAccountName, or both",
         ),
         (
-            "externalid-irsa",
-            with(
-                &["auth"],
-                json!({"iamRole": {"serviceAccountName": "sa", "externalId": "abc"}}),
-            ),
-            "externalId applies only",
-        ),
-        (
             "unknown-permission",
             with(&["permissions"], json!(["s3:GetObject", "s3:Everything"])),
             "s3:Everything",
@@ -205,6 +197,50 @@ async fn bad_input_is_rejected_by_the_api_server() {
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
+
+    // The operator, not the tenant, chooses the ExternalId: the field is
+    // gone, and kubectl's strict field validation rejects it.
+    let mut spec = good_spec();
+    spec["auth"] = json!({"iamRole": {"roleArn": "arn:aws:iam::123456789012:role/r", "externalId": "borrowed"}});
+    let obj = json!({
+        "apiVersion": "s3connection.dev/v1alpha1",
+        "kind": "S3Connection",
+        "metadata": {"name": "externalid", "namespace": ns},
+        "spec": spec,
+    });
+    let (ok, out) = kubectl_apply(&env, &obj.to_string(), &["--validate=strict"]);
+    assert!(!ok, "externalId must be refused:\n{out}");
+    assert!(
+        out.contains("unknown field") && out.contains("externalId"),
+        "{out}"
+    );
+}
+
+/// `kubectl apply -f -` with `manifest`; (success, stdout and stderr).
+fn kubectl_apply(env: &TestEnv, manifest: &str, flags: &[&str]) -> (bool, String) {
+    use std::io::Write;
+    let mut child = std::process::Command::new("kubectl")
+        .args(["apply", "-f", "-"])
+        .args(flags)
+        .env("KUBECONFIG", &env.kubeconfig)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("kubectl on PATH");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(manifest.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
 }
 
 #[tokio::test]

@@ -581,8 +581,10 @@ impl Operator {
         let log = File::create(&log_path).unwrap();
         let metrics_addr = format!("127.0.0.1:{}", free_port());
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_s3-connection-operator"));
+        // The test endpoint is allowed; tests add their own endpoints.
         cmd.arg("run")
             .args(["--metrics-addr", &metrics_addr, "--log-format", "json"])
+            .args(["--allowed-endpoint", &env.endpoint])
             .args(extra)
             .env_remove("AWS_ACCESS_KEY_ID")
             .env_remove("AWS_SECRET_ACCESS_KEY")

@@ -175,3 +175,61 @@ async fn operator_identity_is_refused_unless_allowed() {
             .contains("--allow-operator-identity")
     );
 }
+
+#[tokio::test]
+async fn the_operator_identity_sends_an_external_id_naming_the_namespace() {
+    let env = TestEnv::new().await;
+    let ns = env.namespace("opext").await;
+    let bucket = env.bucket("opext").await;
+    let kube_system = kube::Api::<k8s_openapi::api::core::v1::Namespace>::all(env.kube.clone())
+        .get("kube-system")
+        .await
+        .unwrap()
+        .metadata
+        .uid
+        .unwrap();
+    // What a real trust policy says (moto does not check the condition).
+    let trust = json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            // moto matches principals literally (an account root does not
+            // cover its users), so the trust names the admin user.
+            "Principal": {"AWS": format!("arn:aws:iam::{}:user/admin", env.account)},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"sts:ExternalId": format!("{kube_system}:{ns}")}}
+        }]
+    });
+    let role = env.role("opext", trust, s3_policy(&bucket, "", &ALL)).await;
+    // The operator's own identity: the environment's admin keys. Without
+    // --cluster-name it names the cluster by the kube-system namespace's UID.
+    let key = std::env::var("AWS_ACCESS_KEY_ID").unwrap();
+    let secret = std::env::var("AWS_SECRET_ACCESS_KEY").unwrap();
+    let _op = Operator::start_with(
+        &env,
+        Some(&ns),
+        &["--allow-operator-identity"],
+        &[
+            ("KUBECONFIG", env.kubeconfig.as_str()),
+            ("AWS_ACCESS_KEY_ID", key.as_str()),
+            ("AWS_SECRET_ACCESS_KEY", secret.as_str()),
+            ("AWS_REGION", crate::harness::REGION),
+        ],
+    )
+    .await;
+    env.apply_connection(&ns, "own", spec(&env, &bucket, Some(&role), None))
+        .await;
+    let c = env.wait_ready(&ns, "own", "True", Some("Validated")).await;
+    let status = c.status.unwrap();
+    assert_eq!(
+        status.external_id.as_deref(),
+        Some(format!("{kube_system}:{ns}").as_str()),
+        "the ExternalId a trust policy must require"
+    );
+    assert_eq!(status.auth.as_deref(), Some("OperatorRole"));
+    let identity = status.identity.unwrap_or_default();
+    assert!(
+        identity.contains(&format!("/s3c-{ns}-own")),
+        "the session names the namespace: {identity}"
+    );
+}

@@ -7,6 +7,7 @@ mod harness;
 mod access_key;
 mod crd;
 mod ha;
+mod hostile;
 mod install;
 mod irsa;
 mod outage;

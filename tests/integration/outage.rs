@@ -60,7 +60,8 @@ async fn endpoint_outage_is_unknown_then_recovers_without_restart() {
         .to_string();
     let up = relay(addr, target.clone()).await;
 
-    let mut op = Operator::start(&env, &ns, &[]).await;
+    let relay_url = format!("http://{addr}");
+    let mut op = Operator::start(&env, &ns, &["--allowed-endpoint", &relay_url]).await;
     let pid = op.pid();
     // S3 through the relay; STS and IAM directly (AWS_ENDPOINT_URL).
     let spec = |interval: &str| {

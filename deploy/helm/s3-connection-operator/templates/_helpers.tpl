@@ -65,3 +65,24 @@ Operator image reference.
 {{- define "s3-connection-operator.image" -}}
 {{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
 {{- end }}
+
+{{/*
+Values the chart no longer reads: fail instead of ignoring them.
+watchNamespace (one string) became watchNamespaces (a list); the schema lets
+the old key through only so that this message can name the new one. An
+empty watchNamespace meant "all namespaces", which is still the default.
+*/}}
+{{- define "s3-connection-operator.checkRemovedValues" -}}
+{{- if not (empty .Values.watchNamespace) }}
+{{- fail (printf "watchNamespace was removed: use the list watchNamespaces instead, e.g. --set 'watchNamespaces={%v}' or in a values file `watchNamespaces: [%v]`, and drop watchNamespace" .Values.watchNamespace .Values.watchNamespace) }}
+{{- end }}
+{{- end }}
+
+{{/*
+Whether the operator reads the UID of the kube-system namespace at startup
+(its own identity may assume roles and no clusterName names the cluster):
+then it needs get on namespaces/kube-system.
+*/}}
+{{- define "s3-connection-operator.readsKubeSystem" -}}
+{{- if and .Values.allowOperatorIdentity (not .Values.clusterName) }}true{{ end }}
+{{- end }}
