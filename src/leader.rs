@@ -3,13 +3,22 @@
 //! (and report ready: they only wait); the leader renews it, and releases it
 //! on a graceful shutdown so a standby takes over at once instead of after
 //! the lease expires. [`lead`] is the whole loop.
+//!
+//! The lease library keeps believing it leads while it cannot reach the API
+//! server, so the leader also watches its own Lease ([`Confirmation`]): if
+//! no renewal by this process is seen for almost a lease duration (the API
+//! server or etcd is away, or another process took the Lease), it steps
+//! down before a standby could take over, and the process exits so that a
+//! fresh one competes again.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
-use kube::Client;
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::{Api, Client};
 use kube_lease_manager::{LeaseManager, LeaseManagerBuilder, LeaseManagerError};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -117,6 +126,89 @@ impl Release {
 /// A future that resolves when something should stop.
 pub type Signal = Pin<Box<dyn Future<Output = ()> + Send + Sync + 'static>>;
 
+/// How the leader knows it still leads: its own renewals of the Lease, seen
+/// on this process's clock. Pure; [`keep_confirming`] feeds it.
+#[derive(Debug)]
+pub struct Confirmation {
+    identity: String,
+    limit: Duration,
+    renewed: Option<String>,
+    confirmed_at: Instant,
+}
+
+impl Confirmation {
+    /// Leadership counts as confirmed `now`; it lapses when no renewal by
+    /// `identity` is seen for longer than `limit`.
+    pub fn new(identity: &str, limit: Duration, now: Instant) -> Self {
+        Self {
+            identity: identity.to_string(),
+            limit,
+            renewed: None,
+            confirmed_at: now,
+        }
+    }
+
+    /// The Lease as read at `now`. `Err` says why leadership is lost.
+    pub fn observe(&mut self, lease: Option<&Lease>, now: Instant) -> Result<(), String> {
+        let spec = lease.and_then(|l| l.spec.as_ref());
+        let holder = spec.and_then(|s| s.holder_identity.as_deref());
+        if holder != Some(self.identity.as_str()) {
+            return Err(format!(
+                "the Lease is held by {}",
+                holder.unwrap_or("nobody")
+            ));
+        }
+        let renewed = spec
+            .and_then(|s| s.renew_time.as_ref())
+            .map(|t| t.0.to_string());
+        if renewed.is_some() && renewed != self.renewed {
+            self.renewed = renewed;
+            self.confirmed_at = now;
+        }
+        self.check(now)
+    }
+
+    /// Whether leadership still counts at `now` (say, when the Lease could
+    /// not be read).
+    pub fn check(&self, now: Instant) -> Result<(), String> {
+        let quiet = now.saturating_duration_since(self.confirmed_at);
+        if quiet > self.limit {
+            return Err(format!(
+                "no renewal of the Lease seen for {}s",
+                quiet.as_secs()
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Read the Lease every few seconds; resolve when leadership lapsed (see
+/// [`Confirmation`]). The margins: renewals come every `duration - grace`
+/// seconds, the Lease is read every `grace / 3`, and leadership lapses a
+/// read interval before a standby could see the Lease expired.
+async fn keep_confirming(leases: Api<Lease>, cfg: LeaderConfig) {
+    let duration = Duration::from_secs(cfg.duration_secs);
+    let grace = Duration::from_secs((cfg.duration_secs / 3).max(1));
+    let every = (grace / 3).max(Duration::from_millis(200));
+    let mut confirmation = Confirmation::new(&cfg.identity, duration - every, Instant::now());
+    loop {
+        tokio::time::sleep(every).await;
+        let read = tokio::time::timeout(every, leases.get_opt(&cfg.lease_name)).await;
+        let verdict = match read {
+            Ok(Ok(lease)) => confirmation.observe(lease.as_ref(), Instant::now()),
+            _ => confirmation.check(Instant::now()),
+        };
+        if let Err(why) = verdict {
+            warn!(
+                lease = %cfg.lease_name,
+                identity = %cfg.identity,
+                "stepping down: {why}"
+            );
+            return;
+        }
+    }
+}
+
 /// Why [`lead`] returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ended {
@@ -144,6 +236,7 @@ where
     F: Future<Output = ()>,
 {
     ready.store(true, Ordering::SeqCst);
+    let leases: Api<Lease> = Api::namespaced(client.clone(), &cfg.namespace);
     let Some(leadership) = acquire(client, cfg, shutdown()).await? else {
         return Ok(Ended::Shutdown);
     };
@@ -153,13 +246,23 @@ where
     let lost_flag = Arc::new(AtomicBool::new(false));
     let flag = lost_flag.clone();
     let stop = shutdown();
+    let (lapse_tx, lapsed) = tokio::sync::oneshot::channel::<()>();
+    let confirming = tokio::spawn({
+        let cfg = cfg.clone();
+        async move {
+            keep_confirming(leases, cfg).await;
+            let _ = lapse_tx.send(());
+        }
+    });
     let until = async move {
         tokio::select! {
             _ = stop => {}
             _ = lost => flag.store(true, Ordering::SeqCst),
+            _ = lapsed => flag.store(true, Ordering::SeqCst),
         }
     };
     work(Box::pin(until)).await;
+    confirming.abort();
     metrics.set_leader(false);
     release.wait().await;
     Ok(if lost_flag.load(Ordering::SeqCst) {
@@ -167,4 +270,50 @@ where
     } else {
         Ended::Shutdown
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::coordination::v1::LeaseSpec;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
+
+    fn lease(holder: &str, renewed_s: i64) -> Lease {
+        Lease {
+            spec: Some(LeaseSpec {
+                holder_identity: Some(holder.into()),
+                renew_time: Some(MicroTime(jiff::Timestamp::from_second(renewed_s).unwrap())),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn renewals_keep_leadership_and_their_absence_ends_it() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        let mut c = Confirmation::new("me", s(13), t0);
+        assert!(c.observe(Some(&lease("me", 100)), t0 + s(1)).is_ok());
+        // The same renewal seen again does not extend leadership...
+        assert!(c.observe(Some(&lease("me", 100)), t0 + s(12)).is_ok());
+        assert!(c.observe(Some(&lease("me", 100)), t0 + s(15)).is_err());
+        // ...a new one does.
+        let mut c = Confirmation::new("me", s(13), t0);
+        c.observe(Some(&lease("me", 100)), t0 + s(1)).unwrap();
+        assert!(c.observe(Some(&lease("me", 110)), t0 + s(11)).is_ok());
+        assert!(c.check(t0 + s(23)).is_ok());
+        // Unreadable for too long (the API server is away).
+        let err = c.check(t0 + s(25)).unwrap_err();
+        assert!(err.contains("no renewal"), "{err}");
+    }
+
+    #[test]
+    fn another_holder_ends_leadership_at_once() {
+        let t0 = Instant::now();
+        let mut c = Confirmation::new("me", Duration::from_secs(13), t0);
+        let err = c.observe(Some(&lease("them", 1)), t0).unwrap_err();
+        assert!(err.contains("held by them"), "{err}");
+        assert!(c.observe(None, t0).unwrap_err().contains("nobody"));
+    }
 }

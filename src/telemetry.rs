@@ -69,6 +69,11 @@ pub struct ResultLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WatchLabels {
+    pub watch: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ErrorLabels {
     pub error: &'static str,
 }
@@ -91,6 +96,7 @@ pub struct Metrics {
     pub leader: Gauge,
     pub deferred: Counter,
     pub panics: Counter,
+    pub watch_restarts: Family<WatchLabels, Counter>,
     ready_source: Arc<OnceLock<Box<ReadyCounter>>>,
 }
 
@@ -109,6 +115,7 @@ impl Default for Metrics {
             leader: Gauge::default(),
             deferred: Counter::default(),
             panics: Counter::default(),
+            watch_restarts: Family::default(),
             ready_source: Arc::default(),
         }
     }
@@ -157,6 +164,11 @@ impl Metrics {
             "Validations that failed internally (a panic, caught; the connection reports InternalError)",
             self.panics.clone(),
         );
+        r.register(
+            "watch_restarts",
+            "Times a watch was started again: after an error (each failed attempt during an outage counts) or to relist when the API server no longer had its resource version",
+            self.watch_restarts.clone(),
+        );
         r.register_collector(Box::new(ConnectionsByReady(self.ready_source.clone())));
     }
 
@@ -180,6 +192,12 @@ impl Metrics {
 
     pub fn deferred(&self) {
         self.deferred.inc();
+    }
+
+    pub fn watch_restarted(&self, watch: &'static str) {
+        self.watch_restarts
+            .get_or_create(&WatchLabels { watch })
+            .inc();
     }
 
     pub fn validation_panicked(&self) {

@@ -5,6 +5,7 @@
 //! look again ([`requeue`]). [`watches`] runs it for every connection.
 
 pub mod requeue;
+pub mod resume;
 pub mod slots;
 #[cfg(test)]
 mod tests;

@@ -16,6 +16,7 @@ use kube::runtime::{WatchStreamExt, predicates, watcher};
 use kube::{Api, Client, Resource};
 use tracing::{debug, info, warn};
 
+use super::resume::{NoBackoff, resilient};
 use super::{Context, error_policy, reconcile};
 use crate::crd::{S3Connection, S3ConnectionSpec};
 use crate::status::conditions::{ConditionType, find};
@@ -158,9 +159,10 @@ fn controller(
     let secrets: Api<PartialObjectMeta<Secret>> = api_for(&client, &scope);
     let accounts: Api<PartialObjectMeta<ServiceAccount>> = api_for(&client, &scope);
 
+    let metrics = ctx.metrics.clone();
     let (reader, writer) = reflector::store();
-    let main = watcher(conns, watcher::Config::default().any_semantic())
-        .default_backoff()
+    let main = watcher(conns, watcher::Config::default().any_semantic());
+    let main = resilient("s3connections", main, metrics.clone())
         .reflect(writer)
         .inspect(move |ev| {
             // The initial list is in the cache: ready to serve.
@@ -171,14 +173,20 @@ fn controller(
         .applied_objects()
         .predicate_filter(predicates::generation, Default::default());
 
-    let secret_events = watcher(secrets, watcher::Config::default())
-        .default_backoff()
-        .touched_objects()
-        .predicate_filter(predicates::resource_version, Default::default());
-    let sa_events = watcher(accounts, watcher::Config::default())
-        .default_backoff()
-        .touched_objects()
-        .predicate_filter(predicates::resource_version, Default::default());
+    let secret_events = resilient(
+        "secrets",
+        watcher(secrets, watcher::Config::default()),
+        metrics.clone(),
+    )
+    .touched_objects()
+    .predicate_filter(predicates::resource_version, Default::default());
+    let sa_events = resilient(
+        "serviceaccounts",
+        watcher(accounts, watcher::Config::default()),
+        metrics,
+    )
+    .touched_objects()
+    .predicate_filter(predicates::resource_version, Default::default());
 
     let secret_store = reader.clone();
     let sa_store = reader.clone();
@@ -191,12 +199,19 @@ fn controller(
             connections_naming(&sa_store, &sa, service_account_of)
         })
         .with_config(kube::runtime::controller::Config::default().concurrency(concurrency))
+        // Each watch backs off on its own; one watch's trouble must not
+        // pause the others.
+        .trigger_backoff(NoBackoff)
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
         .for_each(|res| async move {
             match res {
                 Ok((obj, _)) => debug!(object = %obj, "reconciled"),
                 Err(kube::runtime::controller::Error::ReconcilerFailed(..)) => {}
+                // Already logged, with the watch's name, by `resilient`.
+                Err(kube::runtime::controller::Error::QueueError(e)) => {
+                    debug!(error = %e, "watch error reached the controller")
+                }
                 Err(e) => warn!(error = %e, "controller stream error"),
             }
         });

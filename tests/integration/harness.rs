@@ -14,7 +14,7 @@ use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region};
@@ -54,8 +54,14 @@ pub fn unique(prefix: &str) -> String {
 }
 
 /// Tests share the environment; a test that disrupts it (restarts a part)
-/// will take it exclusively.
+/// takes it exclusively, so no other test runs while the API server is away.
 static ENVIRONMENT: RwLock<()> = RwLock::new(());
+
+/// A test's hold on the environment; released when the test ends.
+enum Turn {
+    Shared(#[allow(dead_code)] RwLockReadGuard<'static, ()>),
+    Exclusive(#[allow(dead_code)] RwLockWriteGuard<'static, ()>),
+}
 
 /// Something a test created, to remove afterwards.
 #[derive(Debug, Clone)]
@@ -77,7 +83,7 @@ pub struct TestEnv {
     pub oidc_provider: String,
     pub account: String,
     created: Arc<Mutex<Vec<Created>>>,
-    _turn: RwLockReadGuard<'static, ()>,
+    _turn: Turn,
 }
 
 /// An IAM user with an access key.
@@ -121,6 +127,16 @@ fn iam_client(endpoint: &str) -> aws_sdk_iam::Client {
 impl TestEnv {
     /// The environment, shared with other tests running at the same time.
     pub async fn new() -> Self {
+        Self::with(|| Turn::Shared(ENVIRONMENT.read().unwrap_or_else(|e| e.into_inner()))).await
+    }
+
+    /// The environment for a test that restarts parts of it: no other test
+    /// runs meanwhile.
+    pub async fn exclusive() -> Self {
+        Self::with(|| Turn::Exclusive(ENVIRONMENT.write().unwrap_or_else(|e| e.into_inner()))).await
+    }
+
+    async fn with(turn: impl FnOnce() -> Turn) -> Self {
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let endpoint = var("AWS_ENDPOINT_URL");
         let kubeconfig = var("KUBECONFIG");
@@ -136,12 +152,39 @@ impl TestEnv {
             oidc_provider: var("S3C_OIDC_PROVIDER"),
             account: var("S3C_AWS_ACCOUNT"),
             created: Arc::default(),
-            _turn: ENVIRONMENT.read().unwrap_or_else(|e| e.into_inner()),
+            _turn: turn(),
         }
     }
 
     fn remember(&self, c: Created) {
         self.created.lock().unwrap().push(c);
+    }
+
+    /// Stop, kill or start one part of the environment (`etcd`,
+    /// `kube-apiserver`, `moto`, `minio`) with hack/dev-up.sh; `start`
+    /// returns once it is healthy again.
+    pub fn control(&self, action: &str, component: &str) {
+        let ctl = var("S3C_DEV_CTL");
+        let out = Command::new(&ctl)
+            .args([action, component])
+            .output()
+            .expect("run S3C_DEV_CTL");
+        assert!(
+            out.status.success(),
+            "{ctl} {action} {component} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// A kubeconfig like the test's, but reaching the API server at `addr`
+    /// (a [`Relay`] in front of it).
+    pub fn kubeconfig_via(&self, addr: std::net::SocketAddr, dir: &std::path::Path) -> PathBuf {
+        let direct = format!("127.0.0.1:{}", var("APISERVER_PORT"));
+        let text = std::fs::read_to_string(&self.kubeconfig).expect("read kubeconfig");
+        assert!(text.contains(&direct), "kubeconfig does not name {direct}");
+        let path = dir.join("kubeconfig-via-relay");
+        std::fs::write(&path, text.replace(&direct, &addr.to_string())).unwrap();
+        path
     }
 
     /// Uninstall the helm release `name` from `namespace` when the test ends.
@@ -893,4 +936,68 @@ async fn remove_role(iam: &aws_sdk_iam::Client, role: &str) -> Result<(), String
         .await
         .map(|_| ())
         .map_err(debug)
+}
+
+/// A TCP relay owned by a test, between the operator and a server: stopping
+/// it cuts every connection and refuses new ones, as if the server were
+/// gone, while the server itself keeps running.
+pub struct Relay {
+    pub addr: std::net::SocketAddr,
+    target: String,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Relay {
+    /// Relay a free local port to `target` (`host:port`).
+    pub async fn start(target: &str) -> Self {
+        let addr = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let mut relay = Self {
+            addr,
+            target: target.to_string(),
+            task: None,
+        };
+        relay.resume().await;
+        relay
+    }
+
+    /// Cut all connections and refuse new ones.
+    pub async fn stop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+
+    /// Accept and relay connections again, on the same address.
+    pub async fn resume(&mut self) {
+        let listener = tokio::net::TcpListener::bind(self.addr)
+            .await
+            .expect("bind relay");
+        let target = self.target.clone();
+        self.task = Some(tokio::spawn(async move {
+            let mut conns = tokio::task::JoinSet::new();
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    break;
+                };
+                let target = target.clone();
+                conns.spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        }));
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
 }

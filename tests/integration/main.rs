@@ -11,3 +11,4 @@ mod hostile;
 mod install;
 mod irsa;
 mod outage;
+mod restart;

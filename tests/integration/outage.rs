@@ -6,31 +6,8 @@
 //! would (connection refused), while the S3 server keeps its buckets and
 //! users for the return.
 
-use std::net::SocketAddr;
-
-use crate::harness::{ALL, IamUser, Operator, TestEnv, s3_policy};
+use crate::harness::{ALL, IamUser, Operator, Relay, TestEnv, s3_policy};
 use serde_json::json;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinHandle;
-
-/// Relay every connection on `listen` to `target`.
-async fn relay(listen: SocketAddr, target: String) -> JoinHandle<()> {
-    let listener = TcpListener::bind(listen).await.expect("bind relay");
-    tokio::spawn(async move {
-        let mut conns = tokio::task::JoinSet::new();
-        loop {
-            let Ok((mut inbound, _)) = listener.accept().await else {
-                break;
-            };
-            let target = target.clone();
-            conns.spawn(async move {
-                if let Ok(mut outbound) = TcpStream::connect(&target).await {
-                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                }
-            });
-        }
-    })
-}
 
 #[tokio::test]
 async fn endpoint_outage_is_unknown_then_recovers_without_restart() {
@@ -49,16 +26,13 @@ async fn endpoint_outage_is_unknown_then_recovers_without_restart() {
     )
     .await;
 
-    let addr: SocketAddr = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap()
-    };
     let target = env
         .endpoint
         .trim_start_matches("http://")
         .trim_end_matches('/')
         .to_string();
-    let up = relay(addr, target.clone()).await;
+    let mut relay = Relay::start(&target).await;
+    let addr = relay.addr;
 
     let relay_url = format!("http://{addr}");
     let mut op = Operator::start(&env, &ns, &["--allowed-endpoint", &relay_url]).await;
@@ -75,8 +49,7 @@ async fn endpoint_outage_is_unknown_then_recovers_without_restart() {
         .await;
 
     // Stop the endpoint; make the operator look again by touching the spec.
-    up.abort();
-    let _ = up.await;
+    relay.stop().await;
     env.apply_connection(&ns, "flaky", spec("2m")).await;
     let c = env
         .wait_ready(&ns, "flaky", "Unknown", Some("EndpointUnreachable"))
@@ -88,7 +61,7 @@ async fn endpoint_outage_is_unknown_then_recovers_without_restart() {
 
     // Bring it back on the same address: the operator's backoff retries
     // find it without a restart.
-    let back = relay(addr, target).await;
+    relay.resume().await;
     env.wait_ready_within(
         &ns,
         "flaky",
@@ -99,5 +72,4 @@ async fn endpoint_outage_is_unknown_then_recovers_without_restart() {
     .await;
     assert!(op.try_wait().is_none(), "operator still running");
     assert_eq!(op.pid(), pid);
-    back.abort();
 }

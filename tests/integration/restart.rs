@@ -1,0 +1,214 @@
+//! The control plane restarts under a running operator (every cluster
+//! upgrade does that): the test environment's own kube-apiserver, and
+//! separately etcd, are killed and started again. Afterwards every watch
+//! must resume: changes to a Secret, a ServiceAccount annotation and a
+//! connection's spec, made right after the return, and a Secret change made
+//! while the operator was still cut off, are all acted on within 30 s, and
+//! the operator never exits.
+//!
+//! The operator reaches the API server through a relay the test owns, so
+//! the test can keep it cut off a little longer than the outage itself and
+//! change things meanwhile through its own, direct connection. These tests
+//! take the environment exclusively: nothing else runs while they restart
+//! parts of it.
+
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::ServiceAccount;
+use kube::Api;
+use kube::api::{Patch, PatchParams};
+use serde_json::{Value, json};
+
+use crate::harness::{ALL, Operator, Relay, TestEnv, condition, s3_policy};
+
+/// How long the component is away: the only fixed wait in these tests.
+const OUTAGE: Duration = Duration::from_secs(10);
+/// How soon after the return every change must have been acted on.
+const WITHIN: Duration = Duration::from_secs(30);
+
+const AK: &str = "AWS_ACCESS_KEY_ID";
+const SK: &str = "AWS_SECRET_ACCESS_KEY";
+
+fn access_key(env: &TestEnv, bucket: &str, secret: &str) -> Value {
+    let mut s = env.access_key_spec(bucket, secret);
+    // Long: only the watches can explain a quick re-validation.
+    s["validationInterval"] = json!("1h");
+    s
+}
+
+async fn survives_a_restart_of(component: &str) {
+    let env = TestEnv::exclusive().await;
+    let ns = env.namespace("restart").await;
+    let bucket = env.bucket("restart").await;
+    let user = env.user("restart", s3_policy(&bucket, "", &ALL)).await;
+    let keys = [
+        (AK, user.access_key_id.as_str()),
+        (SK, user.secret_access_key.as_str()),
+    ];
+    for secret in ["after", "during", "edited"] {
+        env.secret(&ns, secret, &keys).await;
+    }
+    let role = env
+        .role(
+            "restart",
+            env.irsa_trust(&ns, "sync"),
+            s3_policy(&bucket, "", &ALL),
+        )
+        .await;
+    env.service_account(&ns, "sync", &[("eks.amazonaws.com/role-arn", &role)])
+        .await;
+    for name in ["after", "during", "edited"] {
+        env.apply_connection(&ns, name, access_key(&env, &bucket, name))
+            .await;
+    }
+    let mut irsa = access_key(&env, &bucket, "unused");
+    irsa["auth"] = json!({"iamRole": {"serviceAccountName": "sync"}});
+    env.apply_connection(&ns, "irsa", irsa).await;
+
+    let target = format!("127.0.0.1:{}", std::env::var("APISERVER_PORT").unwrap());
+    let mut relay = Relay::start(&target).await;
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = env.kubeconfig_via(relay.addr, dir.path());
+    let mut op = Operator::start_with(
+        &env,
+        Some(&ns),
+        &[],
+        &[("KUBECONFIG", kubeconfig.to_str().unwrap())],
+    )
+    .await;
+    let pid = op.pid();
+    for name in ["after", "during", "edited", "irsa"] {
+        env.wait_ready(&ns, name, "True", Some("Validated")).await;
+    }
+
+    // The outage. The operator stays cut off until after the change made
+    // "during" it.
+    relay.stop().await;
+    env.control("kill", component);
+    tokio::time::sleep(OUTAGE).await;
+    env.control("start", component);
+    env.update_secret(&ns, "during", &[(SK, "changed-during-the-outage")])
+        .await;
+    relay.resume().await;
+    let returned = tokio::time::Instant::now();
+
+    // Right after the return.
+    env.update_secret(&ns, "after", &[(SK, "changed-right-after-the-return")])
+        .await;
+    Api::<ServiceAccount>::namespaced(env.kube.clone(), &ns)
+        .patch(
+            "sync",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"annotations": {
+                "eks.amazonaws.com/role-arn": format!("{role}-gone")
+            }}})),
+        )
+        .await
+        .unwrap();
+    let mut edited = access_key(&env, &bucket, "edited");
+    edited["permissions"] = json!(["s3:ListBucket", "s3:GetObject"]);
+    env.apply_connection(&ns, "edited", edited).await;
+
+    let left = || WITHIN.saturating_sub(returned.elapsed());
+    for name in ["during", "after"] {
+        let c = env
+            .wait_ready_within(&ns, name, "False", Some("InvalidCredentials"), left())
+            .await;
+        assert!(
+            condition(&c, "Ready")
+                .message
+                .contains("SignatureDoesNotMatch")
+        );
+    }
+    env.wait_ready_within(&ns, "irsa", "False", Some("AssumeRoleFailed"), left())
+        .await;
+    let c = env
+        .wait_ready_within(&ns, "edited", "True", Some("Validated"), left())
+        .await;
+    assert_eq!(c.status.unwrap().permissions.len(), 2, "the new spec");
+    eprintln!(
+        "{component}: every change acted on {:?} after the return",
+        returned.elapsed()
+    );
+
+    assert!(op.try_wait().is_none(), "operator exited:\n{}", op.log());
+    assert_eq!(op.pid(), pid);
+    let (_, metrics) = op.get("/metrics").await.unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("s3connection_watch_restarts_total{watch=\"secrets\"}")),
+        "{metrics}"
+    );
+    assert!(
+        op.log().contains("\"watch\":\"secrets\""),
+        "watch errors name their watch"
+    );
+}
+
+#[tokio::test]
+async fn every_watch_resumes_after_the_api_server_restarts() {
+    survives_a_restart_of("kube-apiserver").await;
+}
+
+#[tokio::test]
+async fn every_watch_resumes_after_etcd_restarts() {
+    survives_a_restart_of("etcd").await;
+}
+
+/// With leader election, an API server outage longer than the lease makes
+/// the leader step down (it cannot renew, so a standby could take over once
+/// the API server is back) and exit non-zero, so that a fresh process
+/// competes again; after the return a new replica takes the Lease and
+/// validates.
+#[tokio::test]
+async fn a_leader_that_cannot_renew_steps_down_and_a_new_one_takes_over() {
+    let env = TestEnv::exclusive().await;
+    let ns = env.namespace("stepdown").await;
+    let bucket = env.bucket("stepdown").await;
+    let user = env.user("stepdown", s3_policy(&bucket, "", &ALL)).await;
+    env.secret(
+        &ns,
+        "creds",
+        &[(AK, &user.access_key_id), (SK, &user.secret_access_key)],
+    )
+    .await;
+    let replica = |name: &'static str| {
+        let env = &env;
+        let ns = ns.clone();
+        async move {
+            Operator::start_with(
+                env,
+                Some(&ns),
+                &[
+                    "--leader-election",
+                    "--lease-namespace",
+                    &ns,
+                    "--lease-duration",
+                    "6",
+                ],
+                &[("KUBECONFIG", env.kubeconfig.as_str()), ("POD_NAME", name)],
+            )
+            .await
+        }
+    };
+    let mut first = replica("replica-a").await;
+    env.apply_connection(&ns, "c", access_key(&env, &bucket, "creds"))
+        .await;
+    env.wait_ready(&ns, "c", "True", Some("Validated")).await;
+
+    let outage = tokio::time::Instant::now();
+    env.control("kill", "kube-apiserver");
+    let status = first.wait_exit(OUTAGE).await;
+    let stepped_down = outage.elapsed();
+    env.control("start", "kube-apiserver");
+    assert!(!status.success(), "exits non-zero: {status:?}");
+    assert!(first.log().contains("stepping down"), "{}", first.log());
+    eprintln!("the leader stepped down {stepped_down:?} into the outage (lease 6s)");
+
+    let _second = replica("replica-b").await;
+    let mut spec = access_key(&env, &bucket, "creds");
+    spec["validationInterval"] = json!("2h");
+    env.apply_connection(&ns, "c", spec).await;
+    env.wait_ready(&ns, "c", "True", Some("Validated")).await;
+}
