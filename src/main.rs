@@ -118,7 +118,10 @@ async fn run(args: RunArgs) -> anyhow_free::Result {
     telemetry::log_panics();
     let allowed_endpoints = Allowlist::parse(&args.allowed_endpoints)?;
 
-    let client = kube::Client::try_default().await?;
+    let metrics = Metrics::default();
+    let client = kube::client::ClientBuilder::try_from(kube::Config::infer().await?)?
+        .with_layer(&metrics.kube_request_layer())
+        .build();
     let cluster_name = match (&args.cluster_name, args.allow_operator_identity) {
         (Some(name), true) => Some(name.clone()),
         (None, true) => Some(kube_system_uid(&client).await?),
@@ -128,7 +131,6 @@ async fn run(args: RunArgs) -> anyhow_free::Result {
         std::env::var(k).ok()
     })
     .await;
-    let metrics = Metrics::default();
     let mut registry = Registry::default();
     metrics.register(&mut registry);
     let ready = Arc::new(AtomicBool::new(false));

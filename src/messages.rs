@@ -378,6 +378,14 @@ pub fn replicate_simulation_failed(principal: &str, described: &str) -> String {
     )
 }
 
+/// The same text whether IAM just failed or is skipped because it did (so
+/// the status does not change from one validation to the next).
+pub fn replicate_iam_unavailable(location: &str, why: &str) -> String {
+    format!(
+        "{REPLICATE_WHY}; IAM at {location} did not answer ({why}); it is asked again at most every 5 minutes."
+    )
+}
+
 pub fn replicate_allowed(principal: &str, resource: &str) -> String {
     format!("{REPLICATE_WHY}; IAM policy simulation for {principal} allows it on {resource}.")
 }

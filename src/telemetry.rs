@@ -69,6 +69,11 @@ pub struct ResultLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct VerbLabels {
+    pub verb: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct WatchLabels {
     pub watch: &'static str,
 }
@@ -97,6 +102,7 @@ pub struct Metrics {
     pub deferred: Counter,
     pub panics: Counter,
     pub watch_restarts: Family<WatchLabels, Counter>,
+    pub kube_requests: Family<VerbLabels, Counter>,
     ready_source: Arc<OnceLock<Box<ReadyCounter>>>,
 }
 
@@ -116,6 +122,7 @@ impl Default for Metrics {
             deferred: Counter::default(),
             panics: Counter::default(),
             watch_restarts: Family::default(),
+            kube_requests: Family::default(),
             ready_source: Arc::default(),
         }
     }
@@ -169,6 +176,11 @@ impl Metrics {
             "Times a watch was started again: after an error (each failed attempt during an outage counts) or to relist when the API server no longer had its resource version",
             self.watch_restarts.clone(),
         );
+        r.register(
+            "kube_requests",
+            "Requests the operator sent to the Kubernetes API server, by verb",
+            self.kube_requests.clone(),
+        );
         r.register_collector(Box::new(ConnectionsByReady(self.ready_source.clone())));
     }
 
@@ -192,6 +204,20 @@ impl Metrics {
 
     pub fn deferred(&self) {
         self.deferred.inc();
+    }
+
+    /// A tower layer for the Kubernetes client that counts its requests in
+    /// `s3connection_kube_requests_total{verb}`.
+    pub fn kube_request_layer<B>(
+        &self,
+    ) -> tower::util::MapRequestLayer<impl Fn(http::Request<B>) -> http::Request<B> + Clone + use<B>>
+    {
+        let family = self.kube_requests.clone();
+        tower::util::MapRequestLayer::new(move |req: http::Request<B>| {
+            let verb = kube_verb(req.method(), req.uri().query().unwrap_or_default());
+            family.get_or_create(&VerbLabels { verb }).inc();
+            req
+        })
     }
 
     pub fn watch_restarted(&self, watch: &'static str) {
@@ -245,6 +271,26 @@ impl Collector for ConnectionsByReady {
     }
 }
 
+/// The verb of a Kubernetes API request, from its method (and `watch=` for
+/// watches).
+fn kube_verb(method: &http::Method, query: &str) -> &'static str {
+    match *method {
+        http::Method::GET
+            if query
+                .split('&')
+                .any(|p| p == "watch=true" || p == "watch=1") =>
+        {
+            "watch"
+        }
+        http::Method::GET => "get",
+        http::Method::POST => "create",
+        http::Method::PATCH => "patch",
+        http::Method::PUT => "update",
+        http::Method::DELETE => "delete",
+        _ => "other",
+    }
+}
+
 /// Encode a registry in the Prometheus text format.
 pub fn encode(registry: &Registry) -> String {
     let mut out = String::new();
@@ -255,6 +301,16 @@ pub fn encode(registry: &Registry) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kube_verbs() {
+        assert_eq!(
+            kube_verb(&http::Method::GET, "watch=true&resourceVersion=1"),
+            "watch"
+        );
+        assert_eq!(kube_verb(&http::Method::GET, "limit=500"), "get");
+        assert_eq!(kube_verb(&http::Method::PATCH, ""), "patch");
+    }
 
     #[test]
     fn metrics_are_exported_with_prefix_and_labels() {

@@ -21,7 +21,7 @@ use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::retry::RetryConfig;
 
-use crate::aws::{AwsFactory, S3Target};
+use crate::aws::{AwsFactory, Remote, S3Target};
 
 /// What the fake S3 knows and allows.
 #[derive(Debug, Clone)]
@@ -55,6 +55,9 @@ pub struct World {
     pub delete_calls: Vec<String>,
     /// STS GetCallerIdentity answer: `Ok(arn)` or `Err(code)`.
     pub caller: Result<String, String>,
+    /// STS GetCallerIdentity and IAM SimulatePrincipalPolicy calls.
+    pub caller_calls: usize,
+    pub simulation_calls: usize,
     /// STS AssumeRole calls (operator identity), as sent.
     pub assume_role_calls: Vec<AssumeRoleCall>,
     /// IAM SimulatePrincipalPolicy decision (`allowed`, `explicitDeny`, ...)
@@ -83,6 +86,8 @@ impl Default for World {
             caller: Ok("arn:aws:iam::123456789012:user/sync".into()),
             simulation: Err("NotImplemented".into()),
             assume_role_calls: vec![],
+            caller_calls: 0,
+            simulation_calls: 0,
         }
     }
 }
@@ -291,7 +296,9 @@ pub fn sts_client(world: &Shared, assume: Option<HttpResponseFn>) -> aws_sdk_sts
     use aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityOutput;
     let w = world.clone();
     let who = mock!(aws_sdk_sts::Client::get_caller_identity).then_compute_response(move |_| {
-        match &w.lock().unwrap().caller {
+        let mut w = w.lock().unwrap();
+        w.caller_calls += 1;
+        match &w.caller {
             Ok(arn) => MockResponse::Output(GetCallerIdentityOutput::builder().arn(arn).build()),
             Err(code) => MockResponse::Http(query_error(403, code)),
         }
@@ -340,7 +347,9 @@ pub fn iam_client(world: &Shared) -> aws_sdk_iam::Client {
     let w = world.clone();
     let sim =
         mock!(aws_sdk_iam::Client::simulate_principal_policy).then_compute_response(move |_| {
-            match &w.lock().unwrap().simulation {
+            let mut w = w.lock().unwrap();
+            w.simulation_calls += 1;
+            match &w.simulation {
                 Ok(decision) => MockResponse::Output(
                     SimulatePrincipalPolicyOutput::builder()
                         .evaluation_results(
@@ -391,8 +400,15 @@ impl FakeAws {
 }
 
 impl AwsFactory for FakeAws {
-    fn sts(&self, _region: &str, _credentials: Option<Credentials>) -> aws_sdk_sts::Client {
-        self.sts.clone()
+    fn sts(
+        &self,
+        _target: &S3Target,
+        _credentials: Option<Credentials>,
+    ) -> Remote<aws_sdk_sts::Client> {
+        Remote {
+            client: self.sts.clone(),
+            location: "https://sts.fake".into(),
+        }
     }
     fn operator_sts(&self, _region: &str) -> Option<aws_sdk_sts::Client> {
         self.operator_identity.then(|| self.sts.clone())
@@ -402,10 +418,14 @@ impl AwsFactory for FakeAws {
         self.used.lock().unwrap().push(credentials);
         self.s3.clone()
     }
-    fn iam(&self, _credentials: Credentials) -> aws_sdk_iam::Client {
-        self.iam.clone()
-    }
-    fn identity_service_available(&self, _s3_endpoint: Option<&str>) -> bool {
-        true
+    fn iam(
+        &self,
+        _target: &S3Target,
+        _credentials: Credentials,
+    ) -> Option<Remote<aws_sdk_iam::Client>> {
+        Some(Remote {
+            client: self.iam.clone(),
+            location: "https://iam.fake".into(),
+        })
     }
 }

@@ -9,6 +9,10 @@
 
 use std::time::Duration;
 
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation};
@@ -45,41 +49,129 @@ impl S3Target {
     }
 }
 
+/// A client of a service, and where it sends requests (for messages and
+/// for remembering a service that does not answer there).
+#[derive(Clone)]
+pub struct Remote<C> {
+    pub client: C,
+    pub location: String,
+}
+
 /// SDK clients for one validation.
 pub struct Clients {
     pub s3: aws_sdk_s3::Client,
-    /// `None` when no STS can answer for these credentials.
-    pub sts: Option<aws_sdk_sts::Client>,
-    /// `None` when no IAM can answer for these credentials.
-    pub iam: Option<aws_sdk_iam::Client>,
+    pub sts: Remote<aws_sdk_sts::Client>,
+    /// `None` when no IAM is known for this endpoint.
+    pub iam: Option<Remote<aws_sdk_iam::Client>>,
+    /// Services that recently did not answer, shared by all validations.
+    pub outages: Arc<Outages>,
 }
 
 impl Clients {
     /// The clients a validation of `target` with `credentials` uses.
-    pub fn new(aws: &dyn AwsFactory, target: &S3Target, credentials: &Credentials) -> Self {
-        let identity = aws.identity_service_available(target.endpoint.as_deref());
+    pub fn new(
+        aws: &dyn AwsFactory,
+        target: &S3Target,
+        credentials: &Credentials,
+        outages: Arc<Outages>,
+    ) -> Self {
         Self {
             s3: aws.s3(target, credentials.clone()),
-            sts: identity.then(|| aws.sts(&target.region, Some(credentials.clone()))),
-            iam: identity.then(|| aws.iam(credentials.clone())),
+            sts: aws.sts(target, Some(credentials.clone())),
+            iam: aws.iam(target, credentials.clone()),
+            outages,
         }
     }
 }
 
 /// Creates the SDK clients a validation needs. A trait so unit tests can hand
 /// out clients backed by `aws-smithy-mocks`.
+///
+/// Where STS and IAM are: for AWS (no `spec.endpoint`) AWS's own, or the
+/// administrator's `AWS_ENDPOINT_URL_STS` / `AWS_ENDPOINT_URL_IAM` /
+/// `AWS_ENDPOINT_URL`. For an S3-compatible store, STS is the configured STS
+/// endpoint or else the store itself (MinIO and Ceph serve STS at their S3
+/// endpoint); IAM only where one is configured (stores have none).
 pub trait AwsFactory: Send + Sync {
-    /// An STS client signing with `credentials`, or unsigned when `None`
-    /// (AssumeRoleWithWebIdentity needs no signature).
-    fn sts(&self, region: &str, credentials: Option<Credentials>) -> aws_sdk_sts::Client;
+    /// An STS client for connections to `target`, signing with
+    /// `credentials`, or unsigned when `None` (AssumeRoleWithWebIdentity
+    /// needs no signature).
+    fn sts(
+        &self,
+        target: &S3Target,
+        credentials: Option<Credentials>,
+    ) -> Remote<aws_sdk_sts::Client>;
     /// An STS client using the operator's own identity, if it was enabled.
     fn operator_sts(&self, region: &str) -> Option<aws_sdk_sts::Client>;
     fn s3(&self, target: &S3Target, credentials: Credentials) -> aws_sdk_s3::Client;
-    fn iam(&self, credentials: Credentials) -> aws_sdk_iam::Client;
-    /// Whether STS/IAM can answer for credentials used with this S3 endpoint.
-    /// For AWS (no custom endpoint) yes; for an S3-compatible store only when
-    /// an STS/IAM endpoint was configured explicitly.
-    fn identity_service_available(&self, s3_endpoint: Option<&str>) -> bool;
+    /// An IAM client for connections to `target`, if an IAM is known there.
+    fn iam(
+        &self,
+        target: &S3Target,
+        credentials: Credentials,
+    ) -> Option<Remote<aws_sdk_iam::Client>>;
+}
+
+/// Which service did not answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Service {
+    Sts,
+    Iam,
+}
+
+/// STS and IAM locations that recently timed out, could not be reached or
+/// answered "not implemented": later validations skip them at once for a
+/// while instead of each waiting for the same timeout, and say so.
+#[derive(Debug)]
+pub struct Outages {
+    hold: Duration,
+    entries: std::sync::Mutex<HashMap<(Service, String), (Instant, String)>>,
+}
+
+/// A service being skipped: why, and for how much longer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub why: String,
+    pub for_another: Duration,
+}
+
+impl Default for Outages {
+    fn default() -> Self {
+        Self::new(Duration::from_secs(300))
+    }
+}
+
+impl Outages {
+    pub fn new(hold: Duration) -> Self {
+        Self {
+            hold,
+            entries: Default::default(),
+        }
+    }
+
+    /// Whether `service` at `location` is being skipped at `now`.
+    pub fn skipped(&self, service: Service, location: &str, now: Instant) -> Option<Skipped> {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let key = (service, location.to_string());
+        match entries.get(&key) {
+            Some((until, why)) if *until > now => Some(Skipped {
+                why: why.clone(),
+                for_another: *until - now,
+            }),
+            Some(_) => {
+                entries.remove(&key);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Remember that `service` at `location` did not answer (`why`).
+    pub fn note(&self, service: Service, location: &str, why: String, now: Instant) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.retain(|_, (until, _)| *until > now);
+        entries.insert((service, location.to_string()), (now + self.hold, why));
+    }
 }
 
 /// Timeouts applied to every AWS call.
@@ -224,20 +316,30 @@ impl SdkFactory {
 }
 
 impl AwsFactory for SdkFactory {
-    fn sts(&self, region: &str, credentials: Option<Credentials>) -> aws_sdk_sts::Client {
+    fn sts(
+        &self,
+        target: &S3Target,
+        credentials: Option<Credentials>,
+    ) -> Remote<aws_sdk_sts::Client> {
         let mut b = aws_sdk_sts::Config::builder()
             .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(region.to_string()))
+            .region(Region::new(target.region.clone()))
             .http_client(self.http.clone())
             .timeout_config(self.timeouts.config())
             .retry_config(retry_config());
         if let Some(c) = credentials {
             b = b.credentials_provider(c);
         }
-        if let Some(ep) = &self.sts_endpoint {
+        let endpoint = self.sts_endpoint.as_ref().or(target.endpoint.as_ref());
+        if let Some(ep) = endpoint {
             b = b.endpoint_url(ep);
         }
-        aws_sdk_sts::Client::from_conf(b.build())
+        Remote {
+            client: aws_sdk_sts::Client::from_conf(b.build()),
+            location: endpoint
+                .cloned()
+                .unwrap_or_else(|| format!("https://sts.{}.amazonaws.com", target.region)),
+        }
     }
 
     fn operator_sts(&self, region: &str) -> Option<aws_sdk_sts::Client> {
@@ -269,7 +371,15 @@ impl AwsFactory for SdkFactory {
         aws_sdk_s3::Client::from_conf(b.build())
     }
 
-    fn iam(&self, credentials: Credentials) -> aws_sdk_iam::Client {
+    fn iam(
+        &self,
+        target: &S3Target,
+        credentials: Credentials,
+    ) -> Option<Remote<aws_sdk_iam::Client>> {
+        // A store behind spec.endpoint has no IAM of its own.
+        if target.endpoint.is_some() && self.iam_endpoint.is_none() {
+            return None;
+        }
         let mut b = aws_sdk_iam::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
@@ -280,10 +390,104 @@ impl AwsFactory for SdkFactory {
         if let Some(ep) = &self.iam_endpoint {
             b = b.endpoint_url(ep);
         }
-        aws_sdk_iam::Client::from_conf(b.build())
+        Some(Remote {
+            client: aws_sdk_iam::Client::from_conf(b.build()),
+            location: self
+                .iam_endpoint
+                .clone()
+                .unwrap_or_else(|| "https://iam.amazonaws.com".into()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outages_are_remembered_for_a_while() {
+        let o = Outages::new(Duration::from_secs(300));
+        let t0 = Instant::now();
+        assert!(
+            o.skipped(Service::Iam, "https://iam.amazonaws.com", t0)
+                .is_none()
+        );
+        o.note(
+            Service::Iam,
+            "https://iam.amazonaws.com",
+            "timed out".into(),
+            t0,
+        );
+        let s = o
+            .skipped(
+                Service::Iam,
+                "https://iam.amazonaws.com",
+                t0 + Duration::from_secs(60),
+            )
+            .unwrap();
+        assert_eq!(s.why, "timed out");
+        assert_eq!(s.for_another, Duration::from_secs(240));
+        assert!(
+            o.skipped(Service::Sts, "https://iam.amazonaws.com", t0)
+                .is_none()
+        );
+        assert!(o.skipped(Service::Iam, "https://other", t0).is_none());
+        assert!(
+            o.skipped(
+                Service::Iam,
+                "https://iam.amazonaws.com",
+                t0 + Duration::from_secs(301)
+            )
+            .is_none()
+        );
     }
 
-    fn identity_service_available(&self, s3_endpoint: Option<&str>) -> bool {
-        s3_endpoint.is_none() || self.sts_endpoint.is_some()
+    #[tokio::test]
+    async fn sts_and_iam_are_used_only_where_they_are() {
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                vars.iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let aws_target = S3Target {
+            region: "eu-west-1".into(),
+            endpoint: None,
+            force_path_style: false,
+        };
+        let store = S3Target {
+            region: "us-east-1".into(),
+            endpoint: Some("https://minio.example.com:9000".into()),
+            force_path_style: true,
+        };
+        let creds = Credentials::new("AKIAX", "secret", None, None, "t");
+        let f = SdkFactory::new(Timeouts::default(), false, env(&[])).await;
+        assert_eq!(
+            f.sts(&aws_target, None).location,
+            "https://sts.eu-west-1.amazonaws.com"
+        );
+        assert_eq!(
+            f.sts(&store, None).location,
+            "https://minio.example.com:9000"
+        );
+        assert!(f.iam(&aws_target, creds.clone()).is_some());
+        assert!(f.iam(&store, creds.clone()).is_none(), "a store has no IAM");
+        // Only STS configured: IAM is not guessed for a store.
+        let f = SdkFactory::new(
+            Timeouts::default(),
+            false,
+            env(&[("AWS_ENDPOINT_URL_STS", "http://sts.internal:8080")]),
+        )
+        .await;
+        assert_eq!(f.sts(&store, None).location, "http://sts.internal:8080");
+        assert!(f.iam(&store, creds.clone()).is_none());
+        let f = SdkFactory::new(
+            Timeouts::default(),
+            false,
+            env(&[("AWS_ENDPOINT_URL", "http://moto:5000")]),
+        )
+        .await;
+        assert_eq!(f.iam(&store, creds).unwrap().location, "http://moto:5000");
     }
 }

@@ -213,9 +213,11 @@ pub struct IamRoleAuth {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(transform = schema::object_name)]
     pub service_account_name: Option<String>,
-    /// Role session name. Default `s3connection-<namespace>-<name>`, shortened
-    /// to the 64 characters STS allows. With the operator's own identity the
-    /// session name always starts with `s3c-<namespace>-`.
+    /// Role session name. With IRSA the default is
+    /// `s3connection-<namespace>-<serviceAccountName>` (connections sharing a
+    /// ServiceAccount and role share one session); with the operator's own
+    /// identity it is always `s3c-<namespace>-<sessionName or name>`.
+    /// Shortened to the 64 characters STS allows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(transform = schema::session_name)]
     pub session_name: Option<String>,

@@ -9,6 +9,7 @@ pub mod cache;
 mod redact;
 pub mod role;
 pub mod secret;
+pub mod versions;
 
 use aws_credential_types::Credentials;
 use k8s_openapi::api::core::v1::Secret;
@@ -17,8 +18,9 @@ use kube::{Api, Client};
 pub use cache::CredentialCache;
 pub use redact::Redactor;
 pub use secret::credentials_from_secret;
+pub use versions::SecretVersions;
 
-use crate::aws::AwsFactory;
+use crate::aws::{AwsFactory, S3Target};
 use crate::crd::ConnectionId;
 use crate::error::Error;
 use crate::messages;
@@ -147,6 +149,7 @@ pub struct Resolver<'a> {
     pub client: &'a Client,
     pub aws: &'a dyn AwsFactory,
     pub cache: &'a CredentialCache,
+    pub secrets: &'a SecretVersions,
     pub allow_operator_identity: bool,
     /// `<cluster>` of the ExternalId `<cluster>:<namespace>`.
     pub cluster_name: Option<&'a str>,
@@ -160,13 +163,16 @@ impl Resolver<'_> {
     ) -> Result<Resolved, ResolveError> {
         match &spec.auth {
             AuthMethod::AccessKey(keys) => self.read_secret(keys, &id.namespace).await,
-            AuthMethod::Irsa(role) => self.irsa(role, &spec.region, id).await,
+            AuthMethod::Irsa(role) => self.irsa(role, &S3Target::of(spec), id).await,
             AuthMethod::OperatorRole(role) => self.operator_role(role, &spec.region, id).await,
         }
     }
 
     async fn read_secret(&self, keys: &SecretKeys, ns: &str) -> Result<Resolved, ResolveError> {
         let name = &keys.secret_name;
+        if let Some(resolved) = self.secrets.cached(ns, keys) {
+            return Ok(resolved);
+        }
         let api: Api<Secret> = Api::namespaced(self.client.clone(), ns);
         let secret = api
             .get_opt(name)
@@ -180,7 +186,14 @@ impl Resolver<'_> {
                     &keys.secret_access_key_key,
                 )
             })?;
-        Ok(credentials_from_secret(&secret, keys)?)
+        let resolved = credentials_from_secret(&secret, keys)?;
+        self.secrets.remember(
+            ns,
+            keys,
+            secret.metadata.resource_version.clone(),
+            &resolved,
+        );
+        Ok(resolved)
     }
 
     /// Forget cached credentials that S3 or STS rejected.

@@ -11,6 +11,7 @@ use kube::api::PostParams;
 use kube::{Api, ResourceExt};
 
 use super::{Part, Redactor, ResolveError, Resolved, Resolver, check_value};
+use crate::aws::S3Target;
 use crate::aws::classify::{Op, attempt};
 use crate::crd::ConnectionId;
 use crate::crd::rules::is_role_arn;
@@ -31,7 +32,7 @@ impl Resolver<'_> {
     pub(super) async fn irsa(
         &self,
         role: &IrsaRole,
-        region: &str,
+        target: &S3Target,
         id: &ConnectionId,
     ) -> Result<Resolved, ResolveError> {
         let ns = id.namespace.as_str();
@@ -48,11 +49,17 @@ impl Resolver<'_> {
             .get(AUDIENCE_ANNOTATION)
             .cloned()
             .unwrap_or_else(|| DEFAULT_AUDIENCE.to_string());
-        let session = session_name(role.session_name.as_deref(), id);
+        let session = irsa_session_name(role.session_name.as_deref(), ns, sa_name);
+        // Per ServiceAccount and role, not per connection: connections
+        // sharing them share one session.
         let cache_key = format!(
             "irsa:{ns}/{sa_name}:{}:{role_arn}:{audience}:{session}",
             sa.uid().unwrap_or_default()
         );
+        if let Some(credentials) = self.cache.get(&cache_key, SystemTime::now()) {
+            return Ok(Resolved::new(credentials, Some(cache_key), Some(role_arn)));
+        }
+        let _fetching = self.cache.fetching(&cache_key).await;
         if let Some(credentials) = self.cache.get(&cache_key, SystemTime::now()) {
             return Ok(Resolved::new(credentials, Some(cache_key), Some(role_arn)));
         }
@@ -61,8 +68,9 @@ impl Resolver<'_> {
         let mut redactor = Redactor::default();
         redactor.add(&token);
 
-        let sts = self.aws.sts(region, None);
+        let sts = self.aws.sts(target, None);
         let call = sts
+            .client
             .assume_role_with_web_identity()
             .role_arn(&role_arn)
             .role_session_name(&session)
@@ -238,13 +246,14 @@ fn sanitize_session(s: &str) -> String {
     s
 }
 
-/// `spec.auth.iamRole.sessionName`, or `s3connection-<namespace>-<name>`
-/// cut to the 64 characters STS allows.
-pub fn session_name(configured: Option<&str>, id: &ConnectionId) -> String {
+/// IRSA: `spec.auth.iamRole.sessionName`, or
+/// `s3connection-<namespace>-<serviceaccount>`, so that connections sharing
+/// a ServiceAccount share a session (cut to 64 characters).
+pub fn irsa_session_name(configured: Option<&str>, namespace: &str, sa: &str) -> String {
     if let Some(s) = configured {
         return s.to_string();
     }
-    sanitize_session(&format!("s3connection-{}-{}", id.namespace, id.name))
+    sanitize_session(&format!("s3connection-{namespace}-{sa}"))
 }
 
 #[cfg(test)]
@@ -303,10 +312,11 @@ mod tests {
     #[test]
     fn session_names_fit_sts_limits() {
         let long = "n".repeat(80);
-        let s = session_name(None, &id("analytics", &long));
+        let s = irsa_session_name(None, "analytics", &long);
         assert_eq!(s.len(), 64);
         assert!(s.starts_with("s3connection-analytics-"));
-        assert_eq!(session_name(Some("custom"), &id("a", "b")), "custom");
+        assert_eq!(irsa_session_name(Some("custom"), "a", "b"), "custom");
+        assert_eq!(irsa_session_name(None, "a", "sync"), "s3connection-a-sync");
     }
 
     #[test]

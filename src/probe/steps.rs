@@ -3,6 +3,7 @@
 //! its problem and hands every other failure back, classified, to the step.
 
 use std::future::Future;
+use std::time::Instant;
 
 use aws_sdk_s3::operation::get_object::{GetObjectError, GetObjectOutput};
 use aws_sdk_s3::primitives::ByteStream;
@@ -12,7 +13,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use super::{Plan, principal_arn};
 use crate::aws::classify::{Class, Failure, Op, attempt};
-use crate::aws::{Clients, tame};
+use crate::aws::{Clients, Service, tame};
 use crate::crd::Permission::{self, *};
 use crate::crd::PermissionOutcome::{self, *};
 use crate::messages;
@@ -184,11 +185,20 @@ impl<'a> Validation<'a> {
         }
     }
 
+    /// Who the credentials are (STS GetCallerIdentity). Not required: an
+    /// S3-compatible store's STS may not implement it, and an STS that did
+    /// not answer is skipped for a while (see [`Outages`]).
     async fn identity(&mut self) -> Step {
-        let Some(sts) = &self.clients.sts else {
+        let sts = &self.clients.sts;
+        if self
+            .clients
+            .outages
+            .skipped(Service::Sts, &sts.location, Instant::now())
+            .is_some()
+        {
             return Ok(());
-        };
-        match attempt(Op::Sts, sts.get_caller_identity().send()).await {
+        }
+        match attempt(Op::Sts, sts.client.get_caller_identity().send()).await {
             Ok(o) => {
                 self.out.identity = o.arn.as_deref().map(tame::arn);
                 self.out.authenticated = true;
@@ -201,9 +211,25 @@ impl<'a> Validation<'a> {
             }) if self.plan.sts_authoritative => {
                 return Err(messages::invalid_credentials(&code, "STS"));
             }
-            Err(_) => {}
+            Err(f) => {
+                self.note_outage(Service::Sts, &sts.location, &f);
+            }
         }
         Ok(())
+    }
+
+    /// Remember a service that timed out, could not be reached or does not
+    /// implement the call; an answer about these credentials (denied,
+    /// rejected) is not an outage.
+    /// Whether it was an outage.
+    fn note_outage(&self, service: Service, location: &str, f: &Failure) -> bool {
+        if matches!(f.class, Class::Denied | Class::InvalidCredentials(_)) {
+            return false;
+        }
+        self.clients
+            .outages
+            .note(service, location, f.describe(), Instant::now());
+        true
     }
 
     async fn bucket(&mut self) -> Step {
@@ -657,7 +683,20 @@ impl<'a> Validation<'a> {
             );
             return;
         };
+        let skipped = self
+            .clients
+            .outages
+            .skipped(Service::Iam, &iam.location, Instant::now());
+        if let Some(s) = skipped {
+            self.set(
+                ReplicateObject,
+                Unverified,
+                messages::replicate_iam_unavailable(&iam.location, &s.why),
+            );
+            return;
+        }
         let call = iam
+            .client
             .simulate_principal_policy()
             .policy_source_arn(&principal)
             .action_names(ReplicateObject.as_str())
@@ -671,11 +710,12 @@ impl<'a> Validation<'a> {
                 .next()
                 .map(|r| r.eval_decision),
             Err(f) => {
-                self.set(
-                    ReplicateObject,
-                    Unverified,
-                    messages::replicate_simulation_failed(&principal, &f.describe()),
-                );
+                let message = if self.note_outage(Service::Iam, &iam.location, &f) {
+                    messages::replicate_iam_unavailable(&iam.location, &f.describe())
+                } else {
+                    messages::replicate_simulation_failed(&principal, &f.describe())
+                };
+                self.set(ReplicateObject, Unverified, message);
                 return;
             }
         };

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use strum::IntoEnumIterator;
 
-use crate::aws::Clients;
+use crate::aws::{Clients, Outages, Remote};
 use crate::crd::Permission::{self, *};
 use crate::crd::PermissionOutcome;
 use crate::outcome::{Leftover, Outcome, Reason};
@@ -47,10 +47,26 @@ async fn run_with(world: World, plan: &Plan) -> Run {
 }
 
 async fn run_shared(world: &crate::testing::Shared, plan: &Plan) -> Run {
+    run_remembering(world, plan, Arc::default()).await
+}
+
+/// A run whose STS and IAM outages are remembered in `outages`.
+async fn run_remembering(
+    world: &crate::testing::Shared,
+    plan: &Plan,
+    outages: Arc<Outages>,
+) -> Run {
     let clients = Clients {
         s3: s3_client(world),
-        sts: Some(sts_client(world, None)),
-        iam: Some(iam_client(world)),
+        sts: Remote {
+            client: sts_client(world, None),
+            location: "https://sts.fake".into(),
+        },
+        iam: Some(Remote {
+            client: iam_client(world),
+            location: "https://iam.fake".into(),
+        }),
+        outages,
     };
     let out = probe::run(&clients, plan).await;
     Run {
@@ -436,7 +452,6 @@ async fn unreachable_endpoint_is_endpoint_unreachable() {
         |_| None,
     )
     .await;
-    use crate::aws::AwsFactory;
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let target = crate::aws::S3Target {
         region: "us-east-1".into(),
@@ -444,11 +459,7 @@ async fn unreachable_endpoint_is_endpoint_unreachable() {
         force_path_style: true,
     };
     let creds = aws_credential_types::Credentials::new("AKIAFAKE", "secret", None, None, "t");
-    let clients = Clients {
-        s3: factory.s3(&target, creds),
-        sts: None,
-        iam: None,
-    };
+    let clients = Clients::new(&factory, &target, &creds, Arc::default());
     let mut p = plan(&all());
     p.endpoint = "http://127.0.0.1:9".into();
     let out = probe::run(&clients, &p).await;
@@ -540,4 +551,59 @@ fn principals_for_policy_simulation() {
         principal_arn(None, Some("arn:aws:iam::123456789012:root")),
         None
     );
+}
+
+#[tokio::test]
+async fn an_sts_without_get_caller_identity_is_asked_once_for_a_while() {
+    // As MinIO answers: InvalidParameterValue, Unsupported action.
+    let world = Arc::new(std::sync::Mutex::new(World {
+        caller: Err("InvalidParameterValue".into()),
+        ..Default::default()
+    }));
+    let outages: Arc<Outages> = Arc::default();
+    let mut p = plan(&[ListBucket]);
+    p.sts_authoritative = false;
+    for _ in 0..3 {
+        let out = run_remembering(&world, &p, outages.clone()).await.out;
+        assert_eq!(out.reason, Reason::Validated, "{}", out.message);
+    }
+    assert_eq!(world.lock().unwrap().caller_calls, 1, "STS asked once");
+}
+
+#[tokio::test]
+async fn an_iam_that_fails_is_skipped_for_a_while_with_the_same_message() {
+    let world = Arc::new(std::sync::Mutex::new(World {
+        simulation: Err("InternalFailure".into()),
+        ..Default::default()
+    }));
+    let outages: Arc<Outages> = Arc::default();
+    let p = plan(&[ReplicateObject]);
+    let first = run_remembering(&world, &p, outages.clone()).await.out;
+    let second = run_remembering(&world, &p, outages.clone()).await.out;
+    assert_eq!(world.lock().unwrap().simulation_calls, 1, "IAM asked once");
+    assert_eq!(
+        first.permissions, second.permissions,
+        "the status does not change"
+    );
+    let r = &second.permissions[0];
+    assert_eq!(r.result, PermissionOutcome::Unverified);
+    assert!(
+        r.message
+            .contains("IAM at https://iam.fake did not answer (InternalFailure"),
+        "{}",
+        r.message
+    );
+}
+
+#[tokio::test]
+async fn a_denied_simulation_is_about_the_identity_not_an_outage() {
+    let world = Arc::new(std::sync::Mutex::new(World {
+        simulation: Err("AccessDenied".into()),
+        ..Default::default()
+    }));
+    let outages: Arc<Outages> = Arc::default();
+    let p = plan(&[ReplicateObject]);
+    run_remembering(&world, &p, outages.clone()).await;
+    run_remembering(&world, &p, outages).await;
+    assert_eq!(world.lock().unwrap().simulation_calls, 2);
 }

@@ -22,9 +22,9 @@ use kube::{Client, ResourceExt};
 use tracing::{error, info};
 
 use crate::allowlist::{self, Allowlist};
-use crate::aws::{AwsFactory, Clients, S3Target};
+use crate::aws::{AwsFactory, Clients, Outages, S3Target};
 use crate::crd::{AuthKind, ConnectionId, S3Connection};
-use crate::credentials::{CredentialCache, ResolveError, Resolver, role};
+use crate::credentials::{CredentialCache, ResolveError, Resolver, SecretVersions, role};
 use crate::error::{Error, Result};
 use crate::messages;
 use crate::outcome::{Outcome, Problem, Reason, Severity};
@@ -32,7 +32,7 @@ use crate::probe::{self, Plan, Previous};
 use crate::status::{self, write};
 use crate::telemetry::Metrics;
 use crate::{crd, spec};
-use requeue::{Failures, backoff, jittered};
+use requeue::{Failures, jittered, spread_backoff};
 use slots::Slots;
 
 pub use watches::run;
@@ -88,9 +88,22 @@ pub struct Context {
     pub metrics: Metrics,
     pub aws: Arc<dyn AwsFactory>,
     pub credentials: CredentialCache,
+    /// Secret versions, and credentials read per version.
+    pub secrets: SecretVersions,
     pub config: Config,
+    /// STS and IAM locations that recently did not answer.
+    pub outages: Arc<Outages>,
     failures: Failures,
     slots: Slots,
+}
+
+impl Context {
+    /// Drop what is kept for objects that are gone: failure counts of
+    /// deleted connections, credentials of changed or deleted Secrets.
+    pub fn prune(&self, live: impl Fn(&str) -> bool) {
+        self.failures.retain(live);
+        self.secrets.prune();
+    }
 }
 
 impl Context {
@@ -105,6 +118,8 @@ impl Context {
             metrics,
             aws,
             credentials: CredentialCache::default(),
+            secrets: SecretVersions::default(),
+            outages: Arc::default(),
             slots: Slots::new(
                 config.concurrency.into(),
                 config.namespace_concurrency.into(),
@@ -119,6 +134,7 @@ impl Context {
             client: &self.client,
             aws: self.aws.as_ref(),
             cache: &self.credentials,
+            secrets: &self.secrets,
             allow_operator_identity: self.config.allow_operator_identity,
             cluster_name: self.config.cluster_name.as_deref(),
         }
@@ -172,7 +188,7 @@ pub async fn reconcile(conn: Arc<S3Connection>, ctx: Arc<Context>) -> Result<Act
     Ok(match outcome.reason.severity() {
         Severity::Transient => {
             let n = ctx.failures.note(&uid);
-            Action::requeue(backoff(ctx.config.retry_base, n, interval))
+            Action::requeue(spread_backoff(ctx.config.retry_base, n, interval, &uid))
         }
         _ => {
             ctx.failures.clear(&uid);
@@ -184,7 +200,8 @@ pub async fn reconcile(conn: Arc<S3Connection>, ctx: Arc<Context>) -> Result<Act
 pub fn error_policy(conn: Arc<S3Connection>, err: &Error, ctx: Arc<Context>) -> Action {
     ctx.metrics.reconcile_error(err.metric_label());
     let n = ctx.failures.note(&conn.uid().unwrap_or_default());
-    let retry = backoff(ctx.config.retry_base, n, Duration::from_secs(300));
+    let uid = conn.uid().unwrap_or_default();
+    let retry = spread_backoff(ctx.config.retry_base, n, Duration::from_secs(300), &uid);
     error!(
         namespace = conn.namespace().unwrap_or_default(),
         name = conn.name_any(),
@@ -302,6 +319,7 @@ async fn validate(conn: &S3Connection, ctx: &Context, now: Timestamp) -> Result<
         ctx.aws.as_ref(),
         &S3Target::of(&spec),
         &resolved.credentials,
+        ctx.outages.clone(),
     );
     let previous = Previous::of(conn.status.as_ref(), &id.uid);
     let plan = Plan::new(&spec, &resolved, &id, previous, now);

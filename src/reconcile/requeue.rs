@@ -14,6 +14,16 @@ pub fn backoff(base: Duration, failures: u32, cap: Duration) -> Duration {
     base.saturating_mul(factor).min(cap)
 }
 
+/// [`backoff`], spread by ±20% per object and attempt, so that connections
+/// that failed together (say, during an STS outage) do not retry together.
+pub fn spread_backoff(base: Duration, failures: u32, cap: Duration, uid: &str) -> Duration {
+    let d = backoff(base, failures, cap);
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (uid, failures).hash(&mut h);
+    let permille = 800 + h.finish() % 401; // 0.8 ..= 1.2
+    (d * permille as u32 / 1000).min(cap)
+}
+
 /// Spread re-validations of many connections over up to a tenth of the
 /// interval, deterministically per object.
 pub fn jittered(interval: Duration, uid: &str) -> Duration {
@@ -42,6 +52,19 @@ impl Failures {
     pub fn clear(&self, uid: &str) {
         self.0.lock().unwrap().remove(uid);
     }
+
+    /// Forget objects for which `live` is false (deleted while failing).
+    pub fn retain(&self, live: impl Fn(&str) -> bool) {
+        self.0.lock().unwrap().retain(|uid, _| live(uid));
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 #[cfg(test)]
@@ -60,6 +83,27 @@ mod tests {
     }
 
     #[test]
+    fn retries_after_a_shared_failure_are_spread() {
+        let base = Duration::from_secs(5);
+        let cap = Duration::from_secs(600);
+        let delays: std::collections::HashSet<Duration> = (0..100)
+            .map(|i| spread_backoff(base, 3, cap, &format!("uid-{i}")))
+            .collect();
+        assert!(
+            delays.len() > 50,
+            "spread: {} distinct delays",
+            delays.len()
+        );
+        for d in &delays {
+            assert!(
+                *d >= Duration::from_secs(16) && *d <= Duration::from_secs(24),
+                "{d:?}"
+            );
+        }
+        assert!(spread_backoff(base, 30, cap, "x") <= cap);
+    }
+
+    #[test]
     fn jitter_stays_within_a_tenth() {
         let i = Duration::from_secs(600);
         let j = jittered(i, "some-uid");
@@ -75,5 +119,7 @@ mod tests {
         assert_eq!(f.note("b"), 1);
         f.clear("a");
         assert_eq!(f.note("a"), 1);
+        f.retain(|uid| uid == "b");
+        assert_eq!(f.len(), 1);
     }
 }

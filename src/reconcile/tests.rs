@@ -263,6 +263,17 @@ async fn reconcile_once(h: &Harness, conn: S3Connection) -> Value {
     patches[0].clone()
 }
 
+/// The requeue after the `n`th transient failure in a row of the test
+/// connection: 5 s doubling, spread per object (see requeue.rs).
+fn nth_retry(n: u32) -> kube::runtime::controller::Action {
+    kube::runtime::controller::Action::requeue(super::requeue::spread_backoff(
+        std::time::Duration::from_secs(5),
+        n,
+        crate::crd::rules::DEFAULT_INTERVAL,
+        "uid-1",
+    ))
+}
+
 fn assert_failed(patch: &Value, reason: &str) {
     let ready = condition(patch, "Ready");
     assert_eq!(ready["status"], "False", "{patch}");
@@ -651,14 +662,8 @@ async fn transient_problems_requeue_with_growing_backoff() {
     let conn = Arc::new(connection(access_key_spec()));
     let first = reconcile(conn.clone(), h.ctx.clone()).await.unwrap();
     let second = reconcile(conn.clone(), h.ctx.clone()).await.unwrap();
-    assert_eq!(
-        first,
-        kube::runtime::controller::Action::requeue(std::time::Duration::from_secs(5))
-    );
-    assert_eq!(
-        second,
-        kube::runtime::controller::Action::requeue(std::time::Duration::from_secs(10))
-    );
+    assert_eq!(first, nth_retry(1));
+    assert_eq!(second, nth_retry(2));
     let patch = &h.api.status_patches()[0];
     assert_eq!(condition(patch, "Ready")["status"], "Unknown");
     assert_eq!(condition(patch, "Failed")["status"], "Unknown");
@@ -725,11 +730,7 @@ async fn a_panic_in_a_validation_becomes_that_connections_internal_error() {
     let action = reconcile(Arc::new(connection(access_key_spec())), ctx.clone())
         .await
         .expect("the reconcile itself does not fail");
-    assert_eq!(
-        action,
-        kube::runtime::controller::Action::requeue(std::time::Duration::from_secs(5)),
-        "retried with backoff"
-    );
+    assert_eq!(action, nth_retry(1), "retried with backoff");
     let patch = api.status_patches().pop().unwrap();
     let ready = condition(&patch, "Ready");
     assert_eq!(ready["status"], "Unknown");

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use futures::{Future, FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
@@ -65,6 +66,28 @@ where
     }
 }
 
+/// What the S3Connection cache keeps of an object: not its managed fields
+/// or a client-side-apply copy of itself (often more than half of it).
+fn slim(c: &mut S3Connection) {
+    c.metadata.managed_fields = None;
+    if let Some(a) = c.metadata.annotations.as_mut() {
+        a.remove("kubectl.kubernetes.io/last-applied-configuration");
+    }
+}
+
+/// Of a Secret's metadata only what finding it and its version needs (not
+/// its annotations: a client-side-applied Secret carries its whole data in
+/// one).
+fn names_and_versions(m: &mut kube::api::ObjectMeta) {
+    *m = kube::api::ObjectMeta {
+        name: m.name.take(),
+        namespace: m.namespace.take(),
+        resource_version: m.resource_version.take(),
+        uid: m.uid.take(),
+        ..Default::default()
+    };
+}
+
 /// Count connections by the status of their Ready condition.
 pub fn ready_counts<'a>(
     stores: impl Iterator<Item = &'a Store<S3Connection>>,
@@ -119,8 +142,25 @@ pub async fn run(
         stores.push(store);
         controllers.push(controller);
     }
+    let live = stores.clone();
     ctx.metrics
         .set_ready_source(move || ready_counts(stores.iter()));
+    // Now and then, forget what is kept for objects that are gone.
+    let pruning = {
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(300));
+            loop {
+                every.tick().await;
+                let uids: std::collections::HashSet<String> = live
+                    .iter()
+                    .flat_map(|s| s.state())
+                    .filter_map(|c| c.metadata.uid.clone())
+                    .collect();
+                ctx.prune(|uid| uids.contains(uid));
+            }
+        })
+    };
 
     let synced_before_stop = ready.clone();
     // The controller waits for its cache before it stops; a cache that never
@@ -141,6 +181,7 @@ pub async fn run(
         _ = futures::future::join_all(controllers) => {}
         _ = deadline => {}
     }
+    pruning.abort();
     info!("controller stopped");
 }
 
@@ -163,6 +204,7 @@ fn controller(
     let (reader, writer) = reflector::store();
     let main = watcher(conns, watcher::Config::default().any_semantic());
     let main = resilient("s3connections", main, metrics.clone())
+        .modify(slim)
         .reflect(writer)
         .inspect(move |ev| {
             // The initial list is in the cache: ready to serve.
@@ -173,11 +215,17 @@ fn controller(
         .applied_objects()
         .predicate_filter(predicates::generation, Default::default());
 
+    // Secret metadata, kept (names and versions only) so that a Secret
+    // whose version did not change is not read again.
+    let (secret_versions, secret_writer) = reflector::store();
+    ctx.secrets.watch(secret_versions);
     let secret_events = resilient(
         "secrets",
         watcher(secrets, watcher::Config::default()),
         metrics.clone(),
     )
+    .modify(|s: &mut PartialObjectMeta<Secret>| names_and_versions(&mut s.metadata))
+    .reflect(secret_writer)
     .touched_objects()
     .predicate_filter(predicates::resource_version, Default::default());
     let sa_events = resilient(

@@ -1,0 +1,163 @@
+//! Reading a Secret only when it changed: the metadata-only Secret watch
+//! keeps each Secret's `resourceVersion`, and the credentials read from a
+//! Secret are kept with the version they were read at. A validation whose
+//! Secret still has that version uses them without a GET; any change to the
+//! Secret (a new version) means a fresh read. Only Secrets connections name
+//! are kept, and an entry goes when its Secret changes or is deleted.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, RwLock};
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::core::PartialObjectMeta;
+use kube::runtime::reflector::{ObjectRef, Store};
+
+use super::Resolved;
+use crate::spec::SecretKeys;
+
+/// Which Secret, and which of its keys.
+type Key = (String, String, String);
+
+fn key(ns: &str, keys: &SecretKeys) -> Key {
+    let which = format!(
+        "{}\n{}\n{}",
+        keys.access_key_id_key,
+        keys.secret_access_key_key,
+        keys.session_token_key.as_deref().unwrap_or_default()
+    );
+    (ns.to_string(), keys.secret_name.clone(), which)
+}
+
+/// The versions the Secret watches know, and credentials read per version.
+#[derive(Default)]
+pub struct SecretVersions {
+    stores: RwLock<Vec<Store<PartialObjectMeta<Secret>>>>,
+    read: Mutex<HashMap<Key, (String, Resolved)>>,
+}
+
+impl SecretVersions {
+    /// Look versions up in `store` too (one per watched namespace).
+    pub fn watch(&self, store: Store<PartialObjectMeta<Secret>>) {
+        self.stores
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(store);
+    }
+
+    /// The version the watch last saw of Secret `ns/name`.
+    pub fn current(&self, ns: &str, name: &str) -> Option<String> {
+        let key = ObjectRef::new(name).within(ns);
+        self.stores
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .find_map(|s| s.get(&key))
+            .and_then(|m| m.metadata.resource_version.clone())
+    }
+
+    /// Credentials read with `keys` from their Secret in `ns` at its current
+    /// version, if any.
+    pub fn cached(&self, ns: &str, keys: &SecretKeys) -> Option<Resolved> {
+        let current = self.current(ns, &keys.secret_name)?;
+        let mut read = self.read.lock().unwrap_or_else(|e| e.into_inner());
+        let key = key(ns, keys);
+        match read.get(&key) {
+            Some((version, resolved)) if *version == current => Some(resolved.clone()),
+            Some(_) => {
+                read.remove(&key);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Keep what was read with `keys` in `ns` at `version`.
+    pub fn remember(
+        &self,
+        ns: &str,
+        keys: &SecretKeys,
+        version: Option<String>,
+        resolved: &Resolved,
+    ) {
+        let Some(version) = version else { return };
+        let mut read = self.read.lock().unwrap_or_else(|e| e.into_inner());
+        read.insert(key(ns, keys), (version, resolved.clone()));
+    }
+
+    /// Drop what was read from Secrets that are gone or changed.
+    pub fn prune(&self) {
+        let mut read = self.read.lock().unwrap_or_else(|e| e.into_inner());
+        read.retain(|(ns, name, _), (version, _)| self.current(ns, name).as_ref() == Some(version));
+    }
+
+    /// How many Secrets' credentials are kept.
+    pub fn len(&self) -> usize {
+        self.read.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::runtime::reflector;
+    use kube::runtime::watcher::Event;
+
+    fn meta(ns: &str, name: &str, rv: &str) -> PartialObjectMeta<Secret> {
+        PartialObjectMeta {
+            types: None,
+            metadata: kube::api::ObjectMeta {
+                name: Some(name.into()),
+                namespace: Some(ns.into()),
+                resource_version: Some(rv.into()),
+                ..Default::default()
+            },
+            _phantom: Default::default(),
+        }
+    }
+
+    #[test]
+    fn credentials_are_reused_only_for_the_version_they_were_read_at() {
+        let (store, mut writer) = reflector::store::<PartialObjectMeta<Secret>>();
+        let v = SecretVersions::default();
+        v.watch(store);
+        let creds = Resolved::new(
+            aws_credential_types::Credentials::new("AKIAX", "secret", None, None, "t"),
+            None,
+            None,
+        );
+        let keys = SecretKeys {
+            secret_name: "creds".into(),
+            access_key_id_key: "id".into(),
+            secret_access_key_key: "key".into(),
+            session_token_key: None,
+        };
+        let other_keys = SecretKeys {
+            access_key_id_key: "other-id".into(),
+            ..keys.clone()
+        };
+        writer.apply_watcher_event(&Event::Apply(meta("ns", "creds", "1")));
+        assert!(v.cached("ns", &keys).is_none(), "never read");
+        v.remember("ns", &keys, Some("1".into()), &creds);
+        assert!(v.cached("ns", &keys).is_some());
+        assert!(v.cached("other", &keys).is_none());
+        assert!(
+            v.cached("ns", &other_keys).is_none(),
+            "other keys: read them"
+        );
+
+        // The Secret changes: read again.
+        writer.apply_watcher_event(&Event::Apply(meta("ns", "creds", "2")));
+        assert!(v.cached("ns", &keys).is_none());
+        assert!(v.is_empty(), "the stale entry went");
+
+        // Read at 2, then deleted: pruned.
+        v.remember("ns", &keys, Some("2".into()), &creds);
+        writer.apply_watcher_event(&Event::Delete(meta("ns", "creds", "2")));
+        v.prune();
+        assert!(v.is_empty());
+    }
+}
