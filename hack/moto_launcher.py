@@ -76,6 +76,9 @@ IAM enforcement on; "-> fixed" = this launcher changes it, see 3.):
     (as S3); on a new key: 200.
   - DeleteObject denied: 403 AccessDenied (as S3); DeleteObject of a missing
     key when allowed: 204 (as S3).
+  - x-amz-expected-bucket-owner (ExpectedBucketOwner): ignored. (Real S3:
+    403 AccessDenied when another account owns the bucket.) -> fixed: 403
+    unless it names the moto account.
   - iam:SimulatePrincipalPolicy: not implemented. moto_server answers HTTP 500
     with an HTML page (NotImplementedError in the log); botocore raises
     ResponseParserError (an SDK sees an unparseable 500). Do not rely on it.
@@ -603,6 +606,16 @@ class S3Fixes:
                 [("x-amz-bucket-region", bucket.region_name)],
                 head=head,
             )
+            _drain(environ)
+            start_response(status, hdrs)
+            return [body]
+
+        # ExpectedBucketOwner (x-amz-expected-bucket-owner), which moto
+        # ignores: S3 answers 403 AccessDenied when the bucket belongs to
+        # another account. Every bucket here belongs to the moto account.
+        expected_owner = environ.get("HTTP_X_AMZ_EXPECTED_BUCKET_OWNER")
+        if bucket is not None and expected_owner and expected_owner != DEFAULT_ACCOUNT:
+            status, hdrs, body = _s3_error("403 Forbidden", "AccessDenied", "Access Denied", head=head)
             _drain(environ)
             start_response(status, hdrs)
             return [body]

@@ -141,6 +141,17 @@ impl Allowlist {
     }
 }
 
+/// Whether `endpoint` is one of AWS's own (`*.amazonaws.com`, China's
+/// `*.amazonaws.com.cn`, `*.api.aws`) over HTTPS.
+pub fn is_aws(endpoint: &str) -> bool {
+    Origin::parse(endpoint).is_some_and(|o| {
+        o.https
+            && [".amazonaws.com", ".amazonaws.com.cn", ".api.aws"]
+                .iter()
+                .any(|d| o.host.ends_with(d))
+    })
+}
+
 /// The entry that would allow `endpoint`: `scheme://host:port`.
 pub fn entry_for(endpoint: &str) -> Option<String> {
     let o = Origin::parse(endpoint)?;
@@ -260,6 +271,20 @@ mod tests {
             entry_for("https://S3.Example.com/x").as_deref(),
             Some("https://s3.example.com:443")
         );
+    }
+
+    #[test]
+    fn aws_endpoints_are_known_by_host_and_https() {
+        assert!(is_aws("https://s3.eu-west-1.amazonaws.com"));
+        assert!(is_aws(
+            "https://bucket.vpce-1a2b.s3.us-east-1.vpce.amazonaws.com/"
+        ));
+        assert!(is_aws("https://s3.cn-north-1.amazonaws.com.cn"));
+        assert!(is_aws("https://s3.dualstack.us-east-1.api.aws"));
+        assert!(!is_aws("http://s3.eu-west-1.amazonaws.com"), "plain HTTP");
+        assert!(!is_aws("https://amazonaws.com.evil.example"));
+        assert!(!is_aws("https://evilamazonaws.com"));
+        assert!(!is_aws("https://minio.example.com:9000"));
     }
 
     #[test]

@@ -130,7 +130,8 @@ async fn run(args: RunArgs) -> anyhow_free::Result {
     let aws = SdkFactory::new(Timeouts::default(), args.allow_operator_identity, |k| {
         std::env::var(k).ok()
     })
-    .await;
+    .await
+    .with_metrics(metrics.clone());
     let mut registry = Registry::default();
     metrics.register(&mut registry);
     let ready = Arc::new(AtomicBool::new(false));

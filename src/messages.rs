@@ -80,6 +80,15 @@ pub fn sts_credentials_unusable(role_arn: &str, why: &str) -> Problem {
     )
 }
 
+pub fn ca_secret_not_found(secret: &str, ns: &str) -> Problem {
+    Problem::new(
+        Reason::SecretNotFound,
+        format!(
+            "Secret {secret:?} named in spec.caSecretRef does not exist in namespace {ns:?}. Create it with the CA certificate under the key ca.crt."
+        ),
+    )
+}
+
 pub fn service_account_not_found(sa: &str, ns: &str) -> Problem {
     Problem::new(
         Reason::ServiceAccountNotFound,
@@ -146,6 +155,12 @@ pub fn operator_request(role_arn: &str, external_id: &str) -> String {
 
 pub fn assume_role_failed(class: &Class, described: &str, request: &str) -> Problem {
     match class {
+        Class::Tls(why) => Problem::new(
+            Reason::TlsError,
+            format!(
+                "TLS to STS failed while asking for {request}: {why}. If STS is behind a private CA, name it in spec.caSecretRef."
+            ),
+        ),
         Class::Unreachable => Problem::new(
             Reason::EndpointUnreachable,
             format!("STS could not be reached while asking for {request} ({described}); retrying."),
@@ -199,6 +214,15 @@ pub fn bucket_not_found(bucket: &str, endpoint: &str) -> Problem {
     )
 }
 
+pub fn bucket_owner_mismatch(bucket: &str, owner: &str) -> Problem {
+    Problem::new(
+        Reason::BucketOwnerMismatch,
+        format!(
+            "Bucket {bucket:?} is not owned by account {owner} (spec.expectedBucketOwner): S3 refuses requests that name that owner. Check spec.bucket, or the account in spec.expectedBucketOwner."
+        ),
+    )
+}
+
 pub fn wrong_region(bucket: &str, region: &str, actual: Option<&str>) -> Problem {
     match actual {
         Some(r) => Problem::new(
@@ -219,6 +243,15 @@ pub fn invalid_response(endpoint: &str, what: &str, described: &str) -> Problem 
         Reason::InvalidResponse,
         format!(
             "{endpoint} answered {what} with something that is not an S3 answer ({described}). Check that spec.endpoint is the S3 API of the store."
+        ),
+    )
+}
+
+pub fn tls_failed(endpoint: &str, why: &str) -> Problem {
+    Problem::new(
+        Reason::TlsError,
+        format!(
+            "TLS to {endpoint} failed: {why}. If the store uses a private CA, put the CA certificate in a Secret (key ca.crt) and name it in spec.caSecretRef; if the certificate does not match the host, fix spec.endpoint."
         ),
     )
 }

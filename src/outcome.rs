@@ -25,6 +25,8 @@ pub enum Reason {
     BucketNotFound,
     WrongRegion,
     InvalidResponse,
+    TlsError,
+    BucketOwnerMismatch,
     PermissionDenied,
     AccessDenied,
     ProbeKeyInUse,
@@ -89,6 +91,8 @@ impl Reason {
             Reason::BucketNotFound
             | Reason::WrongRegion
             | Reason::InvalidResponse
+            | Reason::TlsError
+            | Reason::BucketOwnerMismatch
             | Reason::AccessDenied => Check::Bucket,
             Reason::PermissionDenied
             | Reason::ProbeKeyInUse
@@ -167,6 +171,8 @@ pub struct Outcome {
     pub auth: Option<AuthKind>,
     /// The ExternalId sent when the operator's own identity assumes the role.
     pub external_id: Option<String>,
+    /// The requested-at annotation value this validation answers.
+    pub requested_at: Option<String>,
     /// The credentials were accepted by STS or S3.
     pub authenticated: bool,
     /// S3 answered for the bucket in the requested region.
@@ -191,6 +197,7 @@ impl Outcome {
             message,
             auth: None,
             external_id: None,
+            requested_at: None,
             authenticated: false,
             bucket_reached: false,
             identity: None,

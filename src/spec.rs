@@ -77,6 +77,10 @@ pub struct ValidSpec {
     /// In the order the user listed them (default: all five).
     pub permissions: Vec<Permission>,
     pub interval: Duration,
+    /// A Secret of the namespace whose `ca.crt` the endpoint is trusted with.
+    pub ca_secret: Option<String>,
+    /// The account that must own the bucket.
+    pub expected_bucket_owner: Option<String>,
 }
 
 /// Why a spec is invalid: names the field and what is wrong with it.
@@ -112,6 +116,21 @@ pub fn validate(
         None => default_interval,
         Some(s) => parse_interval(s).map_err(|e| InvalidSpec(format!("spec.{e}")))?,
     };
+    if let Some(ca) = &spec.ca_secret_ref
+        && !rules::is_dns_subdomain(&ca.name)
+    {
+        return Err(InvalidSpec(format!(
+            "spec.caSecretRef.name {:?} is not a valid Secret name",
+            ca.name
+        )));
+    }
+    if let Some(owner) = &spec.expected_bucket_owner
+        && !rules::ACCOUNT_ID.is_match(owner)
+    {
+        return Err(InvalidSpec(format!(
+            "spec.expectedBucketOwner {owner:?} is not a 12-digit AWS account ID"
+        )));
+    }
     Ok(ValidSpec {
         target,
         region: spec.region.clone(),
@@ -120,6 +139,8 @@ pub fn validate(
         auth,
         permissions,
         interval,
+        ca_secret: spec.ca_secret_ref.as_ref().map(|r| r.name.clone()),
+        expected_bucket_owner: spec.expected_bucket_owner.clone(),
     })
 }
 
@@ -341,6 +362,9 @@ mod tests {
             },
             permissions: None,
             validation_interval: None,
+            suspend: None,
+            ca_secret_ref: None,
+            expected_bucket_owner: None,
         }
     }
 

@@ -63,6 +63,9 @@ pub struct World {
     /// IAM SimulatePrincipalPolicy decision (`allowed`, `explicitDeny`, ...)
     /// or `Err(code)`.
     pub simulation: Result<String, String>,
+    /// The account that owns the bucket; a request whose
+    /// `x-amz-expected-bucket-owner` differs gets 403 AccessDenied.
+    pub owner: String,
 }
 
 impl Default for World {
@@ -88,6 +91,7 @@ impl Default for World {
             assume_role_calls: vec![],
             caller_calls: 0,
             simulation_calls: 0,
+            owner: "123456789012".into(),
         }
     }
 }
@@ -128,9 +132,12 @@ fn head_response(status: u16, region: &str) -> HttpResponse {
 
 /// The answer for an authenticated call on a body-carrying S3 operation,
 /// or `None` to go on.
-fn gate(w: &World, action: &str) -> Option<HttpResponse> {
+fn gate(w: &World, action: &str, expected_owner: Option<&str>) -> Option<HttpResponse> {
     if w.throttled {
         return Some(s3_error(503, "SlowDown"));
+    }
+    if expected_owner.is_some_and(|o| o != w.owner) {
+        return Some(s3_error(403, "AccessDenied"));
     }
     if w.unknown_key {
         return Some(s3_error(403, "InvalidAccessKeyId"));
@@ -149,7 +156,7 @@ fn gate(w: &World, action: &str) -> Option<HttpResponse> {
 
 pub fn s3_rules(world: &Shared) -> Vec<Rule> {
     let w = world.clone();
-    let head = mock!(aws_sdk_s3::Client::head_bucket).then_compute_response(move |_| {
+    let head = mock!(aws_sdk_s3::Client::head_bucket).then_compute_response(move |req| {
         let w = w.lock().unwrap();
         if w.throttled {
             return MockResponse::Http(head_response(503, &w.bucket_region));
@@ -160,7 +167,8 @@ pub fn s3_rules(world: &Shared) -> Vec<Rule> {
                 SdkBody::empty(),
             ));
         }
-        if w.unknown_key || w.bad_secret || w.deny.contains("head") {
+        let wrong_owner = req.expected_bucket_owner().is_some_and(|o| o != w.owner);
+        if w.unknown_key || w.bad_secret || w.deny.contains("head") || wrong_owner {
             return MockResponse::Http(head_response(403, &w.bucket_region));
         }
         MockResponse::Output(
@@ -170,9 +178,9 @@ pub fn s3_rules(world: &Shared) -> Vec<Rule> {
         )
     });
     let w = world.clone();
-    let list = mock!(aws_sdk_s3::Client::list_objects_v2).then_compute_response(move |_| {
+    let list = mock!(aws_sdk_s3::Client::list_objects_v2).then_compute_response(move |req| {
         let w = w.lock().unwrap();
-        match gate(&w, "list") {
+        match gate(&w, "list", req.expected_bucket_owner()) {
             Some(r) => MockResponse::Http(r),
             None => MockResponse::Output(ListObjectsV2Output::builder().build()),
         }
@@ -180,7 +188,7 @@ pub fn s3_rules(world: &Shared) -> Vec<Rule> {
     let w = world.clone();
     let put = mock!(aws_sdk_s3::Client::put_object).then_compute_response(move |req| {
         let mut w = w.lock().unwrap();
-        if let Some(r) = gate(&w, "put") {
+        if let Some(r) = gate(&w, "put", req.expected_bucket_owner()) {
             return MockResponse::Http(r);
         }
         if w.no_conditional_writes {
@@ -205,7 +213,7 @@ pub fn s3_rules(world: &Shared) -> Vec<Rule> {
     let w = world.clone();
     let get = mock!(aws_sdk_s3::Client::get_object).then_compute_response(move |req| {
         let w = w.lock().unwrap();
-        if let Some(r) = gate(&w, "get") {
+        if let Some(r) = gate(&w, "get", req.expected_bucket_owner()) {
             return MockResponse::Http(r);
         }
         let key = req.key().unwrap_or_default();
@@ -228,7 +236,7 @@ pub fn s3_rules(world: &Shared) -> Vec<Rule> {
         let mut w = w.lock().unwrap();
         let key = req.key().unwrap_or_default().to_string();
         w.delete_calls.push(key.clone());
-        if let Some(r) = gate(&w, "delete") {
+        if let Some(r) = gate(&w, "delete", req.expected_bucket_owner()) {
             return MockResponse::Http(r);
         }
         if let Some(tag) = req.if_match() {
@@ -254,7 +262,8 @@ pub fn s3_rules(world: &Shared) -> Vec<Rule> {
                 SdkBody::empty(),
             ))
         };
-        if w.deny.contains("get") || w.unknown_key || w.bad_secret {
+        let wrong_owner = req.expected_bucket_owner().is_some_and(|o| o != w.owner);
+        if w.deny.contains("get") || w.unknown_key || w.bad_secret || wrong_owner {
             return bare(403);
         }
         let key = req.key().unwrap_or_default();

@@ -25,8 +25,11 @@ pub enum FailureKind {
     /// A success status, but a body that could not be read as the API's
     /// answer (not S3 XML, or larger than any answer can be).
     Malformed,
-    /// The connection could not be made (DNS, refused, TLS, connect timeout).
+    /// The connection could not be made (DNS, refused, connect timeout).
     Unreachable,
+    /// TLS failed: the server's certificate is not trusted or not for this
+    /// host (the message says which).
+    Tls,
     /// The operation or an attempt timed out after connecting.
     Timeout,
     /// The request could not be built or another client-side problem.
@@ -75,6 +78,10 @@ impl ErrorFacts {
             (None, Some(s)) => format!("HTTP {s}"),
             (None, None) => match self.kind {
                 FailureKind::Unreachable => "connection failed".into(),
+                FailureKind::Tls => format!(
+                    "TLS failed: {}",
+                    self.message.as_deref().unwrap_or("handshake error")
+                ),
                 FailureKind::Timeout => "timed out".into(),
                 _ => "client error".into(),
             },
@@ -111,9 +118,50 @@ pub fn facts<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> ErrorF
         // Connect failures and connect/read timeouts surface here: the
         // endpoint could not be talked to.
         SdkError::DispatchFailure(d) if d.is_user() => ErrorFacts::of_kind(FailureKind::Client),
-        SdkError::DispatchFailure(_) => ErrorFacts::of_kind(FailureKind::Unreachable),
+        SdkError::DispatchFailure(d) => match d.as_connector_error().and_then(|c| tls_failure(c)) {
+            Some(why) => ErrorFacts {
+                message: Some(why),
+                ..ErrorFacts::of_kind(FailureKind::Tls)
+            },
+            None => ErrorFacts::of_kind(FailureKind::Unreachable),
+        },
         _ => ErrorFacts::of_kind(FailureKind::Client),
     }
+}
+
+/// What went wrong in TLS, if a rustls error is among the causes of `err`
+/// (found by type, not by message).
+pub fn tls_failure(err: &(dyn std::error::Error + 'static)) -> Option<String> {
+    use rustls::{CertificateError, Error as Tls};
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = next {
+        if let Some(t) = e.downcast_ref::<Tls>() {
+            return Some(match t {
+                Tls::InvalidCertificate(CertificateError::UnknownIssuer) => {
+                    "the server's certificate is not signed by a trusted CA".into()
+                }
+                Tls::InvalidCertificate(CertificateError::NotValidForName)
+                | Tls::InvalidCertificate(CertificateError::NotValidForNameContext { .. }) => {
+                    "the server's certificate is not for this host name".into()
+                }
+                Tls::InvalidCertificate(CertificateError::Expired)
+                | Tls::InvalidCertificate(CertificateError::ExpiredContext { .. }) => {
+                    "the server's certificate has expired".into()
+                }
+                other => tame::text(&format!("{other:?}")),
+            });
+        }
+        // An io::Error's `source()` skips the error it wraps (and the TLS
+        // connector wraps io::Errors in io::Errors): look inside.
+        next = match e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
+    }
+    None
 }
 
 /// The operation that failed; it decides what a bare status means.
@@ -187,6 +235,8 @@ pub enum Class {
     /// An answer that is not the API's: not S3 at this address, or an
     /// endpoint misbehaving.
     Malformed(String),
+    /// TLS to the endpoint failed (why).
+    Tls(String),
     /// Timeouts, throttling, 5xx, conflicts: worth retrying later.
     Transient(String),
     /// Anything else, with the code or status for the message.
@@ -235,6 +285,7 @@ pub fn classify(op: Op, f: &ErrorFacts) -> Class {
         FailureKind::Timeout => return Class::Transient("timed out".into()),
         FailureKind::Client => return Class::Other("client error".into()),
         FailureKind::Malformed => return Class::Malformed(f.describe()),
+        FailureKind::Tls => return Class::Tls(f.message.clone().unwrap_or_default()),
         FailureKind::Response => {}
     }
     let status = f.status.unwrap_or(0);
@@ -300,6 +351,42 @@ mod tests {
 
     fn resp(status: u16, code: Option<&str>) -> ErrorFacts {
         ErrorFacts::response(status, code)
+    }
+
+    /// An error that hides `inner` behind `source()`, like hyper's.
+    #[derive(Debug)]
+    struct Wrapper(std::io::Error);
+    impl std::fmt::Display for Wrapper {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("tls connect error")
+        }
+    }
+    impl std::error::Error for Wrapper {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn tls_failures_are_found_by_type_however_deep() {
+        use rustls::{CertificateError, Error as Tls};
+        use std::io::{Error, ErrorKind};
+        // What the TLS connector hands back: io::Error in io::Error.
+        let nested = |e: Tls| Wrapper(Error::other(Error::new(ErrorKind::InvalidData, e)));
+        let unknown = nested(Tls::InvalidCertificate(CertificateError::UnknownIssuer));
+        assert_eq!(
+            tls_failure(&unknown).as_deref(),
+            Some("the server's certificate is not signed by a trusted CA")
+        );
+        let name = nested(Tls::InvalidCertificate(CertificateError::NotValidForName));
+        assert!(
+            tls_failure(&name)
+                .unwrap()
+                .contains("not for this host name")
+        );
+        // Not TLS, whatever the message says.
+        let refused = Wrapper(Error::new(ErrorKind::ConnectionRefused, "tls certificate"));
+        assert_eq!(tls_failure(&refused), None);
     }
 
     #[test]

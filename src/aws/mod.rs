@@ -29,6 +29,7 @@ use aws_smithy_types::timeout::TimeoutConfig;
 use crate::spec::ValidSpec;
 
 pub mod classify;
+pub mod recorder;
 pub mod tame;
 
 /// Where S3 requests for a connection go.
@@ -37,6 +38,9 @@ pub struct S3Target {
     pub region: String,
     pub endpoint: Option<String>,
     pub force_path_style: bool,
+    /// PEM certificates to trust for `endpoint` besides the public roots
+    /// (`spec.caSecretRef`).
+    pub trust: Option<Arc<[u8]>>,
 }
 
 impl S3Target {
@@ -45,8 +49,46 @@ impl S3Target {
             region: spec.region.clone(),
             endpoint: spec.endpoint.clone(),
             force_path_style: spec.force_path_style,
+            trust: None,
         }
     }
+
+    /// The same, also trusting `pem`.
+    pub fn trusting(mut self, pem: Option<Arc<[u8]>>) -> Self {
+        self.trust = pem;
+        self
+    }
+}
+
+/// An HTTPS client: rustls with the platform's roots plus `extra_roots`,
+/// through the proxy `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` name, with bodies
+/// bounded ([`BoundedBodies`]).
+pub fn https_client(extra_roots: Option<&[u8]>) -> Result<SharedHttpClient, String> {
+    use aws_smithy_http_client::tls;
+    let mut trust = tls::TrustStore::default();
+    if let Some(pem) = extra_roots {
+        trust = trust.with_pem_certificate(pem.to_vec());
+    }
+    let context = tls::TlsContext::builder()
+        .with_trust_store(trust)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let client = aws_smithy_http_client::Builder::new().build_with_connector_fn(
+        move |settings, components| {
+            let mut b = aws_smithy_http_client::Connector::builder();
+            b.set_connector_settings(settings.cloned());
+            if let Some(c) = components {
+                b.set_sleep_impl(c.sleep_impl());
+            }
+            b.proxy_config(aws_smithy_http_client::proxy::ProxyConfig::from_env())
+                .tls_provider(tls::Provider::Rustls(
+                    tls::rustls_provider::CryptoMode::AwsLc,
+                ))
+                .tls_context(context.clone())
+                .build()
+        },
+    );
+    Ok(BoundedBodies::wrap(client, MAX_RESPONSE_BODY))
 }
 
 /// A client of a service, and where it sends requests (for messages and
@@ -87,11 +129,13 @@ impl Clients {
 /// Creates the SDK clients a validation needs. A trait so unit tests can hand
 /// out clients backed by `aws-smithy-mocks`.
 ///
-/// Where STS and IAM are: for AWS (no `spec.endpoint`) AWS's own, or the
-/// administrator's `AWS_ENDPOINT_URL_STS` / `AWS_ENDPOINT_URL_IAM` /
-/// `AWS_ENDPOINT_URL`. For an S3-compatible store, STS is the configured STS
-/// endpoint or else the store itself (MinIO and Ceph serve STS at their S3
-/// endpoint); IAM only where one is configured (stores have none).
+/// Where STS and IAM are, so that a tenant's credentials only go where they
+/// belong ([`Home`]): for AWS (no `spec.endpoint`, an `*.amazonaws.com`
+/// endpoint, or the administrator's own `AWS_ENDPOINT_URL[_S3]`) AWS's STS
+/// and IAM, or the administrator's `AWS_ENDPOINT_URL_STS` /
+/// `AWS_ENDPOINT_URL_IAM` / `AWS_ENDPOINT_URL`. For any other S3-compatible
+/// store, STS is the store itself (MinIO and Ceph serve STS at their S3
+/// endpoint) and there is no IAM.
 pub trait AwsFactory: Send + Sync {
     /// An STS client for connections to `target`, signing with
     /// `credentials`, or unsigned when `None` (AssumeRoleWithWebIdentity
@@ -263,13 +307,27 @@ fn retry_config() -> RetryConfig {
         .with_max_backoff(Duration::from_secs(2))
 }
 
+/// Whose STS and IAM a connection's credentials are for.
+enum Home {
+    /// AWS's, or the administrator's stand-ins for them.
+    Aws,
+    /// The S3-compatible store at this endpoint: STS there, no IAM.
+    Store(String),
+}
+
 /// The real factory.
 pub struct SdkFactory {
     http: SharedHttpClient,
     timeouts: Timeouts,
     sts_endpoint: Option<String>,
     iam_endpoint: Option<String>,
+    /// `scheme://host:port` of `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_S3`:
+    /// endpoints that stand in for AWS (a test's emulator, a gateway).
+    aws_origins: Vec<String>,
     operator: Option<SdkConfig>,
+    recorder: Option<recorder::CallRecorder>,
+    /// HTTP clients trusting extra roots, by the roots' hash.
+    trusting: std::sync::Mutex<HashMap<u64, SharedHttpClient>>,
 }
 
 impl SdkFactory {
@@ -282,17 +340,14 @@ impl SdkFactory {
         allow_operator_identity: bool,
         endpoint_env: impl Fn(&str) -> Option<String>,
     ) -> Self {
-        let http = BoundedBodies::wrap(
-            aws_smithy_http_client::Builder::new()
-                .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                    aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
-                ))
-                .build_https(),
-            MAX_RESPONSE_BODY,
-        );
+        let http = https_client(None).expect("the platform's trust roots load");
         let env = |k: &str| endpoint_env(k).filter(|v| !v.trim().is_empty());
         let sts_endpoint = env("AWS_ENDPOINT_URL_STS").or_else(|| env("AWS_ENDPOINT_URL"));
         let iam_endpoint = env("AWS_ENDPOINT_URL_IAM").or_else(|| env("AWS_ENDPOINT_URL"));
+        let aws_origins = ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"]
+            .into_iter()
+            .filter_map(|k| env(k).and_then(|v| crate::allowlist::entry_for(&v)))
+            .collect();
         let operator = if allow_operator_identity {
             Some(
                 aws_config::defaults(BehaviorVersion::latest())
@@ -310,8 +365,55 @@ impl SdkFactory {
             timeouts,
             sts_endpoint,
             iam_endpoint,
+            aws_origins,
             operator,
+            recorder: None,
+            trusting: Default::default(),
         }
+    }
+
+    /// The HTTP client for `target`: the shared one, or one that also trusts
+    /// its extra roots (kept, a few dozen at most).
+    fn http_for(&self, target: &S3Target) -> SharedHttpClient {
+        let Some(pem) = &target.trust else {
+            return self.http.clone();
+        };
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        pem.hash(&mut h);
+        let key = h.finish();
+        let mut clients = self.trusting.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = clients.get(&key) {
+            return c.clone();
+        }
+        // Roots that do not parse fail the handshake later, with a TLS reason.
+        let client = https_client(Some(pem)).unwrap_or_else(|_| self.http.clone());
+        if clients.len() >= 64 {
+            clients.clear();
+        }
+        clients.insert(key, client.clone());
+        client
+    }
+
+    /// Whose STS and IAM `target`'s credentials are for.
+    fn home(&self, target: &S3Target) -> Home {
+        match &target.endpoint {
+            None => Home::Aws,
+            Some(ep)
+                if crate::allowlist::is_aws(ep)
+                    || crate::allowlist::entry_for(ep)
+                        .is_some_and(|o| self.aws_origins.contains(&o)) =>
+            {
+                Home::Aws
+            }
+            Some(ep) => Home::Store(ep.clone()),
+        }
+    }
+
+    /// Count every AWS call in `metrics`.
+    pub fn with_metrics(mut self, metrics: crate::telemetry::Metrics) -> Self {
+        self.recorder = Some(recorder::CallRecorder::new(metrics));
+        self
     }
 }
 
@@ -324,20 +426,25 @@ impl AwsFactory for SdkFactory {
         let mut b = aws_sdk_sts::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(target.region.clone()))
-            .http_client(self.http.clone())
+            .http_client(self.http_for(target))
             .timeout_config(self.timeouts.config())
             .retry_config(retry_config());
+        if let Some(r) = &self.recorder {
+            b = b.interceptor(r.clone());
+        }
         if let Some(c) = credentials {
             b = b.credentials_provider(c);
         }
-        let endpoint = self.sts_endpoint.as_ref().or(target.endpoint.as_ref());
-        if let Some(ep) = endpoint {
+        let endpoint = match self.home(target) {
+            Home::Aws => self.sts_endpoint.clone(),
+            Home::Store(ep) => Some(ep),
+        };
+        if let Some(ep) = &endpoint {
             b = b.endpoint_url(ep);
         }
         Remote {
             client: aws_sdk_sts::Client::from_conf(b.build()),
             location: endpoint
-                .cloned()
                 .unwrap_or_else(|| format!("https://sts.{}.amazonaws.com", target.region)),
         }
     }
@@ -346,6 +453,9 @@ impl AwsFactory for SdkFactory {
         let base = self.operator.as_ref()?;
         let mut b =
             aws_sdk_sts::config::Builder::from(base).region(Region::new(region.to_string()));
+        if let Some(r) = &self.recorder {
+            b = b.interceptor(r.clone());
+        }
         if let Some(ep) = &self.sts_endpoint {
             b = b.endpoint_url(ep);
         }
@@ -357,10 +467,13 @@ impl AwsFactory for SdkFactory {
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(target.region.clone()))
             .credentials_provider(credentials)
-            .http_client(self.http.clone())
+            .http_client(self.http_for(target))
             .timeout_config(self.timeouts.config())
             .retry_config(retry_config())
             .force_path_style(target.force_path_style);
+        if let Some(r) = &self.recorder {
+            b = b.interceptor(r.clone());
+        }
         if let Some(ep) = &target.endpoint {
             // S3-compatible stores often reject the SDK's default checksums.
             b = b
@@ -376,8 +489,8 @@ impl AwsFactory for SdkFactory {
         target: &S3Target,
         credentials: Credentials,
     ) -> Option<Remote<aws_sdk_iam::Client>> {
-        // A store behind spec.endpoint has no IAM of its own.
-        if target.endpoint.is_some() && self.iam_endpoint.is_none() {
+        // A store has no IAM of its own.
+        if let Home::Store(_) = self.home(target) {
             return None;
         }
         let mut b = aws_sdk_iam::Config::builder()
@@ -387,6 +500,9 @@ impl AwsFactory for SdkFactory {
             .http_client(self.http.clone())
             .timeout_config(self.timeouts.config())
             .retry_config(retry_config());
+        if let Some(r) = &self.recorder {
+            b = b.interceptor(r.clone());
+        }
         if let Some(ep) = &self.iam_endpoint {
             b = b.endpoint_url(ep);
         }
@@ -455,11 +571,13 @@ mod tests {
             region: "eu-west-1".into(),
             endpoint: None,
             force_path_style: false,
+            trust: None,
         };
         let store = S3Target {
             region: "us-east-1".into(),
             endpoint: Some("https://minio.example.com:9000".into()),
             force_path_style: true,
+            trust: None,
         };
         let creds = Credentials::new("AKIAX", "secret", None, None, "t");
         let f = SdkFactory::new(Timeouts::default(), false, env(&[])).await;
@@ -473,21 +591,54 @@ mod tests {
         );
         assert!(f.iam(&aws_target, creds.clone()).is_some());
         assert!(f.iam(&store, creds.clone()).is_none(), "a store has no IAM");
-        // Only STS configured: IAM is not guessed for a store.
+        // Configured STS and IAM are AWS's: a store's keys never go there.
         let f = SdkFactory::new(
             Timeouts::default(),
             false,
-            env(&[("AWS_ENDPOINT_URL_STS", "http://sts.internal:8080")]),
+            env(&[
+                ("AWS_ENDPOINT_URL_STS", "http://sts.internal:8080"),
+                ("AWS_ENDPOINT_URL_IAM", "http://iam.internal:8080"),
+            ]),
         )
         .await;
-        assert_eq!(f.sts(&store, None).location, "http://sts.internal:8080");
+        assert_eq!(
+            f.sts(&store, None).location,
+            "https://minio.example.com:9000"
+        );
         assert!(f.iam(&store, creds.clone()).is_none());
+        assert_eq!(
+            f.sts(&aws_target, None).location,
+            "http://sts.internal:8080"
+        );
+        let vpce = S3Target {
+            endpoint: Some("https://bucket.vpce-1.s3.eu-west-1.vpce.amazonaws.com".into()),
+            ..aws_target.clone()
+        };
+        assert_eq!(f.sts(&vpce, None).location, "http://sts.internal:8080");
+        assert_eq!(
+            f.iam(&vpce, creds.clone()).unwrap().location,
+            "http://iam.internal:8080"
+        );
+        // An emulator standing in for AWS serves STS and IAM for itself only.
         let f = SdkFactory::new(
             Timeouts::default(),
             false,
             env(&[("AWS_ENDPOINT_URL", "http://moto:5000")]),
         )
         .await;
-        assert_eq!(f.iam(&store, creds).unwrap().location, "http://moto:5000");
+        let moto = S3Target {
+            endpoint: Some("http://moto:5000/".into()),
+            ..store.clone()
+        };
+        assert_eq!(
+            f.iam(&moto, creds.clone()).unwrap().location,
+            "http://moto:5000"
+        );
+        assert_eq!(f.sts(&moto, None).location, "http://moto:5000");
+        assert!(f.iam(&store, creds).is_none());
+        assert_eq!(
+            f.sts(&store, None).location,
+            "https://minio.example.com:9000"
+        );
     }
 }

@@ -35,6 +35,7 @@ pub const DEFAULT_SECRET_ACCESS_KEY_KEY: &str = "AWS_SECRET_ACCESS_KEY";
     plural = "s3connections",
     singular = "s3connection",
     shortname = "s3c",
+    category = "s3",
     namespaced,
     status = "S3ConnectionStatus",
     derive = "PartialEq",
@@ -52,6 +53,7 @@ pub const DEFAULT_SECRET_ACCESS_KEY_KEY: &str = "AWS_SECRET_ACCESS_KEY";
         type_ = "string",
         json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
     ),
+    printcolumn(name = "Suspended", type_ = "boolean", json_path = ".spec.suspend"),
     printcolumn(
         name = "Last Validated",
         type_ = "date",
@@ -61,6 +63,24 @@ pub const DEFAULT_SECRET_ACCESS_KEY_KEY: &str = "AWS_SECRET_ACCESS_KEY";
         name = "Age",
         type_ = "date",
         json_path = ".metadata.creationTimestamp"
+    ),
+    printcolumn(
+        name = "Endpoint",
+        type_ = "string",
+        json_path = ".spec.endpoint",
+        priority = "1"
+    ),
+    printcolumn(
+        name = "Identity",
+        type_ = "string",
+        json_path = ".status.identity",
+        priority = "1"
+    ),
+    printcolumn(
+        name = "Message",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].message",
+        priority = "1"
     )
 )]
 #[serde(rename_all = "camelCase")]
@@ -101,10 +121,40 @@ pub struct S3ConnectionSpec {
 
     /// How often the connection is validated again, as a duration such as
     /// `10m`, `1h` or `90s`. From `1m` to `24h`; default `10m`. A change to the spec,
-    /// the Secret or the ServiceAccount re-validates at once.
+    /// the Secret or the ServiceAccount re-validates at once, and so does a new
+    /// value of the annotation `s3connection.dev/requested-at` (or Flux's
+    /// `reconcile.fluxcd.io/requestedAt`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(transform = schema::interval)]
     pub validation_interval: Option<String>,
+
+    /// Stop validating this connection (the last result stays in status, with
+    /// a `Suspended` condition). Default false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspend: Option<bool>,
+
+    /// A Secret in the same namespace whose key `ca.crt` holds PEM
+    /// certificates to trust, besides the public ones, for `endpoint` (and an
+    /// STS at that endpoint): for stores behind a private CA.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "SecretReference")]
+    pub ca_secret_ref: Option<SecretReference>,
+
+    /// The AWS account ID (12 digits) that must own the bucket. Sent with
+    /// every S3 request (`x-amz-expected-bucket-owner`), so requests to a
+    /// bucket of another account fail instead of reading or writing there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = schema::account_id)]
+    pub expected_bucket_owner: Option<String>,
+}
+
+/// A Secret in the connection's namespace.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretReference {
+    /// Name of the Secret.
+    #[schemars(transform = schema::object_name)]
+    pub name: String,
 }
 
 /// How the operator authenticates to S3 for this connection. Set exactly one
@@ -259,13 +309,16 @@ impl Permission {
 /// Observed state of an S3Connection, written by the operator.
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(transform = schema::status)]
 pub struct S3ConnectionStatus {
     /// The `metadata.generation` this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
 
     /// `Ready`, `Failed`, `Authenticated`, `BucketAccessible` and
-    /// `PermissionsGranted`.
+    /// `PermissionsGranted` describe the connection. `Reconciling` (while a
+    /// generation is validated or a transient problem is retried), `Stalled`
+    /// (a definite failure) and `Suspended` are present only while True.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(transform = schema::conditions)]
     pub conditions: Vec<Condition>,
@@ -297,6 +350,16 @@ pub struct S3ConnectionStatus {
     /// When the connection was last validated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_validation_time: Option<Time>,
+
+    /// When a validation last found the connection working (`Ready=True`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_success_time: Option<Time>,
+
+    /// The value of the `s3connection.dev/requested-at` (or
+    /// `reconcile.fluxcd.io/requestedAt`) annotation the last validation
+    /// answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_handled_requested_at: Option<String>,
 
     /// Key of a probe object the operator wrote but could not delete. The
     /// operator retries the delete at each validation (with the current
@@ -354,25 +417,31 @@ mod tests {
         let v = &crd.spec.versions[0];
         assert_eq!(v.name, "v1alpha1");
         assert!(v.subresources.as_ref().unwrap().status.is_some());
-        let cols: Vec<_> = v
-            .additional_printer_columns
-            .as_ref()
-            .unwrap()
-            .iter()
-            .map(|c| c.name.as_str())
-            .collect();
+        let cols = |priority: i32| -> Vec<String> {
+            v.additional_printer_columns
+                .as_ref()
+                .unwrap()
+                .iter()
+                .filter(|c| c.priority.unwrap_or(0) == priority)
+                .map(|c| c.name.clone())
+                .collect()
+        };
         assert_eq!(
-            cols,
+            cols(0),
             [
                 "Bucket",
                 "Region",
                 "Auth",
                 "Ready",
                 "Reason",
+                "Suspended",
                 "Last Validated",
                 "Age"
             ]
         );
+        // `-o wide` adds these.
+        assert_eq!(cols(1), ["Endpoint", "Identity", "Message"]);
+        assert_eq!(crd.spec.names.categories, Some(vec!["s3".to_string()]));
     }
 
     #[test]

@@ -16,6 +16,8 @@ pub const DNS_SUBDOMAIN_PATTERN: &str =
     r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
 pub const ROLE_ARN_PATTERN: &str =
     r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9_+=,.@/-]{1,512}$";
+pub const ACCOUNT_ID_PATTERN: &str = "^[0-9]{12}$";
+pub static ACCOUNT_ID: LazyLock<Regex> = LazyLock::new(|| regex(ACCOUNT_ID_PATTERN));
 pub const SESSION_NAME_PATTERN: &str = r"^[A-Za-z0-9_+=,.@-]{2,64}$";
 pub const SECRET_KEY_PATTERN: &str = "^[-._a-zA-Z0-9]+$";
 /// `spec.bucket` as a whole: no whitespace, control characters or backslashes.

@@ -105,6 +105,15 @@ pub fn session_name(s: &mut Schema) {
     string(s, (Some(min), max), SESSION_NAME_PATTERN);
 }
 
+pub fn account_id(s: &mut Schema) {
+    string(s, (None, 12), ACCOUNT_ID_PATTERN);
+}
+
+/// A new object reads as not yet observed (kstatus: InProgress), as Flux does.
+pub fn status(s: &mut Schema) {
+    s.insert("default".into(), json!({"observedGeneration": -1}));
+}
+
 pub fn auth(s: &mut Schema) {
     s.insert(
         "x-kubernetes-validations".into(),

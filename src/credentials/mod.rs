@@ -11,6 +11,8 @@ pub mod role;
 pub mod secret;
 pub mod versions;
 
+use std::sync::Arc;
+
 use aws_credential_types::Credentials;
 use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, Client};
@@ -26,6 +28,9 @@ use crate::error::Error;
 use crate::messages;
 use crate::outcome::Problem;
 use crate::spec::{AuthMethod, SecretKeys, ValidSpec};
+
+/// The key of the CA bundle in a `spec.caSecretRef` Secret.
+pub const CA_KEY: &str = "ca.crt";
 
 /// Credentials ready for use, with what is needed to keep them out of text.
 #[derive(Clone)]
@@ -156,16 +161,46 @@ pub struct Resolver<'a> {
 }
 
 impl Resolver<'_> {
+    /// Credentials for `spec`, whose requests go to `target`.
     pub async fn resolve(
         &self,
         spec: &ValidSpec,
+        target: &S3Target,
         id: &ConnectionId,
     ) -> Result<Resolved, ResolveError> {
         match &spec.auth {
             AuthMethod::AccessKey(keys) => self.read_secret(keys, &id.namespace).await,
-            AuthMethod::Irsa(role) => self.irsa(role, &S3Target::of(spec), id).await,
+            AuthMethod::Irsa(role) => self.irsa(role, target, id).await,
             AuthMethod::OperatorRole(role) => self.operator_role(role, &spec.region, id).await,
         }
+    }
+
+    /// The extra trust roots of Secret `name` (key `ca.crt`) in `ns`.
+    pub async fn trust_roots(&self, ns: &str, name: &str) -> Result<Arc<[u8]>, ResolveError> {
+        let api: Api<Secret> = Api::namespaced(self.client.clone(), ns);
+        let secret = api
+            .get_opt(name)
+            .await
+            .map_err(|e| Error::kube(format!("get Secret {ns}/{name}"), e))?
+            .ok_or_else(|| messages::ca_secret_not_found(name, ns))?;
+        let pem = secret
+            .data
+            .as_ref()
+            .and_then(|d| d.get(CA_KEY))
+            .ok_or_else(|| messages::secret_key_missing(name, &format!("has no key {CA_KEY:?}")))?;
+        if !pem
+            .0
+            .windows(27)
+            .any(|w| w == b"-----BEGIN CERTIFICATE-----")
+        {
+            return Err(messages::secret_value_invalid(
+                name,
+                CA_KEY,
+                "is not a PEM certificate (-----BEGIN CERTIFICATE-----)",
+            )
+            .into());
+        }
+        Ok(Arc::from(pem.0.as_slice()))
     }
 
     async fn read_secret(&self, keys: &SecretKeys, ns: &str) -> Result<Resolved, ResolveError> {

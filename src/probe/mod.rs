@@ -99,6 +99,8 @@ pub struct Plan {
     pub sts_authoritative: bool,
     /// The role that was assumed, for IAM policy simulation.
     pub role_arn: Option<String>,
+    /// The account that must own the bucket, sent with every S3 request.
+    pub expected_owner: Option<String>,
 }
 
 impl Plan {
@@ -133,6 +135,7 @@ impl Plan {
             previous: previous.results,
             sts_authoritative: spec.endpoint.is_none(),
             role_arn: resolved.role_arn.clone(),
+            expected_owner: spec.expected_bucket_owner.clone(),
         }
     }
 

@@ -172,6 +172,7 @@ impl<'a> Validation<'a> {
                 actual.as_deref(),
             )),
             Class::Malformed(d) => Err(messages::invalid_response(&p.endpoint, op.name(), d)),
+            Class::Tls(why) => Err(messages::tls_failed(&p.endpoint, why)),
             Class::Unreachable | Class::Transient(_) => Err(self.not_now(&f, op)),
             _ => Ok(f),
         }
@@ -234,7 +235,13 @@ impl<'a> Validation<'a> {
 
     async fn bucket(&mut self) -> Step {
         let p = self.plan;
-        let call = self.clients.s3.head_bucket().bucket(&p.bucket).send();
+        let call = self
+            .clients
+            .s3
+            .head_bucket()
+            .bucket(&p.bucket)
+            .set_expected_bucket_owner(p.expected_owner.clone())
+            .send();
         match attempt(Op::HeadBucket, call).await {
             Ok(o) => {
                 self.reached();
@@ -246,15 +253,43 @@ impl<'a> Validation<'a> {
             }
             Err(f) => {
                 self.out.bucket_region = f.facts.region_header.clone().filter(|r| !r.is_empty());
+                let denied = f.class == Class::Denied;
                 // A 403 is expected for prefix-scoped credentials: go on and
                 // let the permission probes tell.
                 self.unless_fatal(f, Op::HeadBucket)?;
+                if denied && let Some(owner) = &p.expected_owner {
+                    self.owner_differs(owner, Op::HeadBucket).await?;
+                }
             }
         }
         if let Some(actual) = &self.out.bucket_region
             && actual != &p.region
         {
             return Err(messages::wrong_region(&p.bucket, &p.region, Some(actual)));
+        }
+        Ok(())
+    }
+
+    /// A request carrying the expected owner was denied: repeat it without
+    /// that condition, reading nothing (HeadBucket, or a ListObjectsV2 of no
+    /// keys). Allowed then means another account owns the bucket. Like for
+    /// like, since a store may deny one and allow the other.
+    async fn owner_differs(&mut self, owner: &str, op: Op) -> Step {
+        let p = self.plan;
+        let s3 = &self.clients.s3;
+        let allowed = if op == Op::HeadBucket {
+            attempt(op, s3.head_bucket().bucket(&p.bucket).send())
+                .await
+                .is_ok()
+        } else {
+            let mut req = s3.list_objects_v2().bucket(&p.bucket).max_keys(0);
+            if !p.prefix.is_empty() {
+                req = req.prefix(&p.prefix);
+            }
+            attempt(op, req.send()).await.is_ok()
+        };
+        if allowed {
+            return Err(messages::bucket_owner_mismatch(&p.bucket, owner));
         }
         Ok(())
     }
@@ -266,6 +301,7 @@ impl<'a> Validation<'a> {
             .s3
             .list_objects_v2()
             .bucket(&p.bucket)
+            .set_expected_bucket_owner(p.expected_owner.clone())
             .max_keys(1);
         if !p.prefix.is_empty() {
             req = req.prefix(&p.prefix);
@@ -277,6 +313,9 @@ impl<'a> Validation<'a> {
                 self.set(ListBucket, Allowed, messages::list_allowed(&location));
             }
             Err(f) if f.class == Class::Denied => {
+                if let Some(owner) = &p.expected_owner {
+                    self.owner_differs(owner, Op::ListObjects).await?;
+                }
                 self.authenticated_if_coded(&f);
                 self.set(
                     ListBucket,
@@ -361,6 +400,7 @@ impl<'a> Validation<'a> {
             .s3
             .put_object()
             .bucket(&p.bucket)
+            .set_expected_bucket_owner(p.expected_owner.clone())
             .key(&p.probe_key)
             .if_none_match("*")
             .metadata(MARKER, &p.uid)
@@ -411,6 +451,7 @@ impl<'a> Validation<'a> {
             .s3
             .get_object()
             .bucket(&p.bucket)
+            .set_expected_bucket_owner(p.expected_owner.clone())
             .key(&p.probe_key)
             .send()
     }
@@ -464,6 +505,7 @@ impl<'a> Validation<'a> {
             .s3
             .delete_object()
             .bucket(&p.bucket)
+            .set_expected_bucket_owner(p.expected_owner.clone())
             .key(&p.probe_key)
             .send();
         let failure = match self.send(Op::DeleteObject, call).await {
@@ -512,6 +554,7 @@ impl<'a> Validation<'a> {
                 .s3
                 .delete_object()
                 .bucket(&p.bucket)
+                .set_expected_bucket_owner(p.expected_owner.clone())
                 .key(&p.probe_key)
                 .version_id(v)
                 .send()
@@ -531,6 +574,7 @@ impl<'a> Validation<'a> {
             .s3
             .head_object()
             .bucket(&p.bucket)
+            .set_expected_bucket_owner(p.expected_owner.clone())
             .key(&p.probe_key)
             .send();
         let etag = match attempt(Op::HeadObject, head).await {
@@ -548,6 +592,7 @@ impl<'a> Validation<'a> {
                 .s3
                 .delete_object()
                 .bucket(&p.bucket)
+                .set_expected_bucket_owner(p.expected_owner.clone())
                 .key(&p.probe_key)
                 .set_if_match(if_match)
                 .send()

@@ -33,6 +33,7 @@ fn plan(perms: &[Permission]) -> Plan {
         previous: vec![],
         sts_authoritative: true,
         role_arn: None,
+        expected_owner: None,
     }
 }
 
@@ -395,6 +396,62 @@ async fn bucket_in_another_region_is_wrong_region_with_the_actual_region() {
     assert_eq!(r.out.reason, Reason::WrongRegion);
 }
 
+/// A run of all probes expecting the bucket owner 123456789012.
+async fn expecting_owner(world: World) -> Run {
+    let mut p = plan(&all());
+    p.expected_owner = Some("123456789012".into());
+    run_with(world, &p).await
+}
+
+#[tokio::test]
+async fn a_bucket_of_another_account_is_owner_mismatch_and_nothing_is_written() {
+    let w = World {
+        owner: "999999999999".into(),
+        ..Default::default()
+    };
+    let r = expecting_owner(w).await;
+    assert_eq!(
+        r.out.reason,
+        Reason::BucketOwnerMismatch,
+        "{}",
+        r.out.message
+    );
+    assert!(r.out.message.contains("123456789012"), "{}", r.out.message);
+    assert_eq!(r.world.lock().unwrap().writes, 0);
+    assert!(r.world.lock().unwrap().delete_calls.is_empty());
+}
+
+#[tokio::test]
+async fn an_owner_mismatch_is_found_by_listing_when_head_is_denied_anyway() {
+    let mut w = world_denying(&["head"]);
+    w.owner = "999999999999".into();
+    let r = expecting_owner(w).await;
+    assert_eq!(
+        r.out.reason,
+        Reason::BucketOwnerMismatch,
+        "{}",
+        r.out.message
+    );
+    assert_eq!(r.world.lock().unwrap().writes, 0);
+}
+
+#[tokio::test]
+async fn the_expected_owner_matching_changes_nothing() {
+    let r = expecting_owner(World::default()).await;
+    assert_eq!(r.out.reason, Reason::Validated, "{}", r.out.message);
+    assert!(r.world.lock().unwrap().objects.is_empty());
+}
+
+#[tokio::test]
+async fn an_expected_owner_with_denied_head_is_not_called_a_mismatch() {
+    // Prefix-scoped credentials: HEAD is denied with and without the owner
+    // condition, so the bucket's owner cannot be told apart; go on.
+    let mut w = world_denying(&["head"]);
+    w.owner = "123456789012".into();
+    let r = expecting_owner(w).await;
+    assert_eq!(r.out.reason, Reason::Validated, "{}", r.out.message);
+}
+
 #[tokio::test]
 async fn everything_denied_is_access_denied() {
     let r = run_with(
@@ -457,6 +514,7 @@ async fn unreachable_endpoint_is_endpoint_unreachable() {
         region: "us-east-1".into(),
         endpoint: Some("http://127.0.0.1:9".into()),
         force_path_style: true,
+        trust: None,
     };
     let creds = aws_credential_types::Credentials::new("AKIAFAKE", "secret", None, None, "t");
     let clients = Clients::new(&factory, &target, &creds, Arc::default());
@@ -489,6 +547,8 @@ fn a_recorded_leftover_other_than_the_own_probe_key_is_ignored() {
         }),
         permissions: all(),
         interval: std::time::Duration::from_secs(600),
+        ca_secret: None,
+        expected_bucket_owner: None,
     };
     let resolved = Resolved::new(
         aws_credential_types::Credentials::new("AKIAX", "secret", None, None, "t"),

@@ -19,11 +19,11 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::{Client, ResourceExt};
-use tracing::{error, info};
+use tracing::{debug, error, info};
 
 use crate::allowlist::{self, Allowlist};
 use crate::aws::{AwsFactory, Clients, Outages, S3Target};
-use crate::crd::{AuthKind, ConnectionId, S3Connection};
+use crate::crd::{AuthKind, ConnectionId, S3Connection, S3ConnectionStatus};
 use crate::credentials::{CredentialCache, ResolveError, Resolver, SecretVersions, role};
 use crate::error::{Error, Result};
 use crate::messages;
@@ -141,6 +141,21 @@ impl Context {
     }
 }
 
+/// Annotations that ask for a validation now: ours, and Flux's.
+pub const REQUESTED_AT: [&str; 2] = [
+    "s3connection.dev/requested-at",
+    "reconcile.fluxcd.io/requestedAt",
+];
+
+/// The value of the first requested-at annotation set, if any.
+pub fn requested_at(conn: &S3Connection) -> Option<&str> {
+    let annotations = conn.metadata.annotations.as_ref()?;
+    REQUESTED_AT
+        .iter()
+        .find_map(|a| annotations.get(*a))
+        .map(String::as_str)
+}
+
 /// How soon a reconcile that found no free slot tries again.
 fn busy_retry(uid: &str) -> Duration {
     jittered(Duration::from_millis(500), uid) + Duration::from_millis(500)
@@ -148,6 +163,28 @@ fn busy_retry(uid: &str) -> Duration {
 
 pub async fn reconcile(conn: Arc<S3Connection>, ctx: Arc<Context>) -> Result<Action> {
     let uid = conn.uid().unwrap_or_default();
+    let generation = conn.metadata.generation;
+    let first = conn.status.clone().unwrap_or_default();
+    if conn.spec.suspend == Some(true) {
+        debug!(
+            namespace = conn.namespace().unwrap_or_default(),
+            name = conn.name_any(),
+            "suspended: not validated"
+        );
+        let now = Time(Timestamp::now());
+        let new = status::suspended_status(generation, &first, &now);
+        write_if_changed(
+            &conn,
+            &ctx,
+            &first,
+            &new,
+            &now,
+            None,
+            crd::rules::MAX_INTERVAL,
+        )
+        .await?;
+        return Ok(Action::await_change());
+    }
     let Some(_slot) = ctx.slots.try_take(&conn.namespace().unwrap_or_default()) else {
         ctx.metrics.deferred();
         return Ok(Action::requeue(busy_retry(&uid)));
@@ -155,6 +192,25 @@ pub async fn reconcile(conn: Arc<S3Connection>, ctx: Arc<Context>) -> Result<Act
     let started = Instant::now();
     // One timestamp per validation: every time field written below uses it.
     let now = Timestamp::now();
+    // A generation the status does not describe yet: say first that it is
+    // being validated (kstatus, `kubectl wait`), so that neither an empty
+    // status nor the previous generation's Ready answers for this one.
+    let mut old = first.clone();
+    if let Some(g) = generation
+        && status::announce_progress(&old, generation)
+    {
+        let progressing = status::progressing_status(g, &old, &Time(now));
+        write::apply(
+            &ctx.client,
+            &conn,
+            &progressing,
+            &status::stale_fields(&old, &progressing),
+            ctx.config.status_timeout,
+            &ctx.metrics,
+        )
+        .await?;
+        old = progressing;
+    }
     let Validation { outcome, interval } =
         validate_isolated(conn.clone(), ctx.clone(), now).await?;
     ctx.metrics.validated(outcome.reason, started.elapsed());
@@ -168,22 +224,19 @@ pub async fn reconcile(conn: Arc<S3Connection>, ctx: Arc<Context>) -> Result<Act
     );
 
     let now = Time(now);
-    let old = conn.status.clone().unwrap_or_default();
-    let new = status::build_status(conn.metadata.generation, &old, &outcome, &now);
-    if status::needs_write(&old, &new, &now, interval) {
-        write::apply(
-            &ctx.client,
-            &conn,
-            &new,
-            &status::stale_fields(&old, &new),
-            ctx.config.status_timeout,
-            &ctx.metrics,
-        )
-        .await?;
-        write::publish_transition(&ctx.recorder, &conn, &old, &new, &outcome).await;
-    } else {
-        ctx.metrics.status_patch("unchanged", None);
-    }
+    let new = status::build_status(generation, &old, &outcome, &now);
+    // An event compares with what the status said before this validation
+    // began, not with the "validating" in between.
+    write_if_changed(
+        &conn,
+        &ctx,
+        &old,
+        &new,
+        &now,
+        Some((&first, &outcome)),
+        interval,
+    )
+    .await?;
 
     Ok(match outcome.reason.severity() {
         Severity::Transient => {
@@ -195,6 +248,36 @@ pub async fn reconcile(conn: Arc<S3Connection>, ctx: Arc<Context>) -> Result<Act
             Action::requeue(jittered(interval, &uid))
         }
     })
+}
+
+/// Write `new` if it differs from `old` (see [`status::needs_write`]);
+/// publish an event when Ready changed from `since`'s.
+async fn write_if_changed(
+    conn: &S3Connection,
+    ctx: &Context,
+    old: &S3ConnectionStatus,
+    new: &S3ConnectionStatus,
+    now: &Time,
+    event: Option<(&S3ConnectionStatus, &Outcome)>,
+    interval: Duration,
+) -> Result<()> {
+    if !status::needs_write(old, new, now, interval) {
+        ctx.metrics.status_patch("unchanged", None);
+        return Ok(());
+    }
+    write::apply(
+        &ctx.client,
+        conn,
+        new,
+        &status::stale_fields(old, new),
+        ctx.config.status_timeout,
+        &ctx.metrics,
+    )
+    .await?;
+    if let Some((since, outcome)) = event {
+        write::publish_transition(&ctx.recorder, conn, since, new, outcome).await;
+    }
+    Ok(())
 }
 
 pub fn error_policy(conn: Arc<S3Connection>, err: &Error, ctx: Arc<Context>) -> Action {
@@ -234,6 +317,7 @@ impl Validation {
 /// What every outcome says about the connection, whatever happened.
 fn describe(conn: &S3Connection, ctx: &Context, outcome: &mut Outcome) {
     outcome.auth = conn.spec.auth.kind();
+    outcome.requested_at = requested_at(conn).map(str::to_string);
     outcome.external_id = match (outcome.auth, &ctx.config.cluster_name) {
         (Some(AuthKind::OperatorRole), Some(cluster)) if ctx.config.allow_operator_identity => {
             Some(role::external_id(
@@ -309,7 +393,16 @@ async fn validate(conn: &S3Connection, ctx: &Context, now: Timestamp) -> Result<
         return Ok(stopped(p, spec.interval));
     }
     let resolver = ctx.resolver();
-    let resolved = match resolver.resolve(&spec, &id).await {
+    let trust = match &spec.ca_secret {
+        None => None,
+        Some(name) => match resolver.trust_roots(&id.namespace, name).await {
+            Ok(pem) => Some(pem),
+            Err(ResolveError::Problem(p)) => return Ok(stopped(p, spec.interval)),
+            Err(ResolveError::Operator(e)) => return Err(e),
+        },
+    };
+    let target = S3Target::of(&spec).trusting(trust);
+    let resolved = match resolver.resolve(&spec, &target, &id).await {
         Ok(r) => r,
         Err(ResolveError::Problem(p)) => return Ok(stopped(p, spec.interval)),
         Err(ResolveError::Operator(e)) => return Err(e),
@@ -317,7 +410,7 @@ async fn validate(conn: &S3Connection, ctx: &Context, now: Timestamp) -> Result<
 
     let clients = Clients::new(
         ctx.aws.as_ref(),
-        &S3Target::of(&spec),
+        &target,
         &resolved.credentials,
         ctx.outages.clone(),
     );

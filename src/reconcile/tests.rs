@@ -253,14 +253,26 @@ fn condition<'a>(patch: &'a Value, type_: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {type_} condition in {patch}"))
 }
 
-/// Reconcile once and return the single status patch it wrote.
+/// Reconcile a new connection once and return the status patch with the
+/// result; before it, exactly one patch said it was being validated.
 async fn reconcile_once(h: &Harness, conn: S3Connection) -> Value {
     reconcile(Arc::new(conn), h.ctx.clone())
         .await
         .expect("reconcile succeeds");
     let patches = h.api.status_patches();
-    assert_eq!(patches.len(), 1, "exactly one status patch: {patches:?}");
-    patches[0].clone()
+    assert_eq!(patches.len(), 2, "announcement and result: {patches:?}");
+    assert_progressing(&patches[0]);
+    patches[1].clone()
+}
+
+/// The patch announcing that generation 2 is being validated.
+fn assert_progressing(patch: &Value) {
+    let ready = condition(patch, "Ready");
+    assert_eq!(ready["status"], "Unknown", "{patch}");
+    assert_eq!(ready["reason"], "Progressing", "{patch}");
+    assert_eq!(ready["observedGeneration"], 2, "{patch}");
+    assert_eq!(condition(patch, "Reconciling")["status"], "True", "{patch}");
+    assert_eq!(patch["status"]["observedGeneration"], 2, "{patch}");
 }
 
 /// The requeue after the `n`th transient failure in a row of the test
@@ -353,8 +365,8 @@ async fn unchanged_result_writes_no_status_and_no_event() {
     reconcile(Arc::new(conn), h.ctx.clone()).await.unwrap();
     assert_eq!(
         h.api.status_patches().len(),
-        1,
-        "second validation must not rewrite status"
+        2,
+        "second validation must not rewrite status nor announce itself"
     );
     assert_eq!(
         h.api.events().len(),
@@ -603,7 +615,9 @@ async fn forbidden_secret_read_is_an_operator_error_with_a_hint() {
     assert!(err.to_string().contains("get Secret team/creds"), "{err}");
     assert!(err.hint().unwrap().contains("RBAC"));
     assert!(matches!(err, Error::Kube { .. }));
-    assert!(h.api.status_patches().is_empty());
+    let patches = h.api.status_patches();
+    assert_eq!(patches.len(), 1, "only the announcement: {patches:?}");
+    assert_progressing(&patches[0]);
 }
 
 #[tokio::test]
@@ -664,7 +678,7 @@ async fn transient_problems_requeue_with_growing_backoff() {
     let second = reconcile(conn.clone(), h.ctx.clone()).await.unwrap();
     assert_eq!(first, nth_retry(1));
     assert_eq!(second, nth_retry(2));
-    let patch = &h.api.status_patches()[0];
+    let patch = &h.api.status_patches()[1];
     assert_eq!(condition(patch, "Ready")["status"], "Unknown");
     assert_eq!(condition(patch, "Failed")["status"], "Unknown");
     assert_eq!(condition(patch, "Ready")["reason"], "Transient");

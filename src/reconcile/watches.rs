@@ -3,7 +3,6 @@
 //! watches of Secrets and ServiceAccounts that re-validate the connections
 //! naming them, readiness, and a bounded graceful shutdown.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -21,36 +20,44 @@ use super::resume::{NoBackoff, resilient};
 use super::{Context, error_policy, reconcile};
 use crate::crd::{S3Connection, S3ConnectionSpec};
 use crate::status::conditions::{ConditionType, find};
+use crate::telemetry::ConnectionView;
 
-/// The Secret a connection's spec names, if any.
-fn secret_of(spec: &S3ConnectionSpec) -> Option<&str> {
-    spec.auth
+/// Whether a connection's spec names Secret `name`: its access key's, or
+/// its CA bundle's.
+fn names_secret(spec: &S3ConnectionSpec, name: &str) -> bool {
+    let key = spec
+        .auth
         .access_key
         .as_ref()
-        .map(|a| a.secret_name.as_str())
+        .map(|a| a.secret_name.as_str());
+    let ca = spec.ca_secret_ref.as_ref().map(|r| r.name.as_str());
+    key == Some(name) || ca == Some(name)
 }
 
-/// The ServiceAccount a connection's spec names, if any.
-fn service_account_of(spec: &S3ConnectionSpec) -> Option<&str> {
+/// Whether a connection's spec names ServiceAccount `name`.
+fn names_service_account(spec: &S3ConnectionSpec, name: &str) -> bool {
     spec.auth
         .iam_role
         .as_ref()
         .and_then(|r| r.service_account_name.as_deref())
+        == Some(name)
 }
 
-/// Connections in `object`'s namespace whose spec names it (via `named`).
+/// Connections in `object`'s namespace whose spec names it (via `names`).
 fn connections_naming<K: Resource>(
     store: &Store<S3Connection>,
     object: &K,
-    named: fn(&S3ConnectionSpec) -> Option<&str>,
+    names: fn(&S3ConnectionSpec, &str) -> bool,
 ) -> Vec<ObjectRef<S3Connection>> {
     let ns = object.meta().namespace.as_deref();
-    let name = object.meta().name.as_deref();
+    let Some(name) = object.meta().name.as_deref() else {
+        return vec![];
+    };
     store
         .state()
         .iter()
         .filter(|c| c.metadata.namespace.as_deref() == ns)
-        .filter(|c| named(&c.spec).is_some() && named(&c.spec) == name)
+        .filter(|c| names(&c.spec, name))
         .map(|c| ObjectRef::from_obj(c.as_ref()))
         .collect()
 }
@@ -64,6 +71,17 @@ where
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     }
+}
+
+/// What makes a connection worth validating again when it changes: its
+/// generation (the spec), or a new value of a requested-at annotation. Not
+/// its status: the operator's own writes must not trigger validations.
+fn spec_or_request(c: &S3Connection) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    c.metadata.generation.hash(&mut h);
+    super::requested_at(c).hash(&mut h);
+    Some(h.finish())
 }
 
 /// What the S3Connection cache keeps of an object: not its managed fields
@@ -88,23 +106,37 @@ fn names_and_versions(m: &mut kube::api::ObjectMeta) {
     };
 }
 
-/// Count connections by the status of their Ready condition.
-pub fn ready_counts<'a>(
+/// What the metrics show of each cached connection.
+pub fn connection_views<'a>(
     stores: impl Iterator<Item = &'a Store<S3Connection>>,
-) -> Vec<(String, i64)> {
-    let mut counts: HashMap<String, i64> = HashMap::new();
-    for c in stores.flat_map(|s| s.state()) {
-        let ready = c
-            .status
-            .as_ref()
-            .and_then(|s| find(&s.conditions, ConditionType::Ready))
-            .map(|c| c.status.clone())
-            .unwrap_or_else(|| "Unknown".into());
-        *counts.entry(ready).or_default() += 1;
-    }
-    let mut v: Vec<_> = counts.into_iter().collect();
-    v.sort();
-    v
+    default_interval: Duration,
+) -> Vec<ConnectionView> {
+    stores
+        .flat_map(|s| s.state())
+        .map(|c| {
+            let status = c.status.as_ref();
+            let ready = status.and_then(|s| find(&s.conditions, ConditionType::Ready));
+            let interval = c
+                .spec
+                .validation_interval
+                .as_deref()
+                .and_then(|i| crate::spec::parse_interval(i).ok())
+                .unwrap_or(default_interval);
+            ConnectionView {
+                namespace: c.metadata.namespace.clone().unwrap_or_default(),
+                name: c.metadata.name.clone().unwrap_or_default(),
+                ready: ready
+                    .map(|r| r.status.clone())
+                    .unwrap_or_else(|| "Unknown".into()),
+                reason: ready.map(|r| r.reason.clone()).unwrap_or_default(),
+                last_success: status
+                    .and_then(|s| s.last_success_time.as_ref())
+                    .map(|t| t.0.as_second() as f64),
+                interval_seconds: interval.as_secs_f64(),
+                suspended: c.spec.suspend == Some(true),
+            }
+        })
+        .collect()
 }
 
 /// Run the controller until `shutdown` resolves (then finish in-flight
@@ -143,8 +175,9 @@ pub async fn run(
         controllers.push(controller);
     }
     let live = stores.clone();
+    let default_interval = ctx.config.default_interval;
     ctx.metrics
-        .set_ready_source(move || ready_counts(stores.iter()));
+        .set_ready_source(move || connection_views(stores.iter(), default_interval));
     // Now and then, forget what is kept for objects that are gone.
     let pruning = {
         let ctx = ctx.clone();
@@ -213,7 +246,7 @@ fn controller(
             }
         })
         .applied_objects()
-        .predicate_filter(predicates::generation, Default::default());
+        .predicate_filter(spec_or_request, Default::default());
 
     // Secret metadata, kept (names and versions only) so that a Secret
     // whose version did not change is not read again.
@@ -241,10 +274,10 @@ fn controller(
     let concurrency = ctx.config.concurrency;
     let controller = Controller::for_stream(main, reader.clone())
         .watches_stream(secret_events, move |s| {
-            connections_naming(&secret_store, &s, secret_of)
+            connections_naming(&secret_store, &s, names_secret)
         })
         .watches_stream(sa_events, move |sa| {
-            connections_naming(&sa_store, &sa, service_account_of)
+            connections_naming(&sa_store, &sa, names_service_account)
         })
         .with_config(kube::runtime::controller::Config::default().concurrency(concurrency))
         // Each watch backs off on its own; one watch's trouble must not
@@ -305,21 +338,31 @@ mod tests {
             "ns",
             json!({"iamRole": {"serviceAccountName": "sa"}}),
         );
-        for obj in [a, b, irsa] {
+        let mut private = conn("private", "ns", json!({"accessKey": {"secretName": "k"}}));
+        private.spec.ca_secret_ref = Some(crate::crd::SecretReference { name: "ca".into() });
+        for obj in [a, b, irsa, private] {
             writer.apply_watcher_event(&watcher::Event::Apply(obj));
         }
         let secret = |ns, name| meta::<Secret>(ns, name);
-        let hits = connections_naming(&reader, &secret("ns", "s"), secret_of);
+        let hits = connections_naming(&reader, &secret("ns", "s"), names_secret);
         assert_eq!(hits.len(), 1);
         assert_eq!(hits[0].name, "a");
-        assert!(connections_naming(&reader, &secret("ns", "other"), secret_of).is_empty());
+        assert!(connections_naming(&reader, &secret("ns", "other"), names_secret).is_empty());
+        for name in ["k", "ca"] {
+            let hits = connections_naming(&reader, &secret("ns", name), names_secret);
+            assert_eq!(hits.len(), 1, "{name}");
+            assert_eq!(hits[0].name, "private");
+        }
         let sa = meta::<ServiceAccount>("ns", "sa");
-        let hits = connections_naming(&reader, &sa, service_account_of);
+        let hits = connections_naming(&reader, &sa, names_service_account);
         assert_eq!(hits.len(), 1);
         assert_eq!(hits[0].name, "irsa");
-        assert_eq!(
-            ready_counts(std::iter::once(&reader)),
-            vec![("Unknown".to_string(), 3)]
+        let views = connection_views(std::iter::once(&reader), Duration::from_secs(600));
+        assert_eq!(views.len(), 4);
+        assert!(
+            views
+                .iter()
+                .all(|v| v.ready == "Unknown" && v.interval_seconds == 600.0)
         );
     }
 }

@@ -1,6 +1,12 @@
 //! Conditions derived from an [`Outcome`], and merging them into the previous
 //! status so `lastTransitionTime` only moves when a condition's status flips.
 //! Pure functions: the caller passes the one timestamp of this validation.
+//!
+//! Besides the five conditions that describe the connection, three
+//! "abnormal-true" ones follow the kstatus convention (present only while
+//! True): `Reconciling` while a generation is being validated or a transient
+//! problem is retried, `Stalled` on a definite failure (with Ready's reason
+//! and message), `Suspended` while `spec.suspend` is set.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
@@ -17,6 +23,9 @@ pub enum ConditionType {
     Authenticated,
     BucketAccessible,
     PermissionsGranted,
+    Reconciling,
+    Stalled,
+    Suspended,
 }
 
 impl ConditionType {
@@ -54,6 +63,9 @@ pub struct Desired {
     pub status: CondStatus,
     pub reason: String,
     pub message: String,
+    /// A condition kept from an earlier validation keeps the generation it
+    /// described; `None` means the generation being written.
+    pub kept_generation: Option<i64>,
 }
 
 fn desired(
@@ -67,19 +79,79 @@ fn desired(
         status,
         reason: reason.to_string(),
         message: message.into(),
+        kept_generation: None,
+    }
+}
+
+/// An existing condition of ours, kept as it is.
+fn kept(c: &Condition, type_: ConditionType) -> Desired {
+    Desired {
+        type_,
+        status: c.status.parse().unwrap_or(Unknown),
+        reason: c.reason.clone(),
+        message: c.message.clone(),
+        kept_generation: c.observed_generation,
     }
 }
 
 /// The five conditions an outcome implies, in a fixed order.
 pub fn from_outcome(o: &Outcome) -> Vec<Desired> {
     let (ready, failed) = ready_and_failed(o);
-    vec![
+    let mut all = vec![
         ready,
         failed,
         authenticated(o),
         bucket_accessible(o),
         permissions_granted(o),
-    ]
+    ];
+    let reason = o.reason.as_str();
+    match o.reason.severity() {
+        Severity::Transient => all.push(desired(Reconciling, True, reason, o.message.clone())),
+        Severity::Definite => all.push(desired(Stalled, True, reason, o.message.clone())),
+        Severity::Ok => {}
+    }
+    all
+}
+
+/// The reason of Ready while a new generation is being validated.
+pub const PROGRESSING: &str = "Progressing";
+
+/// Before a new generation is validated: Ready=Unknown and Reconciling=True
+/// for it, the other conditions as they were (Stalled goes: it described the
+/// previous generation).
+pub fn progressing(existing: &[Condition], generation: i64) -> Vec<Desired> {
+    let message = format!("Validating generation {generation}.");
+    let mut all = vec![
+        desired(Ready, Unknown, PROGRESSING, message.clone()),
+        desired(Reconciling, True, PROGRESSING, message),
+    ];
+    for c in existing {
+        if let Ok(t @ (Failed | Authenticated | BucketAccessible | PermissionsGranted)) =
+            c.type_.parse::<ConditionType>()
+        {
+            all.push(kept(c, t))
+        }
+    }
+    all
+}
+
+/// While `spec.suspend` is set: Suspended=True, the other conditions as they
+/// were.
+pub fn suspended(existing: &[Condition]) -> Vec<Desired> {
+    let mut all = vec![desired(
+        Suspended,
+        True,
+        "Suspended",
+        "Validation is suspended (spec.suspend); the conditions below are from the last validation.",
+    )];
+    for c in existing {
+        if let Ok(t) = c.type_.parse::<ConditionType>()
+            && t != Suspended
+        {
+            all.push(kept(c, t));
+        }
+    }
+    all
 }
 
 /// Reason and message of a check this validation did not get to: for a
@@ -210,7 +282,7 @@ pub fn merge(
                 status: d.status.as_str().to_string(),
                 reason: d.reason.clone(),
                 message: d.message.clone(),
-                observed_generation: generation,
+                observed_generation: d.kept_generation.or(generation),
                 last_transition_time,
             }
         })
@@ -267,6 +339,7 @@ mod tests {
             message: "ok".into(),
             auth: None,
             external_id: None,
+            requested_at: None,
             authenticated: true,
             bucket_reached: true,
             identity: Some("arn:aws:iam::123456789012:user/sync".into()),
@@ -356,9 +429,74 @@ mod tests {
             "down",
         )));
         for c in &d {
-            assert_eq!(c.status, Unknown, "{:?}", c.type_);
+            // Reconciling is True while it is retried (kstatus: in progress).
+            let want = if c.type_ == Reconciling {
+                True
+            } else {
+                Unknown
+            };
+            assert_eq!(c.status, want, "{:?}", c.type_);
             assert_eq!(c.reason, "EndpointUnreachable");
         }
+        assert!(d.iter().all(|c| c.type_ != Stalled));
+    }
+
+    #[test]
+    fn definite_problems_stall_with_readys_reason_and_successes_do_neither() {
+        let d = from_outcome(&Outcome::problem(Problem::new(
+            Reason::BucketNotFound,
+            "gone",
+        )));
+        let stalled = by_type(&d, Stalled);
+        assert_eq!(stalled.status, True);
+        assert_eq!(stalled.reason, "BucketNotFound");
+        assert_eq!(stalled.message, "gone");
+        assert!(d.iter().all(|c| c.type_ != Reconciling));
+        let ok = from_outcome(&validated(vec![]));
+        assert!(
+            ok.iter()
+                .all(|c| c.type_ != Reconciling && c.type_ != Stalled)
+        );
+        assert_eq!(ok.len(), 5);
+    }
+
+    #[test]
+    fn progressing_keeps_the_rest_with_their_generation_and_drops_stalled() {
+        let before = merge(
+            &[],
+            &from_outcome(&Outcome::problem(Problem::new(
+                Reason::BucketNotFound,
+                "gone",
+            ))),
+            Some(2),
+            &t(100),
+        );
+        let during = merge(&before, &progressing(&before, 3), Some(3), &t(200));
+        let ready = find(&during, Ready).unwrap();
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str()),
+            ("Unknown", PROGRESSING)
+        );
+        assert_eq!(ready.observed_generation, Some(3));
+        assert_eq!(find(&during, Reconciling).unwrap().status, "True");
+        assert!(find(&during, Stalled).is_none());
+        let failed = find(&during, Failed).unwrap();
+        assert_eq!(
+            failed.observed_generation,
+            Some(2),
+            "kept, for generation 2"
+        );
+        assert_eq!(failed.last_transition_time, t(100));
+    }
+
+    #[test]
+    fn suspended_keeps_every_other_condition() {
+        let before = merge(&[], &from_outcome(&validated(vec![])), Some(1), &t(1));
+        let during = merge(&before, &suspended(&before), Some(2), &t(5));
+        assert_eq!(find(&during, Suspended).unwrap().status, "True");
+        assert_eq!(find(&during, Ready).unwrap().status, "True");
+        assert_eq!(find(&during, Ready).unwrap().observed_generation, Some(1));
+        assert_eq!(during.len(), 6);
     }
 
     #[test]

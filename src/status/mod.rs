@@ -12,6 +12,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use crate::crd::S3ConnectionStatus;
 use crate::outcome::{Outcome, Severity};
+use conditions::ConditionType;
 
 /// The status an outcome implies. A transient problem changes only the
 /// conditions: what the last completed validation proved stays visible.
@@ -32,7 +33,8 @@ pub fn build_status(
         Some(l) => (Some(l.key.clone()), Some(l.bucket.clone())),
         None => (None, None),
     };
-    if o.reason.severity() == Severity::Transient {
+    let severity = o.reason.severity();
+    if severity == Severity::Transient {
         return S3ConnectionStatus {
             observed_generation: generation,
             conditions,
@@ -40,6 +42,7 @@ pub fn build_status(
             external_id: o.external_id.clone(),
             leftover_probe_object,
             leftover_probe_bucket,
+            last_handled_requested_at: o.requested_at.clone(),
             ..old.clone()
         };
     }
@@ -52,8 +55,65 @@ pub fn build_status(
         bucket_region: o.bucket_region.clone(),
         permissions: o.permissions.iter().map(|p| p.to_status()).collect(),
         last_validation_time: Some(now.clone()),
+        last_success_time: if severity == Severity::Ok {
+            Some(now.clone())
+        } else {
+            old.last_success_time.clone()
+        },
+        last_handled_requested_at: o.requested_at.clone(),
         leftover_probe_object,
         leftover_probe_bucket,
+    }
+}
+
+/// Whether a validation of `generation` should first say so: when the
+/// status does not yet describe this generation (a new object, or a spec
+/// edit), so that `kubectl get`, kstatus and `kubectl wait` see it being
+/// validated rather than an older generation's answer. Periodic and
+/// requested re-validations of the same generation keep their Ready.
+pub fn announce_progress(old: &S3ConnectionStatus, generation: Option<i64>) -> bool {
+    let Some(generation) = generation else {
+        return false;
+    };
+    conditions::find(&old.conditions, ConditionType::Ready)
+        .is_none_or(|r| r.observed_generation.is_none_or(|g| g < generation))
+}
+
+/// The status while `generation` is being validated: Ready=Unknown and
+/// Reconciling=True for it, everything else as it was.
+pub fn progressing_status(
+    generation: i64,
+    old: &S3ConnectionStatus,
+    now: &Time,
+) -> S3ConnectionStatus {
+    S3ConnectionStatus {
+        observed_generation: Some(generation),
+        conditions: conditions::merge(
+            &old.conditions,
+            &conditions::progressing(&old.conditions, generation),
+            Some(generation),
+            now,
+        ),
+        ..old.clone()
+    }
+}
+
+/// The status while `spec.suspend` is set: Suspended=True, the rest as the
+/// last validation left it.
+pub fn suspended_status(
+    generation: Option<i64>,
+    old: &S3ConnectionStatus,
+    now: &Time,
+) -> S3ConnectionStatus {
+    S3ConnectionStatus {
+        observed_generation: generation,
+        conditions: conditions::merge(
+            &old.conditions,
+            &conditions::suspended(&old.conditions),
+            generation,
+            now,
+        ),
+        ..old.clone()
     }
 }
 
@@ -79,6 +139,16 @@ pub fn stale_fields(old: &S3ConnectionStatus, new: &S3ConnectionStatus) -> Vec<&
             "lastValidationTime",
             old.last_validation_time.is_some(),
             new.last_validation_time.is_some(),
+        ),
+        (
+            "lastSuccessTime",
+            old.last_success_time.is_some(),
+            new.last_success_time.is_some(),
+        ),
+        (
+            "lastHandledRequestedAt",
+            old.last_handled_requested_at.is_some(),
+            new.last_handled_requested_at.is_some(),
         ),
         (
             "leftoverProbeObject",
@@ -112,6 +182,7 @@ pub fn needs_write(
     let strip = |s: &S3ConnectionStatus| S3ConnectionStatus {
         conditions: vec![],
         last_validation_time: None,
+        last_success_time: None,
         ..s.clone()
     };
     if strip(old) != strip(new) {
@@ -120,6 +191,8 @@ pub fn needs_write(
     match (&old.last_validation_time, &new.last_validation_time) {
         (_, None) => false,
         (None, Some(_)) => true,
+        // Kept from before (a transient problem): nothing new to say.
+        (Some(before), Some(after)) if before == after => false,
         (Some(before), Some(_)) => {
             let age = now.0.duration_since(before.0);
             age.as_secs_f64() >= interval.as_secs_f64() / 2.0
@@ -148,6 +221,7 @@ mod tests {
             message: "fine".into(),
             auth: Some(AuthKind::AccessKey),
             external_id: None,
+            requested_at: None,
             authenticated: true,
             bucket_reached: true,
             identity: Some("arn:aws:iam::123456789012:user/u".into()),
@@ -262,5 +336,27 @@ mod tests {
                 .iter()
                 .all(|c| c.last_transition_time == t(1000))
         );
+    }
+
+    #[test]
+    fn a_generation_not_yet_described_is_announced_once() {
+        let none = S3ConnectionStatus::default();
+        assert!(announce_progress(&none, Some(1)), "a new object");
+        let validated = build_status(Some(1), &none, &ok_outcome(), &t(10));
+        assert!(!announce_progress(&validated, Some(1)), "a re-validation");
+        assert!(announce_progress(&validated, Some(2)), "a spec edit");
+
+        let validating = progressing_status(2, &validated, &t(20));
+        assert!(!announce_progress(&validating, Some(2)), "already said");
+        let ready = find(&validating.conditions, ConditionType::Ready).unwrap();
+        assert_eq!(ready.status, CondStatus::Unknown.as_str());
+        assert_eq!(ready.reason, "Progressing");
+        assert_eq!(ready.observed_generation, Some(2));
+        let reconciling = find(&validating.conditions, ConditionType::Reconciling).unwrap();
+        assert_eq!(reconciling.status, CondStatus::True.as_str());
+        assert_eq!(validating.observed_generation, Some(2));
+        // What the last validation proved stays until this one is done.
+        assert_eq!(validating.permissions, validated.permissions);
+        assert_eq!(validating.last_validation_time, Some(t(10)));
     }
 }

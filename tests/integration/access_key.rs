@@ -2,7 +2,7 @@
 //! and the S3/IAM endpoint with IAM enforcement on.
 
 use crate::harness::{
-    self, ALL, IamUser, Operator, TestEnv, condition, permission, s3_policy, unique,
+    self, ALL, IamUser, Operator, Setup, TestEnv, condition, permission, s3_policy, unique,
 };
 use serde_json::{Value, json};
 
@@ -15,31 +15,10 @@ fn spec(env: &TestEnv, bucket: &str, secret: &str) -> Value {
     s
 }
 
-/// A namespace, a bucket, and a user with `actions` on `bucket/prefix`
-/// whose key is in Secret `creds` of the namespace.
-struct Setup {
-    ns: String,
-    bucket: String,
-    user: IamUser,
-}
-
-async fn setup(env: &TestEnv, name: &str, prefix: &str, actions: &[&str]) -> Setup {
-    let ns = env.namespace(name).await;
-    let bucket = env.bucket(name).await;
-    let user = env.user(name, s3_policy(&bucket, prefix, actions)).await;
-    env.secret(
-        &ns,
-        "creds",
-        &[(AK, &user.access_key_id), (SK, &user.secret_access_key)],
-    )
-    .await;
-    Setup { ns, bucket, user }
-}
-
 #[tokio::test]
 async fn full_access_is_ready_and_leaves_no_probe_object() {
     let env = TestEnv::new().await;
-    let Setup { ns, bucket, user } = setup(&env, "full", "", &ALL).await;
+    let Setup { ns, bucket, user } = env.setup("full", "", &ALL).await;
     let (ak, sk) = (&user.access_key_id, &user.secret_access_key);
     let op = Operator::start(&env, &ns, &[]).await;
     env.apply_connection(&ns, "data", spec(&env, &bucket, "creds"))
@@ -171,8 +150,9 @@ async fn prefix_scoped_policy_is_ready_on_its_prefix_only() {
 #[tokio::test]
 async fn without_put_permission_nothing_is_written() {
     let env = TestEnv::new().await;
-    let Setup { ns, bucket, .. } =
-        setup(&env, "noput", "", &["s3:ListBucket", "s3:GetObject"]).await;
+    let Setup { ns, bucket, .. } = env
+        .setup("noput", "", &["s3:ListBucket", "s3:GetObject"])
+        .await;
     env.s3
         .put_bucket_versioning()
         .bucket(&bucket)
@@ -203,13 +183,13 @@ async fn without_put_permission_nothing_is_written() {
 #[tokio::test]
 async fn denied_delete_leaves_exactly_one_probe_object() {
     let env = TestEnv::new().await;
-    let Setup { ns, bucket, .. } = setup(
-        &env,
-        "nodelete",
-        "",
-        &["s3:ListBucket", "s3:GetObject", "s3:PutObject"],
-    )
-    .await;
+    let Setup { ns, bucket, .. } = env
+        .setup(
+            "nodelete",
+            "",
+            &["s3:ListBucket", "s3:GetObject", "s3:PutObject"],
+        )
+        .await;
     let _op = Operator::start(&env, &ns, &[]).await;
     let mut s = spec(&env, &bucket, "creds");
     s["permissions"] = json!([
@@ -258,7 +238,7 @@ async fn denied_delete_leaves_exactly_one_probe_object() {
 #[tokio::test]
 async fn wrong_secret_key_and_unknown_key_id_are_invalid_credentials() {
     let env = TestEnv::new().await;
-    let Setup { ns, bucket, user } = setup(&env, "badkeys", "", &ALL).await;
+    let Setup { ns, bucket, user } = env.setup("badkeys", "", &ALL).await;
     let ak = &user.access_key_id;
     env.secret(
         &ns,
@@ -345,7 +325,7 @@ async fn missing_secret_then_created_becomes_ready_within_seconds() {
 #[tokio::test]
 async fn rotated_then_broken_secret_is_noticed_within_seconds() {
     let env = TestEnv::new().await;
-    let Setup { ns, bucket, .. } = setup(&env, "rotate", "", &ALL).await;
+    let Setup { ns, bucket, .. } = env.setup("rotate", "", &ALL).await;
     let _op = Operator::start(&env, &ns, &[]).await;
     env.apply_connection(&ns, "rot", spec(&env, &bucket, "creds"))
         .await;
@@ -428,7 +408,7 @@ async fn nonexistent_bucket_is_bucket_not_found() {
 #[tokio::test]
 async fn kubectl_get_prints_the_documented_columns() {
     let env = TestEnv::new().await;
-    let Setup { ns, bucket, .. } = setup(&env, "columns", "", &ALL).await;
+    let Setup { ns, bucket, .. } = env.setup("columns", "", &ALL).await;
     let _op = Operator::start(&env, &ns, &[]).await;
     env.apply_connection(
         &ns,
@@ -466,6 +446,7 @@ async fn kubectl_get_prints_the_documented_columns() {
             "AUTH",
             "READY",
             "REASON",
+            "SUSPENDED",
             "LAST VALIDATED",
             "AGE"
         ]
@@ -482,22 +463,47 @@ async fn kubectl_get_prints_the_documented_columns() {
             "Validated"
         ]
     );
-    // The short name works too.
+    // The short name and the category `s3` work too.
+    for resource in ["s3c", "s3"] {
+        let out = std::process::Command::new("kubectl")
+            .args(["get", resource, "-n", &ns, "-o", "name"])
+            .env("KUBECONFIG", &env.kubeconfig)
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            "s3connection.s3connection.dev/shown",
+            "kubectl get {resource}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    // `-o wide` adds where, who and what the operator said.
     let out = std::process::Command::new("kubectl")
-        .args(["get", "s3c", "-n", &ns, "-o", "name"])
+        .args(["get", "s3c", "-n", &ns, "-o", "wide"])
         .env("KUBECONFIG", &env.kubeconfig)
         .output()
         .unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "s3connection.s3connection.dev/shown"
+    let text = String::from_utf8_lossy(&out.stdout);
+    let header = text.lines().next().unwrap();
+    let row = text.lines().nth(1).unwrap();
+    let c = env.connections(&ns).get("shown").await.unwrap();
+    let message = condition(&c, "Ready").message;
+    let identity = c.status.unwrap().identity.unwrap();
+    for value in [env.endpoint.as_str(), &identity, &message] {
+        assert!(row.contains(value), "{value:?} not in -o wide row: {row}");
+    }
+    let names: Vec<&str> = header.split_whitespace().collect();
+    assert!(
+        names.ends_with(&["ENDPOINT", "IDENTITY", "MESSAGE"]),
+        "{names:?}"
     );
 }
 
 #[tokio::test]
 async fn status_is_not_rewritten_when_nothing_changed() {
     let env = TestEnv::new().await;
-    let Setup { ns, bucket, .. } = setup(&env, "quiet", "", &ALL).await;
+    let Setup { ns, bucket, .. } = env.setup("quiet", "", &ALL).await;
     let op = Operator::start(&env, &ns, &[]).await;
     env.apply_connection(&ns, "q", spec(&env, &bucket, "creds"))
         .await;
@@ -542,4 +548,46 @@ async fn status_is_not_rewritten_when_nothing_changed() {
         body.contains("s3connection_status_patches_total{outcome=\"unchanged\"}"),
         "{body}"
     );
+}
+
+#[tokio::test]
+async fn expected_bucket_owner_is_sent_and_a_mismatch_is_its_own_failure() {
+    let env = TestEnv::new().await;
+    let Setup { ns, bucket, .. } = env.setup("owner", "", &ALL).await;
+    let _op = Operator::start(&env, &ns, &[]).await;
+    let with_owner = |owner: &str| {
+        let mut s = spec(&env, &bucket, "creds");
+        s["expectedBucketOwner"] = json!(owner);
+        s
+    };
+    env.apply_connection(&ns, "ours", with_owner(&env.account))
+        .await;
+    env.wait_ready(&ns, "ours", "True", Some("Validated")).await;
+
+    env.apply_connection(&ns, "theirs", with_owner("111122223333"))
+        .await;
+    let c = env
+        .wait_ready(&ns, "theirs", "False", Some("BucketOwnerMismatch"))
+        .await;
+    let message = condition(&c, "Ready").message;
+    assert!(message.contains("111122223333"), "{message}");
+    assert_eq!(condition(&c, "Stalled").reason, "BucketOwnerMismatch");
+    assert!(env.keys(&bucket).await.is_empty(), "nothing is written");
+
+    // Not an account ID: refused by the API server.
+    let err = env
+        .connections(&ns)
+        .patch(
+            "bad",
+            &kube::api::PatchParams::apply("integration-test"),
+            &kube::api::Patch::Apply(json!({
+                "apiVersion": "s3connection.dev/v1alpha1",
+                "kind": "S3Connection",
+                "metadata": {"name": "bad"},
+                "spec": with_owner("12345"),
+            })),
+        )
+        .await
+        .expect_err("a 5-digit owner is invalid");
+    assert!(err.to_string().contains("expectedBucketOwner"), "{err}");
 }

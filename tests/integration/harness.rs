@@ -68,9 +68,62 @@ enum Turn {
 enum Created {
     Namespace(String),
     Bucket(String),
+    MinioBucket(String),
     User(String),
     Role(String),
     HelmRelease { name: String, namespace: String },
+}
+
+/// The local MinIO (`make test` starts it): TLS with a CA of its own that
+/// the environment generated (`S3C_MINIO_CA_CERT`), OpenID web identity.
+pub struct Minio {
+    /// `https://127.0.0.1:<port>`.
+    pub endpoint: String,
+    pub root_user: String,
+    pub root_password: String,
+    /// PEM of the CA that signed MinIO's certificate.
+    pub ca_pem: String,
+    /// A root client trusting that CA.
+    pub s3: aws_sdk_s3::Client,
+}
+
+impl Minio {
+    pub fn from_env() -> Self {
+        let endpoint = var("S3C_MINIO_ENDPOINT");
+        let ca_path = var("S3C_MINIO_CA_CERT");
+        let ca_pem = std::fs::read_to_string(&ca_path).expect("read S3C_MINIO_CA_CERT");
+        let (root_user, root_password) =
+            (var("S3C_MINIO_ROOT_USER"), var("S3C_MINIO_ROOT_PASSWORD"));
+        let http = s3_connection_operator::aws::https_client(Some(ca_pem.as_bytes()))
+            .expect("an HTTPS client trusting the MinIO CA");
+        let conf = aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(REGION))
+            .endpoint_url(&endpoint)
+            .force_path_style(true)
+            .http_client(http)
+            .credentials_provider(Credentials::new(
+                &root_user,
+                &root_password,
+                None,
+                None,
+                "minio-root",
+            ))
+            .build();
+        Self {
+            s3: aws_sdk_s3::Client::from_conf(conf),
+            endpoint,
+            root_user,
+            root_password,
+            ca_pem,
+        }
+    }
+
+    /// `self.endpoint` with `localhost` for `127.0.0.1` (the certificate
+    /// names both).
+    pub fn endpoint_by_name(&self) -> String {
+        self.endpoint.replace("127.0.0.1", "localhost")
+    }
 }
 
 /// The test environment, and the guard that removes what a test created.
@@ -86,8 +139,17 @@ pub struct TestEnv {
     _turn: Turn,
 }
 
+/// A namespace, a bucket, and a user with some actions on it whose access
+/// key is in Secret `creds` of the namespace.
+pub struct Setup {
+    pub ns: String,
+    pub bucket: String,
+    pub user: IamUser,
+}
+
 /// An IAM user with an access key.
 pub struct IamUser {
+    pub name: String,
     pub access_key_id: String,
     pub secret_access_key: String,
 }
@@ -187,6 +249,15 @@ impl TestEnv {
         path
     }
 
+    /// Run kubectl against the test API server.
+    pub fn kubectl(&self, args: &[&str]) -> std::process::Output {
+        Command::new("kubectl")
+            .args(args)
+            .env("KUBECONFIG", &self.kubeconfig)
+            .output()
+            .expect("kubectl on PATH")
+    }
+
     /// Uninstall the helm release `name` from `namespace` when the test ends.
     pub fn remember_helm_release(&self, name: &str, namespace: &str) {
         self.remember(Created::HelmRelease {
@@ -228,6 +299,37 @@ impl TestEnv {
         name
     }
 
+    /// A [`Setup`]: the user may do `actions` on `bucket/prefix`.
+    pub async fn setup(&self, name: &str, prefix: &str, actions: &[&str]) -> Setup {
+        let ns = self.namespace(name).await;
+        let bucket = self.bucket(name).await;
+        let user = self.user(name, s3_policy(&bucket, prefix, actions)).await;
+        self.secret(
+            &ns,
+            "creds",
+            &[
+                ("AWS_ACCESS_KEY_ID", &user.access_key_id),
+                ("AWS_SECRET_ACCESS_KEY", &user.secret_access_key),
+            ],
+        )
+        .await;
+        Setup { ns, bucket, user }
+    }
+
+    /// A bucket on the local MinIO, removed (with every version) afterwards.
+    pub async fn minio_bucket(&self, minio: &Minio, prefix: &str) -> String {
+        let name = unique(prefix);
+        minio
+            .s3
+            .create_bucket()
+            .bucket(&name)
+            .send()
+            .await
+            .expect("create MinIO bucket");
+        self.remember(Created::MinioBucket(name.clone()));
+        name
+    }
+
     /// An IAM user with one inline policy and an access key.
     pub async fn user(&self, prefix: &str, statements: Value) -> IamUser {
         let name = unique(prefix);
@@ -256,9 +358,22 @@ impl TestEnv {
             .access_key
             .unwrap();
         IamUser {
+            name,
             access_key_id: key.access_key_id,
             secret_access_key: key.secret_access_key,
         }
+    }
+
+    /// Replace the inline policy of a user made by [`Self::user`].
+    pub async fn set_user_policy(&self, user: &IamUser, statements: Value) {
+        self.iam
+            .put_user_policy()
+            .user_name(&user.name)
+            .policy_name("s3")
+            .policy_document(json!({"Version": "2012-10-17", "Statement": statements}).to_string())
+            .send()
+            .await
+            .expect("put user policy");
     }
 
     /// An IAM role with a trust policy and one inline permission policy.
@@ -537,6 +652,11 @@ pub fn ready_of(c: &S3Connection) -> Option<Cond> {
     find_condition(c, "Ready")
 }
 
+/// Whether the connection has a condition of `type_` at all.
+pub fn has_condition(c: &S3Connection, type_: &str) -> bool {
+    find_condition(c, type_).is_some()
+}
+
 pub fn condition(c: &S3Connection, type_: &str) -> Cond {
     find_condition(c, type_).unwrap_or_else(|| panic!("no {type_} condition"))
 }
@@ -660,6 +780,19 @@ impl Operator {
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "log never showed {needle:?}:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Wait until the log as a whole satisfies `matches`.
+    pub async fn wait_for_log_matching(&self, matches: impl Fn(&str) -> bool, within: Duration) {
+        let deadline = tokio::time::Instant::now() + within;
+        while !matches(&self.log()) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "log never matched within {within:?}:\n{}",
                 self.log()
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -824,6 +957,7 @@ async fn remove_all(mut created: Vec<Created>, endpoint: &str, kubeconfig: &str)
                 None => Err("no Kubernetes client".into()),
             },
             Created::Bucket(name) => remove_bucket(&s3, name).await,
+            Created::MinioBucket(name) => remove_bucket(&Minio::from_env().s3, name).await,
             Created::User(name) => remove_user(&iam, name).await,
             Created::Role(name) => remove_role(&iam, name).await,
         };
@@ -999,5 +1133,72 @@ impl Drop for Relay {
         if let Some(task) = self.task.take() {
             task.abort();
         }
+    }
+}
+
+/// A TCP relay that accepts connections but holds them, unanswered, until
+/// opened: a validation that reaches it waits there, so a test can look at
+/// the status written while a validation is in flight, then let it finish.
+pub struct Gate {
+    /// `http://127.0.0.1:<port>`, to use as `spec.endpoint`.
+    pub url: String,
+    open: tokio::sync::watch::Sender<bool>,
+    accepted: tokio::sync::watch::Receiver<usize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Gate {
+    /// A closed gate in front of `target` (`http://host:port`).
+    pub async fn closed(target: &str) -> Self {
+        let target = target
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (open, is_open) = tokio::sync::watch::channel(false);
+        let (count, accepted) = tokio::sync::watch::channel(0usize);
+        let task = tokio::spawn(async move {
+            let mut conns = tokio::task::JoinSet::new();
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                count.send_modify(|n| *n += 1);
+                let (target, mut is_open) = (target.clone(), is_open.clone());
+                conns.spawn(async move {
+                    if is_open.wait_for(|o| *o).await.is_err() {
+                        return;
+                    }
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        });
+        Self {
+            url,
+            open,
+            accepted,
+            task,
+        }
+    }
+
+    /// Relay held and new connections.
+    pub fn open(&self) {
+        self.open.send_replace(true);
+    }
+
+    /// Wait until more than `n` connections have arrived; returns how many.
+    pub async fn wait_accepted_more_than(&self, n: usize) -> usize {
+        let mut rx = self.accepted.clone();
+        let seen = tokio::time::timeout(TIMEOUT, rx.wait_for(|c| *c > n))
+            .await
+            .unwrap_or_else(|_| panic!("no connection beyond {n} reached the gate in {TIMEOUT:?}"))
+            .expect("gate task alive");
+        *seen
+    }
+}
+
+impl Drop for Gate {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }

@@ -17,7 +17,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
-use crate::harness::{ALL, Operator, TestEnv, condition, s3_policy};
+use crate::harness::{ALL, Operator, Setup, TestEnv, condition, s3_policy};
 
 const AK: &str = "AWS_ACCESS_KEY_ID";
 const SK: &str = "AWS_SECRET_ACCESS_KEY";
@@ -203,17 +203,9 @@ fn spec_at(endpoint: &str, bucket: &str, secret: &str) -> Value {
     })
 }
 
-/// Namespace, bucket and a user with full access whose key is in `creds`.
+/// Namespace and bucket of a user with full access whose key is in `creds`.
 async fn tenant(env: &TestEnv, name: &str) -> (String, String) {
-    let ns = env.namespace(name).await;
-    let bucket = env.bucket(name).await;
-    let user = env.user(name, s3_policy(&bucket, "", &ALL)).await;
-    env.secret(
-        &ns,
-        "creds",
-        &[(AK, &user.access_key_id), (SK, &user.secret_access_key)],
-    )
-    .await;
+    let Setup { ns, bucket, .. } = env.setup(name, "", &ALL).await;
     (ns, bucket)
 }
 
@@ -334,10 +326,11 @@ async fn an_endless_body_does_not_grow_the_operators_memory() {
     let mut op = Operator::start(&env, &ns, &["--allowed-endpoint", &server.url]).await;
     env.apply_connection(&ns, "flood", spec_at(&server.url, "some-bucket", "creds"))
         .await;
-    // It concludes, and not with Ready=True.
+    // It concludes (not just "validating"), and not with Ready=True.
     let api = env.connections(&ns);
     let concluded = kube::runtime::wait::await_condition(api, "flood", |c: Option<&_>| {
-        c.and_then(crate::harness::ready_of).is_some()
+        c.and_then(crate::harness::ready_of)
+            .is_some_and(|r| r.reason != "Progressing")
     });
     let c = tokio::time::timeout(Duration::from_secs(120), concluded)
         .await

@@ -5,10 +5,15 @@
 mod harness;
 
 mod access_key;
+mod alerts;
+mod argocd;
+mod control;
 mod crd;
 mod ha;
 mod hostile;
 mod install;
 mod irsa;
+mod kstatus;
 mod outage;
 mod restart;
+mod tls;

@@ -86,3 +86,32 @@ then it needs get on namespaces/kube-system.
 {{- define "s3-connection-operator.readsKubeSystem" -}}
 {{- if and .Values.allowOperatorIdentity (not .Values.clusterName) }}true{{ end }}
 {{- end }}
+
+{{/*
+extraArgs must not repeat a flag the chart sets from a value (the operator
+would refuse to start, or one would silently win): fail naming the value.
+*/}}
+{{- define "s3-connection-operator.checkExtraArgs" -}}
+{{- $owned := dict
+  "--metrics-addr" "metricsPort"
+  "--log-format" "logFormat"
+  "--log-level" "logLevel"
+  "--default-interval" "defaultInterval"
+  "--concurrency" "concurrency"
+  "--namespace-concurrency" "namespaceConcurrency"
+  "--validation-timeout" "validationTimeout"
+  "--allowed-endpoint" "allowedEndpoints"
+  "--allow-operator-identity" "allowOperatorIdentity"
+  "--cluster-name" "clusterName"
+  "--namespace" "watchNamespaces"
+  "--leader-election" "leaderElection.enabled"
+  "--lease-namespace" "leaderElection.enabled (the Lease is in the release namespace)"
+  "--lease-name" "leaderElection.enabled (the Lease is named after the release)"
+}}
+{{- range .Values.extraArgs }}
+{{- $flag := regexReplaceAll "=.*$" . "" }}
+{{- if hasKey $owned $flag }}
+{{- fail (printf "extraArgs: %s is set by the chart; use the value %s instead" $flag (get $owned $flag)) }}
+{{- end }}
+{{- end }}
+{{- end }}
