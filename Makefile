@@ -60,7 +60,9 @@ dev: dev-up ## dev-up, seed moto + Secret, apply examples/, run the operator in 
 	if ! kubectl get crd s3connections.s3connection.dev >/dev/null 2>&1; then \
 	  echo "make dev: CRD s3connections.s3connection.dev is not installed (crds/s3connection.yaml missing?)" >&2; exit 1; \
 	fi; \
-	for f in examples/*.yaml; do echo "---"; sed "s|http://127.0.0.1:15000|$$AWS_ENDPOINT_URL|g" "$$f"; done | \
+	for f in examples/*.yaml; do \
+	  [[ $$f != *minio* || -n $${S3C_MINIO_ENDPOINT:-} ]] || continue; \
+	  echo "---"; sed -e "s|http://127.0.0.1:15000|$$AWS_ENDPOINT_URL|g" -e "s|https://127.0.0.1:19000|$${S3C_MINIO_ENDPOINT:-https://127.0.0.1:19000}|g" "$$f"; done | \
 	  kubectl apply -f -
 	@echo
 	@echo "In another terminal:"
@@ -68,7 +70,7 @@ dev: dev-up ## dev-up, seed moto + Secret, apply examples/, run the operator in 
 	@echo "  kubectl get s3connections"
 	@echo
 	source $(DEV_DIR)/env && METRICS_ADDR=$(DEV_METRICS_ADDR) LOG_FORMAT=$${LOG_FORMAT:-text} \
-	  ALLOWED_ENDPOINTS=$$AWS_ENDPOINT_URL,$$S3C_MINIO_ENDPOINT exec cargo run -- run
+	  ALLOWED_ENDPOINTS=$$AWS_ENDPOINT_URL$${S3C_MINIO_ENDPOINT:+,$$S3C_MINIO_ENDPOINT} exec cargo run -- run
 
 ##@ Build and checks
 

@@ -8,7 +8,11 @@ $S3C_DEV_DIR/env sourced and the tool venv's python):
   - a fresh access key for it, stored in the Kubernetes Secret
     `default/dev-s3-creds` (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY),
   - IAM role `sync` (same permissions) that ServiceAccount default/s3-sync may
-    assume with a token from the dev kube-apiserver (examples/s3connection-irsa.yaml).
+    assume with a token from the dev kube-apiserver (examples/s3connection-irsa.yaml),
+  - when MinIO runs (S3C_MINIO_ENDPOINT): bucket `dev-minio`, MinIO user
+    `dev-minio-sync` with the same permissions on it, its key in Secret
+    `default/dev-minio-creds` and MinIO's CA in Secret `default/dev-minio-ca`
+    (examples/s3connection-minio.yaml).
 
 Idempotent: a re-run creates a new key, updates the Secret, then deletes the
 user's older keys (a rotation, like in real life). Prints no secret values.
@@ -75,6 +79,53 @@ def seed_irsa_role(iam) -> None:
     iam.put_role_policy(RoleName=IRSA_ROLE, PolicyName="dev-data-rw", PolicyDocument=json.dumps(POLICY))
 
 
+def apply_secret(name: str, data: dict[str, str]) -> None:
+    """Create or replace Secret default/NAME; the manifest goes through
+    stdin, so no value shows up in argv or output."""
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {"name": name, "namespace": NAMESPACE, "labels": {"app.kubernetes.io/part-of": "s3c-dev"}},
+        "stringData": data,
+    }
+    # --force-conflicts: the Secret's data is owned by this script.
+    r = subprocess.run(
+        ["kubectl", "apply", "--server-side", "--force-conflicts", "--field-manager=s3c-seed-dev", "-f", "-"],
+        input=json.dumps(secret),
+        capture_output=True,
+        text=True,
+    )
+    if r.returncode != 0:
+        raise RuntimeError(f"kubectl apply of Secret {NAMESPACE}/{name} failed: {r.stderr.strip()}")
+
+
+def seed_minio() -> None:
+    """MinIO's part of `make dev`, through hack/minio-admin."""
+    if not os.environ.get("S3C_MINIO_ENDPOINT"):
+        log("MinIO is not running (S3C_DEV_MINIO=0?): no MinIO connection")
+        return
+    import secrets
+
+    admin = os.environ["S3C_MINIO_ADMIN"]
+    user, bucket = "dev-minio-sync", "dev-minio"
+    policy = json.dumps({**POLICY, "Statement": [
+        {**st, "Resource": st["Resource"].replace(BUCKET, bucket)} for st in POLICY["Statement"]
+    ]})
+    secret_key = secrets.token_urlsafe(24)[:32]
+    # A throwaway key of the local MinIO; it is on minio-admin's command line
+    # for the moment that runs (minio-admin prints no secrets).
+    subprocess.run(
+        [admin, "bucket-add", bucket, "--", "user-add", user, secret_key, "--",
+         "policy-add", user, policy, "--", "policy-attach", user, user],
+        check=True, stdout=subprocess.DEVNULL,
+    )
+    apply_secret("dev-minio-creds", {"AWS_ACCESS_KEY_ID": user, "AWS_SECRET_ACCESS_KEY": secret_key})
+    with open(os.environ["S3C_MINIO_CA_CERT"]) as f:
+        apply_secret("dev-minio-ca", {"ca.crt": f.read()})
+    log(f"MinIO: bucket {bucket}, user {user} (key in Secret {NAMESPACE}/dev-minio-creds), CA in {NAMESPACE}/dev-minio-ca")
+
+
 def main() -> None:
     s3 = boto3.client("s3", region_name="us-east-1")
     iam = boto3.client("iam", region_name="us-east-1")
@@ -100,30 +151,19 @@ def main() -> None:
         iam.delete_access_key(UserName=USER, AccessKeyId=old.pop(0))
     key = iam.create_access_key(UserName=USER)["AccessKey"]
 
-    secret = {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "type": "Opaque",
-        "metadata": {"name": SECRET, "namespace": NAMESPACE, "labels": {"app.kubernetes.io/part-of": "s3c-dev"}},
-        "stringData": {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]},
-    }
-    # --force-conflicts: the Secret's data is owned by this script. The
-    # manifest goes through stdin, so no secret shows up in argv or output.
-    r = subprocess.run(
-        ["kubectl", "apply", "--server-side", "--force-conflicts", "--field-manager=s3c-seed-dev", "-f", "-"],
-        input=json.dumps(secret),
-        capture_output=True,
-        text=True,
-    )
-    if r.returncode != 0:
+    try:
+        apply_secret(SECRET, {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]})
+    except RuntimeError as e:
         iam.delete_access_key(UserName=USER, AccessKeyId=key["AccessKeyId"])
-        sys.exit(f"[seed-dev] kubectl apply of Secret {NAMESPACE}/{SECRET} failed: {r.stderr.strip()}")
+        sys.exit(f"[seed-dev] {e}")
     log(f"Secret {NAMESPACE}/{SECRET} holds a new access key of {USER}")
 
     for k in old:
         iam.delete_access_key(UserName=USER, AccessKeyId=k)
     if old:
         log(f"deleted {len(old)} older access key(s) of {USER}")
+
+    seed_minio()
 
 
 if __name__ == "__main__":

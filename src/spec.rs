@@ -509,6 +509,33 @@ mod tests {
     }
 
     #[test]
+    fn role_arns_of_every_partition_and_of_s3_compatible_stores() {
+        for good in [
+            "arn:aws:iam::123456789012:role/sync",
+            "arn:aws-cn:iam::123456789012:role/path/sync",
+            "arn:aws-us-gov:iam::123456789012:role/sync",
+            "arn:aws-iso-b:iam::123456789012:role/sync",
+            "arn:minio:iam:::role/oxnUw3DAuQF1uggjXGxI2AmW8IA",
+            "arn:aws:iam:::role/ceph-role",
+            "arn:aws:iam::tenant_a:role/ceph-role",
+        ] {
+            assert!(rules::is_role_arn(good), "{good}");
+        }
+        for bad in [
+            "arn:aws:s3:::bucket",
+            "arn:aws:iam::123456789012:user/sync",
+            "arn:aws:iam::12345:role/x",
+            "arn:evil:iam::123456789012:role/x",
+            "arn:minio:iam::: role/x",
+            "arn:aws:iam::123456789012:role/",
+            "arn:aws:iam::123456789012:role/a b",
+            "arn:aws-:iam::123456789012:role/x",
+        ] {
+            assert!(!rules::is_role_arn(bad), "{bad}");
+        }
+    }
+
+    #[test]
     fn permissions_must_be_known_and_unique() {
         let mut s = spec();
         s.permissions = Some(vec!["s3:GetObject".into(), "s3:Nope".into()]);

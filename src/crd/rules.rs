@@ -14,8 +14,12 @@ pub const ENDPOINT_PATTERN: &str = r"^https?://([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z
 pub const INTERVAL_PATTERN: &str = "^([0-9]+h)?([0-9]+m)?([0-9]+s)?$";
 pub const DNS_SUBDOMAIN_PATTERN: &str =
     r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
-pub const ROLE_ARN_PATTERN: &str =
-    r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9_+=,.@/-]{1,512}$";
+/// An IAM role ARN: AWS in any partition (`aws`, `aws-cn`, `aws-us-gov`,
+/// ...) with a 12-digit account; the forms S3-compatible stores issue,
+/// MinIO `arn:minio:iam:::role/<id>` and Ceph RGW `arn:aws:iam:::role/<name>`
+/// (no account) or `arn:aws:iam::<tenant>:role/<name>` (a tenant starting
+/// with a letter or `_`, so a mistyped AWS account is still caught).
+pub const ROLE_ARN_PATTERN: &str = r"^arn:(aws(-[a-z]+)*|minio):iam::([0-9]{12}|[A-Za-z_][A-Za-z0-9_]{0,63})?:role/[A-Za-z0-9_+=,.@/-]{1,512}$";
 pub const ACCOUNT_ID_PATTERN: &str = "^[0-9]{12}$";
 pub static ACCOUNT_ID: LazyLock<Regex> = LazyLock::new(|| regex(ACCOUNT_ID_PATTERN));
 pub const SESSION_NAME_PATTERN: &str = r"^[A-Za-z0-9_+=,.@-]{2,64}$";

@@ -67,24 +67,10 @@ impl Resolver<'_> {
         let token = self.token(&api, sa_name, ns, &audience).await?;
         let mut redactor = Redactor::default();
         redactor.add(&token);
-
         let sts = self.aws.sts(target, None);
-        let call = sts
-            .client
-            .assume_role_with_web_identity()
-            .role_arn(&role_arn)
-            .role_session_name(&session)
-            .web_identity_token(&token)
-            .duration_seconds(SESSION_SECONDS)
-            .send();
-        let issued = match attempt(Op::Sts, call).await {
-            Ok(o) => o.credentials,
-            Err(f) => {
-                let request = messages::irsa_request(ns, sa_name, &role_arn, &audience);
-                let problem = messages::assume_role_failed(&f.class, &f.describe(), &request);
-                return Err(redactor.scrub_problem(problem).into());
-            }
-        };
+        let request = messages::irsa_request(ns, sa_name, &role_arn, &audience);
+        let issued =
+            exchange_web_identity(&sts.client, &role_arn, &session, &token, &request).await?;
         Ok(self.finish(issued, cache_key, role_arn, redactor)?)
     }
 
@@ -197,6 +183,34 @@ impl Resolver<'_> {
             role_arn: Some(role_arn),
             redactor,
         })
+    }
+}
+
+/// STS `AssumeRoleWithWebIdentity` for `role_arn` with `token`. A refusal
+/// (wrong audience, a token the STS cannot verify, a trust policy that does
+/// not match) is `AssumeRoleFailed` and names `request`, never the token.
+pub async fn exchange_web_identity(
+    sts: &aws_sdk_sts::Client,
+    role_arn: &str,
+    session: &str,
+    token: &str,
+    request: &str,
+) -> Result<Option<aws_sdk_sts::types::Credentials>, Problem> {
+    let call = sts
+        .assume_role_with_web_identity()
+        .role_arn(role_arn)
+        .role_session_name(session)
+        .web_identity_token(token)
+        .duration_seconds(SESSION_SECONDS)
+        .send();
+    match attempt(Op::Sts, call).await {
+        Ok(o) => Ok(o.credentials),
+        Err(f) => {
+            let mut redactor = Redactor::default();
+            redactor.add(token);
+            let problem = messages::assume_role_failed(&f.class, &f.describe(), request);
+            Err(redactor.scrub_problem(problem))
+        }
     }
 }
 

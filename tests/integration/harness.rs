@@ -69,9 +69,14 @@ enum Created {
     Namespace(String),
     Bucket(String),
     MinioBucket(String),
+    /// A MinIO user and the canned policy of the same name.
+    MinioUser(String),
     User(String),
     Role(String),
-    HelmRelease { name: String, namespace: String },
+    HelmRelease {
+        name: String,
+        namespace: String,
+    },
 }
 
 /// The local MinIO (`make test` starts it): TLS with a CA of its own that
@@ -328,6 +333,40 @@ impl TestEnv {
             .expect("create MinIO bucket");
         self.remember(Created::MinioBucket(name.clone()));
         name
+    }
+
+    /// A MinIO user whose canned policy (of the same name) holds
+    /// `statements`; removed with its policy afterwards.
+    pub async fn minio_user(&self, prefix: &str, statements: Value) -> IamUser {
+        let name = unique(prefix);
+        // MinIO: secret keys of 8 to 40 characters.
+        let secret: String = format!("{}{}", unique("sk"), std::process::id())
+            .chars()
+            .rev()
+            .take(40)
+            .collect();
+        let policy = json!({"Version": "2012-10-17", "Statement": statements}).to_string();
+        self.remember(Created::MinioUser(name.clone()));
+        minio_admin(&[
+            "user-add",
+            &name,
+            &secret,
+            "--",
+            "policy-add",
+            &name,
+            &policy,
+            "--",
+            "policy-attach",
+            &name,
+            &name,
+        ])
+        .await
+        .unwrap_or_else(|e| panic!("MinIO user {name}: {e}"));
+        IamUser {
+            access_key_id: name.clone(),
+            name,
+            secret_access_key: secret,
+        }
     }
 
     /// An IAM user with one inline policy and an access key.
@@ -958,12 +997,31 @@ async fn remove_all(mut created: Vec<Created>, endpoint: &str, kubeconfig: &str)
             },
             Created::Bucket(name) => remove_bucket(&s3, name).await,
             Created::MinioBucket(name) => remove_bucket(&Minio::from_env().s3, name).await,
+            Created::MinioUser(name) => {
+                minio_admin(&["user-remove", name, "--", "policy-remove", name])
+                    .await
+                    .map(|_| ())
+            }
             Created::User(name) => remove_user(&iam, name).await,
             Created::Role(name) => remove_role(&iam, name).await,
         };
         if let Err(e) = res {
             eprintln!("cleanup of {c:?} failed: {e}");
         }
+    }
+}
+
+/// Run hack/minio-admin (`$S3C_MINIO_ADMIN`) with `args`; its stdout.
+pub async fn minio_admin(args: &[&str]) -> Result<String, String> {
+    let out = tokio::process::Command::new(var("S3C_MINIO_ADMIN"))
+        .args(args)
+        .output()
+        .await
+        .map_err(debug)?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
     }
 }
 

@@ -14,6 +14,7 @@ mod hostile;
 mod install;
 mod irsa;
 mod kstatus;
+mod minio;
 mod outage;
 mod restart;
 mod tls;
