@@ -192,9 +192,9 @@ pub async fn reconcile(conn: Arc<S3Connection>, ctx: Arc<Context>) -> Result<Act
     let started = Instant::now();
     // One timestamp per validation: every time field written below uses it.
     let now = Timestamp::now();
-    // A generation the status does not describe yet: say first that it is
-    // being validated (kstatus, `kubectl wait`), so that neither an empty
-    // status nor the previous generation's Ready answers for this one.
+    // A spec edit of a connection that has a result: say first that the
+    // new generation is being validated (kstatus, `kubectl wait`), so the
+    // previous generation's Ready does not answer for it.
     let mut old = first.clone();
     if let Some(g) = generation
         && status::announce_progress(&old, generation)

@@ -253,16 +253,15 @@ fn condition<'a>(patch: &'a Value, type_: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {type_} condition in {patch}"))
 }
 
-/// Reconcile a new connection once and return the status patch with the
-/// result; before it, exactly one patch said it was being validated.
+/// Reconcile a new connection once and return the one status patch it
+/// wrote (a first validation writes status exactly once).
 async fn reconcile_once(h: &Harness, conn: S3Connection) -> Value {
     reconcile(Arc::new(conn), h.ctx.clone())
         .await
         .expect("reconcile succeeds");
     let patches = h.api.status_patches();
-    assert_eq!(patches.len(), 2, "announcement and result: {patches:?}");
-    assert_progressing(&patches[0]);
-    patches[1].clone()
+    assert_eq!(patches.len(), 1, "exactly one status patch: {patches:?}");
+    patches[0].clone()
 }
 
 /// The patch announcing that generation 2 is being validated.
@@ -356,6 +355,44 @@ async fn status_is_applied_server_side_on_the_status_subresource() {
 }
 
 #[tokio::test]
+async fn a_spec_edit_is_announced_before_the_new_generation_is_validated() {
+    let h = harness(valid_secret(), World::default(), None, Config::default());
+    let mut first = reconcile_once(&h, connection(access_key_spec())).await;
+    // That result, as if it had been for generation 1; the object is now at 2.
+    first["status"]["observedGeneration"] = json!(1);
+    for c in first["status"]["conditions"].as_array_mut().unwrap() {
+        c["observedGeneration"] = json!(1);
+    }
+    let mut conn = connection(access_key_spec());
+    conn.status = Some(serde_json::from_value(first["status"].clone()).unwrap());
+    reconcile(Arc::new(conn), h.ctx.clone()).await.unwrap();
+    let patches = h.api.status_patches();
+    assert_eq!(
+        patches.len(),
+        3,
+        "result, announcement, result: {patches:?}"
+    );
+    assert_progressing(&patches[1]);
+    let ready = condition(&patches[2], "Ready");
+    assert_eq!(
+        (
+            ready["status"].as_str(),
+            ready["observedGeneration"].as_i64()
+        ),
+        (Some("True"), Some(2))
+    );
+    assert!(
+        patches[2]["status"]["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["type"] != "Reconciling"),
+        "{}",
+        patches[2]
+    );
+}
+
+#[tokio::test]
 async fn unchanged_result_writes_no_status_and_no_event() {
     let h = harness(valid_secret(), World::default(), None, Config::default());
     let patch = reconcile_once(&h, connection(access_key_spec())).await;
@@ -365,7 +402,7 @@ async fn unchanged_result_writes_no_status_and_no_event() {
     reconcile(Arc::new(conn), h.ctx.clone()).await.unwrap();
     assert_eq!(
         h.api.status_patches().len(),
-        2,
+        1,
         "second validation must not rewrite status nor announce itself"
     );
     assert_eq!(
@@ -615,9 +652,7 @@ async fn forbidden_secret_read_is_an_operator_error_with_a_hint() {
     assert!(err.to_string().contains("get Secret team/creds"), "{err}");
     assert!(err.hint().unwrap().contains("RBAC"));
     assert!(matches!(err, Error::Kube { .. }));
-    let patches = h.api.status_patches();
-    assert_eq!(patches.len(), 1, "only the announcement: {patches:?}");
-    assert_progressing(&patches[0]);
+    assert!(h.api.status_patches().is_empty());
 }
 
 #[tokio::test]
@@ -678,7 +713,7 @@ async fn transient_problems_requeue_with_growing_backoff() {
     let second = reconcile(conn.clone(), h.ctx.clone()).await.unwrap();
     assert_eq!(first, nth_retry(1));
     assert_eq!(second, nth_retry(2));
-    let patch = &h.api.status_patches()[1];
+    let patch = &h.api.status_patches()[0];
     assert_eq!(condition(patch, "Ready")["status"], "Unknown");
     assert_eq!(condition(patch, "Failed")["status"], "Unknown");
     assert_eq!(condition(patch, "Ready")["reason"], "Transient");

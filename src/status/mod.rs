@@ -67,16 +67,19 @@ pub fn build_status(
 }
 
 /// Whether a validation of `generation` should first say so: when the
-/// status does not yet describe this generation (a new object, or a spec
-/// edit), so that `kubectl get`, kstatus and `kubectl wait` see it being
-/// validated rather than an older generation's answer. Periodic and
-/// requested re-validations of the same generation keep their Ready.
+/// status still describes an older generation with a Ready condition (a
+/// spec edit), so that kstatus, `kubectl wait` and Argo CD do not take the
+/// older generation's answer for this one. A new object needs no
+/// announcement: the CRD's default `observedGeneration: -1` already reads as
+/// not yet validated, and its first validation writes status exactly once.
+/// Periodic and requested re-validations of the same generation keep their
+/// Ready.
 pub fn announce_progress(old: &S3ConnectionStatus, generation: Option<i64>) -> bool {
     let Some(generation) = generation else {
         return false;
     };
     conditions::find(&old.conditions, ConditionType::Ready)
-        .is_none_or(|r| r.observed_generation.is_none_or(|g| g < generation))
+        .is_some_and(|r| r.observed_generation.is_some_and(|g| g < generation))
 }
 
 /// The status while `generation` is being validated: Ready=Unknown and
@@ -339,9 +342,12 @@ mod tests {
     }
 
     #[test]
-    fn a_generation_not_yet_described_is_announced_once() {
+    fn a_spec_edit_is_announced_once_and_a_new_object_not_at_all() {
         let none = S3ConnectionStatus::default();
-        assert!(announce_progress(&none, Some(1)), "a new object");
+        assert!(
+            !announce_progress(&none, Some(1)),
+            "a new object: one write"
+        );
         let validated = build_status(Some(1), &none, &ok_outcome(), &t(10));
         assert!(!announce_progress(&validated, Some(1)), "a re-validation");
         assert!(announce_progress(&validated, Some(2)), "a spec edit");

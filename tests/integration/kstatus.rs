@@ -139,7 +139,9 @@ async fn kstatus_argocd_and_kubectl_wait_follow_a_connection_from_new_to_ready_a
     assert_tools(&env, &ns, "data", "InProgress", "Progressing", "new");
     assert!(!ready_now(&env, &ns, "data"));
 
-    // Validating: the operator said so before its first request.
+    // Validating its first generation: nothing written yet (a first
+    // validation writes status once, at the end); the default still says
+    // it was never validated.
     let mut op = Operator::start(
         &env,
         &ns,
@@ -153,7 +155,9 @@ async fn kstatus_argocd_and_kubectl_wait_follow_a_connection_from_new_to_ready_a
     .await;
     gate.wait_accepted_more_than(0).await;
     let c = env.connections(&ns).get("data").await.unwrap();
-    assert_announced(&c, 1);
+    let status = c.status.unwrap();
+    assert_eq!(status.observed_generation, Some(-1));
+    assert!(status.conditions.is_empty());
     assert_tools(&env, &ns, "data", "InProgress", "Progressing", "validating");
     assert!(!ready_now(&env, &ns, "data"));
 
