@@ -98,6 +98,8 @@ test-unit: ## unit tests
 	cargo test --lib
 
 .PHONY: test
+# The environment starts clean: what a killed run left in .dev-test (etcd
+# data, MinIO's policies) is removed first.
 test: test-unit ## unit tests, then integration tests against a private environment in .dev-test
 	@export S3C_DEV_DIR=$(TEST_DEV_DIR) ETCD_PORT=$(TEST_ETCD_PORT) \
 	  APISERVER_PORT=$(TEST_APISERVER_PORT) MOTO_PORT=$(TEST_MOTO_PORT) \
@@ -112,6 +114,7 @@ test: test-unit ## unit tests, then integration tests against a private environm
 	  exit $$rc; \
 	}; \
 	trap cleanup EXIT; \
+	hack/dev-down.sh; \
 	hack/dev-up.sh; \
 	source $$S3C_DEV_DIR/env; \
 	moto-python hack/check_dev_env.py; \

@@ -111,8 +111,11 @@ start() {
 wait_for() {
   local name=$1 match=$2; shift 2
   local deadline=$((SECONDS + TIMEOUT))
+  local pid; pid=$(<"$(pidfile "$name")")
   until "$@" >/dev/null 2>&1; do
-    if ! alive "$name" "$match"; then
+    # Not `alive`: until the child has exec'd its command (slow on a busy
+    # machine) its command line is still this script's.
+    if ! running "$pid"; then
       tail -n 40 "$LOGS/$name.log" >&2 || true
       die "$name exited during startup (log above: $LOGS/$name.log)"
     fi
