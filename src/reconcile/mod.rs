@@ -185,11 +185,10 @@ pub async fn reconcile(conn: Arc<S3Connection>, ctx: Arc<Context>) -> Result<Act
         .await?;
         return Ok(Action::await_change());
     }
-    let Some(_slot) = ctx.slots.try_take(&conn.namespace().unwrap_or_default()) else {
+    let Some(place) = ctx.slots.place(&conn.namespace().unwrap_or_default()) else {
         ctx.metrics.deferred();
         return Ok(Action::requeue(busy_retry(&uid)));
     };
-    let started = Instant::now();
     // One timestamp per validation: every time field written below uses it.
     let now = Timestamp::now();
     // A spec edit of a connection that has a result: say first that the
@@ -211,8 +210,13 @@ pub async fn reconcile(conn: Arc<S3Connection>, ctx: Arc<Context>) -> Result<Act
         .await?;
         old = progressing;
     }
-    let Validation { outcome, interval } =
-        validate_isolated(conn.clone(), ctx.clone(), now).await?;
+    let slot = ctx.slots.slot(place).await;
+    let started = Instant::now();
+    let validation = validate_isolated(conn.clone(), ctx.clone(), now).await;
+    // The probes are done: the next validation may start while this one's
+    // status is written.
+    drop(slot);
+    let Validation { outcome, interval } = validation?;
     ctx.metrics.validated(outcome.reason, started.elapsed());
     info!(
         namespace = conn.namespace().unwrap_or_default(),

@@ -271,7 +271,7 @@ fn controller(
 
     let secret_store = reader.clone();
     let sa_store = reader.clone();
-    let concurrency = ctx.config.concurrency;
+    let concurrency = ctx.slots.controller_concurrency();
     let controller = Controller::for_stream(main, reader.clone())
         .watches_stream(secret_events, move |s| {
             connections_naming(&secret_store, &s, names_secret)
