@@ -6,11 +6,11 @@
 //! are kept, and an entry goes when its Secret changes or is deleted.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::core::PartialObjectMeta;
-use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::watcher::Event;
 
 use super::Resolved;
 use crate::spec::SecretKeys;
@@ -28,31 +28,83 @@ fn key(ns: &str, keys: &SecretKeys) -> Key {
     (ns.to_string(), keys.secret_name.clone(), which)
 }
 
+/// `resourceVersion` by namespace and name: all one watch keeps of a
+/// Secret (a reflector's cache of metadata took about 700 bytes each).
+type Versions = HashMap<(String, String), String>;
+
 /// The versions the Secret watches know, and credentials read per version.
 #[derive(Default)]
 pub struct SecretVersions {
-    stores: RwLock<Vec<Store<PartialObjectMeta<Secret>>>>,
+    watches: RwLock<Vec<Arc<RwLock<Versions>>>>,
     read: Mutex<HashMap<Key, (String, Resolved)>>,
 }
 
+/// Keeps one Secret watch's versions up to date.
+pub struct VersionWriter {
+    versions: Arc<RwLock<Versions>>,
+    /// A relist in progress: it replaces the versions when it is complete.
+    relist: Option<Versions>,
+}
+
+impl VersionWriter {
+    pub fn apply(&mut self, event: &Event<PartialObjectMeta<Secret>>) {
+        let entry = |m: &PartialObjectMeta<Secret>| {
+            let m = &m.metadata;
+            Some((
+                (m.namespace.clone().unwrap_or_default(), m.name.clone()?),
+                m.resource_version.clone()?,
+            ))
+        };
+        let mut versions = self.versions.write().unwrap_or_else(|e| e.into_inner());
+        match event {
+            Event::Apply(m) => versions.extend(entry(m)),
+            Event::Delete(m) => {
+                if let Some((k, _)) = entry(m) {
+                    versions.remove(&k);
+                }
+            }
+            Event::Init => self.relist = Some(Versions::new()),
+            Event::InitApply(m) => match &mut self.relist {
+                Some(relist) => relist.extend(entry(m)),
+                None => versions.extend(entry(m)),
+            },
+            Event::InitDone => {
+                if let Some(mut relist) = self.relist.take() {
+                    relist.shrink_to_fit();
+                    *versions = relist;
+                }
+            }
+        }
+    }
+}
+
 impl SecretVersions {
-    /// Look versions up in `store` too (one per watched namespace).
-    pub fn watch(&self, store: Store<PartialObjectMeta<Secret>>) {
-        self.stores
+    /// A writer for one more Secret watch (one per watched namespace).
+    pub fn watch(&self) -> VersionWriter {
+        let versions = Arc::new(RwLock::new(Versions::new()));
+        self.watches
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .push(store);
+            .push(versions.clone());
+        VersionWriter {
+            versions,
+            relist: None,
+        }
     }
 
     /// The version the watch last saw of Secret `ns/name`.
     pub fn current(&self, ns: &str, name: &str) -> Option<String> {
-        let key = ObjectRef::new(name).within(ns);
-        self.stores
+        let key = (ns.to_string(), name.to_string());
+        self.watches
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .iter()
-            .find_map(|s| s.get(&key))
-            .and_then(|m| m.metadata.resource_version.clone())
+            .find_map(|w| {
+                w.read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get(&key)
+                    .cloned()
+            })
     }
 
     /// Credentials read with `keys` from their Secret in `ns` at its current
@@ -103,8 +155,6 @@ impl SecretVersions {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kube::runtime::reflector;
-    use kube::runtime::watcher::Event;
 
     fn meta(ns: &str, name: &str, rv: &str) -> PartialObjectMeta<Secret> {
         PartialObjectMeta {
@@ -121,9 +171,8 @@ mod tests {
 
     #[test]
     fn credentials_are_reused_only_for_the_version_they_were_read_at() {
-        let (store, mut writer) = reflector::store::<PartialObjectMeta<Secret>>();
         let v = SecretVersions::default();
-        v.watch(store);
+        let mut writer = v.watch();
         let creds = Resolved::new(
             aws_credential_types::Credentials::new("AKIAX", "secret", None, None, "t"),
             None,
@@ -139,7 +188,7 @@ mod tests {
             access_key_id_key: "other-id".into(),
             ..keys.clone()
         };
-        writer.apply_watcher_event(&Event::Apply(meta("ns", "creds", "1")));
+        writer.apply(&Event::Apply(meta("ns", "creds", "1")));
         assert!(v.cached("ns", &keys).is_none(), "never read");
         v.remember("ns", &keys, Some("1".into()), &creds);
         assert!(v.cached("ns", &keys).is_some());
@@ -150,14 +199,37 @@ mod tests {
         );
 
         // The Secret changes: read again.
-        writer.apply_watcher_event(&Event::Apply(meta("ns", "creds", "2")));
+        writer.apply(&Event::Apply(meta("ns", "creds", "2")));
         assert!(v.cached("ns", &keys).is_none());
         assert!(v.is_empty(), "the stale entry went");
 
         // Read at 2, then deleted: pruned.
         v.remember("ns", &keys, Some("2".into()), &creds);
-        writer.apply_watcher_event(&Event::Delete(meta("ns", "creds", "2")));
+        writer.apply(&Event::Delete(meta("ns", "creds", "2")));
         v.prune();
         assert!(v.is_empty());
+    }
+
+    #[test]
+    fn a_relist_replaces_the_versions_once_complete() {
+        let v = SecretVersions::default();
+        let mut writer = v.watch();
+        writer.apply(&Event::Apply(meta("ns", "kept", "1")));
+        writer.apply(&Event::Apply(meta("ns", "gone", "1")));
+        writer.apply(&Event::Init);
+        writer.apply(&Event::InitApply(meta("ns", "kept", "5")));
+        assert_eq!(
+            v.current("ns", "gone").as_deref(),
+            Some("1"),
+            "the old versions answer until the relist is complete"
+        );
+        writer.apply(&Event::InitDone);
+        assert_eq!(v.current("ns", "kept").as_deref(), Some("5"));
+        assert_eq!(v.current("ns", "gone"), None, "deleted during the outage");
+        // A second watch (another namespace) is looked up too.
+        let mut other = v.watch();
+        other.apply(&Event::Apply(meta("team-b", "creds", "7")));
+        assert_eq!(v.current("team-b", "creds").as_deref(), Some("7"));
+        assert_eq!(v.current("ns", "creds"), None);
     }
 }

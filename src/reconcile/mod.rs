@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Recorder, Reporter};
 use kube::{Client, ResourceExt};
 use tracing::{debug, error, info};
 
@@ -84,7 +83,7 @@ impl Default for Config {
 /// Everything reconcile needs, shared by all reconciles.
 pub struct Context {
     pub client: Client,
-    pub recorder: Recorder,
+    pub events: write::Events,
     pub metrics: Metrics,
     pub aws: Arc<dyn AwsFactory>,
     pub credentials: CredentialCache,
@@ -108,12 +107,8 @@ impl Context {
 
 impl Context {
     pub fn new(client: Client, metrics: Metrics, aws: Arc<dyn AwsFactory>, config: Config) -> Self {
-        let reporter = Reporter {
-            controller: write::MANAGER.into(),
-            instance: std::env::var("POD_NAME").ok(),
-        };
         Self {
-            recorder: Recorder::new(client.clone(), reporter),
+            events: write::Events::new(client.clone(), std::env::var("POD_NAME").ok()),
             client,
             metrics,
             aws,
@@ -279,7 +274,7 @@ async fn write_if_changed(
     )
     .await?;
     if let Some((since, outcome)) = event {
-        write::publish_transition(&ctx.recorder, conn, since, new, outcome).await;
+        write::publish_transition(&ctx.events, conn, since, new, outcome).await;
     }
     Ok(())
 }

@@ -84,24 +84,29 @@ fn spec_or_request(c: &S3Connection) -> Option<u64> {
     Some(h.finish())
 }
 
-/// What the S3Connection cache keeps of an object: not its managed fields
-/// or a client-side-apply copy of itself (often more than half of it).
+/// What the S3Connection cache keeps of an object's metadata: what finding
+/// it, writing its status and events, and the requested-at annotations
+/// need. Not its managed fields, labels, other annotations (a client-side
+/// apply copy of the whole object, Helm's and Argo CD's tracking), owner
+/// references or finalizers: with 10,000 connections these were most of
+/// the cache.
 fn slim(c: &mut S3Connection) {
-    c.metadata.managed_fields = None;
-    if let Some(a) = c.metadata.annotations.as_mut() {
-        a.remove("kubectl.kubernetes.io/last-applied-configuration");
-    }
-}
-
-/// Of a Secret's metadata only what finding it and its version needs (not
-/// its annotations: a client-side-applied Secret carries its whole data in
-/// one).
-fn names_and_versions(m: &mut kube::api::ObjectMeta) {
+    let m = &mut c.metadata;
+    let annotations = m.annotations.take().and_then(|a| {
+        let kept: std::collections::BTreeMap<String, String> = a
+            .into_iter()
+            .filter(|(k, _)| super::REQUESTED_AT.contains(&k.as_str()))
+            .collect();
+        (!kept.is_empty()).then_some(kept)
+    });
     *m = kube::api::ObjectMeta {
         name: m.name.take(),
         namespace: m.namespace.take(),
-        resource_version: m.resource_version.take(),
         uid: m.uid.take(),
+        resource_version: m.resource_version.take(),
+        generation: m.generation,
+        deletion_timestamp: m.deletion_timestamp.take(),
+        annotations,
         ..Default::default()
     };
 }
@@ -248,17 +253,19 @@ fn controller(
         .applied_objects()
         .predicate_filter(spec_or_request, Default::default());
 
-    // Secret metadata, kept (names and versions only) so that a Secret
+    // Secret metadata: only each Secret's version is kept, so that a Secret
     // whose version did not change is not read again.
-    let (secret_versions, secret_writer) = reflector::store();
-    ctx.secrets.watch(secret_versions);
+    let mut versions = ctx.secrets.watch();
     let secret_events = resilient(
         "secrets",
         watcher(secrets, watcher::Config::default()),
         metrics.clone(),
     )
-    .modify(|s: &mut PartialObjectMeta<Secret>| names_and_versions(&mut s.metadata))
-    .reflect(secret_writer)
+    .inspect(move |ev| {
+        if let Ok(ev) = ev {
+            versions.apply(ev);
+        }
+    })
     .touched_objects()
     .predicate_filter(predicates::resource_version, Default::default());
     let sa_events = resilient(
@@ -314,6 +321,43 @@ mod tests {
         .unwrap();
         c.status = None;
         c
+    }
+
+    #[test]
+    fn the_cache_keeps_only_the_metadata_the_operator_uses() {
+        let mut c: S3Connection = serde_json::from_value(json!({
+            "apiVersion": "s3connection.dev/v1alpha1",
+            "kind": "S3Connection",
+            "metadata": {
+                "name": "n", "namespace": "ns", "uid": "u1", "generation": 3,
+                "resourceVersion": "42",
+                "labels": {"app.kubernetes.io/instance": "x"},
+                "annotations": {
+                    "kubectl.kubernetes.io/last-applied-configuration": "{...}",
+                    "argocd.argoproj.io/tracking-id": "x",
+                    "s3connection.dev/requested-at": "now",
+                },
+                "finalizers": ["example.com/other"],
+                "ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "o", "uid": "u2"}],
+                "managedFields": [{"manager": "kubectl", "operation": "Apply"}],
+            },
+            "spec": {"bucket": "b", "region": "us-east-1", "auth": {"accessKey": {"secretName": "s"}}}
+        }))
+        .unwrap();
+        slim(&mut c);
+        let m = &c.metadata;
+        assert_eq!(
+            (m.name.as_deref(), m.namespace.as_deref(), m.uid.as_deref()),
+            (Some("n"), Some("ns"), Some("u1"))
+        );
+        assert_eq!(
+            (m.generation, m.resource_version.as_deref()),
+            (Some(3), Some("42"))
+        );
+        assert_eq!(super::super::requested_at(&c), Some("now"));
+        assert_eq!(m.annotations.as_ref().map(|a| a.len()), Some(1));
+        assert!(m.labels.is_none() && m.finalizers.is_none());
+        assert!(m.owner_references.is_none() && m.managed_fields.is_none());
     }
 
     fn meta<K: Resource<DynamicType = ()>>(ns: &str, name: &str) -> PartialObjectMeta<K> {
