@@ -120,3 +120,89 @@ test: test-unit ## unit tests, then integration tests against a private environm
 	moto-python hack/check_dev_env.py; \
 	moto-python hack/check_minio.py; \
 	cargo test --no-fail-fast --test '*'
+
+##@ Benchmark (not part of `make test` or CI)
+
+# `make bench`: its own state dir and ports (beside `make dev` and `make test`).
+BENCH_DEV_DIR ?= $(CURDIR)/bench/.dev
+BENCH_ETCD_PORT ?= 32379
+BENCH_APISERVER_PORT ?= 36443
+BENCH_MOTO_PORT ?= 35000
+BENCH_MINIO_PORT ?= 39000
+# Connections in the throughput part; validations at once (the operator's
+# --concurrency, and the bare client's); per namespace (--namespace-concurrency:
+# the throughput part uses one namespace, so by default the same as CONCURRENCY).
+N ?= 500
+CONCURRENCY ?= 16
+NAMESPACE_CONCURRENCY ?= $(CONCURRENCY)
+# Parts: all, or a comma-separated list of single, throughput, irsa, memory.
+BENCH ?= all
+# More knobs (see bench/README.md): IRSA_M (min(N,100)), IRSA_SA (10),
+# SINGLE_RUNS (20), MEMORY_N (10000), MEMORY_NAMESPACES (5),
+# CREATE_CONCURRENCY (32), BENCH_TIMEOUT (s per wait), BENCH_KUBE_RELAY (1).
+
+# Steps: dev-down (leftovers of a killed run), record the commit and
+# `git status --short src`, `cargo build --release` and the driver (a
+# [[bench]] target, bench/main.rs), copy both binaries to $(BENCH_DEV_DIR)/bin,
+# dev-up without MinIO, apply the CRD the operator binary prints, run the
+# driver. On exit, failure or Ctrl-C: kill the operators it started (pids in
+# bench-operator.pids, checked against their command line), dev-down.
+.PHONY: bench
+bench: ## benchmark the operator in bench/.dev: N=500 CONCURRENCY=16 BENCH=all|single,throughput,irsa,memory
+	@mkdir -p "$$(dirname "$(BENCH_DEV_DIR)")"; \
+	rc=0; flock -n -E 75 -o "$(BENCH_DEV_DIR).lock" $(MAKE) bench-locked || rc=$$?; \
+	if [[ $$rc -eq 75 ]]; then \
+	  echo "make bench: another 'make bench' is running with $(BENCH_DEV_DIR) (it holds $(BENCH_DEV_DIR).lock): wait for it to end" >&2; \
+	fi; \
+	exit $$rc
+
+# The run itself, one at a time (`make bench` holds the lock): two runs would
+# share the state dir, the ports and the environment.
+.PHONY: bench-locked
+bench-locked:
+	@export S3C_DEV_DIR=$(BENCH_DEV_DIR) ETCD_PORT=$(BENCH_ETCD_PORT) \
+	  APISERVER_PORT=$(BENCH_APISERVER_PORT) MOTO_PORT=$(BENCH_MOTO_PORT) \
+	  MINIO_PORT=$(BENCH_MINIO_PORT) S3C_DEV_MINIO=0; \
+	unset ETCD_PEER_PORT; \
+	bin=$$S3C_DEV_DIR/bin; \
+	cleanup() { \
+	  rc=$$?; \
+	  trap - EXIT INT TERM; \
+	  if [[ -f $$S3C_DEV_DIR/bench-operator.pids ]]; then \
+	    while read -r pid; do \
+	      if [[ -r /proc/$$pid/cmdline ]] && tr '\0' ' ' < /proc/$$pid/cmdline | grep -qF "$$bin/s3-connection-operator run"; then \
+	        echo "[bench] killing leftover operator $$pid" >&2; kill -KILL "$$pid" 2>/dev/null || true; \
+	      fi; \
+	    done < $$S3C_DEV_DIR/bench-operator.pids; \
+	  fi; \
+	  if [[ $$rc -ne 0 && -d $$S3C_DEV_DIR/logs ]]; then \
+	    for f in $$S3C_DEV_DIR/logs/*.log; do [[ -f $$f ]] || continue; echo "----- tail of $$f"; tail -n 15 "$$f"; done; \
+	  fi; \
+	  hack/dev-down.sh || true; \
+	  exit $$rc; \
+	}; \
+	trap cleanup EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \
+	hack/dev-down.sh; \
+	mkdir -p "$$bin"; \
+	{ echo "commit=$$(git log -1 --format=%h)"; git status --short src | sed 's/^/src_before_build=/'; \
+	  echo "src_diff_sha256=$$({ git diff HEAD -- src; git ls-files --others --exclude-standard src | xargs -r cat; } | sha256sum | cut -c1-16)"; \
+	} > "$$bin/build-info"; \
+	cargo build --release; \
+	cargo bench --bench operator --no-run --message-format=json-render-diagnostics > "$$bin/bench-build.json"; \
+	{ echo "commit_after_build=$$(git log -1 --format=%h)"; git status --short src | sed 's/^/src_after_build=/'; } >> "$$bin/build-info"; \
+	cp -f "$(CARGO_TARGET_DIR)/release/s3-connection-operator" "$$bin/s3-connection-operator"; \
+	exe=$$(grep '"kind":\["bench"\]' "$$bin/bench-build.json" | grep -o '"executable":"[^"]*"' | tail -n 1 | cut -d'"' -f4); \
+	[[ -x $$exe ]] || { echo "make bench: no bench executable in cargo's output" >&2; exit 1; }; \
+	cp -f "$$exe" "$$bin/s3c-bench"; \
+	hack/dev-up.sh; \
+	source $$S3C_DEV_DIR/env; \
+	"$$bin/s3-connection-operator" crd > "$$bin/crd.yaml"; \
+	kubectl apply --server-side --force-conflicts -f "$$bin/crd.yaml" > /dev/null; \
+	kubectl wait --for=condition=Established --timeout=60s -f "$$bin/crd.yaml" > /dev/null; \
+	BENCH_N='$(N)' BENCH_CONCURRENCY='$(CONCURRENCY)' BENCH_NAMESPACE_CONCURRENCY='$(NAMESPACE_CONCURRENCY)' \
+	  BENCH_PARTS='$(BENCH)' BENCH_IRSA_M='$(IRSA_M)' BENCH_IRSA_SERVICE_ACCOUNTS='$(IRSA_SA)' \
+	  BENCH_SINGLE_RUNS='$(SINGLE_RUNS)' BENCH_MEMORY_N='$(MEMORY_N)' BENCH_MEMORY_NAMESPACES='$(MEMORY_NAMESPACES)' \
+	  BENCH_CREATE_CONCURRENCY='$(CREATE_CONCURRENCY)' BENCH_TIMEOUT='$(BENCH_TIMEOUT)' BENCH_KUBE_RELAY='$(BENCH_KUBE_RELAY)' \
+	  BENCH_OPERATOR_BIN="$$bin/s3-connection-operator" BENCH_BUILD_INFO="$$bin/build-info" \
+	  BENCH_RESULTS=$(CURDIR)/bench/results.jsonl \
+	  "$$bin/s3c-bench" --bench
