@@ -213,7 +213,7 @@ impl Metrics {
         );
         r.register(
             "validations_deferred",
-            "Reconciles put back for a moment because the operator, or the connection's namespace, had no free validation slot",
+            "Reconciles put back for a moment because the connection's namespace had its share of validations running and as many waiting",
             self.deferred.clone(),
         );
         r.register(

@@ -151,7 +151,8 @@ pub fn requested_at(conn: &S3Connection) -> Option<&str> {
         .map(String::as_str)
 }
 
-/// How soon a reconcile that found no free slot tries again.
+/// How soon a reconcile tries again when its namespace had its share of
+/// validations running and as many waiting.
 fn busy_retry(uid: &str) -> Duration {
     jittered(Duration::from_millis(500), uid) + Duration::from_millis(500)
 }

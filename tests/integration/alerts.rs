@@ -411,7 +411,10 @@ async fn alerts_and_dashboard_use_only_metrics_the_operator_serves() {
     let op = Operator::start(&env, &ns, &[]).await;
     env.wait_ready(&ns, "data", "True", Some("Validated")).await;
 
-    // Per-connection series may follow the status write by a moment.
+    // Per-connection series come from the operator's cache, which hears of
+    // its own status write a moment after this test's watch may: wait for
+    // the success to be there (a series of "data" alone may still be the
+    // not-yet-validated one).
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     let scrape = loop {
         let (code, body) = op.get("/metrics").await.expect("GET /metrics");
@@ -423,7 +426,9 @@ async fn alerts_and_dashboard_use_only_metrics_the_operator_serves() {
                 .get("name")
                 .is_some_and(|names| names.contains(name))
         };
-        let complete = has("s3connection_ready", "data") && has("s3connection_suspended", "paused");
+        let complete = has("s3connection_ready", "data")
+            && has("s3connection_last_success_timestamp_seconds", "data")
+            && has("s3connection_suspended", "paused");
         if complete || tokio::time::Instant::now() > deadline {
             break scrape;
         }
