@@ -3,6 +3,8 @@
 //! binary (one link, one harness); `make test` starts the environment.
 
 mod harness;
+#[path = "../shared/http_get.rs"]
+mod http_get;
 
 mod access_key;
 mod alerts;
