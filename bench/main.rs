@@ -897,60 +897,43 @@ async fn irsa(env: &Env, p: &Params, s: &Shared) -> Result<Value> {
         v
     };
 
+    // Apply every spec (with `interval`), wait until all are Ready for
+    // `generation`, let the operator go quiet: how long it took.
+    let round_trip =
+        async |run: &mut Running, interval: Option<&str>, generation: i64| -> Result<f64> {
+            let t0 = Instant::now();
+            concurrently(
+                names.iter().cloned().enumerate().collect(),
+                p.create_concurrency as usize,
+                |(i, name)| {
+                    let (api, spec) = (api.clone(), spec(i, interval));
+                    async move { apply(&api, &name, "irsa", spec).await }
+                },
+            )
+            .await?;
+            let last = tracker
+                .wait_all(
+                    &format!("irsa round {generation}"),
+                    &keys,
+                    Some(generation),
+                    t0,
+                    p.timeout_for(m),
+                    &mut || run.op.check_alive(),
+                )
+                .await?;
+            run.quiesce(Duration::from_secs(2), Duration::from_secs(30))
+                .await;
+            Ok((last - t0).as_secs_f64())
+        };
     let moto0 = run.moto.counts();
     let kube0 = run.kube_counts();
     let metrics0 = run.op.metrics().await?;
-    let t0 = Instant::now();
-    concurrently(
-        names.iter().cloned().enumerate().collect(),
-        p.create_concurrency as usize,
-        |(i, name)| {
-            let (api, spec) = (api.clone(), spec(i, None));
-            async move { apply(&api, &name, "irsa", spec).await }
-        },
-    )
-    .await?;
-    let last = tracker
-        .wait_all(
-            "irsa round 1",
-            &keys,
-            Some(1),
-            t0,
-            p.timeout_for(m),
-            &mut || run.op.check_alive(),
-        )
-        .await?;
-    let round1_s = (last - t0).as_secs_f64();
-    run.quiesce(Duration::from_secs(2), Duration::from_secs(30))
-        .await;
+    let round1_s = round_trip(&mut run, None, 1).await?;
     let moto1 = run.moto.counts();
     let kube1 = run.kube_counts();
     let metrics1 = run.op.metrics().await?;
-
     // Round 2: a spec change (validationInterval) re-validates every one.
-    let t1 = Instant::now();
-    concurrently(
-        names.iter().cloned().enumerate().collect(),
-        p.create_concurrency as usize,
-        |(i, name)| {
-            let (api, spec) = (api.clone(), spec(i, Some("11m")));
-            async move { apply(&api, &name, "irsa", spec).await }
-        },
-    )
-    .await?;
-    let last = tracker
-        .wait_all(
-            "irsa round 2",
-            &keys,
-            Some(2),
-            t1,
-            p.timeout_for(m),
-            &mut || run.op.check_alive(),
-        )
-        .await?;
-    let round2_s = (last - t1).as_secs_f64();
-    run.quiesce(Duration::from_secs(2), Duration::from_secs(30))
-        .await;
+    let round2_s = round_trip(&mut run, Some("11m"), 2).await?;
     let moto2 = run.moto.counts();
     let kube2 = run.kube_counts();
     let metrics2 = run.op.metrics().await?;
