@@ -632,24 +632,7 @@ impl TestEnv {
 
     /// All object keys and versions (with delete markers) in a bucket.
     pub async fn versions(&self, bucket: &str) -> Vec<String> {
-        let out = self
-            .s3
-            .list_object_versions()
-            .bucket(bucket)
-            .send()
-            .await
-            .expect("list object versions");
-        let mut all: Vec<String> = out
-            .versions()
-            .iter()
-            .map(|v| format!("version:{}", v.key().unwrap_or_default()))
-            .collect();
-        all.extend(
-            out.delete_markers()
-                .iter()
-                .map(|m| format!("delete-marker:{}", m.key().unwrap_or_default())),
-        );
-        all
+        versions_in(&self.s3, bucket).await
     }
 
     pub async fn keys(&self, bucket: &str) -> Vec<String> {
@@ -1017,6 +1000,28 @@ fn ignore_not_found(e: kube::Error) -> Result<(), String> {
 
 fn debug(e: impl std::fmt::Debug) -> String {
     format!("{e:?}")
+}
+
+/// Every version and delete marker in `bucket` as `version:<key>` and
+/// `delete-marker:<key>`, on any S3 endpoint.
+pub async fn versions_in(s3: &aws_sdk_s3::Client, bucket: &str) -> Vec<String> {
+    let out = s3
+        .list_object_versions()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("list object versions");
+    let mut all: Vec<String> = out
+        .versions()
+        .iter()
+        .map(|v| format!("version:{}", v.key().unwrap_or_default()))
+        .collect();
+    all.extend(
+        out.delete_markers()
+            .iter()
+            .map(|m| format!("delete-marker:{}", m.key().unwrap_or_default())),
+    );
+    all
 }
 
 async fn remove_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<(), String> {

@@ -16,7 +16,7 @@ use kube::api::PostParams;
 use serde_json::{Value, json};
 
 use crate::harness::{
-    ALL, IamUser, Minio, Operator, TestEnv, condition, permission, s3_policy, unique,
+    ALL, IamUser, Minio, Operator, TestEnv, condition, permission, s3_policy, unique, versions_in,
 };
 use s3_connection_operator::outcome::Reason;
 
@@ -53,28 +53,6 @@ fn spec(minio: &Minio, bucket: &str, secret: &str) -> Value {
     })
 }
 
-/// Every key, version and delete marker in a MinIO bucket.
-async fn everything_in(minio: &Minio, bucket: &str) -> Vec<String> {
-    let out = minio
-        .s3
-        .list_object_versions()
-        .bucket(bucket)
-        .send()
-        .await
-        .expect("list object versions");
-    let mut all: Vec<String> = out
-        .versions()
-        .iter()
-        .map(|v| format!("version:{}", v.key().unwrap_or_default()))
-        .collect();
-    all.extend(
-        out.delete_markers()
-            .iter()
-            .map(|m| format!("delete-marker:{}", m.key().unwrap_or_default())),
-    );
-    all
-}
-
 #[tokio::test]
 async fn minio_full_access_is_ready_and_leaves_nothing_behind() {
     let env = TestEnv::new().await;
@@ -105,7 +83,7 @@ async fn minio_full_access_is_ready_and_leaves_nothing_behind() {
     let ready = condition(&c, "Ready").message;
     assert!(ready.contains(&format!("s3://{bucket}")), "{ready}");
     assert_eq!(condition(&c, "Authenticated").status, "True");
-    assert!(everything_in(&minio, &bucket).await.is_empty());
+    assert!(versions_in(&minio.s3, &bucket).await.is_empty());
 }
 
 #[tokio::test]
@@ -156,7 +134,7 @@ async fn minio_s3_prefix_condition_scopes_list_to_its_prefix() {
         message.contains("s3:ListBucket") && message.contains(&format!("s3://{bucket}/orders/")),
         "{message}"
     );
-    assert!(everything_in(&minio, &bucket).await.is_empty());
+    assert!(versions_in(&minio.s3, &bucket).await.is_empty());
 }
 
 #[tokio::test]
@@ -197,7 +175,7 @@ async fn minio_denied_permission_is_named_and_denied_delete_leaves_one_named_obj
     let uid = c.metadata.uid.unwrap();
     assert_eq!(leftover, format!(".s3connection-probe/{uid}"));
     assert_eq!(
-        everything_in(&minio, &bucket).await,
+        versions_in(&minio.s3, &bucket).await,
         [format!("version:{leftover}")]
     );
 }
@@ -250,7 +228,7 @@ async fn minio_wrong_secret_and_unknown_key_are_invalid_credentials_and_missing_
         .wait_ready(&ns, "missing", "False", Some("BucketNotFound"))
         .await;
     assert!(condition(&c, "Ready").message.contains(&missing));
-    assert!(everything_in(&minio, &bucket).await.is_empty());
+    assert!(versions_in(&minio.s3, &bucket).await.is_empty());
 }
 
 #[tokio::test]
@@ -282,7 +260,7 @@ async fn minio_versioned_bucket_keeps_no_version_and_no_delete_marker() {
     env.apply_connection(&ns, "data", spec(&minio, &bucket, "creds"))
         .await;
     env.wait_ready(&ns, "data", "True", Some("Validated")).await;
-    assert_eq!(everything_in(&minio, &bucket).await, Vec::<String>::new());
+    assert_eq!(versions_in(&minio.s3, &bucket).await, Vec::<String>::new());
 }
 
 #[tokio::test]
@@ -337,7 +315,7 @@ async fn minio_conditional_write_refuses_to_overwrite_an_object_at_the_probe_key
         .unwrap()
         .into_bytes();
     assert_eq!(body.as_ref(), theirs.as_slice(), "the object is untouched");
-    assert_eq!(everything_in(&minio, &bucket).await.len(), 1);
+    assert_eq!(versions_in(&minio.s3, &bucket).await.len(), 1);
 }
 
 /// An STS client for MinIO's STS (its S3 endpoint), trusting its CA.
@@ -413,7 +391,7 @@ async fn minio_web_identity_is_ready_through_minio_sts_and_refused_for_a_wrong_a
         .await;
     assert_eq!(c.status.as_ref().unwrap().auth.as_deref(), Some("IRSA"));
     assert_eq!(permission(&c, "s3:PutObject"), "Allowed");
-    assert!(everything_in(&minio, &bucket).await.is_empty());
+    assert!(versions_in(&minio.s3, &bucket).await.is_empty());
 
     let c = env
         .wait_ready(&ns, "wrong-audience", "False", Some("AssumeRoleFailed"))
