@@ -185,16 +185,15 @@ pub async fn reconcile(conn: Arc<S3Connection>, ctx: Arc<Context>) -> Result<Act
         ctx.metrics.deferred();
         return Ok(Action::requeue(busy_retry(&uid)));
     };
-    // One timestamp per validation: every time field written below uses it.
-    let now = Timestamp::now();
     // A spec edit of a connection that has a result: say first that the
     // new generation is being validated (kstatus, `kubectl wait`), so the
-    // previous generation's Ready does not answer for it.
+    // previous generation's Ready does not answer for it. At once, with the
+    // time it is said: the validation may wait for a probe slot.
     let mut old = first.clone();
     if let Some(g) = generation
         && status::announce_progress(&old, generation)
     {
-        let progressing = status::progressing_status(g, &old, &Time(now));
+        let progressing = status::progressing_status(g, &old, &Time(Timestamp::now()));
         write::apply(
             &ctx.client,
             &conn,
@@ -208,6 +207,8 @@ pub async fn reconcile(conn: Arc<S3Connection>, ctx: Arc<Context>) -> Result<Act
     }
     let slot = ctx.slots.slot(place).await;
     let started = Instant::now();
+    // One timestamp per validation: every time field written below uses it.
+    let now = Timestamp::now();
     let validation = validate_isolated(conn.clone(), ctx.clone(), now).await;
     // The probes are done: the next validation may start while this one's
     // status is written.
