@@ -14,7 +14,6 @@ import datetime
 import json
 import os
 import subprocess
-import sys
 import time
 
 import boto3
@@ -27,6 +26,8 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
+from checklib import expect, fail, ok, passed
+
 EP = os.environ["AWS_ENDPOINT_URL"]
 ACCOUNT = os.environ["S3C_AWS_ACCOUNT"]
 PROVIDER = os.environ["S3C_OIDC_PROVIDER"]
@@ -38,24 +39,6 @@ BUCKET = "s3c-check-bucket"
 OTHER_BUCKET = "s3c-check-other"
 WEST_BUCKET = "s3c-check-west"
 CFG = Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1})
-
-passed = 0
-
-
-def ok(msg: str) -> None:
-    global passed
-    passed += 1
-    print(f"  ok  {msg}")
-
-
-def fail(msg: str) -> None:
-    print(f"  FAIL {msg}")
-    sys.exit(1)
-
-
-def expect(cond: bool, msg: str) -> None:
-    ok(msg) if cond else fail(msg)
-
 
 def kubectl(*args: str, input: str | None = None) -> str:
     r = subprocess.run(["kubectl", *args], input=input, capture_output=True, text=True)
@@ -267,7 +250,7 @@ def main() -> None:
     cleanup(iam, s3)
     for sa in ("s3c-check-good", "s3c-check-other"):
         kubectl("delete", "serviceaccount", sa, "-n", NS, "--ignore-not-found")
-    print(f"dev environment check ok: {passed} checks in {time.time() - t0:.1f}s")
+    print(f"dev environment check ok: {passed()} checks in {time.time() - t0:.1f}s")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ import json
 import os
 import ssl
 import subprocess
-import sys
 import time
 import xml.etree.ElementTree as ET
 
@@ -30,6 +29,8 @@ import requests
 from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from checklib import expect, fail, ok, passed
 
 EP = os.environ["S3C_MINIO_ENDPOINT"]
 CA = os.environ["S3C_MINIO_CA_CERT"]
@@ -50,24 +51,6 @@ STS_NS = "{https://sts.amazonaws.com/doc/2011-06-15/}"
 # as the operator should configure the SDK for custom endpoints (FIELD-NOTES)
 CFG = Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1},
              request_checksum_calculation="when_required", response_checksum_validation="when_required")
-
-passed = 0
-
-
-def ok(msg: str) -> None:
-    global passed
-    passed += 1
-    print(f"  ok  {msg}")
-
-
-def fail(msg: str) -> None:
-    print(f"  FAIL {msg}")
-    sys.exit(1)
-
-
-def expect(cond: bool, msg: str) -> None:
-    ok(msg) if cond else fail(msg)
-
 
 def run(*args: str, input: str | None = None) -> str:
     r = subprocess.run(list(args), input=input, capture_output=True, text=True)
@@ -307,7 +290,7 @@ def main() -> None:
     ok(f"session keys on a missing bucket: {st} {code}")
 
     cleanup()
-    print(f"minio check ok: {passed} checks in {time.time() - t0:.1f}s")
+    print(f"minio check ok: {passed()} checks in {time.time() - t0:.1f}s")
 
 
 if __name__ == "__main__":
