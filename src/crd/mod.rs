@@ -12,10 +12,11 @@
 // duplicated attributes to clippy.
 #![allow(clippy::duplicated_attributes)]
 
+pub mod condition;
 pub mod rules;
 mod schema;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+pub use condition::{Condition, Text};
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -55,9 +56,9 @@ pub const DEFAULT_SECRET_ACCESS_KEY_KEY: &str = "AWS_SECRET_ACCESS_KEY";
     ),
     printcolumn(name = "Suspended", type_ = "boolean", json_path = ".spec.suspend"),
     printcolumn(
-        name = "Last Validated",
+        name = "Since",
         type_ = "date",
-        json_path = ".status.lastValidationTime"
+        json_path = ".status.conditions[?(@.type==\"Ready\")].lastTransitionTime"
     ),
     printcolumn(
         name = "Age",
@@ -319,8 +320,15 @@ pub struct S3ConnectionStatus {
     /// `PermissionsGranted` describe the connection. `Reconciling` (while a
     /// generation is validated or a transient problem is retried), `Stalled`
     /// (a definite failure) and `Suspended` are present only while True.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(transform = schema::conditions)]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "condition::dedup_messages"
+    )]
+    #[schemars(
+        with = "Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>",
+        transform = schema::conditions
+    )]
     pub conditions: Vec<Condition>,
 
     /// How the connection authenticates: `AccessKey`, `IRSA` or `OperatorRole`.
@@ -346,14 +354,6 @@ pub struct S3ConnectionStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(transform = schema::permission_results)]
     pub permissions: Vec<PermissionResult>,
-
-    /// When the connection was last validated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_validation_time: Option<Time>,
-
-    /// When a validation last found the connection working (`Ready=True`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_success_time: Option<Time>,
 
     /// The value of the `s3connection.dev/requested-at` (or
     /// `reconcile.fluxcd.io/requestedAt`) annotation the last validation
@@ -435,7 +435,7 @@ mod tests {
                 "Ready",
                 "Reason",
                 "Suspended",
-                "Last Validated",
+                "Since",
                 "Age"
             ]
         );

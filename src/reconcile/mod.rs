@@ -4,6 +4,7 @@
 //! `S3ConnectionStatus`, write the status when it changed, and say when to
 //! look again ([`requeue`]). [`watches`] runs it for every connection.
 
+pub mod freshness;
 pub mod requeue;
 pub mod resume;
 pub mod slots;
@@ -33,6 +34,8 @@ use crate::telemetry::Metrics;
 use crate::{crd, spec};
 use requeue::{Failures, jittered, spread_backoff};
 use slots::Slots;
+
+pub use freshness::Freshness;
 
 pub use watches::run;
 
@@ -92,6 +95,8 @@ pub struct Context {
     pub config: Config,
     /// STS and IAM locations that recently did not answer.
     pub outages: Arc<Outages>,
+    /// When each connection was last validated and last found working.
+    pub freshness: Freshness,
     failures: Failures,
     slots: Slots,
 }
@@ -99,8 +104,12 @@ pub struct Context {
 impl Context {
     /// Drop what is kept for objects that are gone: failure counts of
     /// deleted connections, credentials of changed or deleted Secrets.
-    pub fn prune(&self, live: impl Fn(&str) -> bool) {
-        self.failures.retain(live);
+    pub fn prune<'a>(&self, live_uids: impl Iterator<Item = &'a str>) {
+        let uids: std::collections::HashSet<&str> = live_uids.collect();
+        let keys: std::collections::HashSet<u128> =
+            uids.iter().map(|u| freshness::key_of(u)).collect();
+        self.failures.retain(|uid| uids.contains(uid));
+        self.freshness.retain(|k| keys.contains(&k));
         self.secrets.prune();
     }
 }
@@ -120,6 +129,7 @@ impl Context {
                 config.namespace_concurrency.into(),
             ),
             config,
+            freshness: Freshness::default(),
             failures: Failures::default(),
         }
     }
@@ -169,16 +179,7 @@ pub async fn reconcile(conn: Arc<S3Connection>, ctx: Arc<Context>) -> Result<Act
         );
         let now = Time(Timestamp::now());
         let new = status::suspended_status(generation, &first, &now);
-        write_if_changed(
-            &conn,
-            &ctx,
-            &first,
-            &new,
-            &now,
-            None,
-            crd::rules::MAX_INTERVAL,
-        )
-        .await?;
+        write_if_changed(&conn, &ctx, &first, &new, None).await?;
         return Ok(Action::await_change());
     }
     let Some(place) = ctx.slots.place(&conn.namespace().unwrap_or_default()) else {
@@ -215,6 +216,8 @@ pub async fn reconcile(conn: Arc<S3Connection>, ctx: Arc<Context>) -> Result<Act
     drop(slot);
     let Validation { outcome, interval } = validation?;
     ctx.metrics.validated(outcome.reason, started.elapsed());
+    ctx.freshness
+        .note(&uid, now, outcome.reason.severity() == Severity::Ok);
     info!(
         namespace = conn.namespace().unwrap_or_default(),
         name = conn.name_any(),
@@ -228,16 +231,7 @@ pub async fn reconcile(conn: Arc<S3Connection>, ctx: Arc<Context>) -> Result<Act
     let new = status::build_status(generation, &old, &outcome, &now);
     // An event compares with what the status said before this validation
     // began, not with the "validating" in between.
-    write_if_changed(
-        &conn,
-        &ctx,
-        &old,
-        &new,
-        &now,
-        Some((&first, &outcome)),
-        interval,
-    )
-    .await?;
+    write_if_changed(&conn, &ctx, &old, &new, Some((&first, &outcome))).await?;
 
     Ok(match outcome.reason.severity() {
         Severity::Transient => {
@@ -258,11 +252,9 @@ async fn write_if_changed(
     ctx: &Context,
     old: &S3ConnectionStatus,
     new: &S3ConnectionStatus,
-    now: &Time,
     event: Option<(&S3ConnectionStatus, &Outcome)>,
-    interval: Duration,
 ) -> Result<()> {
-    if !status::needs_write(old, new, now, interval) {
+    if !status::needs_write(old, new) {
         ctx.metrics.status_patch("unchanged", None);
         return Ok(());
     }

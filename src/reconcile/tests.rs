@@ -325,7 +325,7 @@ async fn secret_credentials_validate_and_write_ready_status_and_one_event() {
         "arn:aws:iam::123456789012:user/sync"
     );
     assert_eq!(patch["status"]["permissions"].as_array().unwrap().len(), 5);
-    assert!(patch["status"]["lastValidationTime"].is_string());
+    assert!(patch["status"].get("lastValidationTime").is_none());
     assert_eq!(patch["kind"], "S3Connection");
     // The credentials handed to S3 came from the Secret.
     assert_eq!(h.aws.used.lock().unwrap()[0].access_key_id(), ACCESS_KEY);
@@ -410,8 +410,12 @@ async fn unchanged_result_writes_no_status_and_no_event() {
         1,
         "no event without a Ready transition"
     );
-    // But it did validate again.
+    // But it did validate again, and the metrics know it.
     assert_eq!(h.api.count(Method::GET, SECRET_PATH), 2);
+    let uid = connection(access_key_spec()).metadata.uid.unwrap();
+    let first = h.ctx.freshness.last_success(&uid);
+    assert!(first.is_some());
+    assert_eq!(h.ctx.freshness.last_validation(&uid), first);
 }
 
 #[tokio::test]

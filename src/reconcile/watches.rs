@@ -17,7 +17,7 @@ use kube::{Api, Client, Resource};
 use tracing::{debug, info, warn};
 
 use super::resume::{NoBackoff, resilient};
-use super::{Context, error_policy, reconcile};
+use super::{Context, Freshness, error_policy, reconcile};
 use crate::crd::{S3Connection, S3ConnectionSpec};
 use crate::status::conditions::{ConditionType, find};
 use crate::telemetry::ConnectionView;
@@ -115,6 +115,7 @@ fn slim(c: &mut S3Connection) {
 pub fn connection_views<'a>(
     stores: impl Iterator<Item = &'a Store<S3Connection>>,
     default_interval: Duration,
+    freshness: &Freshness,
 ) -> Vec<ConnectionView> {
     stores
         .flat_map(|s| s.state())
@@ -131,12 +132,15 @@ pub fn connection_views<'a>(
                 namespace: c.metadata.namespace.clone().unwrap_or_default(),
                 name: c.metadata.name.clone().unwrap_or_default(),
                 ready: ready
-                    .map(|r| r.status.clone())
+                    .map(|r| r.status.to_string())
                     .unwrap_or_else(|| "Unknown".into()),
-                reason: ready.map(|r| r.reason.clone()).unwrap_or_default(),
-                last_success: status
-                    .and_then(|s| s.last_success_time.as_ref())
-                    .map(|t| t.0.as_second() as f64),
+                reason: ready.map(|r| r.reason.to_string()).unwrap_or_default(),
+                last_success: c
+                    .metadata
+                    .uid
+                    .as_deref()
+                    .and_then(|uid| freshness.last_success(uid))
+                    .map(|t| t as f64),
                 interval_seconds: interval.as_secs_f64(),
                 suspended: c.spec.suspend == Some(true),
             }
@@ -181,8 +185,10 @@ pub async fn run(
     }
     let live = stores.clone();
     let default_interval = ctx.config.default_interval;
-    ctx.metrics
-        .set_ready_source(move || connection_views(stores.iter(), default_interval));
+    let views = ctx.clone();
+    ctx.metrics.set_ready_source(move || {
+        connection_views(stores.iter(), default_interval, &views.freshness)
+    });
     // Now and then, forget what is kept for objects that are gone.
     let pruning = {
         let ctx = ctx.clone();
@@ -190,12 +196,8 @@ pub async fn run(
             let mut every = tokio::time::interval(Duration::from_secs(300));
             loop {
                 every.tick().await;
-                let uids: std::collections::HashSet<String> = live
-                    .iter()
-                    .flat_map(|s| s.state())
-                    .filter_map(|c| c.metadata.uid.clone())
-                    .collect();
-                ctx.prune(|uid| uids.contains(uid));
+                let conns: Vec<_> = live.iter().flat_map(|s| s.state()).collect();
+                ctx.prune(conns.iter().filter_map(|c| c.metadata.uid.as_deref()));
             }
         })
     };
@@ -401,7 +403,11 @@ mod tests {
         let hits = connections_naming(&reader, &sa, names_service_account);
         assert_eq!(hits.len(), 1);
         assert_eq!(hits[0].name, "irsa");
-        let views = connection_views(std::iter::once(&reader), Duration::from_secs(600));
+        let views = connection_views(
+            std::iter::once(&reader),
+            Duration::from_secs(600),
+            &Freshness::default(),
+        );
         assert_eq!(views.len(), 4);
         assert!(
             views

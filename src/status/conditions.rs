@@ -8,9 +8,9 @@
 //! problem is retried, `Stalled` on a definite failure (with Ready's reason
 //! and message), `Suspended` while `spec.suspend` is set.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-use crate::crd::PermissionOutcome;
+use crate::crd::{Condition, PermissionOutcome, Text};
 use crate::outcome::{Check, Outcome, Reason, Severity};
 
 /// The condition types this operator owns, in the order it writes them.
@@ -88,8 +88,8 @@ fn kept(c: &Condition, type_: ConditionType) -> Desired {
     Desired {
         type_,
         status: c.status.parse().unwrap_or(Unknown),
-        reason: c.reason.clone(),
-        message: c.message.clone(),
+        reason: c.reason.to_string(),
+        message: c.message.to_string(),
         kept_generation: c.observed_generation,
     }
 }
@@ -269,7 +269,7 @@ pub fn merge(
     generation: Option<i64>,
     now: &Time,
 ) -> Vec<Condition> {
-    desired
+    let mut merged: Vec<Condition> = desired
         .iter()
         .map(|d| {
             let old = find(existing, d.type_);
@@ -278,15 +278,17 @@ pub fn merge(
                 _ => now.clone(),
             };
             Condition {
-                type_: d.type_.as_str().to_string(),
-                status: d.status.as_str().to_string(),
-                reason: d.reason.clone(),
-                message: d.message.clone(),
+                type_: Text::word(d.type_.as_str()),
+                status: Text::word(d.status.as_str()),
+                reason: Text::word(&d.reason),
+                message: Text::from(d.message.as_str()),
                 observed_generation: d.kept_generation.or(generation),
                 last_transition_time,
             }
         })
-        .collect()
+        .collect();
+    crate::crd::condition::share_messages(&mut merged);
+    merged
 }
 
 /// Our conditions compared without their timestamps.
@@ -535,7 +537,7 @@ mod tests {
             type_: "Custom".into(),
             status: "True".into(),
             reason: "X".into(),
-            message: String::new(),
+            message: "".into(),
             observed_generation: None,
             last_transition_time: t(1),
         };

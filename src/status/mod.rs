@@ -6,8 +6,6 @@
 pub mod conditions;
 pub mod write;
 
-use std::time::Duration;
-
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use crate::crd::S3ConnectionStatus;
@@ -54,12 +52,6 @@ pub fn build_status(
         identity: o.identity.clone(),
         bucket_region: o.bucket_region.clone(),
         permissions: o.permissions.iter().map(|p| p.to_status()).collect(),
-        last_validation_time: Some(now.clone()),
-        last_success_time: if severity == Severity::Ok {
-            Some(now.clone())
-        } else {
-            old.last_success_time.clone()
-        },
         last_handled_requested_at: o.requested_at.clone(),
         leftover_probe_object,
         leftover_probe_bucket,
@@ -139,16 +131,6 @@ pub fn stale_fields(old: &S3ConnectionStatus, new: &S3ConnectionStatus) -> Vec<&
             new.bucket_region.is_some(),
         ),
         (
-            "lastValidationTime",
-            old.last_validation_time.is_some(),
-            new.last_validation_time.is_some(),
-        ),
-        (
-            "lastSuccessTime",
-            old.last_success_time.is_some(),
-            new.last_success_time.is_some(),
-        ),
-        (
             "lastHandledRequestedAt",
             old.last_handled_requested_at.is_some(),
             new.last_handled_requested_at.is_some(),
@@ -171,36 +153,20 @@ pub fn stale_fields(old: &S3ConnectionStatus, new: &S3ConnectionStatus) -> Vec<&
         .collect()
 }
 
-/// Whether the new status differs from the old in anything but timestamps,
-/// or the validation time is older than half an interval.
-pub fn needs_write(
-    old: &S3ConnectionStatus,
-    new: &S3ConnectionStatus,
-    now: &Time,
-    interval: Duration,
-) -> bool {
+/// Whether the new status differs from the old in anything but the
+/// conditions' `lastTransitionTime`. A re-validation that finds what the
+/// last one found writes nothing: how recently each connection was
+/// validated is in the operator's memory and metrics
+/// ([`crate::reconcile::Freshness`]), not rewritten into every object.
+pub fn needs_write(old: &S3ConnectionStatus, new: &S3ConnectionStatus) -> bool {
     if !conditions::same_ignoring_time(&old.conditions, &new.conditions) {
         return true;
     }
     let strip = |s: &S3ConnectionStatus| S3ConnectionStatus {
         conditions: vec![],
-        last_validation_time: None,
-        last_success_time: None,
         ..s.clone()
     };
-    if strip(old) != strip(new) {
-        return true;
-    }
-    match (&old.last_validation_time, &new.last_validation_time) {
-        (_, None) => false,
-        (None, Some(_)) => true,
-        // Kept from before (a transient problem): nothing new to say.
-        (Some(before), Some(after)) if before == after => false,
-        (Some(before), Some(_)) => {
-            let age = now.0.duration_since(before.0);
-            age.as_secs_f64() >= interval.as_secs_f64() / 2.0
-        }
-    }
+    strip(old) != strip(new)
 }
 
 #[cfg(test)]
@@ -252,8 +218,12 @@ mod tests {
             s.identity.as_deref(),
             Some("arn:aws:iam::123456789012:user/u")
         );
-        assert_eq!(s.last_validation_time, Some(t(100)));
         assert_eq!(s.conditions.len(), 5);
+        assert!(
+            s.conditions
+                .iter()
+                .all(|c| c.last_transition_time == t(100))
+        );
     }
 
     #[test]
@@ -268,7 +238,7 @@ mod tests {
         let second = build_status(GENERATION, &first, &down, &t(200));
         assert_eq!(second.permissions, first.permissions);
         assert_eq!(second.identity, first.identity);
-        assert_eq!(second.last_validation_time, Some(t(100)));
+        assert_eq!(second.bucket_region, first.bucket_region);
         let ready = find(&second.conditions, ConditionType::Ready).unwrap();
         assert_eq!(ready.status, CondStatus::Unknown.as_str());
         assert_eq!(ready.last_transition_time, t(200));
@@ -310,35 +280,37 @@ mod tests {
     }
 
     #[test]
-    fn unchanged_status_is_not_rewritten_until_half_an_interval() {
-        let interval = Duration::from_secs(600);
+    fn an_unchanged_result_is_never_rewritten() {
         let first = build_status(
             GENERATION,
             &S3ConnectionStatus::default(),
             &ok_outcome(),
             &t(1000),
         );
-        assert!(needs_write(
-            &S3ConnectionStatus::default(),
-            &first,
-            &t(1000),
-            interval
-        ));
-        let again = build_status(GENERATION, &first, &ok_outcome(), &t(1100));
-        assert!(!needs_write(&first, &again, &t(1100), interval));
-        let later = build_status(GENERATION, &first, &ok_outcome(), &t(1300));
-        assert!(needs_write(&first, &later, &t(1300), interval));
+        assert!(needs_write(&S3ConnectionStatus::default(), &first));
+        // However much later: the same result, nothing to write.
+        for later in [1100, 1_000_000] {
+            let again = build_status(GENERATION, &first, &ok_outcome(), &t(later));
+            assert!(!needs_write(&first, &again), "at {later}");
+            assert_eq!(again, first, "not even a timestamp differs");
+        }
         let mut changed = ok_outcome();
         changed.reason = Reason::PermissionDenied;
         let flipped = build_status(GENERATION, &first, &changed, &t(1010));
-        assert!(needs_write(&first, &flipped, &t(1010), interval));
-        // Timestamps of unchanged conditions survive the rewrite.
+        assert!(needs_write(&first, &flipped));
+        let mut worded = ok_outcome();
+        worded.message = "fine, said differently".into();
+        let reworded = build_status(GENERATION, &first, &worded, &t(1010));
+        assert!(needs_write(&first, &reworded), "a new message is news");
+        // Timestamps of unchanged conditions survive a rewrite.
         assert!(
-            later
+            reworded
                 .conditions
                 .iter()
                 .all(|c| c.last_transition_time == t(1000))
         );
+        let next = build_status(Some(4), &first, &ok_outcome(), &t(1010));
+        assert!(needs_write(&first, &next), "a new generation");
     }
 
     #[test]
@@ -363,6 +335,6 @@ mod tests {
         assert_eq!(validating.observed_generation, Some(2));
         // What the last validation proved stays until this one is done.
         assert_eq!(validating.permissions, validated.permissions);
-        assert_eq!(validating.last_validation_time, Some(t(10)));
+        assert_eq!(validating.identity, validated.identity);
     }
 }

@@ -447,7 +447,7 @@ async fn kubectl_get_prints_the_documented_columns() {
             "READY",
             "REASON",
             "SUSPENDED",
-            "LAST VALIDATED",
+            "SINCE",
             "AGE"
         ]
     );
@@ -463,6 +463,15 @@ async fn kubectl_get_prints_the_documented_columns() {
             "Validated"
         ]
     );
+    // SINCE (Ready's lastTransitionTime) is an age like AGE; SUSPENDED is
+    // empty, so the row has eight fields.
+    assert_eq!(row.len(), 8, "{row:?}");
+    for age in &row[6..] {
+        assert!(
+            age.starts_with(|c: char| c.is_ascii_digit()) && age.ends_with(['s', 'm']),
+            "{age:?} in {row:?}"
+        );
+    }
     // The short name and the category `s3` work too.
     for resource in ["s3c", "s3"] {
         let out = std::process::Command::new("kubectl")

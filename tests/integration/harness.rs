@@ -662,9 +662,9 @@ fn find_condition(c: &S3Connection, type_: &str) -> Option<Cond> {
     let s = c.status.as_ref()?;
     let r = s.conditions.iter().find(|c| c.type_ == type_)?;
     Some(Cond {
-        status: r.status.clone(),
-        reason: r.reason.clone(),
-        message: r.message.clone(),
+        status: r.status.to_string(),
+        reason: r.reason.to_string(),
+        message: r.message.to_string(),
         observed_generation: r.observed_generation,
     })
 }
