@@ -638,8 +638,8 @@ fn processes() -> HashMap<u32, (String, u32, f64)> {
         .collect()
 }
 
-/// VmRSS and VmHWM in KiB.
-pub fn rss_kib(pid: u32) -> (u64, u64) {
+/// VmRSS, VmHWM, RssAnon and RssFile in KiB.
+pub fn rss_kib(pid: u32) -> (u64, u64, u64, u64) {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let field = |name: &str| {
         s.lines()
@@ -648,7 +648,12 @@ pub fn rss_kib(pid: u32) -> (u64, u64) {
             .and_then(|v| v.parse().ok())
             .unwrap_or(0)
     };
-    (field("VmRSS:"), field("VmHWM:"))
+    (
+        field("VmRSS:"),
+        field("VmHWM:"),
+        field("RssAnon:"),
+        field("RssFile:"),
+    )
 }
 
 pub fn loadavg() -> String {

@@ -542,6 +542,54 @@ fn counts_json(c: &Counts, per: Option<(&str, f64)>, seconds: Option<f64>) -> Va
     v
 }
 
+/// Every connection validated once more with nothing changed: the shared
+/// Secret is touched (an annotation: a new resourceVersion, the same data),
+/// which re-validates each connection naming it, as a periodic
+/// re-validation would, only all at once. Waits until the operator's own
+/// validation count has grown by `n`; what it wrote meanwhile is the answer.
+async fn revalidate_unchanged(env: &Env, run: &mut Running, ns: &str, p: &Params) -> Result<Value> {
+    let total = |m: &Metrics| -> f64 { m.family("s3connection_validations_total").values().sum() };
+    let before = run.op.metrics().await?;
+    let kube_before = run.kube_counts();
+    let events_before = events_json(env, ns, p.n).await?["objects"]
+        .as_u64()
+        .unwrap_or(0);
+    let touch = json!({"metadata": {"annotations": {"bench.s3connection.dev/touched": p.run_id}}});
+    Api::<Secret>::namespaced(env.kube.clone(), ns)
+        .patch(SECRET, &PatchParams::default(), &Patch::Merge(&touch))
+        .await
+        .map_err(|e| format!("touch secret {ns}/{SECRET}: {e}"))?;
+    let t0 = Instant::now();
+    let deadline = p.timeout_for(p.n);
+    loop {
+        let done = total(&run.op.metrics().await?) - total(&before);
+        if done >= p.n as f64 {
+            break;
+        }
+        if t0.elapsed() > deadline {
+            bail!("unchanged re-validation: {done} of {} in {deadline:?}", p.n);
+        }
+        run.op.check_alive()?;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let took = t0.elapsed().as_secs_f64();
+    run.quiesce(Duration::from_secs(2), Duration::from_secs(30))
+        .await;
+    let m = run.op.metrics().await?.since(&before);
+    let kube = run.kube_counts().since(&kube_before);
+    let events_after = events_json(env, ns, p.n).await?["objects"]
+        .as_u64()
+        .unwrap_or(0);
+    eprintln!("[bench] {} unchanged re-validations in {took:.2}s", p.n);
+    Ok(json!({
+        "connections": p.n,
+        "touch_to_all_revalidated_s": round3(took),
+        "metrics": metrics_json(&m, p.n as f64),
+        "new_events": events_after.saturating_sub(events_before),
+        "kube_requests_at_relay": if p.kube_relay { counts_json(&kube, Some(("connection", p.n as f64)), None) } else { json!("relay off") },
+    }))
+}
+
 /// Status writes, validations and (if the operator has it) its own count of
 /// Kubernetes API requests, from /metrics, between two scrapes.
 fn metrics_json(m: &Metrics, per: f64) -> Value {
@@ -611,8 +659,8 @@ async fn events_json(env: &Env, ns: &str, connections: u64) -> Result<Value> {
 }
 
 fn rss_json(pid: u32) -> Value {
-    let (rss, hwm) = rss_kib(pid);
-    json!({"vm_rss_kib": rss, "vm_hwm_kib": hwm})
+    let (rss, hwm, anon, file) = rss_kib(pid);
+    json!({"vm_rss_kib": rss, "vm_hwm_kib": hwm, "rss_anon_kib": anon, "rss_file_kib": file})
 }
 
 async fn shared_secret(env: &Env, ns: &str, s: &Shared) -> Result<()> {
@@ -774,6 +822,7 @@ async fn throughput(env: &Env, p: &Params, s: &Shared) -> Result<Value> {
     let by_conditions = (last_transition - first_created) as f64;
     let events = events_json(env, ns, p.n).await?;
     let rss = rss_json(run.op.pid);
+    let unchanged = revalidate_unchanged(env, &mut run, ns, p).await?;
 
     let operator = json!({
         "connections": p.n,
@@ -792,6 +841,7 @@ async fn throughput(env: &Env, p: &Params, s: &Shared) -> Result<Value> {
         "cpu_s": cpu_json,
         "operator_ready_after_start_s": round3(run.ready_after.as_secs_f64()),
         "watch_errors": tracker.watch_errors(),
+        "revalidation_unchanged": unchanged,
     });
     let Running {
         op,
@@ -1119,6 +1169,17 @@ fn print_table(r: &Value) {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     };
+    // "OP count, OP count, ..." of a relay's `by_op`.
+    let by_op = |v: &Value| {
+        v.as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(op, v)| format!("{op} {}", f(&v["count"])))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default()
+    };
     let b = &r["build"];
     row(
         "build",
@@ -1267,14 +1328,7 @@ fn print_table(r: &Value) {
                 "relay {} ({} total: {}); operator metric: {}",
                 f(&k["per_connection"]),
                 f(&k["requests"]),
-                k["by_op"]
-                    .as_object()
-                    .map(|m| m
-                        .iter()
-                        .map(|(op, v)| format!("{op} {}", f(&v["count"])))
-                        .collect::<Vec<_>>()
-                        .join(", "))
-                    .unwrap_or_default(),
+                by_op(&k["by_op"]),
                 match &mj["kube_requests_metric"] {
                     Value::String(s) => s.clone(),
                     v => format!(
@@ -1292,6 +1346,19 @@ fn print_table(r: &Value) {
                 f(&o["rss_after_quiet"]["vm_hwm_kib"]),
                 f(&o["rss_at_all_ready"]["vm_rss_kib"]),
                 f(&o["rss_at_all_ready"]["vm_hwm_kib"])
+            ),
+        );
+        let u = &o["revalidation_unchanged"];
+        row(
+            "unchanged re-validation",
+            format!(
+                "{} connections again in {} s: {} status writes, {} events, {} kube API requests per conn ({})",
+                f(&u["connections"]),
+                f(&u["touch_to_all_revalidated_s"]),
+                f(&u["metrics"]["status_patches"]["{outcome=\"written\"}"]),
+                f(&u["new_events"]),
+                f(&u["kube_requests_at_relay"]["per_connection"]),
+                by_op(&u["kube_requests_at_relay"]["by_op"]),
             ),
         );
         row("cpu s (operator run)", o["cpu_s"].to_string());
@@ -1344,8 +1411,10 @@ fn print_table(r: &Value) {
         row(
             "memory RSS",
             format!(
-                "VmRSS {} KiB, VmHWM {} KiB at settle; 10 s later {} / {}; at /readyz {} / {}",
+                "VmRSS {} KiB (anonymous {}, file {}), VmHWM {} KiB at settle; 10 s later {} / {}; at /readyz {} / {}",
                 f(&mm["rss_at_settled"]["vm_rss_kib"]),
+                f(&mm["rss_at_settled"]["rss_anon_kib"]),
+                f(&mm["rss_at_settled"]["rss_file_kib"]),
                 f(&mm["rss_at_settled"]["vm_hwm_kib"]),
                 f(&mm["rss_10s_later"]["vm_rss_kib"]),
                 f(&mm["rss_10s_later"]["vm_hwm_kib"]),
