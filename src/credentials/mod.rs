@@ -155,6 +155,7 @@ pub struct Resolver<'a> {
     pub aws: &'a dyn AwsFactory,
     pub cache: &'a CredentialCache,
     pub secrets: &'a SecretVersions,
+    pub accounts: &'a role::ServiceAccounts,
     pub allow_operator_identity: bool,
     /// `<cluster>` of the ExternalId `<cluster>:<namespace>`.
     pub cluster_name: Option<&'a str>,

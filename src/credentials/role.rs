@@ -7,9 +7,10 @@ use std::time::{Duration, SystemTime};
 use aws_credential_types::Credentials;
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::ServiceAccount;
-use kube::api::PostParams;
-use kube::{Api, ResourceExt};
+use kube::Api;
+use kube::api::{ObjectMeta, PostParams};
 
+use super::versions::{IndexWriter, Indexes};
 use super::{Part, Redactor, ResolveError, Resolved, Resolver, check_value};
 use crate::aws::S3Target;
 use crate::aws::classify::{Op, attempt};
@@ -38,23 +39,29 @@ impl Resolver<'_> {
         let ns = id.namespace.as_str();
         let sa_name = role.service_account.as_str();
         let api: Api<ServiceAccount> = Api::namespaced(self.client.clone(), ns);
-        let sa = api
-            .get_opt(sa_name)
-            .await
-            .map_err(|e| Error::kube(format!("get ServiceAccount {ns}/{sa_name}"), e))?
-            .ok_or_else(|| messages::service_account_not_found(sa_name, ns))?;
-        let role_arn = pick_role_arn(role, &sa)?;
-        let audience = sa
-            .annotations()
-            .get(AUDIENCE_ANNOTATION)
-            .cloned()
+        // From the ServiceAccount watch when it has seen it; read otherwise
+        // (a ServiceAccount created a moment ago, or one whose annotations
+        // are too long to keep).
+        let account = match self.accounts.get(ns, sa_name) {
+            Some(account) => account,
+            None => api
+                .get_opt(sa_name)
+                .await
+                .map_err(|e| Error::kube(format!("get ServiceAccount {ns}/{sa_name}"), e))?
+                .map(|sa| Account::of(&sa.metadata))
+                .ok_or_else(|| messages::service_account_not_found(sa_name, ns))?,
+        };
+        let role_arn = pick_role_arn(role, account.role_arn.as_deref())?;
+        let audience = account
+            .audience
+            .clone()
             .unwrap_or_else(|| DEFAULT_AUDIENCE.to_string());
         let session = irsa_session_name(role.session_name.as_deref(), ns, sa_name);
         // Per ServiceAccount and role, not per connection: connections
         // sharing them share one session.
         let cache_key = format!(
             "irsa:{ns}/{sa_name}:{}:{role_arn}:{audience}:{session}",
-            sa.uid().unwrap_or_default()
+            account.uid
         );
         if let Some(credentials) = self.cache.get(&cache_key, SystemTime::now()) {
             return Ok(Resolved::new(credentials, Some(cache_key), Some(role_arn)));
@@ -214,19 +221,69 @@ pub async fn exchange_web_identity(
     }
 }
 
-/// The role ARN for IRSA: from the spec, else from the ServiceAccount.
-pub fn pick_role_arn(role: &IrsaRole, sa: &ServiceAccount) -> Result<String, Problem> {
+/// The role ARN for IRSA: from the spec, else from the ServiceAccount's
+/// annotation.
+pub fn pick_role_arn(role: &IrsaRole, annotation: Option<&str>) -> Result<String, Problem> {
     if let Some(arn) = &role.role_arn {
         return Ok(arn.clone());
     }
-    match sa.annotations().get(ROLE_ARN_ANNOTATION) {
+    let sa = &role.service_account;
+    match annotation {
         Some(arn) if is_role_arn(arn.trim()) => Ok(arn.trim().to_string()),
         Some(arn) => Err(messages::role_annotation_not_an_arn(
-            &sa.name_any(),
+            sa,
             ROLE_ARN_ANNOTATION,
             arn,
         )),
-        None => Err(messages::no_role_arn(&sa.name_any(), ROLE_ARN_ANNOTATION)),
+        None => Err(messages::no_role_arn(sa, ROLE_ARN_ANNOTATION)),
+    }
+}
+
+/// What IRSA needs of a ServiceAccount: its uid (credentials are kept per
+/// ServiceAccount object) and the role and audience annotations.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Account {
+    pub uid: String,
+    pub role_arn: Option<String>,
+    pub audience: Option<String>,
+}
+
+/// The longest annotation value the ServiceAccount watch keeps (an ARN has
+/// at most 2048 characters). A ServiceAccount with a longer one is not kept
+/// and is read when a connection needs it, so that whatever a tenant writes
+/// into annotations, what the operator holds per ServiceAccount is small.
+const ANNOTATION_MAX: usize = 2048;
+
+impl Account {
+    pub fn of(m: &ObjectMeta) -> Self {
+        let annotation = |k: &str| m.annotations.as_ref().and_then(|a| a.get(k)).cloned();
+        Self {
+            uid: m.uid.clone().unwrap_or_default(),
+            role_arn: annotation(ROLE_ARN_ANNOTATION),
+            audience: annotation(AUDIENCE_ANNOTATION),
+        }
+    }
+
+    /// What the ServiceAccount watch keeps of `m`, if it is small.
+    fn indexed(m: &ObjectMeta) -> Option<Self> {
+        let a = Self::of(m);
+        let long = |v: &Option<String>| v.as_ref().is_some_and(|v| v.len() > ANNOTATION_MAX);
+        (!long(&a.role_arn) && !long(&a.audience)).then_some(a)
+    }
+}
+
+/// What the ServiceAccount watches saw, by namespace and name.
+#[derive(Default)]
+pub struct ServiceAccounts(Indexes<Account>);
+
+impl ServiceAccounts {
+    /// A writer for one more ServiceAccount watch.
+    pub fn watch(&self) -> IndexWriter<ServiceAccount, Account> {
+        self.0.watch(Account::indexed)
+    }
+
+    pub fn get(&self, ns: &str, name: &str) -> Option<Account> {
+        self.0.get(ns, name)
     }
 }
 
@@ -275,18 +332,16 @@ mod tests {
     use super::*;
     use crate::outcome::Reason;
 
-    fn sa(annotations: &[(&str, &str)]) -> ServiceAccount {
-        ServiceAccount {
-            metadata: kube::api::ObjectMeta {
-                name: Some("s3-sync".into()),
-                annotations: Some(
-                    annotations
-                        .iter()
-                        .map(|(k, v)| (k.to_string(), v.to_string()))
-                        .collect(),
-                ),
-                ..Default::default()
-            },
+    fn sa(annotations: &[(&str, &str)]) -> ObjectMeta {
+        ObjectMeta {
+            name: Some("s3-sync".into()),
+            uid: Some("sa-uid".into()),
+            annotations: Some(
+                annotations
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
             ..Default::default()
         }
     }
@@ -311,16 +366,51 @@ mod tests {
     fn role_arn_comes_from_spec_then_annotation() {
         let from_spec = "arn:aws:iam::123456789012:role/spec";
         let from_sa = "arn:aws:iam::123456789012:role/annotated";
-        let annotated = sa(&[(ROLE_ARN_ANNOTATION, from_sa)]);
+        let annotated = Account::of(&sa(&[(ROLE_ARN_ANNOTATION, from_sa)]));
+        let annotation = annotated.role_arn.as_deref();
         assert_eq!(
-            pick_role_arn(&role(Some(from_spec)), &annotated).unwrap(),
+            pick_role_arn(&role(Some(from_spec)), annotation).unwrap(),
             from_spec
         );
-        assert_eq!(pick_role_arn(&role(None), &annotated).unwrap(), from_sa);
-        let p = pick_role_arn(&role(None), &sa(&[])).unwrap_err();
+        assert_eq!(pick_role_arn(&role(None), annotation).unwrap(), from_sa);
+        let p = pick_role_arn(&role(None), None).unwrap_err();
         assert_eq!(p.reason, Reason::RoleArnMissing);
-        let p = pick_role_arn(&role(None), &sa(&[(ROLE_ARN_ANNOTATION, "nope")])).unwrap_err();
+        let p = pick_role_arn(&role(None), Some("nope")).unwrap_err();
         assert_eq!(p.reason, Reason::RoleArnMissing);
+    }
+
+    #[test]
+    fn the_watch_keeps_small_accounts_and_forgets_large_ones() {
+        use kube::core::PartialObjectMeta;
+        use kube::runtime::watcher::Event;
+        let accounts = ServiceAccounts::default();
+        let mut writer = accounts.watch();
+        let event = |m: ObjectMeta| {
+            Event::Apply(PartialObjectMeta::<ServiceAccount> {
+                types: None,
+                metadata: ObjectMeta {
+                    namespace: Some("ns".into()),
+                    ..m
+                },
+                _phantom: Default::default(),
+            })
+        };
+        let arn = "arn:aws:iam::123456789012:role/r";
+        writer.apply(&event(sa(&[
+            (ROLE_ARN_ANNOTATION, arn),
+            ("example.com/other", "x"),
+        ])));
+        let a = accounts.get("ns", "s3-sync").unwrap();
+        assert_eq!(
+            (a.uid.as_str(), a.role_arn.as_deref(), a.audience.as_deref()),
+            ("sa-uid", Some(arn), None)
+        );
+        assert_eq!(accounts.get("other", "s3-sync"), None);
+        // An annotation too long to keep: the entry goes, and the
+        // ServiceAccount is read when it is needed.
+        let huge = "x".repeat(ANNOTATION_MAX + 1);
+        writer.apply(&event(sa(&[(AUDIENCE_ANNOTATION, &huge)])));
+        assert_eq!(accounts.get("ns", "s3-sync"), None);
     }
 
     #[test]

@@ -6,9 +6,11 @@
 //! are kept, and an entry goes when its Secret changes or is deleted.
 
 use std::collections::HashMap;
+use std::marker::PhantomData;
 use std::sync::{Arc, Mutex, RwLock};
 
 use k8s_openapi::api::core::v1::Secret;
+use kube::api::ObjectMeta;
 use kube::core::PartialObjectMeta;
 use kube::runtime::watcher::Event;
 
@@ -28,72 +30,85 @@ fn key(ns: &str, keys: &SecretKeys) -> Key {
     (ns.to_string(), keys.secret_name.clone(), which)
 }
 
-/// `resourceVersion` by namespace and name: all one watch keeps of a
-/// Secret (a reflector's cache of metadata took about 700 bytes each).
-type Versions = HashMap<(String, String), String>;
+/// A small value per object of one metadata-only watch, by namespace and
+/// name: all the watch keeps (a reflector's cache of metadata took about
+/// 700 bytes per object).
+type Index<V> = HashMap<(String, String), V>;
 
-/// The versions the Secret watches know, and credentials read per version.
-#[derive(Default)]
-pub struct SecretVersions {
-    watches: RwLock<Vec<Arc<RwLock<Versions>>>>,
-    read: Mutex<HashMap<Key, (String, Resolved)>>,
+/// Keeps one watch's index up to date.
+pub struct IndexWriter<K, V> {
+    index: Arc<RwLock<Index<V>>>,
+    /// A relist in progress: it replaces the index when it is complete.
+    relist: Option<Index<V>>,
+    /// What is kept of an object; `None`: nothing (looked up as unknown).
+    value: fn(&ObjectMeta) -> Option<V>,
+    _kind: PhantomData<fn(K)>,
 }
 
-/// Keeps one Secret watch's versions up to date.
-pub struct VersionWriter {
-    versions: Arc<RwLock<Versions>>,
-    /// A relist in progress: it replaces the versions when it is complete.
-    relist: Option<Versions>,
-}
-
-impl VersionWriter {
-    pub fn apply(&mut self, event: &Event<PartialObjectMeta<Secret>>) {
-        let entry = |m: &PartialObjectMeta<Secret>| {
-            let m = &m.metadata;
-            Some((
-                (m.namespace.clone().unwrap_or_default(), m.name.clone()?),
-                m.resource_version.clone()?,
-            ))
-        };
-        let mut versions = self.versions.write().unwrap_or_else(|e| e.into_inner());
+impl<K, V> IndexWriter<K, V> {
+    pub fn apply(&mut self, event: &Event<PartialObjectMeta<K>>) {
+        let value = self.value;
+        let key = |m: &ObjectMeta| Some((m.namespace.clone().unwrap_or_default(), m.name.clone()?));
+        let entry = |m: &PartialObjectMeta<K>| Some((key(&m.metadata)?, value(&m.metadata)?));
+        let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
         match event {
-            Event::Apply(m) => versions.extend(entry(m)),
-            Event::Delete(m) => {
-                if let Some((k, _)) = entry(m) {
-                    versions.remove(&k);
+            Event::Apply(m) => match entry(m) {
+                Some((k, v)) => {
+                    index.insert(k, v);
                 }
+                None => {
+                    key(&m.metadata).map(|k| index.remove(&k));
+                }
+            },
+            Event::Delete(m) => {
+                key(&m.metadata).map(|k| index.remove(&k));
             }
-            Event::Init => self.relist = Some(Versions::new()),
+            Event::Init => self.relist = Some(Index::new()),
             Event::InitApply(m) => match &mut self.relist {
                 Some(relist) => relist.extend(entry(m)),
-                None => versions.extend(entry(m)),
+                None => index.extend(entry(m)),
             },
             Event::InitDone => {
                 if let Some(mut relist) = self.relist.take() {
                     relist.shrink_to_fit();
-                    *versions = relist;
+                    *index = relist;
                 }
             }
         }
     }
 }
 
-impl SecretVersions {
-    /// A writer for one more Secret watch (one per watched namespace).
-    pub fn watch(&self) -> VersionWriter {
-        let versions = Arc::new(RwLock::new(Versions::new()));
+/// The indexes of every watch of one kind (one watch per watched namespace).
+pub struct Indexes<V> {
+    watches: RwLock<Vec<Arc<RwLock<Index<V>>>>>,
+}
+
+impl<V> Default for Indexes<V> {
+    fn default() -> Self {
+        Self {
+            watches: RwLock::default(),
+        }
+    }
+}
+
+impl<V: Clone> Indexes<V> {
+    /// A writer for one more watch, keeping `value` of each object.
+    pub fn watch<K>(&self, value: fn(&ObjectMeta) -> Option<V>) -> IndexWriter<K, V> {
+        let index = Arc::new(RwLock::new(Index::new()));
         self.watches
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .push(versions.clone());
-        VersionWriter {
-            versions,
+            .push(index.clone());
+        IndexWriter {
+            index,
             relist: None,
+            value,
+            _kind: PhantomData,
         }
     }
 
-    /// The version the watch last saw of Secret `ns/name`.
-    pub fn current(&self, ns: &str, name: &str) -> Option<String> {
+    /// What the watches last saw of object `ns/name`.
+    pub fn get(&self, ns: &str, name: &str) -> Option<V> {
         let key = (ns.to_string(), name.to_string());
         self.watches
             .read()
@@ -105,6 +120,28 @@ impl SecretVersions {
                     .get(&key)
                     .cloned()
             })
+    }
+}
+
+/// The versions the Secret watches know, and credentials read per version.
+#[derive(Default)]
+pub struct SecretVersions {
+    versions: Indexes<String>,
+    read: Mutex<HashMap<Key, (String, Resolved)>>,
+}
+
+/// Keeps one Secret watch's versions up to date.
+pub type VersionWriter = IndexWriter<Secret, String>;
+
+impl SecretVersions {
+    /// A writer for one more Secret watch (one per watched namespace).
+    pub fn watch(&self) -> VersionWriter {
+        self.versions.watch(|m| m.resource_version.clone())
+    }
+
+    /// The version the watch last saw of Secret `ns/name`.
+    pub fn current(&self, ns: &str, name: &str) -> Option<String> {
+        self.versions.get(ns, name)
     }
 
     /// Credentials read with `keys` from their Secret in `ns` at its current

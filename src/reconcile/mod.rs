@@ -92,6 +92,8 @@ pub struct Context {
     pub credentials: CredentialCache,
     /// Secret versions, and credentials read per version.
     pub secrets: SecretVersions,
+    /// What IRSA needs of each ServiceAccount, from their watch.
+    pub accounts: role::ServiceAccounts,
     pub config: Config,
     /// STS and IAM locations that recently did not answer.
     pub outages: Arc<Outages>,
@@ -123,6 +125,7 @@ impl Context {
             aws,
             credentials: CredentialCache::default(),
             secrets: SecretVersions::default(),
+            accounts: role::ServiceAccounts::default(),
             outages: Arc::default(),
             slots: Slots::new(
                 config.concurrency.into(),
@@ -140,6 +143,7 @@ impl Context {
             aws: self.aws.as_ref(),
             cache: &self.credentials,
             secrets: &self.secrets,
+            accounts: &self.accounts,
             allow_operator_identity: self.config.allow_operator_identity,
             cluster_name: self.config.cluster_name.as_deref(),
         }

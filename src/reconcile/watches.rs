@@ -270,11 +270,18 @@ fn controller(
     })
     .touched_objects()
     .predicate_filter(predicates::resource_version, Default::default());
+    // ServiceAccount metadata: IRSA's uid, role and audience of each.
+    let mut known = ctx.accounts.watch();
     let sa_events = resilient(
         "serviceaccounts",
         watcher(accounts, watcher::Config::default()),
         metrics,
     )
+    .inspect(move |ev| {
+        if let Ok(ev) = ev {
+            known.apply(ev);
+        }
+    })
     .touched_objects()
     .predicate_filter(predicates::resource_version, Default::default());
 

@@ -4,8 +4,25 @@
 //! against the API server's service-account key and the trust policy's
 //! `sub`/`aud` conditions.
 
-use crate::harness::{ALL, Operator, TestEnv, condition, s3_policy};
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::ServiceAccount;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::wait::await_condition;
 use serde_json::json;
+
+use crate::harness::{ALL, Operator, TestEnv, condition, s3_policy};
+use s3_connection_operator::crd::S3Connection;
+
+/// The operator's own count of GET requests to the API server.
+async fn api_gets(op: &Operator) -> f64 {
+    let (code, body) = op.get("/metrics").await.expect("GET /metrics");
+    assert_eq!(code, 200);
+    body.lines()
+        .find_map(|l| l.strip_prefix("s3connection_kube_requests_total{verb=\"get\"} "))
+        .and_then(|v| v.parse().ok())
+        .expect("s3connection_kube_requests_total{verb=\"get\"}")
+}
 
 fn spec(env: &TestEnv, bucket: &str, role: Option<&str>, sa: Option<&str>) -> serde_json::Value {
     let mut iam = json!({});
@@ -53,6 +70,59 @@ async fn trusted_service_account_assumes_the_role() {
     );
     assert_eq!(status.auth.as_deref(), Some("IRSA"));
     assert!(env.keys(&bucket).await.is_empty());
+}
+
+/// The ServiceAccount comes from the operator's metadata watch, not from a
+/// GET per validation: a new role annotation re-validates the connection
+/// with the new role at once, and without a read.
+#[tokio::test]
+async fn a_new_role_annotation_is_used_at_once_without_reading_the_service_account() {
+    let env = TestEnv::new().await;
+    let ns = env.namespace("irsa-swap").await;
+    let bucket = env.bucket("irsa-swap").await;
+    let mut roles = vec![];
+    for name in ["irsa-swap-a", "irsa-swap-b"] {
+        let trust = env.irsa_trust(&ns, "s3-sync");
+        roles.push(env.role(name, trust, s3_policy(&bucket, "", &ALL)).await);
+    }
+    env.service_account(&ns, "s3-sync", &[("eks.amazonaws.com/role-arn", &roles[0])])
+        .await;
+    let op = Operator::start(&env, &ns, &[]).await;
+    env.apply_connection(&ns, "irsa", spec(&env, &bucket, None, Some("s3-sync")))
+        .await;
+    let c = env.wait_ready(&ns, "irsa", "True", Some("Validated")).await;
+    let session_of = |c: &S3Connection, role: &str| {
+        let name = role.rsplit('/').next().unwrap_or_default();
+        c.status
+            .as_ref()
+            .and_then(|s| s.identity.as_deref())
+            .is_some_and(|i| i.contains(&format!("assumed-role/{name}/")))
+    };
+    assert!(session_of(&c, &roles[0]), "{:?}", c.status);
+    let gets = api_gets(&op).await;
+
+    let patch = json!({"metadata": {"annotations": {"eks.amazonaws.com/role-arn": roles[1]}}});
+    Api::<ServiceAccount>::namespaced(env.kube.clone(), &ns)
+        .patch("s3-sync", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .expect("annotate the ServiceAccount");
+    let second = roles[1].clone();
+    let swapped = await_condition(
+        env.connections(&ns),
+        "irsa",
+        move |c: Option<&S3Connection>| c.is_some_and(|c| session_of(c, &second)),
+    );
+    let c = tokio::time::timeout(Duration::from_secs(20), swapped)
+        .await
+        .expect("validated with the new role within 20 s")
+        .expect("watch")
+        .expect("the connection exists");
+    assert_eq!(condition(&c, "Ready").status, "True");
+    assert_eq!(
+        api_gets(&op).await,
+        gets,
+        "the ServiceAccount was read, not taken from the watch"
+    );
 }
 
 #[tokio::test]
