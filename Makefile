@@ -137,6 +137,9 @@ CONCURRENCY ?= 16
 NAMESPACE_CONCURRENCY ?= $(CONCURRENCY)
 # Parts: all, or a comma-separated list of single, throughput, irsa, memory.
 BENCH ?= all
+# Throughput rounds (operator and bare client each, alternating which goes
+# first); the table gives each ratio and the median.
+ROUNDS ?= 1
 # More knobs (see bench/README.md): IRSA_M (min(N,100)), IRSA_SA (10),
 # SINGLE_RUNS (20), MEMORY_N (10000), MEMORY_NAMESPACES (5),
 # CREATE_CONCURRENCY (32), BENCH_TIMEOUT (s per wait), BENCH_KUBE_RELAY (1).
@@ -200,7 +203,7 @@ bench-locked:
 	kubectl apply --server-side --force-conflicts -f "$$bin/crd.yaml" > /dev/null; \
 	kubectl wait --for=condition=Established --timeout=60s -f "$$bin/crd.yaml" > /dev/null; \
 	BENCH_N='$(N)' BENCH_CONCURRENCY='$(CONCURRENCY)' BENCH_NAMESPACE_CONCURRENCY='$(NAMESPACE_CONCURRENCY)' \
-	  BENCH_PARTS='$(BENCH)' BENCH_IRSA_M='$(IRSA_M)' BENCH_IRSA_SERVICE_ACCOUNTS='$(IRSA_SA)' \
+	  BENCH_PARTS='$(BENCH)' BENCH_ROUNDS='$(ROUNDS)' BENCH_IRSA_M='$(IRSA_M)' BENCH_IRSA_SERVICE_ACCOUNTS='$(IRSA_SA)' \
 	  BENCH_SINGLE_RUNS='$(SINGLE_RUNS)' BENCH_MEMORY_N='$(MEMORY_N)' BENCH_MEMORY_NAMESPACES='$(MEMORY_NAMESPACES)' \
 	  BENCH_CREATE_CONCURRENCY='$(CREATE_CONCURRENCY)' BENCH_TIMEOUT='$(BENCH_TIMEOUT)' BENCH_KUBE_RELAY='$(BENCH_KUBE_RELAY)' \
 	  BENCH_OPERATOR_BIN="$$bin/s3-connection-operator" BENCH_BUILD_INFO="$$bin/build-info" \
