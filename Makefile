@@ -146,7 +146,9 @@ ROUNDS ?= 1
 
 # Steps: dev-down (leftovers of a killed run), record the commit and
 # `git status --short src`, `cargo build --release` and the driver (a
-# [[bench]] target, bench/main.rs), copy both binaries to $(BENCH_DEV_DIR)/bin,
+# [[bench]] target, bench/main.rs), copy both binaries to $(BENCH_DEV_DIR)/bin
+# (the operator's first: `cargo bench` builds the package's binary too, with
+# the bench profile, into the same target/release/ path),
 # dev-up without MinIO, apply the CRD the operator binary prints, run the
 # driver. On exit, failure or Ctrl-C: kill the operators it started (pids in
 # bench-operator.pids, checked against their command line), dev-down.
@@ -191,9 +193,9 @@ bench-locked:
 	  echo "src_diff_sha256=$$({ git diff HEAD -- src; git ls-files --others --exclude-standard src | xargs -r cat; } | sha256sum | cut -c1-16)"; \
 	} > "$$bin/build-info"; \
 	cargo build --release; \
+	cp -f "$(CARGO_TARGET_DIR)/release/s3-connection-operator" "$$bin/s3-connection-operator"; \
 	cargo bench --bench operator --no-run --message-format=json-render-diagnostics > "$$bin/bench-build.json"; \
 	{ echo "commit_after_build=$$(git log -1 --format=%h)"; git status --short src | sed 's/^/src_after_build=/'; } >> "$$bin/build-info"; \
-	cp -f "$(CARGO_TARGET_DIR)/release/s3-connection-operator" "$$bin/s3-connection-operator"; \
 	exe=$$(grep '"kind":\["bench"\]' "$$bin/bench-build.json" | grep -o '"executable":"[^"]*"' | tail -n 1 | cut -d'"' -f4); \
 	[[ -x $$exe ]] || { echo "make bench: no bench executable in cargo's output" >&2; exit 1; }; \
 	cp -f "$$exe" "$$bin/s3c-bench"; \
