@@ -187,9 +187,13 @@ pub fn dedup_messages<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Condition>,
     Ok(all)
 }
 
+/// Conditions beyond this many are left as they are: the comparison is
+/// quadratic, and a status holds eight conditions of the operator's.
+const SHARE_MAX: usize = 16;
+
 /// Make equal messages share the first one's allocation.
 pub fn share_messages(all: &mut [Condition]) {
-    for i in 1..all.len() {
+    for i in 1..all.len().min(SHARE_MAX) {
         let (before, rest) = all.split_at_mut(i);
         let this = &mut rest[0].message;
         if let Some(same) = before.iter().find(|c| c.message == *this) {
@@ -247,6 +251,23 @@ mod tests {
         assert!(a.c[0].type_.shares(&b.c[0].type_), "across objects");
         assert!(a.c[0].message.shares(&a.c[1].message), "within an object");
         assert!(!a.c[0].message.shares(&b.c[0].message));
+    }
+
+    #[test]
+    fn a_status_with_many_conditions_is_read_in_linear_time() {
+        let one = |i: usize| {
+            json!({"type": format!("T{i}"), "status": "True", "reason": "R",
+                   "message": "same", "lastTransitionTime": "2026-11-28T10:00:00Z"})
+        };
+        let many: Vec<_> = (0..SHARE_MAX * 4).map(one).collect();
+        let mut all: Vec<Condition> = serde_json::from_value(json!(many)).unwrap();
+        share_messages(&mut all);
+        assert!(all[SHARE_MAX - 1].message.shares(&all[0].message));
+        assert!(
+            !all[SHARE_MAX].message.shares(&all[0].message),
+            "not looked at"
+        );
+        assert!(all.iter().all(|c| c.message == "same"));
     }
 
     #[test]
