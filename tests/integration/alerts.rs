@@ -413,8 +413,9 @@ async fn alerts_and_dashboard_use_only_metrics_the_operator_serves() {
 
     // Per-connection series come from the operator's cache, which hears of
     // its own status write a moment after this test's watch may: wait for
-    // the success to be there (a series of "data" alone may still be the
-    // not-yet-validated one).
+    // the cache to say Ready (a series of "data" alone may still be the
+    // not-yet-validated one; the last success, kept in memory, is there as
+    // soon as the validation ends, before the status is written).
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     let scrape = loop {
         let (code, body) = op.get("/metrics").await.expect("GET /metrics");
@@ -426,7 +427,12 @@ async fn alerts_and_dashboard_use_only_metrics_the_operator_serves() {
                 .get("name")
                 .is_some_and(|names| names.contains(name))
         };
-        let complete = has("s3connection_ready", "data")
+        let ready_in_cache = scrape.values.iter().any(|((metric, labels), v)| {
+            metric == "s3connection_ready"
+                && labels.get("name").is_some_and(|n| n == "data")
+                && v == "1"
+        });
+        let complete = ready_in_cache
             && has("s3connection_last_success_timestamp_seconds", "data")
             && has("s3connection_suspended", "paused");
         if complete || tokio::time::Instant::now() > deadline {
