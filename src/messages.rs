@@ -107,7 +107,10 @@ pub fn service_account_disappeared(sa: &str, ns: &str) -> Problem {
     )
 }
 
+/// `value` is the tenant's annotation: shown tamed and cut (256 characters),
+/// whatever its size.
 pub fn role_annotation_not_an_arn(sa: &str, annotation: &str, value: &str) -> Problem {
+    let value = crate::aws::tame::arn(value);
     Problem::new(
         Reason::RoleArnMissing,
         format!(

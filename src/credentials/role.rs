@@ -377,6 +377,12 @@ mod tests {
         assert_eq!(p.reason, Reason::RoleArnMissing);
         let p = pick_role_arn(&role(None), Some("nope")).unwrap_err();
         assert_eq!(p.reason, Reason::RoleArnMissing);
+        assert!(p.message.contains("\"nope\""), "{}", p.message);
+        // A tenant's 100 KB annotation is not echoed into the status whole.
+        let huge = "x".repeat(100_000);
+        let p = pick_role_arn(&role(None), Some(&huge)).unwrap_err();
+        assert!(p.message.len() < 600, "{} bytes", p.message.len());
+        assert!(p.message.contains("xxx..."), "{}", p.message);
     }
 
     #[test]
