@@ -170,22 +170,10 @@ impl Env {
     }
 
     /// A role that exactly one ServiceAccount may assume by web identity
-    /// (trust policy as `irsa_trust` in tests/integration/harness.rs), with
-    /// the bucket policy; returns its ARN.
+    /// (the trust policy the integration tests use too), with the bucket
+    /// policy; returns its ARN.
     pub async fn irsa_role(&self, name: &str, ns: &str, sa: &str, bucket: &str) -> Result<String> {
-        let p = &self.oidc_provider;
-        let trust = json!({
-            "Version": "2012-10-17",
-            "Statement": [{
-                "Effect": "Allow",
-                "Principal": {"Federated": format!("arn:aws:iam::{}:oidc-provider/{p}", self.account)},
-                "Action": "sts:AssumeRoleWithWebIdentity",
-                "Condition": {"StringEquals": {
-                    format!("{p}:sub"): format!("system:serviceaccount:{ns}:{sa}"),
-                    format!("{p}:aud"): "sts.amazonaws.com"
-                }}
-            }]
-        });
+        let trust = objects::irsa_trust(&self.account, &self.oidc_provider, ns, sa);
         let role = self
             .iam
             .create_role()
@@ -228,20 +216,7 @@ impl Env {
     }
 
     pub async fn service_account(&self, ns: &str, name: &str, role_arn: &str) -> Result<()> {
-        let sa = ServiceAccount {
-            metadata: ObjectMeta {
-                name: Some(name.into()),
-                annotations: Some(
-                    [(
-                        "eks.amazonaws.com/role-arn".to_string(),
-                        role_arn.to_string(),
-                    )]
-                    .into(),
-                ),
-                ..Default::default()
-            },
-            ..Default::default()
-        };
+        let sa = objects::service_account(name, &[("eks.amazonaws.com/role-arn", role_arn)]);
         Api::<ServiceAccount>::namespaced(self.kube.clone(), ns)
             .create(&PostParams::default(), &sa)
             .await
@@ -492,6 +467,8 @@ pub fn tail(path: &Path, lines: usize) -> String {
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
+#[path = "../tests/shared/objects.rs"]
+mod objects;
 #[path = "../tests/shared/http_get.rs"]
 mod shared_http;
 

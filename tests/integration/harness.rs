@@ -443,19 +443,7 @@ impl TestEnv {
     /// A trust policy letting exactly one ServiceAccount assume a role by web
     /// identity, the way EKS IRSA trust policies read.
     pub fn irsa_trust(&self, ns: &str, sa: &str) -> Value {
-        let p = &self.oidc_provider;
-        json!({
-            "Version": "2012-10-17",
-            "Statement": [{
-                "Effect": "Allow",
-                "Principal": {"Federated": format!("arn:aws:iam::{}:oidc-provider/{p}", self.account)},
-                "Action": "sts:AssumeRoleWithWebIdentity",
-                "Condition": {"StringEquals": {
-                    format!("{p}:sub"): format!("system:serviceaccount:{ns}:{sa}"),
-                    format!("{p}:aud"): "sts.amazonaws.com"
-                }}
-            }]
-        })
+        crate::objects::irsa_trust(&self.account, &self.oidc_provider, ns, sa)
     }
 
     pub async fn secret(&self, ns: &str, name: &str, data: &[(&str, &str)]) {
@@ -492,19 +480,7 @@ impl TestEnv {
     }
 
     pub async fn service_account(&self, ns: &str, name: &str, annotations: &[(&str, &str)]) {
-        let sa = ServiceAccount {
-            metadata: ObjectMeta {
-                name: Some(name.into()),
-                annotations: Some(
-                    annotations
-                        .iter()
-                        .map(|(k, v)| (k.to_string(), v.to_string()))
-                        .collect(),
-                ),
-                ..Default::default()
-            },
-            ..Default::default()
-        };
+        let sa = crate::objects::service_account(name, annotations);
         Api::<ServiceAccount>::namespaced(self.kube.clone(), ns)
             .create(&PostParams::default(), &sa)
             .await

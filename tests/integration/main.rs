@@ -5,6 +5,8 @@
 mod harness;
 #[path = "../shared/http_get.rs"]
 mod http_get;
+#[path = "../shared/objects.rs"]
+mod objects;
 
 mod access_key;
 mod alerts;
