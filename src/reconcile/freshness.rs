@@ -26,18 +26,32 @@ struct Seen {
     succeeded: Option<i64>,
 }
 
-fn key(uid: &str) -> Key {
-    let hex: String = uid.chars().filter(|c| *c != '-').collect();
-    if hex.len() == 32
-        && let Ok(k) = u128::from_str_radix(&hex, 16)
-    {
+/// The key of `uid`: its 32 hex digits when it is a UUID, else its hash
+/// with the top two bits set. A hashed key has zeros where a UUID keeps its
+/// version (bits 76-79, 1 to 8 for every UUID the API server makes), so it
+/// never equals a parsed one. Called per validation and per connection at
+/// each scrape: it allocates nothing.
+pub fn key(uid: &str) -> Key {
+    let mut k: u128 = 0;
+    let mut digits = 0;
+    for c in uid.chars().filter(|c| *c != '-') {
+        match c.to_digit(16) {
+            Some(d) if digits < 32 => {
+                k = k << 4 | u128::from(d);
+                digits += 1;
+            }
+            _ => {
+                digits = 0;
+                break;
+            }
+        }
+    }
+    if digits == 32 {
         return k;
     }
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     uid.hash(&mut h);
-    // Set a bit no parsed UUID of version 1-8 has in that place (the
-    // variant's top bits are 10): a hashed key never equals a parsed one.
     (1u128 << 127) | (1 << 126) | u128::from(h.finish())
 }
 
@@ -66,7 +80,8 @@ impl Freshness {
         m.get(&key(uid)).map(|s| s.validated)
     }
 
-    /// Forget objects for which `live` is false (deleted).
+    /// Forget objects for which `live` is false (deleted); `live` gets
+    /// [`key`]s.
     pub fn retain(&self, live: impl Fn(Key) -> bool) {
         let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
         m.retain(|k, _| live(*k));
@@ -80,11 +95,6 @@ impl Freshness {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-}
-
-/// The key [`Freshness::retain`] passes for `uid`.
-pub fn key_of(uid: &str) -> Key {
-    key(uid)
 }
 
 #[cfg(test)]
@@ -116,12 +126,15 @@ mod tests {
         assert_ne!(key(a), key(b));
         assert_ne!(key("not-a-uuid"), key("not-a-uuid-either"));
         assert!(key("not-a-uuid") >> 126 == 0b11);
+        // 33 hex digits, or 31: not a UUID, hashed.
+        assert!(key("0b8c5a63-2f6e-4d36-9a1c-6c3f1e1d2a7b0") >> 126 == 0b11);
+        assert!(key("0b8c5a63-2f6e-4d36-9a1c-6c3f1e1d2a7") >> 126 == 0b11);
         let f = Freshness::default();
         for uid in [a, b, "not-a-uuid"] {
             f.note(uid, at(1), true);
         }
         assert_eq!(f.len(), 3);
-        f.retain(|k| k == key_of(b));
+        f.retain(|k| k == key(b));
         assert_eq!(f.len(), 1);
         assert_eq!(f.last_success(b), Some(1));
         assert_eq!(f.last_success(a), None);

@@ -109,7 +109,7 @@ impl Context {
     pub fn prune<'a>(&self, live_uids: impl Iterator<Item = &'a str>) {
         let uids: std::collections::HashSet<&str> = live_uids.collect();
         let keys: std::collections::HashSet<u128> =
-            uids.iter().map(|u| freshness::key_of(u)).collect();
+            uids.iter().map(|u| freshness::key(u)).collect();
         self.failures.retain(|uid| uids.contains(uid));
         self.freshness.retain(|k| keys.contains(&k));
         self.secrets.prune();
