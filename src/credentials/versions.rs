@@ -56,12 +56,17 @@ impl<K, V> IndexWriter<K, V> {
                 Some((k, v)) => {
                     index.insert(k, v);
                 }
+                // Nothing worth keeping: as good as gone.
                 None => {
-                    key(&m.metadata).map(|k| index.remove(&k));
+                    if let Some(k) = key(&m.metadata) {
+                        index.remove(&k);
+                    }
                 }
             },
             Event::Delete(m) => {
-                key(&m.metadata).map(|k| index.remove(&k));
+                if let Some(k) = key(&m.metadata) {
+                    index.remove(&k);
+                }
             }
             Event::Init => self.relist = Some(Index::new()),
             Event::InitApply(m) => match &mut self.relist {
