@@ -124,11 +124,13 @@ test: test-unit ## unit tests, then integration tests against a private environm
 ##@ Benchmark (not part of `make test` or CI)
 
 # `make bench`: its own state dir and ports (beside `make dev` and `make test`).
+# All below 32768, where Linux's ephemeral ports begin: a run opens thousands
+# of client connections, and one of them may hold any port in that range.
 BENCH_DEV_DIR ?= $(CURDIR)/bench/.dev
 BENCH_ETCD_PORT ?= 32379
-BENCH_APISERVER_PORT ?= 36443
-BENCH_MOTO_PORT ?= 35000
-BENCH_MINIO_PORT ?= 39000
+BENCH_APISERVER_PORT ?= 32443
+BENCH_MOTO_PORT ?= 32000
+BENCH_MINIO_PORT ?= 32600
 # Connections in the throughput part; validations at once (the operator's
 # --concurrency, and the bare client's); per namespace (--namespace-concurrency:
 # the throughput part uses one namespace, so by default the same as CONCURRENCY).
