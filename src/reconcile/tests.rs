@@ -310,7 +310,7 @@ fn assert_no_secret_in(h: &Harness, secrets: &[&str]) {
 }
 
 #[tokio::test]
-async fn secret_credentials_validate_and_write_ready_status_and_one_event() {
+async fn secret_credentials_validate_and_write_ready_status_and_no_event() {
     let h = harness(valid_secret(), World::default(), None, Config::default());
     let patch = reconcile_once(&h, connection(access_key_spec())).await;
     let ready = condition(&patch, "Ready");
@@ -329,10 +329,8 @@ async fn secret_credentials_validate_and_write_ready_status_and_one_event() {
     assert_eq!(patch["kind"], "S3Connection");
     // The credentials handed to S3 came from the Secret.
     assert_eq!(h.aws.used.lock().unwrap()[0].access_key_id(), ACCESS_KEY);
-    let events = h.api.events();
-    assert_eq!(events.len(), 1);
-    assert_eq!(events[0]["type"], "Normal");
-    assert_eq!(events[0]["reason"], "Validated");
+    // A first result that is Ready: the status says it, no event repeats it.
+    assert_eq!(h.api.events(), Vec::<serde_json::Value>::new());
     assert_no_secret_in(&h, &[ACCESS_KEY, SECRET_KEY]);
 }
 
@@ -407,8 +405,8 @@ async fn unchanged_result_writes_no_status_and_no_event() {
     );
     assert_eq!(
         h.api.events().len(),
-        1,
-        "no event without a Ready transition"
+        0,
+        "no event without a Ready transition (nor for the first Ready)"
     );
     // But it did validate again, and the metrics know it.
     assert_eq!(h.api.count(Method::GET, SECRET_PATH), 2);
@@ -432,6 +430,24 @@ async fn missing_secret_is_secret_not_found() {
     let events = h.api.events();
     assert_eq!(events[0]["type"], "Warning");
     assert_eq!(events[0]["reason"], "SecretNotFound");
+}
+
+#[tokio::test]
+async fn a_recovery_is_a_normal_event() {
+    let failing = harness(vec![], World::default(), None, Config::default());
+    let failed = reconcile_once(&failing, connection(access_key_spec())).await;
+    assert_failed(&failed, "SecretNotFound");
+    // The Secret exists now; the object carries the failed result.
+    let h = harness(valid_secret(), World::default(), None, Config::default());
+    let mut conn = connection(access_key_spec());
+    conn.status = Some(serde_json::from_value(failed["status"].clone()).unwrap());
+    reconcile(Arc::new(conn), h.ctx.clone()).await.unwrap();
+    let events = h.api.events();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(
+        (events[0]["type"].as_str(), events[0]["reason"].as_str()),
+        (Some("Normal"), Some("Validated"))
+    );
 }
 
 #[tokio::test]

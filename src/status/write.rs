@@ -146,7 +146,28 @@ fn event_name(connection: &str, now: jiff::Timestamp) -> String {
     format!("{}{suffix}", &connection[..keep])
 }
 
-/// One event per change of the Ready status, not one per validation.
+/// The event, if any, for Ready going from `before` to `after`: one per
+/// change of Ready, not one per validation, and none for a connection whose
+/// first result is Ready. That one is said by the status itself (Ready=True
+/// with its `lastTransitionTime`); an event would only repeat it, for an
+/// hour (the API server's event TTL), once per connection: 10,000 events,
+/// each an etcd write, when 10,000 connections are applied or the operator is
+/// installed where they exist. A first result that is not Ready is a Warning,
+/// for what watches events (event exporters, notification controllers); so
+/// is every later loss of Ready, and a recovery is Normal.
+pub fn transition_event(
+    before: Option<CondStatus>,
+    after: Option<CondStatus>,
+) -> Option<&'static str> {
+    match (before, after) {
+        (b, a) if b == a => None,
+        (None, Some(CondStatus::True)) => None,
+        (_, Some(CondStatus::True)) => Some("Normal"),
+        _ => Some("Warning"),
+    }
+}
+
+/// Publish [`transition_event`]'s event, if any.
 pub async fn publish_transition(
     events: &Events,
     conn: &S3Connection,
@@ -156,13 +177,8 @@ pub async fn publish_transition(
 ) {
     let before = status_of(&old.conditions, ConditionType::Ready);
     let after = status_of(&new.conditions, ConditionType::Ready);
-    if before == after {
+    let Some(type_) = transition_event(before, after) else {
         return;
-    }
-    let type_ = if after == Some(CondStatus::True) {
-        "Normal"
-    } else {
-        "Warning"
     };
     let note = truncate(&outcome.message, EVENT_NOTE_MAX);
     if let Err(e) = events
@@ -190,6 +206,29 @@ pub fn truncate(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_event_for_each_change_of_ready_but_not_a_first_ready() {
+        use CondStatus::{False, True, Unknown};
+        // A first result: Ready says it, unless it is bad news.
+        assert_eq!(transition_event(None, Some(True)), None);
+        assert_eq!(transition_event(None, Some(False)), Some("Warning"));
+        assert_eq!(transition_event(None, Some(Unknown)), Some("Warning"));
+        // No change, no event.
+        for s in [True, False, Unknown] {
+            assert_eq!(transition_event(Some(s), Some(s)), None);
+        }
+        // Recoveries and losses.
+        assert_eq!(transition_event(Some(False), Some(True)), Some("Normal"));
+        assert_eq!(transition_event(Some(Unknown), Some(True)), Some("Normal"));
+        assert_eq!(transition_event(Some(True), Some(False)), Some("Warning"));
+        assert_eq!(transition_event(Some(True), Some(Unknown)), Some("Warning"));
+        assert_eq!(
+            transition_event(Some(False), Some(Unknown)),
+            Some("Warning")
+        );
+        assert_eq!(transition_event(Some(True), None), Some("Warning"));
+    }
 
     #[test]
     fn truncation_respects_characters() {

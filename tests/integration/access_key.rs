@@ -65,8 +65,8 @@ async fn full_access_is_ready_and_leaves_no_probe_object() {
         "probe object left behind"
     );
 
-    // A Normal event for the transition, and nothing secret anywhere.
-    env.wait_event(&ns, "Normal", "Validated").await;
+    // Nothing secret anywhere. (No event: a first result that is Ready is
+    // said by the status; see the rotation test for the events.)
     assert_no_credentials(&env, &ns, &op, &[ak, sk]).await;
 }
 
@@ -365,6 +365,27 @@ async fn rotated_then_broken_secret_is_noticed_within_seconds() {
         .await;
     // A Warning event on the transition.
     env.wait_event(&ns, "Warning", "InvalidCredentials").await;
+
+    // Fix it: Ready again, and a Normal event for the recovery. It is the
+    // only Normal one: the first Ready had none. (That one, had it been
+    // published, would be older: each event follows its own status write.)
+    env.update_secret(&ns, "creds", &[(AK, &ak2), (SK, &sk2)])
+        .await;
+    env.wait_ready_within(&ns, "rot", "True", Some("Validated"), fast)
+        .await;
+    env.wait_event(&ns, "Normal", "Validated").await;
+    let normal: Vec<_> = env
+        .events(&ns)
+        .await
+        .into_iter()
+        .filter(|e| e.type_.as_deref() == Some("Normal"))
+        .map(|e| (e.reason, e.note))
+        .collect();
+    assert_eq!(
+        normal.len(),
+        1,
+        "one Normal event, the recovery: {normal:?}"
+    );
 }
 
 #[tokio::test]
