@@ -139,9 +139,14 @@ CONCURRENCY ?= 16
 NAMESPACE_CONCURRENCY ?= $(CONCURRENCY)
 # Parts: all, or a comma-separated list of single, throughput, irsa, memory.
 BENCH ?= all
-# Throughput rounds (operator and bare client each, alternating which goes
-# first); the table gives each ratio and the median.
-ROUNDS ?= 1
+# Throughput rounds (operator, Kubernetes floor and bare client each,
+# alternating whether the operator or the bare client goes first); the table
+# gives each ratio and the medians. Three: single rounds here vary by 20%.
+ROUNDS ?= 3
+# 0: no Kubernetes floor (bench/floor.rs) in the throughput rounds.
+FLOOR ?= 1
+# Connections in the unreported warm-up round before them (0: none).
+WARMUP ?= 100
 # More knobs (see bench/README.md): IRSA_M (min(N,100)), IRSA_SA (10),
 # SINGLE_RUNS (20), MEMORY_N (10000), MEMORY_NAMESPACES (5),
 # CREATE_CONCURRENCY (32), BENCH_TIMEOUT (s per wait), BENCH_KUBE_RELAY (1).
@@ -209,7 +214,7 @@ bench-locked:
 	BENCH_N='$(N)' BENCH_CONCURRENCY='$(CONCURRENCY)' BENCH_NAMESPACE_CONCURRENCY='$(NAMESPACE_CONCURRENCY)' \
 	  BENCH_PARTS='$(BENCH)' BENCH_ROUNDS='$(ROUNDS)' BENCH_IRSA_M='$(IRSA_M)' BENCH_IRSA_SERVICE_ACCOUNTS='$(IRSA_SA)' \
 	  BENCH_SINGLE_RUNS='$(SINGLE_RUNS)' BENCH_MEMORY_N='$(MEMORY_N)' BENCH_MEMORY_NAMESPACES='$(MEMORY_NAMESPACES)' \
-	  BENCH_CREATE_CONCURRENCY='$(CREATE_CONCURRENCY)' BENCH_TIMEOUT='$(BENCH_TIMEOUT)' BENCH_KUBE_RELAY='$(BENCH_KUBE_RELAY)' \
+	  BENCH_CREATE_CONCURRENCY='$(CREATE_CONCURRENCY)' BENCH_TIMEOUT='$(BENCH_TIMEOUT)' BENCH_KUBE_RELAY='$(BENCH_KUBE_RELAY)' BENCH_FLOOR='$(FLOOR)' BENCH_WARMUP='$(WARMUP)' \
 	  BENCH_OPERATOR_BIN="$$bin/s3-connection-operator" BENCH_BUILD_INFO="$$bin/build-info" \
 	  BENCH_RESULTS=$(CURDIR)/bench/results.jsonl \
 	  "$$bin/s3c-bench" --bench

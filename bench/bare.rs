@@ -45,6 +45,62 @@ fn timeouts() -> TimeoutConfig {
         .build()
 }
 
+/// The three SDK clients, on ONE shared HTTP client, set as the operator
+/// sets them.
+#[derive(Clone)]
+pub struct Clients {
+    s3: aws_sdk_s3::Client,
+    sts: aws_sdk_sts::Client,
+    iam: aws_sdk_iam::Client,
+}
+
+impl Clients {
+    pub fn new(endpoint: &str, creds: Credentials) -> Clients {
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
+            ))
+            .build_https();
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .region(Region::new(REGION))
+                .endpoint_url(endpoint)
+                .force_path_style(true)
+                .credentials_provider(creds.clone())
+                .http_client(http.clone())
+                .timeout_config(timeouts())
+                .retry_config(retry())
+                .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+                .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
+                .build(),
+        );
+        let sts = aws_sdk_sts::Client::from_conf(
+            aws_sdk_sts::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .region(Region::new(REGION))
+                .endpoint_url(endpoint)
+                .credentials_provider(creds.clone())
+                .http_client(http.clone())
+                .timeout_config(timeouts())
+                .retry_config(retry())
+                .build(),
+        );
+        let iam = aws_sdk_iam::Client::from_conf(
+            aws_sdk_iam::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .region(Region::new(REGION))
+                .endpoint_url(endpoint)
+                .credentials_provider(creds)
+                .http_client(http)
+                .timeout_config(timeouts())
+                .retry_config(retry())
+                .build(),
+        );
+        Clients { s3, sts, iam }
+    }
+}
+
 pub async fn run(
     endpoint: &str,
     creds: Credentials,
@@ -53,53 +109,14 @@ pub async fn run(
     n: u64,
     concurrency: u64,
 ) -> BareResult {
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-            aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
-        ))
-        .build_https();
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(REGION))
-            .endpoint_url(endpoint)
-            .force_path_style(true)
-            .credentials_provider(creds.clone())
-            .http_client(http.clone())
-            .timeout_config(timeouts())
-            .retry_config(retry())
-            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
-            .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
-            .build(),
-    );
-    let sts = aws_sdk_sts::Client::from_conf(
-        aws_sdk_sts::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(REGION))
-            .endpoint_url(endpoint)
-            .credentials_provider(creds.clone())
-            .http_client(http.clone())
-            .timeout_config(timeouts())
-            .retry_config(retry())
-            .build(),
-    );
-    let iam = aws_sdk_iam::Client::from_conf(
-        aws_sdk_iam::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(REGION))
-            .endpoint_url(endpoint)
-            .credentials_provider(creds)
-            .http_client(http)
-            .timeout_config(timeouts())
-            .retry_config(retry())
-            .build(),
-    );
-
+    let clients = Clients::new(endpoint, creds);
     let one = |i: u64| {
-        let (s3, sts, iam) = (s3.clone(), sts.clone(), iam.clone());
+        let clients = clients.clone();
         async move {
             let started = Instant::now();
-            let r = validate(&s3, &sts, &iam, bucket, run_id, i).await;
+            let r = validate(&clients, bucket, &format!("bare-{run_id}-{i}"))
+                .await
+                .map(|(_, sim)| sim);
             (started.elapsed(), r)
         }
     };
@@ -130,15 +147,14 @@ pub async fn run(
     out
 }
 
-/// One "validation": Ok(Some(e)) when only SimulatePrincipalPolicy failed.
-async fn validate(
-    s3: &aws_sdk_s3::Client,
-    sts: &aws_sdk_sts::Client,
-    iam: &aws_sdk_iam::Client,
+/// One "validation", its probe object named by `uid`: the caller's ARN,
+/// and Some(e) when only SimulatePrincipalPolicy failed.
+pub async fn validate(
+    clients: &Clients,
     bucket: &str,
-    run_id: &str,
-    i: u64,
-) -> Result<Option<String>, String> {
+    uid: &str,
+) -> Result<(String, Option<String>), String> {
+    let Clients { s3, sts, iam } = clients;
     let who = sts
         .get_caller_identity()
         .send()
@@ -158,14 +174,13 @@ async fn validate(
         .send()
         .await
         .map_err(|e| format!("ListObjectsV2: {e:?}"))?;
-    let uid = format!("bare-{run_id}-{i}");
     let key = format!(".s3connection-probe/{uid}");
     let body = format!("s3c-bench bare client probe {uid}\n");
     s3.put_object()
         .bucket(bucket)
         .key(&key)
         .if_none_match("*")
-        .metadata("s3connection-uid", &uid)
+        .metadata("s3connection-uid", uid)
         .content_type("text/plain")
         .body(ByteStream::from(body.clone().into_bytes()))
         .send()
@@ -200,8 +215,9 @@ async fn validate(
         .resource_arns(format!("arn:aws:s3:::{bucket}/*"))
         .send()
         .await;
-    Ok(sim.err().map(|e| {
+    let sim = sim.err().map(|e| {
         let s = format!("{e}");
         s.chars().take(200).collect()
-    }))
+    });
+    Ok((arn, sim))
 }
