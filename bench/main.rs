@@ -81,6 +81,9 @@ struct Params {
     single_runs: u64,
     memory_n: u64,
     memory_namespaces: u64,
+    /// Applies in flight in the throughput part (operator and floor):
+    /// 1, as `kubectl apply -f` sends a file's objects.
+    apply_concurrency: u64,
     create_concurrency: u64,
     timeout: Option<u64>,
     kube_relay: bool,
@@ -120,6 +123,7 @@ impl Params {
             memory_n: num_var("BENCH_MEMORY_N", 10_000)?,
             memory_namespaces: num_var("BENCH_MEMORY_NAMESPACES", 5)?.max(1),
             create_concurrency: num_var("BENCH_CREATE_CONCURRENCY", 32)?.max(1),
+            apply_concurrency: num_var("BENCH_APPLY_CONCURRENCY", 1)?.max(1),
             timeout: std::env::var("BENCH_TIMEOUT")
                 .ok()
                 .and_then(|v| v.parse().ok()),
@@ -152,6 +156,7 @@ impl Params {
             "memory_n": self.memory_n,
             "memory_namespaces": self.memory_namespaces,
             "create_concurrency": self.create_concurrency,
+            "apply_concurrency": self.apply_concurrency,
             "kube_relay": self.kube_relay,
             "floor": self.floor,
             "warmup": self.warmup,
@@ -885,7 +890,7 @@ async fn floor_round(env: &Env, p: &Params, s: &Shared, r: u64) -> Result<Value>
     let keys: Vec<String> = names.iter().map(|n| key(&ns, n)).collect();
     let cpu = CpuMeter::start(env, None);
     let t0 = Instant::now();
-    concurrently(names, p.create_concurrency as usize, |name| {
+    concurrently(names, p.apply_concurrency as usize, |name| {
         let (api, spec) = (api.clone(), access_key_spec(&s.bucket, &endpoint, SECRET));
         async move { apply(&api, &name, "floor", spec).await }
     })
@@ -964,7 +969,7 @@ async fn throughput_round(
     let cpu = CpuMeter::start(env, Some(run.op.pid));
     let applied_at: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
     let t0 = Instant::now();
-    concurrently(names.clone(), p.create_concurrency as usize, |name| {
+    concurrently(names.clone(), p.apply_concurrency as usize, |name| {
         let (api, applied_at, spec) = (
             api.clone(),
             applied_at.clone(),
