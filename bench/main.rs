@@ -58,10 +58,6 @@ use watch::{Tracker, connection_resource, key};
 
 const SECRET: &str = "s3-creds";
 const LABEL: &str = "s3connection.dev/bench";
-/// The throughput round numbers of the warm-up and of the counted pass
-/// (their namespaces are `bench-throughput-1000` and `-999`).
-const WARMUP_ROUND: u64 = 999;
-const COUNTED_ROUND: u64 = 998;
 
 #[derive(Clone)]
 struct Params {
@@ -69,13 +65,13 @@ struct Params {
     concurrency: u64,
     namespace_concurrency: u64,
     parts: Vec<String>,
-    /// Throughput rounds (operator and bare client each), alternating which
-    /// goes first.
     /// Connections in an unreported warm-up round before the throughput
     /// rounds (operator, then bare client); 0: none.
     warmup: u64,
     /// Also run the Kubernetes floor in each throughput round (floor.rs).
     floor: bool,
+    /// Throughput rounds (operator, floor and bare client each), alternating
+    /// whether the operator or the bare client goes first.
     rounds: u64,
     irsa_m: u64,
     irsa_service_accounts: u64,
@@ -211,6 +207,13 @@ struct Shared {
     bucket: String,
     key_id: String,
     secret_key: String,
+}
+
+impl Shared {
+    /// The shared user's keys, for the bare client and the floor.
+    fn credentials(&self) -> Credentials {
+        Credentials::new(&self.key_id, &self.secret_key, None, None, "s3c-bench")
+    }
 }
 
 async fn run() -> Result<()> {
@@ -791,14 +794,18 @@ async fn throughput(env: &Env, p: &Params, s: &Shared) -> Result<Value> {
             floor: false,
             ..timed.clone()
         };
-        throughput_round(env, &w, s, WARMUP_ROUND, false, false, false).await?;
+        throughput_round(env, &w, s, Pass::WarmUp).await?;
     }
     let mut first = Value::Null;
     let mut rounds = vec![];
     for r in 0..p.rounds {
         let bare_first = r % 2 == 1;
-        let revalidate = r == 0 && !counted;
-        let v = throughput_round(env, &timed, s, r, bare_first, revalidate, false).await?;
+        let pass = Pass::Timed {
+            r,
+            bare_first,
+            revalidate: r == 0 && !counted,
+        };
+        let v = throughput_round(env, &timed, s, pass).await?;
         eprintln!(
             "[bench] round {}: ratio {}",
             r + 1,
@@ -832,7 +839,7 @@ async fn throughput(env: &Env, p: &Params, s: &Shared) -> Result<Value> {
             "[bench] counted pass: {} connections, the operator through the counting relay (not in the ratios)",
             p.n
         );
-        let c = throughput_round(env, p, s, COUNTED_ROUND, false, true, true).await?;
+        let c = throughput_round(env, p, s, Pass::Counted).await?;
         let (o, co) = (&mut first["operator"], &c["operator"]);
         for field in ["kube_requests_at_relay", "revalidation_unchanged"] {
             o[field] = co[field].clone();
@@ -859,10 +866,9 @@ async fn bare_round(env: &Env, p: &Params, s: &Shared) -> Result<(Value, f64, u6
     );
     let relay = env.moto_relay().await?;
     let cpu = CpuMeter::start(env, None);
-    let creds = Credentials::new(&s.key_id, &s.secret_key, None, None, "s3c-bench");
     let b = bare::run(
         &relay.url(),
-        creds,
+        s.credentials(),
         &s.bucket,
         &p.run_id,
         p.n,
@@ -906,11 +912,10 @@ async fn floor_round(env: &Env, p: &Params, s: &Shared, r: u64) -> Result<Value>
     env.namespace(&ns).await?;
     let relay = env.moto_relay().await?;
     let tracker = Tracker::start(env.kube.clone(), &format!("{LABEL}=floor")).await?;
-    let creds = Credentials::new(&s.key_id, &s.secret_key, None, None, "s3c-bench");
     let floor = floor::Floor::start(
         env.kube.clone(),
         &ns,
-        bare::Clients::new(&relay.url(), creds),
+        bare::Clients::new(&relay.url(), s.credentials()),
         &s.bucket,
         &format!("floor-{}-{}", p.run_id, r + 1),
         p.concurrency,
@@ -959,33 +964,68 @@ async fn floor_round(env: &Env, p: &Params, s: &Shared, r: u64) -> Result<Value>
     }))
 }
 
-/// One round (`r` from 0): the operator validates N new connections in a
-/// namespace of its own, and the bare client does the same requests.
-async fn throughput_round(
-    env: &Env,
-    p: &Params,
-    s: &Shared,
-    r: u64,
-    bare_first: bool,
-    revalidate: bool,
-    operator_only: bool,
-) -> Result<Value> {
-    let (ns, tag) = match r {
-        0 => ("bench-throughput".to_string(), "throughput".to_string()),
-        r => (
-            format!("bench-throughput-{}", r + 1),
-            format!("throughput-{}", r + 1),
-        ),
-    };
+/// What a throughput round is for.
+#[derive(Clone, Copy)]
+enum Pass {
+    /// Not reported: the operator, then the bare client.
+    WarmUp,
+    /// Timed round `r` (from 0): operator, floor (when `p.floor`) and bare
+    /// client; with the unchanged re-validation when `revalidate`.
+    Timed {
+        r: u64,
+        bare_first: bool,
+        revalidate: bool,
+    },
+    /// The operator alone (through the counting relay), with the unchanged
+    /// re-validation; not in the ratios.
+    Counted,
+}
+
+impl Pass {
+    /// The operator's namespace and log tag.
+    fn names(self) -> (String, String) {
+        let suffix = match self {
+            Pass::Timed { r: 0, .. } => String::new(),
+            Pass::Timed { r, .. } => format!("-{}", r + 1),
+            Pass::WarmUp => "-warmup".into(),
+            Pass::Counted => "-counted".into(),
+        };
+        (
+            format!("bench-throughput{suffix}"),
+            format!("throughput{suffix}"),
+        )
+    }
+}
+
+/// One round: the operator validates N new connections in a namespace of
+/// its own and, unless it is the counted pass, the floor and the bare
+/// client do the same requests.
+async fn throughput_round(env: &Env, p: &Params, s: &Shared, pass: Pass) -> Result<Value> {
+    let (ns, tag) = pass.names();
     let ns = ns.as_str();
-    let bare_first = bare_first && !operator_only;
+    let (revalidate, operator_only) = match pass {
+        Pass::WarmUp => (false, false),
+        Pass::Timed { revalidate, .. } => (revalidate, false),
+        Pass::Counted => (true, true),
+    };
+    let bare_first = matches!(
+        pass,
+        Pass::Timed {
+            bare_first: true,
+            ..
+        }
+    );
     let bare_before = match bare_first {
         true => Some(bare_round(env, p, s).await?),
         false => None,
     };
-    // The floor between the two, whichever goes first.
-    let floor_before = match (p.floor, bare_first) {
-        (true, true) => Some(floor_round(env, p, s, r).await?),
+    // The floor between the two, whichever goes first; timed rounds only.
+    let floor_r = match pass {
+        Pass::Timed { r, .. } if p.floor => Some(r),
+        _ => None,
+    };
+    let floor_before = match (floor_r, bare_first) {
+        (Some(r), true) => Some(floor_round(env, p, s, r).await?),
         _ => None,
     };
     env.namespace(ns).await?;
@@ -1113,10 +1153,10 @@ async fn throughput_round(
         return Ok(json!({ "operator": operator }));
     }
 
-    let floor = match (p.floor, floor_before) {
-        (_, Some(f)) => f,
-        (true, None) => floor_round(env, p, s, r).await?,
-        (false, None) => Value::Null,
+    let floor = match (floor_before, floor_r) {
+        (Some(f), _) => f,
+        (None, Some(r)) => floor_round(env, p, s, r).await?,
+        (None, None) => Value::Null,
     };
     let (bare, bare_s, bare_requests) = match bare_before {
         Some(b) => b,
