@@ -44,6 +44,14 @@ impl Redactor {
         for p in &mut o.permissions {
             p.message = self.scrub(&p.message);
         }
+        // What the endpoint said about the caller and the bucket reaches
+        // the status too (and the Authenticated condition's message).
+        for v in [&mut o.identity, &mut o.bucket_region]
+            .into_iter()
+            .flatten()
+        {
+            *v = self.scrub(v);
+        }
         o
     }
 }
@@ -61,5 +69,20 @@ mod tests {
         let s = r.scrub("key AKIAEXAMPLE123 secret wJalrXUtnFEMI/K7MDENG ab");
         assert_eq!(s, "key [REDACTED] secret [REDACTED] ab");
         assert!(format!("{r:?}").contains("2 secrets"));
+    }
+
+    #[test]
+    fn what_the_endpoint_said_about_the_caller_and_bucket_is_scrubbed() {
+        let mut r = Redactor::default();
+        r.add("AKIAEXAMPLE123");
+        let mut o = Outcome::new(crate::outcome::Reason::Validated, String::new());
+        o.identity = Some("arn:aws:iam::1:user/AKIAEXAMPLE123".into());
+        o.bucket_region = Some("AKIAEXAMPLE123".into());
+        let o = r.scrub_outcome(o);
+        assert_eq!(
+            o.identity.as_deref(),
+            Some("arn:aws:iam::1:user/[REDACTED]")
+        );
+        assert_eq!(o.bucket_region.as_deref(), Some("[REDACTED]"));
     }
 }
