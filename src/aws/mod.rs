@@ -28,7 +28,10 @@ use aws_smithy_types::timeout::TimeoutConfig;
 
 use crate::spec::ValidSpec;
 
+pub use identities::Identities;
+
 pub mod classify;
+pub mod identities;
 pub mod recorder;
 pub mod tame;
 

@@ -101,6 +101,10 @@ pub struct Plan {
     pub role_arn: Option<String>,
     /// The account that must own the bucket, sent with every S3 request.
     pub expected_owner: Option<String>,
+    /// Who the credentials are, as STS answered recently for these very
+    /// credentials ([`Identities`](crate::aws::Identities)): no
+    /// GetCallerIdentity is sent.
+    pub known_identity: Option<String>,
 }
 
 impl Plan {
@@ -136,11 +140,28 @@ impl Plan {
             sts_authoritative: spec.endpoint.is_none(),
             role_arn: resolved.role_arn.clone(),
             expected_owner: spec.expected_bucket_owner.clone(),
+            known_identity: None,
         }
+    }
+
+    /// The same plan, with who the credentials are already known.
+    pub fn knowing(mut self, identity: Option<&str>) -> Self {
+        self.known_identity = identity.map(str::to_string);
+        self
     }
 
     fn wants(&self, p: Permission) -> bool {
         self.permissions.contains(&p)
+    }
+
+    /// Whether this validation sends an S3 request whose answer carries an
+    /// error code (ListObjectsV2, or the probe object's PutObject or
+    /// GetObject), so that S3 itself says whether it accepts the
+    /// credentials. HeadBucket cannot: its 403 has no body.
+    pub fn s3_proves_credentials(&self) -> bool {
+        self.wants(Permission::ListBucket)
+            || (self.leftover.is_none()
+                && (self.wants(Permission::PutObject) || self.wants(Permission::GetObject)))
     }
 
     fn location(&self) -> String {

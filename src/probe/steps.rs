@@ -189,7 +189,17 @@ impl<'a> Validation<'a> {
     /// Who the credentials are (STS GetCallerIdentity). Not required: an
     /// S3-compatible store's STS may not implement it, and an STS that did
     /// not answer is skipped for a while (see [`Outages`]).
+    ///
+    /// When STS answered for these credentials recently, its answer is
+    /// used and nothing is sent, provided the S3 requests that follow prove
+    /// that the credentials work ([`Plan::s3_proves_credentials`]).
     async fn identity(&mut self) -> Step {
+        if let Some(known) = &self.plan.known_identity
+            && self.plan.s3_proves_credentials()
+        {
+            self.out.identity = Some(known.clone());
+            return Ok(());
+        }
         let sts = &self.clients.sts;
         if self
             .clients

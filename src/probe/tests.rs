@@ -34,6 +34,7 @@ fn plan(perms: &[Permission]) -> Plan {
         sts_authoritative: true,
         role_arn: None,
         expected_owner: None,
+        known_identity: None,
     }
 }
 
@@ -666,4 +667,57 @@ async fn a_denied_simulation_is_about_the_identity_not_an_outage() {
     run_remembering(&world, &p, outages.clone()).await;
     run_remembering(&world, &p, outages).await;
     assert_eq!(world.lock().unwrap().simulation_calls, 2);
+}
+
+#[tokio::test]
+async fn a_known_identity_sends_no_get_caller_identity_and_s3_still_decides() {
+    let known = "arn:aws:iam::123456789012:user/known";
+    let p = plan(&all()).knowing(Some(known));
+    let r = run_with(World::default(), &p).await;
+    assert_eq!(r.out.reason, Reason::Validated, "{}", r.out.message);
+    assert_eq!(r.out.identity.as_deref(), Some(known));
+    assert!(r.out.authenticated, "S3 accepted the credentials");
+    assert!(r.out.message.contains(known), "{}", r.out.message);
+    assert_eq!(r.world.lock().unwrap().caller_calls, 0);
+
+    // Credentials S3 no longer knows fail the validation all the same.
+    let r = run_with(
+        World {
+            unknown_key: true,
+            ..Default::default()
+        },
+        &p,
+    )
+    .await;
+    assert_eq!(
+        r.out.reason,
+        Reason::InvalidCredentials,
+        "{}",
+        r.out.message
+    );
+    assert_eq!(r.world.lock().unwrap().caller_calls, 0);
+}
+
+#[tokio::test]
+async fn a_known_identity_is_asked_again_when_no_s3_answer_could_reject_the_key() {
+    // HeadBucket's 403 has no body: with only these permissions nothing
+    // but STS can tell a revoked key, so STS is asked.
+    for perms in [vec![ReplicateObject], vec![DeleteObject, ReplicateObject]] {
+        let p = plan(&perms).knowing(Some("arn:aws:iam::123456789012:user/known"));
+        let r = run_with(World::default(), &p).await;
+        assert_eq!(r.world.lock().unwrap().caller_calls, 1, "{perms:?}");
+        assert_eq!(
+            r.out.identity.as_deref(),
+            Some("arn:aws:iam::123456789012:user/sync"),
+            "STS's answer, not the one known"
+        );
+    }
+    // A leftover probe object blocks the write: only ListObjectsV2 would do.
+    let mut p = plan(&[PutObject, GetObject]).knowing(Some("arn:aws:iam::1:user/k"));
+    p.leftover = Some(Leftover {
+        bucket: "output".into(),
+        key: KEY.into(),
+    });
+    let r = run_with(World::default(), &p).await;
+    assert_eq!(r.world.lock().unwrap().caller_calls, 1);
 }

@@ -22,7 +22,7 @@ use kube::{Client, ResourceExt};
 use tracing::{debug, error, info};
 
 use crate::allowlist::{self, Allowlist};
-use crate::aws::{AwsFactory, Clients, Outages, S3Target};
+use crate::aws::{AwsFactory, Clients, Identities, Outages, S3Target};
 use crate::crd::{AuthKind, ConnectionId, S3Connection, S3ConnectionStatus};
 use crate::credentials::{CredentialCache, ResolveError, Resolver, SecretVersions, role};
 use crate::error::{Error, Result};
@@ -97,6 +97,9 @@ pub struct Context {
     pub config: Config,
     /// STS and IAM locations that recently did not answer.
     pub outages: Arc<Outages>,
+    /// Who credentials are, as STS recently answered: one
+    /// GetCallerIdentity per credentials, not per validation.
+    pub identities: Identities,
     /// When each connection was last validated and last found working.
     pub freshness: Freshness,
     failures: Failures,
@@ -113,6 +116,7 @@ impl Context {
         self.failures.retain(|uid| uids.contains(uid));
         self.freshness.retain(|k| keys.contains(&k));
         self.secrets.prune();
+        self.identities.prune(Instant::now());
     }
 }
 
@@ -127,6 +131,7 @@ impl Context {
             secrets: SecretVersions::default(),
             accounts: role::ServiceAccounts::default(),
             outages: Arc::default(),
+            identities: Identities::default(),
             slots: Slots::new(
                 config.concurrency.into(),
                 config.namespace_concurrency.into(),
@@ -412,14 +417,26 @@ async fn validate(conn: &S3Connection, ctx: &Context, now: Timestamp) -> Result<
         ctx.outages.clone(),
     );
     let previous = Previous::of(conn.status.as_ref(), &id.uid);
-    let plan = Plan::new(&spec, &resolved, &id, previous, now);
+    let sts = &clients.sts.location;
+    let known = ctx
+        .identities
+        .get(sts, &resolved.credentials, Instant::now());
+    let plan = Plan::new(&spec, &resolved, &id, previous, now).knowing(known.as_deref());
     let mut outcome = probe::run(&clients, &plan).await;
+    describe(conn, ctx, &mut outcome);
+    let outcome = resolved.redactor.scrub_outcome(outcome);
     if outcome.reason == Reason::InvalidCredentials {
         resolver.forget(&resolved);
+        ctx.identities.forget(sts, &resolved.credentials);
+    } else if known.is_none()
+        && let Some(arn) = &outcome.identity
+    {
+        // What STS just said, as the status shows it (tamed, scrubbed).
+        ctx.identities
+            .learn(sts, &resolved.credentials, arn, Instant::now());
     }
-    describe(conn, ctx, &mut outcome);
     Ok(Validation {
-        outcome: resolved.redactor.scrub_outcome(outcome),
+        outcome,
         interval: spec.interval,
     })
 }

@@ -806,3 +806,85 @@ async fn a_panic_in_a_validation_becomes_that_connections_internal_error() {
     assert_eq!(ready["reason"], "InternalError");
     assert_eq!(ctx.metrics.panics.get(), 1);
 }
+
+fn named(name: &str, uid: &str, spec: Value) -> S3Connection {
+    let mut c = connection(spec);
+    c.metadata.name = Some(name.into());
+    c.metadata.uid = Some(uid.into());
+    c
+}
+
+#[tokio::test]
+async fn connections_sharing_credentials_ask_sts_who_they_are_once() {
+    let h = harness(valid_secret(), World::default(), None, Config::default());
+    for (name, uid) in [("a", "uid-a"), ("b", "uid-b"), ("c", "uid-c")] {
+        reconcile(Arc::new(named(name, uid, access_key_spec())), h.ctx.clone())
+            .await
+            .unwrap();
+    }
+    let patches = h.api.status_patches();
+    assert_eq!(patches.len(), 3);
+    for p in &patches {
+        assert_eq!(condition(p, "Ready")["status"], "True", "{p}");
+        assert_eq!(
+            condition(p, "Authenticated")["status"],
+            "True",
+            "S3 accepted the credentials: {p}"
+        );
+        assert_eq!(
+            p["status"]["identity"],
+            "arn:aws:iam::123456789012:user/sync"
+        );
+    }
+    // Every validation sent its S3 requests; only the first asked STS.
+    let w = h.aws.world.lock().unwrap();
+    assert_eq!(w.caller_calls, 1);
+    assert_eq!(w.writes, 3);
+}
+
+#[tokio::test]
+async fn credentials_s3_rejects_are_asked_about_again() {
+    let h = harness(valid_secret(), World::default(), None, Config::default());
+    let run = |name: &'static str| {
+        let ctx = h.ctx.clone();
+        async move {
+            reconcile(Arc::new(named(name, name, access_key_spec())), ctx)
+                .await
+                .unwrap()
+        }
+    };
+    run("a").await;
+    assert_eq!(h.aws.world.lock().unwrap().caller_calls, 1);
+    // The key was deactivated: S3 says so though STS is not asked.
+    h.aws.world.lock().unwrap().unknown_key = true;
+    run("b").await;
+    let rejected = h.api.status_patches().pop().unwrap();
+    assert_failed(&rejected, "InvalidCredentials");
+    assert_eq!(h.aws.world.lock().unwrap().caller_calls, 1);
+    // Active again: who the key belongs to is asked anew.
+    h.aws.world.lock().unwrap().unknown_key = false;
+    run("c").await;
+    assert_eq!(h.aws.world.lock().unwrap().caller_calls, 2);
+}
+
+#[tokio::test]
+async fn an_identity_that_echoes_the_secret_is_kept_and_shown_scrubbed() {
+    // A hostile STS answers with an "ARN" that carries the secret key.
+    let h = harness(
+        valid_secret(),
+        World {
+            caller: Ok(format!("arn:aws:iam::123456789012:user/{SECRET_KEY}")),
+            ..Default::default()
+        },
+        None,
+        Config::default(),
+    );
+    for (name, uid) in [("a", "uid-a"), ("b", "uid-b")] {
+        reconcile(Arc::new(named(name, uid, access_key_spec())), h.ctx.clone())
+            .await
+            .unwrap();
+    }
+    assert_eq!(h.api.status_patches().len(), 2);
+    assert_eq!(h.aws.world.lock().unwrap().caller_calls, 1);
+    assert_no_secret_in(&h, &[ACCESS_KEY, SECRET_KEY]);
+}

@@ -2,7 +2,8 @@
 //! and the S3/IAM endpoint with IAM enforcement on.
 
 use crate::harness::{
-    self, ALL, IamUser, Operator, Setup, TestEnv, condition, permission, s3_policy, unique,
+    self, ALL, IamUser, Operator, Setup, TestEnv, condition, metrics, permission, s3_policy, total,
+    unique,
 };
 use serde_json::{Value, json};
 
@@ -385,6 +386,80 @@ async fn rotated_then_broken_secret_is_noticed_within_seconds() {
         normal.len(),
         1,
         "one Normal event, the recovery: {normal:?}"
+    );
+}
+
+/// Connections that share a Secret share STS's answer about who the key
+/// is: one GetCallerIdentity for all of them, while each still sends its
+/// own S3 requests. So a key deleted in IAM fails at S3 at once, though STS
+/// is not asked again.
+#[tokio::test]
+async fn connections_sharing_a_secret_ask_sts_once_and_a_deleted_key_still_fails() {
+    let env = TestEnv::new().await;
+    let Setup { ns, bucket, user } = env.setup("shared", "", &ALL).await;
+    let op = Operator::start(&env, &ns, &[]).await;
+    // One after the other: validations that run at the same moment each
+    // ask, as nobody has the answer yet.
+    for n in ["a", "b", "c"] {
+        env.apply_connection(&ns, n, spec(&env, &bucket, "creds"))
+            .await;
+        let c = env.wait_ready(&ns, n, "True", Some("Validated")).await;
+        let identity = c.status.clone().unwrap().identity.unwrap_or_default();
+        assert!(
+            identity.ends_with(&format!(":user/{}", user.name)),
+            "{n}: {identity}"
+        );
+        assert_eq!(condition(&c, "Authenticated").status, "True", "{n}");
+    }
+    let asked = |m: &str| {
+        total(
+            m,
+            "s3connection_aws_requests_total{service=\"STS\",operation=\"GetCallerIdentity\"",
+        )
+    };
+    let m = metrics(&op).await;
+    assert_eq!(asked(&m), 1.0, "{m}");
+    // Every validation (at least one each; the Secret's watch may add one)
+    // wrote its own probe object.
+    let validations = total(&m, "s3connection_validations_total");
+    assert!(validations >= 3.0, "{m}");
+    assert_eq!(
+        total(
+            &m,
+            "s3connection_aws_requests_total{service=\"S3\",operation=\"PutObject\",outcome=\"ok\"}"
+        ),
+        validations,
+        "{m}"
+    );
+
+    // The key is deleted in IAM; a validation asked for now fails at S3.
+    env.iam
+        .delete_access_key()
+        .user_name(&user.name)
+        .access_key_id(&user.access_key_id)
+        .send()
+        .await
+        .expect("delete access key");
+    let out = env.kubectl(&[
+        "annotate",
+        "--overwrite",
+        "-n",
+        &ns,
+        "s3connection/a",
+        "s3connection.dev/requested-at=key-deleted",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let fast = std::time::Duration::from_secs(20);
+    env.wait_ready_within(&ns, "a", "False", Some("InvalidCredentials"), fast)
+        .await;
+    assert_eq!(
+        asked(&metrics(&op).await),
+        1.0,
+        "S3 said it; STS was not asked"
     );
 }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use kube::runtime::wait::await_condition;
 use serde_json::{Value, json};
 
-use crate::harness::{ALL, Operator, Setup, TestEnv, condition, s3_policy};
+use crate::harness::{ALL, Operator, Setup, TestEnv, condition, metrics, s3_policy, total};
 use s3_connection_operator::crd::S3Connection;
 
 const REQUESTED_AT: &str = "s3connection.dev/requested-at";
@@ -110,21 +110,6 @@ async fn a_requested_at_annotation_revalidates_now_after_iam_was_fixed_elsewhere
         total(&metrics(&op).await, "s3connection_validations_total"),
         4.0
     );
-}
-
-/// Sum of all samples of a metric family in a /metrics text.
-fn total(metrics: &str, family: &str) -> f64 {
-    metrics
-        .lines()
-        .filter(|l| l.starts_with(family) && !l.starts_with('#'))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
-
-async fn metrics(op: &Operator) -> String {
-    let (code, body) = op.get("/metrics").await.expect("GET /metrics");
-    assert_eq!(code, 200);
-    body
 }
 
 #[tokio::test]

@@ -646,6 +646,23 @@ fn find_condition(c: &S3Connection, type_: &str) -> Option<Cond> {
 }
 
 /// The Ready condition, if the connection has one.
+/// Sum of the samples of a metric family in a /metrics text; `family` may
+/// go on into the labels (`name{service="S3"`) to pick some series.
+pub fn total(metrics: &str, family: &str) -> f64 {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with(family) && !l.starts_with('#'))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// The operator's /metrics text.
+pub async fn metrics(op: &Operator) -> String {
+    let (code, body) = op.get("/metrics").await.expect("GET /metrics");
+    assert_eq!(code, 200);
+    body
+}
+
 pub fn ready_of(c: &S3Connection) -> Option<Cond> {
     find_condition(c, "Ready")
 }
