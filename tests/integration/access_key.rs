@@ -2,8 +2,8 @@
 //! and the S3/IAM endpoint with IAM enforcement on.
 
 use crate::harness::{
-    self, ALL, IamUser, Operator, Setup, TestEnv, condition, metrics, permission, s3_policy, total,
-    unique,
+    self, ALL, IamUser, Operator, Setup, TestEnv, annotate, condition, metrics, permission,
+    s3_policy, total, unique,
 };
 use serde_json::{Value, json};
 
@@ -440,18 +440,12 @@ async fn connections_sharing_a_secret_ask_sts_once_and_a_deleted_key_still_fails
         .send()
         .await
         .expect("delete access key");
-    let out = env.kubectl(&[
-        "annotate",
-        "--overwrite",
-        "-n",
+    annotate(
+        &env,
         &ns,
-        "s3connection/a",
-        "s3connection.dev/requested-at=key-deleted",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        "a",
+        "s3connection.dev/requested-at",
+        "key-deleted",
     );
     let fast = std::time::Duration::from_secs(20);
     env.wait_ready_within(&ns, "a", "False", Some("InvalidCredentials"), fast)

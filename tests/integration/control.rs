@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use kube::runtime::wait::await_condition;
 use serde_json::{Value, json};
 
-use crate::harness::{ALL, Operator, Setup, TestEnv, condition, metrics, s3_policy, total};
+use crate::harness::{
+    ALL, Operator, Setup, TestEnv, annotate, condition, metrics, s3_policy, total,
+};
 use s3_connection_operator::crd::S3Connection;
 
 const REQUESTED_AT: &str = "s3connection.dev/requested-at";
@@ -19,22 +21,6 @@ fn hourly(env: &TestEnv, bucket: &str) -> Value {
     let mut s = env.access_key_spec(bucket, "creds");
     s["validationInterval"] = json!("1h");
     s
-}
-
-fn annotate(env: &TestEnv, ns: &str, name: &str, key: &str, value: &str) {
-    let out = env.kubectl(&[
-        "annotate",
-        "--overwrite",
-        "-n",
-        ns,
-        &format!("s3connection/{name}"),
-        &format!("{key}={value}"),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// Wait until `status.lastHandledRequestedAt` is `value`; how long it took.

@@ -646,6 +646,23 @@ fn find_condition(c: &S3Connection, type_: &str) -> Option<Cond> {
 }
 
 /// The Ready condition, if the connection has one.
+/// `kubectl annotate --overwrite` one S3Connection.
+pub fn annotate(env: &TestEnv, ns: &str, name: &str, key: &str, value: &str) {
+    let out = env.kubectl(&[
+        "annotate",
+        "--overwrite",
+        "-n",
+        ns,
+        &format!("s3connection/{name}"),
+        &format!("{key}={value}"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Sum of the samples of a metric family in a /metrics text; `family` may
 /// go on into the labels (`name{service="S3"`) to pick some series.
 pub fn total(metrics: &str, family: &str) -> f64 {
