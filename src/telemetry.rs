@@ -198,7 +198,7 @@ impl Metrics {
         );
         r.register(
             "status_patches",
-            "Status writes by outcome (written, unchanged, failed)",
+            "Status writes by outcome (written, unchanged, conflict, gone, failed)",
             self.status_patches.clone(),
         );
         r.register(

@@ -18,7 +18,7 @@ pub struct Freshness(Mutex<HashMap<Key, Seen>>);
 
 /// A UID (a UUID when the API server made it) as 16 bytes rather than a
 /// 36-character String; any other UID by its hash.
-type Key = u128;
+pub type Key = u128;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 struct Seen {

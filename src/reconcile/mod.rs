@@ -5,6 +5,7 @@
 //! look again ([`requeue`]). [`watches`] runs it for every connection.
 
 pub mod freshness;
+pub mod latest;
 pub mod requeue;
 pub mod resume;
 pub mod slots;
@@ -29,13 +30,15 @@ use crate::error::{Error, Result};
 use crate::messages;
 use crate::outcome::{Outcome, Problem, Reason, Severity};
 use crate::probe::{self, Plan, Previous};
-use crate::status::{self, write};
+use crate::status;
+use crate::status::write::{self, Applied};
 use crate::telemetry::Metrics;
 use crate::{crd, spec};
 use requeue::{Failures, jittered, spread_backoff};
 use slots::Slots;
 
 pub use freshness::Freshness;
+pub use latest::Latest;
 
 pub use watches::run;
 
@@ -102,6 +105,8 @@ pub struct Context {
     pub identities: Identities,
     /// When each connection was last validated and last found working.
     pub freshness: Freshness,
+    /// The newest resourceVersion known of each connection.
+    pub latest: Latest,
     failures: Failures,
     slots: Slots,
 }
@@ -115,6 +120,7 @@ impl Context {
             uids.iter().map(|u| freshness::key(u)).collect();
         self.failures.retain(|uid| uids.contains(uid));
         self.freshness.retain(|k| keys.contains(&k));
+        self.latest.retain(|k| keys.contains(&k));
         self.secrets.prune();
         self.identities.prune(Instant::now());
     }
@@ -138,6 +144,7 @@ impl Context {
             ),
             config,
             freshness: Freshness::default(),
+            latest: Latest::default(),
             failures: Failures::default(),
         }
     }
@@ -178,8 +185,13 @@ fn busy_retry(uid: &str) -> Duration {
 
 pub async fn reconcile(conn: Arc<S3Connection>, ctx: Arc<Context>) -> Result<Action> {
     let uid = conn.uid().unwrap_or_default();
+    let Some(conn) = current(conn, &ctx).await? else {
+        return Ok(Action::await_change());
+    };
     let generation = conn.metadata.generation;
     let first = conn.status.clone().unwrap_or_default();
+    // The version every status below is computed from.
+    let mut version = conn.resource_version();
     if conn.spec.suspend == Some(true) {
         debug!(
             namespace = conn.namespace().unwrap_or_default(),
@@ -188,8 +200,12 @@ pub async fn reconcile(conn: Arc<S3Connection>, ctx: Arc<Context>) -> Result<Act
         );
         let now = Time(Timestamp::now());
         let new = status::suspended_status(generation, &first, &now);
-        write_if_changed(&conn, &ctx, &first, &new, None).await?;
-        return Ok(Action::await_change());
+        let changed = write_if_changed(&conn, &ctx, &first, &new, version.as_deref(), None).await?;
+        return Ok(if changed {
+            Action::requeue(conflict_retry(&uid))
+        } else {
+            Action::await_change()
+        });
     }
     let Some(place) = ctx.slots.place(&conn.namespace().unwrap_or_default()) else {
         ctx.metrics.deferred();
@@ -204,15 +220,26 @@ pub async fn reconcile(conn: Arc<S3Connection>, ctx: Arc<Context>) -> Result<Act
         && status::announce_progress(&old, generation)
     {
         let progressing = status::progressing_status(g, &old, &Time(Timestamp::now()));
-        write::apply(
+        match write::apply(
             &ctx.client,
             &conn,
             &progressing,
             &status::stale_fields(&old, &progressing),
+            version.as_deref(),
             ctx.config.status_timeout,
             &ctx.metrics,
         )
-        .await?;
+        .await?
+        {
+            Applied::Written(v) => {
+                if let Some(v) = &v {
+                    ctx.latest.note(&uid, v);
+                }
+                version = v;
+            }
+            Applied::Conflict => return Ok(Action::requeue(conflict_retry(&uid))),
+            Applied::Gone => return Ok(Action::await_change()),
+        }
         old = progressing;
     }
     let slot = ctx.slots.slot(place).await;
@@ -240,7 +267,11 @@ pub async fn reconcile(conn: Arc<S3Connection>, ctx: Arc<Context>) -> Result<Act
     let new = status::build_status(generation, &old, &outcome, &now);
     // An event compares with what the status said before this validation
     // began, not with the "validating" in between.
-    write_if_changed(&conn, &ctx, &old, &new, Some((&first, &outcome))).await?;
+    let event = Some((&first, &outcome));
+    if write_if_changed(&conn, &ctx, &old, &new, version.as_deref(), event).await? {
+        // Changed while it was validated: validate what it is now.
+        return Ok(Action::requeue(conflict_retry(&uid)));
+    }
 
     Ok(match outcome.reason.severity() {
         Severity::Transient => {
@@ -254,32 +285,84 @@ pub async fn reconcile(conn: Arc<S3Connection>, ctx: Arc<Context>) -> Result<Act
     })
 }
 
-/// Write `new` if it differs from `old` (see [`status::needs_write`]);
-/// publish an event when Ready changed from `since`'s.
+/// The connection as it is now: the cached copy when it is the newest
+/// version this process knows of, else (the cache has not yet seen this
+/// process's own last write, or the object changed since) the object read
+/// from the API server. `None` when it was deleted.
+async fn current(conn: Arc<S3Connection>, ctx: &Context) -> Result<Option<Arc<S3Connection>>> {
+    let uid = conn.uid().unwrap_or_default();
+    if ctx
+        .latest
+        .is_current(&uid, conn.metadata.resource_version.as_deref())
+    {
+        return Ok(Some(conn));
+    }
+    let ns = conn.namespace().unwrap_or_default();
+    let name = conn.name_any();
+    let api: kube::Api<S3Connection> = kube::Api::namespaced(ctx.client.clone(), &ns);
+    let read = tokio::time::timeout(ctx.config.status_timeout, api.get_opt(&name)).await;
+    let fresh = match read {
+        Ok(Ok(fresh)) => fresh,
+        Ok(Err(e)) => return Err(Error::kube(format!("get S3Connection {ns}/{name}"), e)),
+        Err(_) => {
+            return Err(Error::KubeTimeout {
+                context: format!("get S3Connection {ns}/{name}"),
+                timeout: ctx.config.status_timeout,
+            });
+        }
+    };
+    // Deleted, or deleted and created again under the same name: the
+    // cache will bring the new object.
+    let Some(fresh) = fresh.filter(|f| f.uid().as_deref() == Some(uid.as_str())) else {
+        return Ok(None);
+    };
+    if let Some(v) = &fresh.metadata.resource_version {
+        ctx.latest.note(&uid, v);
+    }
+    Ok(Some(Arc::new(fresh)))
+}
+
+/// How soon a reconcile whose status write found the object changed tries
+/// again: at once, give or take, since the object is already newer.
+fn conflict_retry(uid: &str) -> Duration {
+    jittered(Duration::from_millis(200), uid)
+}
+
+/// Write `new` if it differs from `old` (see [`status::needs_write`]),
+/// computed from the object at `version`; publish an event when Ready
+/// changed from `since`'s. True when nothing was written because the
+/// object changed since `version` (a write conflict).
 async fn write_if_changed(
     conn: &S3Connection,
     ctx: &Context,
     old: &S3ConnectionStatus,
     new: &S3ConnectionStatus,
+    version: Option<&str>,
     event: Option<(&S3ConnectionStatus, &Outcome)>,
-) -> Result<()> {
+) -> Result<bool> {
     if !status::needs_write(old, new) {
         ctx.metrics.status_patch("unchanged", None);
-        return Ok(());
+        return Ok(false);
     }
-    write::apply(
+    let applied = write::apply(
         &ctx.client,
         conn,
         new,
         &status::stale_fields(old, new),
+        version,
         ctx.config.status_timeout,
         &ctx.metrics,
     )
     .await?;
-    if let Some((since, outcome)) = event {
-        write::publish_transition(&ctx.events, conn, since, new, outcome).await;
+    if let Applied::Written(v) = &applied {
+        if let Some(v) = v {
+            ctx.latest.note(&conn.uid().unwrap_or_default(), v);
+        }
+        if let Some((since, outcome)) = event {
+            write::publish_transition(&ctx.events, conn, since, new, outcome).await;
+        }
     }
-    Ok(())
+    Ok(applied == Applied::Conflict)
 }
 
 pub fn error_policy(conn: Arc<S3Connection>, err: &Error, ctx: Arc<Context>) -> Action {

@@ -75,6 +75,11 @@ impl ApiServer {
                         "spec": {"bucket": "output", "region": "us-east-1", "auth": {}},
                     });
                     obj["status"] = body["status"].clone();
+                    // A write at resourceVersion n makes it n + 1.
+                    if let Some(v) = body["metadata"]["resourceVersion"].as_str() {
+                        let n: u64 = v.parse().expect("a numeric resourceVersion");
+                        obj["metadata"]["resourceVersion"] = json!((n + 1).to_string());
+                    }
                     (200, obj)
                 } else if method == Method::POST && path.contains("/events") {
                     (201, body)
@@ -887,4 +892,112 @@ async fn an_identity_that_echoes_the_secret_is_kept_and_shown_scrubbed() {
     assert_eq!(h.api.status_patches().len(), 2);
     assert_eq!(h.aws.world.lock().unwrap().caller_calls, 1);
     assert_no_secret_in(&h, &[ACCESS_KEY, SECRET_KEY]);
+}
+
+const CONN_PATH: &str = "/apis/s3connection.dev/v1alpha1/namespaces/team/s3connections/conn";
+const STATUS_PATH: &str =
+    "/apis/s3connection.dev/v1alpha1/namespaces/team/s3connections/conn/status";
+
+fn at_version(mut conn: S3Connection, rv: &str, status: Option<&Value>) -> S3Connection {
+    conn.metadata.resource_version = Some(rv.into());
+    conn.status = status.map(|s| serde_json::from_value(s.clone()).unwrap());
+    conn
+}
+
+#[tokio::test]
+async fn a_reconcile_whose_cache_missed_the_last_write_reads_the_object_first() {
+    // What a first validation proved, as the API server holds it at "12".
+    let proved = reconcile_once(
+        &harness(valid_secret(), World::default(), None, Config::default()),
+        connection(access_key_spec()),
+    )
+    .await;
+    let mut stored = serde_json::to_value(at_version(
+        connection(access_key_spec()),
+        "12",
+        Some(&proved["status"]),
+    ))
+    .unwrap();
+    stored["kind"] = json!("S3Connection");
+    let mut routes = valid_secret();
+    routes.push((Method::GET, CONN_PATH, 200, stored));
+    // The endpoint fails now, transiently.
+    let world = World {
+        throttled: true,
+        ..Default::default()
+    };
+    let h = harness(routes, world, None, Config::default());
+    // This process wrote "12"; its cache still has "11", without a status.
+    h.ctx.latest.note("uid-1", "12");
+    let stale = at_version(connection(access_key_spec()), "11", None);
+    reconcile(Arc::new(stale), h.ctx.clone()).await.unwrap();
+
+    assert_eq!(h.api.count(Method::GET, CONN_PATH), 1, "read once");
+    let patches = h.api.status_patches();
+    assert_eq!(patches.len(), 1, "{patches:?}");
+    let patch = &patches[0];
+    assert_eq!(patch["metadata"]["resourceVersion"], "12", "{patch}");
+    assert_eq!(condition(patch, "Ready")["status"], "Unknown");
+    // What was proved before stays visible through the transient problem.
+    assert_eq!(
+        patch["status"]["permissions"],
+        proved["status"]["permissions"]
+    );
+    assert_eq!(patch["status"]["identity"], proved["status"]["identity"]);
+    // The transition is from the stored Ready=True, not from nothing.
+    let events = h.api.events();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["type"], "Warning");
+
+    // The cache caught up with the write: no read.
+    let caught_up = at_version(connection(access_key_spec()), "13", Some(&patch["status"]));
+    reconcile(Arc::new(caught_up), h.ctx.clone()).await.unwrap();
+    assert_eq!(h.api.count(Method::GET, CONN_PATH), 1, "still one read");
+}
+
+#[tokio::test]
+async fn a_write_that_finds_the_object_changed_is_retried_soon_without_an_event() {
+    let failed = reconcile_once(
+        &harness(vec![], World::default(), None, Config::default()),
+        connection(access_key_spec()),
+    )
+    .await;
+    let conflict = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Conflict", "code": 409, "message": "the object has been modified"});
+    let mut routes = valid_secret();
+    routes.push((Method::PATCH, STATUS_PATH, 409, conflict));
+    let h = harness(routes, World::default(), None, Config::default());
+    let conn = at_version(connection(access_key_spec()), "5", Some(&failed["status"]));
+    let action = reconcile(Arc::new(conn), h.ctx.clone()).await.unwrap();
+
+    assert_eq!(
+        action,
+        kube::runtime::controller::Action::requeue(super::conflict_retry("uid-1"))
+    );
+    let patch = &h.api.status_patches()[0];
+    assert_eq!(patch["metadata"]["resourceVersion"], "5");
+    assert!(h.api.events().is_empty(), "nothing was written: no event");
+    let conflicts = crate::telemetry::PatchLabels {
+        outcome: "conflict",
+    };
+    assert_eq!(
+        h.ctx.metrics.status_patches.get_or_create(&conflicts).get(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_spec_edits_result_is_written_at_the_version_its_announcement_made() {
+    let h = harness(valid_secret(), World::default(), None, Config::default());
+    let mut first = reconcile_once(&h, connection(access_key_spec())).await;
+    first["status"]["observedGeneration"] = json!(1);
+    for c in first["status"]["conditions"].as_array_mut().unwrap() {
+        c["observedGeneration"] = json!(1);
+    }
+    let conn = at_version(connection(access_key_spec()), "40", Some(&first["status"]));
+    reconcile(Arc::new(conn), h.ctx.clone()).await.unwrap();
+    let patches = h.api.status_patches();
+    assert_eq!(patches.len(), 3, "{patches:?}");
+    assert_progressing(&patches[1]);
+    assert_eq!(patches[1]["metadata"]["resourceVersion"], "40");
+    assert_eq!(patches[2]["metadata"]["resourceVersion"], "41");
 }

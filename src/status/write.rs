@@ -22,53 +22,79 @@ pub const MANAGER: &str = "s3-connection-operator";
 /// Events carry at most this much of a message.
 const EVENT_NOTE_MAX: usize = 1000;
 
+/// What became of a status write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    /// Written; the object's new resourceVersion.
+    Written(Option<String>),
+    /// The object is no longer at the resourceVersion the status was
+    /// computed from: nothing was written.
+    Conflict,
+    /// The object was deleted: nothing to report to.
+    Gone,
+}
+
 /// Apply `status` to the connection's status subresource, and remove the
-/// `stale` fields (see [`super::stale_fields`]).
+/// `stale` fields (see [`super::stale_fields`]). `resource_version` is the
+/// version of the object the status was computed from: when the object has
+/// changed since (a spec edit, another writer, or a copy older than this
+/// process's own last write), the API server refuses the write
+/// ([`Applied::Conflict`]) rather than let a status computed from an older
+/// one replace a newer one.
 pub async fn apply(
     client: &Client,
     conn: &S3Connection,
     status: &S3ConnectionStatus,
     stale: &[&str],
+    resource_version: Option<&str>,
     timeout: Duration,
     metrics: &Metrics,
-) -> Result<()> {
+) -> Result<Applied> {
     let ns = conn.namespace().unwrap_or_default();
     let name = conn.name_any();
     let what = || format!("patch status of S3Connection {ns}/{name}");
     let api: Api<S3Connection> = Api::namespaced(client.clone(), &ns);
-    let patch = json!({
-        "apiVersion": S3Connection::api_version(&()),
-        "kind": S3Connection::kind(&()),
-        "status": status,
-    });
-    let started = Instant::now();
     let params = PatchParams::apply(MANAGER).force();
     let removal: serde_json::Map<String, serde_json::Value> = stale
         .iter()
         .map(|f| (f.to_string(), serde_json::Value::Null))
         .collect();
+    let started = Instant::now();
     // Removal first: whoever sees the new status sees it without them.
     let write = async {
+        let mut version = resource_version.map(str::to_string);
         if !removal.is_empty() {
-            let nulls = json!({ "status": removal });
-            api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&nulls))
+            let mut nulls = json!({ "status": removal });
+            precondition(&mut nulls, version.as_deref());
+            let removed = api
+                .patch_status(&name, &PatchParams::default(), &Patch::Merge(&nulls))
                 .await?;
+            version = removed.metadata.resource_version;
         }
+        let mut patch = json!({
+            "apiVersion": S3Connection::api_version(&()),
+            "kind": S3Connection::kind(&()),
+            "status": status,
+        });
+        precondition(&mut patch, version.as_deref());
         api.patch_status(&name, &params, &Patch::Apply(&patch))
-            .await?;
-        Ok::<_, kube::Error>(())
+            .await
     };
     let res = tokio::time::timeout(timeout, write).await;
     let took = Some(started.elapsed());
     match res {
-        Ok(Ok(_)) => {
+        Ok(Ok(written)) => {
             metrics.status_patch("written", took);
-            Ok(())
+            Ok(Applied::Written(written.metadata.resource_version))
         }
         Ok(Err(kube::Error::Api(s))) if s.code == 404 => {
             // Deleted while we validated: nothing to report to.
             metrics.status_patch("gone", took);
-            Ok(())
+            Ok(Applied::Gone)
+        }
+        Ok(Err(kube::Error::Api(s))) if s.code == 409 => {
+            metrics.status_patch("conflict", took);
+            Ok(Applied::Conflict)
         }
         Ok(Err(e)) => {
             metrics.status_patch("failed", took);
@@ -81,6 +107,14 @@ pub async fn apply(
                 timeout,
             })
         }
+    }
+}
+
+/// Make `patch` apply only to the object at `resource_version` (the API
+/// server answers 409 Conflict otherwise); no precondition without one.
+fn precondition(patch: &mut serde_json::Value, resource_version: Option<&str>) {
+    if let Some(v) = resource_version {
+        patch["metadata"] = json!({ "resourceVersion": v });
     }
 }
 
