@@ -6,6 +6,7 @@
 
 pub mod freshness;
 pub mod latest;
+pub mod related;
 pub mod requeue;
 pub mod resume;
 pub mod slots;
@@ -107,6 +108,8 @@ pub struct Context {
     pub freshness: Freshness,
     /// The newest resourceVersion known of each connection.
     pub latest: Latest,
+    /// Secret and ServiceAccount watches still on their first list.
+    pub related: related::RelatedWatches,
     failures: Failures,
     slots: Slots,
 }
@@ -145,6 +148,7 @@ impl Context {
             config,
             freshness: Freshness::default(),
             latest: Latest::default(),
+            related: related::RelatedWatches::default(),
             failures: Failures::default(),
         }
     }
@@ -183,7 +187,12 @@ fn busy_retry(uid: &str) -> Duration {
     jittered(Duration::from_millis(500), uid) + Duration::from_millis(500)
 }
 
+/// The longest a validation waits for the Secret and ServiceAccount
+/// watches' first lists (see [`related`]).
+const RELATED_LIST_WAIT: Duration = Duration::from_secs(30);
+
 pub async fn reconcile(conn: Arc<S3Connection>, ctx: Arc<Context>) -> Result<Action> {
+    ctx.related.wait(RELATED_LIST_WAIT).await;
     let uid = conn.uid().unwrap_or_default();
     let Some(conn) = current(conn, &ctx).await? else {
         return Ok(Action::await_change());

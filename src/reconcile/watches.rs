@@ -1,7 +1,8 @@
 //! Running the reconciler: the S3Connection watch (only generation changes
 //! trigger a validation, so our own status writes do not), metadata-only
 //! watches of Secrets and ServiceAccounts that re-validate the connections
-//! naming them, readiness, and a bounded graceful shutdown.
+//! naming them when they change (not for their first list: see
+//! [`super::related`]), readiness, and a bounded graceful shutdown.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,6 +17,7 @@ use kube::runtime::{WatchStreamExt, predicates, watcher};
 use kube::{Api, Client, Resource};
 use tracing::{debug, info, warn};
 
+use super::related::after_first_list;
 use super::resume::{NoBackoff, resilient};
 use super::{Context, Freshness, error_policy, reconcile};
 use crate::crd::{S3Connection, S3ConnectionSpec};
@@ -257,6 +259,12 @@ fn controller(
 
     // Secret metadata: only each Secret's version is kept, so that a Secret
     // whose version did not change is not read again.
+    // Neither watch's first list triggers a validation (see `related`).
+    ctx.related.expect(2);
+    let listed = || {
+        let ctx = ctx.clone();
+        move || ctx.related.listed()
+    };
     let mut versions = ctx.secrets.watch();
     let secret_events = resilient(
         "secrets",
@@ -267,9 +275,10 @@ fn controller(
         if let Ok(ev) = ev {
             versions.apply(ev);
         }
-    })
-    .touched_objects()
-    .predicate_filter(predicates::resource_version, Default::default());
+    });
+    let secret_events = after_first_list(secret_events, listed())
+        .touched_objects()
+        .predicate_filter(predicates::resource_version, Default::default());
     // ServiceAccount metadata: IRSA's uid, role and audience of each.
     let mut known = ctx.accounts.watch();
     let sa_events = resilient(
@@ -281,9 +290,10 @@ fn controller(
         if let Ok(ev) = ev {
             known.apply(ev);
         }
-    })
-    .touched_objects()
-    .predicate_filter(predicates::resource_version, Default::default());
+    });
+    let sa_events = after_first_list(sa_events, listed())
+        .touched_objects()
+        .predicate_filter(predicates::resource_version, Default::default());
 
     let secret_store = reader.clone();
     let sa_store = reader.clone();
