@@ -177,7 +177,15 @@ impl Plan {
 /// returned outcome.
 pub async fn run(clients: &Clients, plan: &Plan) -> Outcome {
     let mut v = steps::Validation::new(clients, plan);
-    match v.steps().await {
+    let mut result = v.steps().await;
+    // STS rejecting the credentials outweighs what S3 said, as it does when
+    // STS is asked first.
+    if !matches!(&result, Err(p) if p.reason == Reason::InvalidCredentials)
+        && let Err(p) = v.unproved_identity().await
+    {
+        result = Err(p);
+    }
+    match result {
         Ok(()) => {
             v.out.permissions = v.ordered_results();
             conclude(plan, &mut v.out);

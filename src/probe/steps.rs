@@ -200,6 +200,25 @@ impl<'a> Validation<'a> {
             self.out.identity = Some(known.clone());
             return Ok(());
         }
+        self.ask_sts().await
+    }
+
+    /// After a validation that took the identity as known but ended before
+    /// any S3 answer proved the credentials (the bucket is missing, in
+    /// another region, unreachable): ask STS after all, as a validation
+    /// without that knowledge did first. Otherwise Authenticated would be
+    /// True after each STS answer and Unknown in between, and the status
+    /// would be rewritten whenever the known identity expired.
+    pub(super) async fn unproved_identity(&mut self) -> Step {
+        if self.plan.known_identity.is_none() || self.out.authenticated {
+            return Ok(());
+        }
+        self.out.identity = None;
+        self.ask_sts().await
+    }
+
+    /// STS GetCallerIdentity.
+    async fn ask_sts(&mut self) -> Step {
         let sts = &self.clients.sts;
         if self
             .clients

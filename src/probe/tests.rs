@@ -721,3 +721,45 @@ async fn a_known_identity_is_asked_again_when_no_s3_answer_could_reject_the_key(
     let r = run_with(World::default(), &p).await;
     assert_eq!(r.world.lock().unwrap().caller_calls, 1);
 }
+
+#[tokio::test]
+async fn a_known_identity_that_s3_never_got_to_prove_is_asked_about_after_all() {
+    // The bucket is missing (HeadBucket's 404 has no body): no S3 answer
+    // proved the credentials. The outcome must be the one a validation
+    // without the known identity gives, or Authenticated flips between
+    // True and Unknown each time the known identity expires. (In another
+    // region, HeadBucket's 200 or 301 proves them, and STS is not asked.)
+    let sts_says = "arn:aws:iam::123456789012:user/sync";
+    for (bucket_exists, region, sts_calls) in [(false, "us-east-1", 1), (true, "eu-west-1", 0)] {
+        let world = || World {
+            bucket_exists,
+            bucket_region: region.into(),
+            ..Default::default()
+        };
+        let cold = run_with(world(), &plan(&all())).await;
+        let warm = run_with(world(), &plan(&all()).knowing(Some(sts_says))).await;
+        assert_ne!(warm.out.reason, Reason::Validated);
+        assert_eq!(warm.out.reason, cold.out.reason, "{}", warm.out.message);
+        assert!(warm.out.authenticated, "{}", warm.out.message);
+        assert_eq!(warm.out.authenticated, cold.out.authenticated);
+        assert_eq!(warm.out.identity, cold.out.identity);
+        assert_eq!(
+            warm.world.lock().unwrap().caller_calls,
+            sts_calls,
+            "{region}"
+        );
+    }
+    // STS rejecting the credentials then is what the validation reports.
+    let world = World {
+        bucket_exists: false,
+        caller: Err("InvalidClientTokenId".into()),
+        ..Default::default()
+    };
+    let r = run_with(world, &plan(&all()).knowing(Some(sts_says))).await;
+    assert_eq!(
+        r.out.reason,
+        Reason::InvalidCredentials,
+        "{}",
+        r.out.message
+    );
+}
