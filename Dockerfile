@@ -4,6 +4,11 @@
 #   docker build -t s3-connection-operator:0.1.0 --build-arg VERSION=0.1.0 .
 #   podman build -t s3-connection-operator:0.1.0 --build-arg VERSION=0.1.0 .
 #
+# `make image` builds the same image without Docker or a registry: the same
+# script lays out the same files (hack/image-rootfs.sh), and the runtime
+# stage's instructions below become its configuration (hack/oci-image.py).
+# Only the build stage differs (there, the cargo build on the machine).
+#
 # The Helm chart in deploy/helm/s3-connection-operator runs this image as
 # UID/GID 65532 with a read-only root filesystem.
 
@@ -38,14 +43,22 @@ RUN mkdir -p src \
 #    build, and cargo must not mistake the crate for up to date.
 COPY src ./src
 RUN find src -name '*.rs' -exec touch {} + \
- && cargo build --release --locked --bin s3-connection-operator \
- && install -D -m 0755 target/release/s3-connection-operator /out/s3-connection-operator
+ && cargo build --release --locked --bin s3-connection-operator
+
+# 3. The runtime stage's files, laid out by the script `make image` uses:
+#    the binary, the libraries it links (libc, libm, libgcc_s and the ELF
+#    loader), the CA bundle, passwd/group entries for 65532.
+COPY hack/image-rootfs.sh ./hack/
+RUN hack/image-rootfs.sh --user target/release/s3-connection-operator \
+      /usr/local/bin/s3-connection-operator /rootfs
 
 # ---------------------------------------------------------------------------
-# Runtime stage: glibc + libgcc (the binary links libc, libm, libgcc_s), CA
-# certificates, no shell, no package manager.
+# Runtime stage: exactly the files of /rootfs, no shell, no package manager.
+# `make image` builds the same image without Docker: it runs the same
+# script and reads this stage's instructions (hack/oci-image.py), so keep
+# to ARG, LABEL, ENV, USER, WORKDIR, EXPOSE, ENTRYPOINT, CMD and this COPY.
 # ---------------------------------------------------------------------------
-FROM gcr.io/distroless/cc-debian12:nonroot
+FROM scratch
 
 ARG VERSION=0.1.0
 
@@ -55,7 +68,7 @@ LABEL org.opencontainers.image.title="s3-connection-operator" \
       org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.version="${VERSION}"
 
-COPY --from=build /out/s3-connection-operator /usr/local/bin/s3-connection-operator
+COPY --from=build /rootfs /
 
 USER 65532:65532
 
