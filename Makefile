@@ -47,6 +47,26 @@ dev-status: ## show what runs in .dev
 dev-check: ## smoke-test the running environment (tokens, web identity, S3 behaviours)
 	source $(DEV_DIR)/env && moto-python hack/check_dev_env.py
 
+##@ Node
+
+# A real node named `localhost` (containerd + runc from Debian, kubelet,
+# kube-controller-manager, kube-scheduler; hack/node-up.sh) added to the
+# running environment in DEV_DIR (`make e2e` passes DEV_DIR=$(TEST_DEV_DIR)).
+# Root only; one node per machine (fixed paths and ports): node-up refuses
+# while another dir's node runs and names it. `make dev` never starts one;
+# dev-down stops it. Afterwards: source $(DEV_DIR)/env $(DEV_DIR)/node.env.
+.PHONY: node-up
+node-up: pause-image ## add a node (kubelet, containerd, controllers) to the environment in .dev; root, one per machine
+	S3C_DEV_DIR=$(DEV_DIR) S3C_PAUSE_ARCHIVE=$(PAUSE_ARCHIVE) S3C_PAUSE_IMAGE=$(PAUSE_IMAGE) hack/node-up.sh
+
+.PHONY: node-down
+node-down: ## stop the node of .dev; remove its pods, mounts, cgroups and paths
+	S3C_DEV_DIR=$(DEV_DIR) hack/node-down.sh
+
+.PHONY: node-status
+node-status: ## show what of the node of .dev runs
+	S3C_DEV_DIR=$(DEV_DIR) hack/node-up.sh status
+
 ##@ Run
 
 .PHONY: run

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Stops what hack/dev-up.sh started in ${S3C_DEV_DIR:-<repo>/.dev} (MinIO,
+# Stops what hack/dev-up.sh started in ${S3C_DEV_DIR:-<repo>/.dev} (first the
+# node of hack/node-up.sh if this dir has one: hack/node-down.sh; then MinIO,
 # moto, kube-apiserver, etcd: each its own process group, recorded in
 # run/*.pid), waits until they are gone, and removes the state (etcd and MinIO
 # data, certificates, kubeconfig, env) so the next dev-up starts a clean cluster. Logs of the last
@@ -26,6 +27,14 @@ exec 9> "$DEV/.lock"
 flock -w 300 9 || { log "another dev-up/dev-down holds $DEV/.lock"; exit 1; }
 
 source "$REPO/hack/proc.sh"
+
+# A node (hack/node-up.sh) of this dir goes first: its pods, mounts and fixed
+# paths outside $DEV. If that fails, stop here: removing $DEV under live
+# mounts would reach into them.
+if [[ -d $DEV/node || -f $RUN/kubelet.pid || -f $RUN/containerd.pid || $(cat /run/s3c-node/owner 2>/dev/null) == "$DEV" ]]; then
+  S3C_DEV_DIR=$DEV "$REPO/hack/node-down.sh" ||
+    { log "ERROR: hack/node-down.sh failed; the control plane keeps running (fix that, then run dev-down again)"; exit 1; }
+fi
 
 stop_component minio "/minio server"
 stop_component moto moto_launcher.py

@@ -93,40 +93,6 @@ flock -w 300 9 || die "another dev-up/dev-down holds $DEV/.lock"
 # ---------------------------------------------------------------- processes
 source "$REPO/hack/proc.sh"
 
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# start NAME MATCH CMD...: run CMD in its own session/process group, log to
-# $LOGS/NAME.log, record the pid (== process group id)
-start() {
-  local name=$1; shift
-  local logf=$LOGS/$name.log
-  [[ -f $logf ]] && mv -f "$logf" "$logf.prev"
-  # 9>&- : the child must not inherit the lock on $DEV/.lock
-  setsid "$@" > "$logf" 2>&1 < /dev/null 9>&- &
-  echo $! > "$(pidfile "$name")"
-}
-
-
-# wait_for NAME MATCH CHECK-CMD...
-wait_for() {
-  local name=$1 match=$2; shift 2
-  local deadline=$((SECONDS + TIMEOUT))
-  local pid; pid=$(<"$(pidfile "$name")")
-  until "$@" >/dev/null 2>&1; do
-    # Not `alive`: until the child has exec'd its command (slow on a busy
-    # machine) its command line is still this script's.
-    if ! running "$pid"; then
-      tail -n 40 "$LOGS/$name.log" >&2 || true
-      die "$name exited during startup (log above: $LOGS/$name.log)"
-    fi
-    if ((SECONDS >= deadline)); then
-      tail -n 40 "$LOGS/$name.log" >&2 || true
-      die "$name not healthy after ${TIMEOUT}s (log above: $LOGS/$name.log)"
-    fi
-    sleep 0.5
-  done
-}
-
 # ---------------------------------------------------------------- health checks
 etcd_healthy() { curl -sf --max-time 3 "http://127.0.0.1:$ETCD_PORT/health" | grep -q '"health":"true"'; }
 apiserver_ready() {
@@ -208,10 +174,32 @@ gen_pki_openssl() {
     openssl pkey -in sa.key -pubout -out sa.pub
     rm -f ./*.csr ./*.ext ./*.srl
   ) > "$LOGS/pki.log" 2>&1 || { cat "$LOGS/pki.log" >&2; die "openssl failed"; }
+  gen_kubelet_client_openssl "$d"
 }
 
+# The kube-apiserver's client certificate for kubelets (logs, exec,
+# port-forward through the node's :10250), kubeadm's
+# apiserver-kubelet-client: O=system:masters, so the kubelet's webhook
+# authorization allows it. Also added to an existing PKI dir that lacks it.
+gen_kubelet_client_openssl() {
+  local d=$1
+  (
+    cd "$d"
+    openssl req -newkey rsa:2048 -nodes -sha256 -subj "/O=system:masters/CN=kube-apiserver-kubelet-client" \
+      -keyout apiserver-kubelet-client.key -out apiserver-kubelet-client.csr
+    printf '%s\n' "basicConstraints=CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \
+      "extendedKeyUsage=clientAuth" > apiserver-kubelet-client.ext
+    openssl x509 -req -sha256 -days 3650 -in apiserver-kubelet-client.csr -CA ca.crt -CAkey ca.key \
+      -CAcreateserial -CAserial apiserver-kubelet-client.srl -extfile apiserver-kubelet-client.ext \
+      -out apiserver-kubelet-client.crt
+    rm -f apiserver-kubelet-client.csr apiserver-kubelet-client.ext apiserver-kubelet-client.srl
+  ) >> "$LOGS/pki.log" 2>&1 || { cat "$LOGS/pki.log" >&2; die "openssl failed"; }
+}
+
+# gen_pki_python DIR [kubelet-client]: everything, or only the kube-apiserver's
+# kubelet client certificate (signed by the CA already in DIR)
 gen_pki_python() {
-  "$BIN/moto-python" - "$1" <<'EOF'
+  "$BIN/moto-python" - "$1" "${2:-all}" <<'EOF'
 import datetime, ipaddress, sys, os
 from cryptography import x509
 from cryptography.x509.oid import NameOID, ExtendedKeyUsageOID
@@ -234,13 +222,28 @@ def builder(subject, issuer, pub):
     return (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(pub)
             .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
             .not_valid_after(now + datetime.timedelta(days=3650)))
+ku = x509.KeyUsage(True, False, True, False, False, False, False, False, False)
+def kubelet_client(ca_key, ca_name):
+    kk = key()
+    c = (builder(name("kube-apiserver-kubelet-client", "system:masters"), ca_name, kk.public_key())
+         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+         .add_extension(ku, critical=True)
+         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+         .sign(ca_key, hashes.SHA256()))
+    write_key(kk, "apiserver-kubelet-client.key"); write_cert(c, "apiserver-kubelet-client.crt")
+if sys.argv[2] == "kubelet-client":
+    with open(os.path.join(d, "ca.key"), "rb") as f:
+        ca_key = serialization.load_pem_private_key(f.read(), None)
+    with open(os.path.join(d, "ca.crt"), "rb") as f:
+        kubelet_client(ca_key, x509.load_pem_x509_certificate(f.read()).subject)
+    sys.exit(0)
 ca_key = key(); ca_name = name("s3c-dev-ca")
 ca = (builder(ca_name, ca_name, ca_key.public_key())
       .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
       .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
       .sign(ca_key, hashes.SHA256()))
 write_key(ca_key, "ca.key"); write_cert(ca, "ca.crt")
-ku = x509.KeyUsage(True, False, True, False, False, False, False, False, False)
+kubelet_client(ca_key, ca_name)
 sk = key()
 srv = (builder(name("kube-apiserver"), ca_name, sk.public_key())
        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
@@ -266,7 +269,18 @@ ensure_pki() {
   local f
   for f in ca.crt ca.key apiserver.crt apiserver.key admin.crt admin.key sa.key sa.pub; do
     [[ -s $PKI/$f ]] || break
-    [[ $f == sa.pub ]] && return 0
+    if [[ $f == sa.pub ]]; then
+      # a PKI dir from before the node flags: add the kubelet client certificate
+      [[ -s $PKI/apiserver-kubelet-client.crt && -s $PKI/apiserver-kubelet-client.key ]] && return 0
+      log "generating the kube-apiserver's kubelet client certificate in $PKI"
+      if [[ ${S3C_PKI_TOOL:-} != python ]] && command -v openssl >/dev/null 2>&1; then
+        gen_kubelet_client_openssl "$PKI"
+      else
+        gen_pki_python "$PKI" kubelet-client
+      fi
+      chmod 600 "$PKI"/*.key
+      return 0
+    fi
   done
   log "generating certificates and the service-account key in $PKI"
   rm -rf "$PKI" && mkdir -p "$PKI" && chmod 700 "$PKI"
@@ -425,7 +439,7 @@ ensure() {
   local want; want=$(printf '%q ' "$@")
   if alive "$name" "$match"; then
     if [[ -f $RUN/$name.cmd && $(<"$RUN/$name.cmd") == "$want" ]]; then
-      wait_for "$name" "$match" "$check"
+      wait_for "$name" "$check"
       log "$name already running (pid $(<"$(pidfile "$name")")), healthy"
       return 0
     fi
@@ -438,7 +452,7 @@ ensure() {
   log "starting $name (ports $ports, log $LOGS/$name.log)"
   start "$name" "$@"
   printf '%s' "$want" > "$RUN/$name.cmd"
-  wait_for "$name" "$match" "$check"
+  wait_for "$name" "$check"
 }
 
 up_etcd() {
@@ -456,7 +470,14 @@ up_etcd() {
     --quota-backend-bytes=$((2 * 1024 * 1024 * 1024))
 }
 
-# Flags as controller-runtime's envtest uses them. --api-audiences is only the
+# Flags as controller-runtime's envtest uses them, plus what a node
+# (hack/node-up.sh) needs, harmless without one: the Node authorizer and
+# NodeRestriction for its kubelet, the kubelet client certificate and CA for
+# logs/exec through 127.0.0.1:10250 (the node is named `localhost`: Hostname
+# first), and the ServiceAccount admission plugin (envtest disables it) that
+# gives Pods their projected token volume - without the controller manager
+# (node-up starts it) Pods are refused because ServiceAccount `default` is
+# missing; nothing else is affected. --api-audiences is only the
 # issuer (as on EKS): a token for STS must be requested with
 # audience sts.amazonaws.com (TokenRequest accepts any audience), and a token
 # requested without one is not accepted by moto's STS - as in real AWS.
@@ -473,13 +494,17 @@ up_apiserver() {
     --bind-address=127.0.0.1 \
     --advertise-address=127.0.0.1 \
     --endpoint-reconciler-type=none \
-    --authorization-mode=RBAC \
+    --authorization-mode=Node,RBAC \
     --service-account-issuer="$ISSUER" \
     --service-account-key-file="$PKI/sa.pub" \
     --service-account-signing-key-file="$PKI/sa.key" \
     --api-audiences="$ISSUER" \
     --service-cluster-ip-range=10.0.0.0/24 \
-    --disable-admission-plugins=ServiceAccount \
+    --enable-admission-plugins=NodeRestriction \
+    --kubelet-preferred-address-types=Hostname,InternalIP \
+    --kubelet-client-certificate="$PKI/apiserver-kubelet-client.crt" \
+    --kubelet-client-key="$PKI/apiserver-kubelet-client.key" \
+    --kubelet-certificate-authority="$PKI/ca.crt" \
     --allow-privileged=true \
     --enable-priority-and-fairness=false \
     --profiling=false \

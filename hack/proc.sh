@@ -1,6 +1,7 @@
 # shellcheck shell=bash
-# Process helpers shared by dev-up.sh and dev-down.sh (sourced; needs $RUN
-# and a log function).
+# Process helpers shared by dev-up.sh, dev-down.sh, node-up.sh and
+# node-down.sh (sourced; needs $RUN and a log function; start and wait_for
+# also $LOGS, $TIMEOUT and a die function).
 
 pidfile() { echo "$RUN/$1.pid"; }
 
@@ -69,4 +70,38 @@ kill_component() {
     running "$pid" && log "warning: $name (pid $pid) still exists 10s after SIGKILL"
   fi
   rm -f "$f"
+}
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# start NAME CMD...: run CMD in its own session/process group, log to
+# $LOGS/NAME.log, record the pid (== process group id). The child inherits
+# neither script's lock (fd 7: node-up's, fd 9: dev-up's).
+start() {
+  local name=$1; shift
+  local logf=$LOGS/$name.log
+  [[ -f $logf ]] && mv -f "$logf" "$logf.prev"
+  setsid "$@" > "$logf" 2>&1 < /dev/null 7>&- 9>&- &
+  echo $! > "$(pidfile "$name")"
+}
+
+# wait_for NAME CHECK-CMD...: until CHECK-CMD succeeds; dies with the tail of
+# NAME's log when NAME exits or $TIMEOUT seconds pass.
+wait_for() {
+  local name=$1; shift
+  local deadline=$((SECONDS + TIMEOUT)) pid
+  pid=$(<"$(pidfile "$name")")
+  until "$@" > /dev/null 2>&1; do
+    # Not `alive`: until the child has exec'd its command (slow on a busy
+    # machine) its command line is still this script's.
+    if ! running "$pid"; then
+      tail -n 40 "$LOGS/$name.log" >&2 || true
+      die "$name exited during startup (log above: $LOGS/$name.log)"
+    fi
+    if ((SECONDS >= deadline)); then
+      tail -n 40 "$LOGS/$name.log" >&2 || true
+      die "$name not healthy after ${TIMEOUT}s (log above: $LOGS/$name.log)"
+    fi
+    sleep 0.5
+  done
 }

