@@ -32,7 +32,7 @@ use serde_json::{Value, json};
 pub const REGION: &str = "us-east-1";
 pub const TIMEOUT: Duration = Duration::from_secs(60);
 
-fn var(name: &str) -> String {
+pub fn var(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
         panic!("{name} is not set: integration tests need the environment of `make test` (hack/dev-up.sh writes it; `source .dev-test/env`)")
     })
@@ -290,6 +290,21 @@ impl TestEnv {
             .expect("create namespace");
         self.remember(Created::Namespace(name.clone()));
         name
+    }
+
+    /// A namespace with Pod Security `enforce` and `warn` levels.
+    pub async fn pod_security_namespace(&self, prefix: &str, enforce: &str, warn: &str) -> String {
+        let ns = self.namespace(prefix).await;
+        let labels = json!({"metadata": {"labels": {
+            "pod-security.kubernetes.io/enforce": enforce,
+            "pod-security.kubernetes.io/enforce-version": "latest",
+            "pod-security.kubernetes.io/warn": warn,
+        }}});
+        Api::<Namespace>::all(self.kube.clone())
+            .patch(&ns, &PatchParams::default(), &Patch::Merge(labels))
+            .await
+            .expect("label namespace");
+        ns
     }
 
     pub async fn bucket(&self, prefix: &str) -> String {
@@ -552,17 +567,10 @@ impl TestEnv {
                     && r.observed_generation == c.metadata.generation
             })
         };
-        match tokio::time::timeout(timeout, await_condition(api.clone(), name, cond)).await {
-            Ok(Ok(Some(c))) => c,
-            other => {
-                let now = api.get_opt(name).await.ok().flatten();
-                panic!(
-                    "{ns}/{name}: Ready={status} reason={reason:?} not reached within {timeout:?} ({:?}); status now: {}",
-                    other.map(|r| r.map(|_| ())),
-                    serde_json::to_string_pretty(&now.and_then(|c| c.status)).unwrap()
-                );
-            }
-        }
+        let what = format!("{ns}/{name}: Ready={status} reason={reason:?}");
+        await_object(&api, name, &what, timeout, cond)
+            .await
+            .expect("the connection")
     }
 
     pub async fn events(&self, ns: &str) -> Vec<Event> {
@@ -646,6 +654,38 @@ fn find_condition(c: &S3Connection, type_: &str) -> Option<Cond> {
 }
 
 /// The Ready condition, if the connection has one.
+/// Wait until `cond` holds for object `name` (a missing object is `None`),
+/// for at most `timeout`; otherwise panic naming `what`, with the object as
+/// it is then.
+pub async fn await_object<K>(
+    api: &Api<K>,
+    name: &str,
+    what: &str,
+    timeout: Duration,
+    cond: impl Fn(Option<&K>) -> bool + Send + 'static,
+) -> Option<K>
+where
+    K: kube::Resource
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + serde::Serialize
+        + Send
+        + 'static,
+{
+    match tokio::time::timeout(timeout, await_condition(api.clone(), name, cond)).await {
+        Ok(Ok(found)) => found,
+        other => {
+            let now = api.get_opt(name).await.ok().flatten();
+            panic!(
+                "{what}: not within {timeout:?} ({:?}); {name} now: {}",
+                other.map(|r| r.map(|_| ())),
+                serde_json::to_string_pretty(&now).unwrap()
+            );
+        }
+    }
+}
+
 /// `kubectl annotate --overwrite` one S3Connection.
 pub fn annotate(env: &TestEnv, ns: &str, name: &str, key: &str, value: &str) {
     let out = env.kubectl(&[

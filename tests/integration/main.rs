@@ -2,6 +2,8 @@
 //! endpoint with IAM enforcement, the operator binary as a process. One test
 //! binary (one link, one harness); `make test` starts the environment.
 
+#[path = "../shared/chart.rs"]
+mod chart;
 mod harness;
 #[path = "../shared/http_get.rs"]
 mod http_get;
@@ -11,6 +13,7 @@ mod objects;
 mod access_key;
 mod alerts;
 mod argocd;
+mod charts;
 mod control;
 mod crd;
 mod ha;

@@ -30,7 +30,8 @@ Chart name and version, for the helm.sh/chart label.
 {{- end }}
 
 {{/*
-Labels on every resource.
+Labels on every resource: the chart's own, then commonLabels (whose keys
+never repeat the chart's: checkLabels).
 */}}
 {{- define "s3-connection-operator.labels" -}}
 helm.sh/chart: {{ include "s3-connection-operator.chart" . }}
@@ -38,6 +39,9 @@ helm.sh/chart: {{ include "s3-connection-operator.chart" . }}
 app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: s3-connection-operator
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
 {{- end }}
 
 {{/*
@@ -60,10 +64,101 @@ Name of the operator's ServiceAccount.
 {{- end }}
 
 {{/*
-Operator image reference.
+Operator image reference: <repository>:<tag>, or <repository>:<tag>@<digest>
+when image.digest is set (the runtime then pulls by the digest).
 */}}
 {{- define "s3-connection-operator.image" -}}
 {{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
+{{- with .Values.image.digest }}@{{ . }}{{ end }}
+{{- end }}
+
+{{/*
+--metrics-addr: <address>:<port>, an IPv6 address in brackets.
+*/}}
+{{- define "s3-connection-operator.metricsAddr" -}}
+{{- $addr := .Values.metricsBindAddress | default "0.0.0.0" }}
+{{- if contains ":" $addr }}
+{{- printf "[%s]:%v" $addr .Values.metricsPort }}
+{{- else }}
+{{- printf "%s:%v" $addr .Values.metricsPort }}
+{{- end }}
+{{- end }}
+
+{{/*
+Whether metricsBindAddress is a loopback address (reachable from the pod's
+own network namespace only).
+*/}}
+{{- define "s3-connection-operator.metricsOnLoopback" -}}
+{{- $addr := .Values.metricsBindAddress | default "0.0.0.0" }}
+{{- if or (hasPrefix "127." $addr) (eq $addr "::1") }}true{{ end }}
+{{- end }}
+
+{{/*
+Values that only make sense together (the schema checks each one alone).
+*/}}
+{{- define "s3-connection-operator.checkNetwork" -}}
+{{- $probeHost := (.Values.probes | default dict).host | default "" }}
+{{- if not .Values.hostNetwork }}
+{{- if include "s3-connection-operator.metricsOnLoopback" . }}
+{{- fail (printf "metricsBindAddress %s is reachable from inside the pod only: the kubelet's probes and Prometheus connect to the pod IP. Use 0.0.0.0 (or ::), or hostNetwork=true with probes.host=%s" .Values.metricsBindAddress .Values.metricsBindAddress) }}
+{{- end }}
+{{- if $probeHost }}
+{{- fail (printf "probes.host (%s) is for hostNetwork installs only: on the pod network the probes must connect to the pod IP, so leave probes.host empty" $probeHost) }}
+{{- end }}
+{{- else if and (include "s3-connection-operator.metricsOnLoopback" .) (ne $probeHost .Values.metricsBindAddress) }}
+{{- fail (printf "hostNetwork with metricsBindAddress %s: the probes must connect to it, set probes.host=%s (it is %q)" .Values.metricsBindAddress .Values.metricsBindAddress $probeHost) }}
+{{- end }}
+{{- if and .Values.metrics.serviceMonitor.enabled (include "s3-connection-operator.metricsOnLoopback" .) }}
+{{- fail (printf "metrics.serviceMonitor.enabled: Prometheus cannot scrape metricsBindAddress %s (loopback); use 0.0.0.0 or turn the ServiceMonitor off" .Values.metricsBindAddress) }}
+{{- end }}
+{{- end }}
+
+{{/*
+The Deployment's strategy: rollingUpdate only with type RollingUpdate (the
+API refuses it with Recreate), never maxSurge and maxUnavailable both 0.
+*/}}
+{{- define "s3-connection-operator.strategy" -}}
+{{- with .Values.updateStrategy }}
+{{- $type := .type | default "RollingUpdate" }}
+type: {{ $type }}
+{{- if and (eq $type "RollingUpdate") .rollingUpdate }}
+{{- $surge := toString (.rollingUpdate.maxSurge | default 0) }}
+{{- $unavailable := toString (.rollingUpdate.maxUnavailable | default 0) }}
+{{- if and (hasKey .rollingUpdate "maxSurge") (hasKey .rollingUpdate "maxUnavailable") (has $surge (list "0" "0%")) (has $unavailable (list "0" "0%")) }}
+{{- fail "updateStrategy.rollingUpdate: maxSurge and maxUnavailable may not both be 0 (no pod could ever be replaced); e.g. maxSurge=0 and maxUnavailable=1" }}
+{{- end }}
+rollingUpdate:
+  {{- toYaml .rollingUpdate | nindent 2 }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+commonLabels may not repeat a label the chart sets, nor one another value
+sets on the same object (the object would carry the key twice).
+*/}}
+{{- define "s3-connection-operator.checkLabels" -}}
+{{- $common := .Values.commonLabels | default dict }}
+{{- range $key, $_ := $common }}
+{{- $name := regexReplaceAll "^.*/" $key "" }}
+{{- if or (gt (len $key) 317) (gt (len $name) 63) (not (regexMatch "^([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$" $key)) }}
+{{- fail (printf "commonLabels: %q is not a label key: [prefix/]name, the name at most 63 letters, digits, '-', '_' or '.' starting and ending with a letter or digit, the prefix a DNS subdomain" $key) }}
+{{- end }}
+{{- if or (hasPrefix "app.kubernetes.io/" $key) (eq $key "helm.sh/chart") (hasPrefix "rbac.authorization.k8s.io/aggregate-to-" $key) }}
+{{- fail (printf "commonLabels: %s is set by the chart; drop it from commonLabels" $key) }}
+{{- end }}
+{{- end }}
+{{- $others := dict "podLabels" (.Values.podLabels | default dict) }}
+{{- if .Values.metrics.serviceMonitor.enabled }}{{ $_ := set $others "metrics.serviceMonitor.labels" (.Values.metrics.serviceMonitor.labels | default dict) }}{{ end }}
+{{- if .Values.metrics.prometheusRule.enabled }}{{ $_ := set $others "metrics.prometheusRule.labels" (.Values.metrics.prometheusRule.labels | default dict) }}{{ end }}
+{{- if .Values.metrics.grafanaDashboard.enabled }}{{ $_ := set $others "metrics.grafanaDashboard.labels" (.Values.metrics.grafanaDashboard.labels | default dict) }}{{ end }}
+{{- range $value, $labels := $others }}
+{{- range $key, $_ := $labels }}
+{{- if hasKey $common $key }}
+{{- fail (printf "commonLabels and %s both set the label %s: set it in one of them" $value $key) }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{/*
@@ -93,7 +188,7 @@ would refuse to start, or one would silently win): fail naming the value.
 */}}
 {{- define "s3-connection-operator.checkExtraArgs" -}}
 {{- $owned := dict
-  "--metrics-addr" "metricsPort"
+  "--metrics-addr" "metricsPort (and metricsBindAddress)"
   "--log-format" "logFormat"
   "--log-level" "logLevel"
   "--default-interval" "defaultInterval"
