@@ -155,29 +155,42 @@ pause-image: ## build the local node's sandbox (pause) image into dist/pause.oci
 test-unit: ## unit tests
 	cargo test --lib
 
+# The environment of `make test` and `make e2e` (hack/test-env.sh starts it
+# clean: what a killed run left in .dev-test is removed first).
+TEST_ENV = S3C_DEV_DIR=$(TEST_DEV_DIR) ETCD_PORT=$(TEST_ETCD_PORT) \
+  APISERVER_PORT=$(TEST_APISERVER_PORT) MOTO_PORT=$(TEST_MOTO_PORT) \
+  MINIO_PORT=$(TEST_MINIO_PORT) \
+  E2E_IMAGE_REPOSITORY=$(IMAGE_REPO) E2E_TAG=$(E2E_TAG) E2E_ARCHIVE=$(E2E_ARCHIVE) \
+  E2E_NEXT_TAG=$(E2E_NEXT_TAG) E2E_NEXT_ARCHIVE=$(E2E_NEXT_ARCHIVE) \
+  E2E_METRICS_PORT=$(E2E_METRICS_PORT)
+
+# The pods suite's images: the operator built by `make image`'s recipe from
+# the dev profile (the test build's dependencies, seconds to rebuild; the
+# published image is the release profile), under two tags, for the upgrade.
+E2E_TAG ?= e2e-1
+E2E_NEXT_TAG ?= e2e-2
+E2E_ARCHIVE ?= $(CURDIR)/dist/e2e/operator-$(E2E_TAG).oci.tar
+E2E_NEXT_ARCHIVE ?= $(CURDIR)/dist/e2e/operator-$(E2E_NEXT_TAG).oci.tar
+# Where the operator's pod serves /metrics, /healthz, /readyz on the node.
+E2E_METRICS_PORT ?= 28080
+
 .PHONY: test
-# The environment starts clean: what a killed run left in .dev-test (etcd
-# data, MinIO's policies) is removed first.
-test: test-unit ## unit tests, then integration tests against a private environment in .dev-test
-	@export S3C_DEV_DIR=$(TEST_DEV_DIR) ETCD_PORT=$(TEST_ETCD_PORT) \
-	  APISERVER_PORT=$(TEST_APISERVER_PORT) MOTO_PORT=$(TEST_MOTO_PORT) \
-	  MINIO_PORT=$(TEST_MINIO_PORT); \
-	unset ETCD_PEER_PORT; \
-	cleanup() { \
-	  rc=$$?; \
-	  if [[ $$rc -ne 0 && -d $$S3C_DEV_DIR/logs ]]; then \
-	    for f in $$S3C_DEV_DIR/logs/*.log; do echo "----- tail of $$f"; tail -n 25 "$$f"; done; \
-	  fi; \
-	  hack/dev-down.sh || true; \
-	  exit $$rc; \
-	}; \
-	trap cleanup EXIT; \
-	hack/dev-down.sh; \
-	hack/dev-up.sh; \
-	source $$S3C_DEV_DIR/env; \
-	moto-python hack/check_dev_env.py; \
-	moto-python hack/check_minio.py; \
-	cargo test --no-fail-fast --test '*'
+test: test-unit ## unit tests, integration tests in .dev-test, then the pods suite on a node (root)
+	@$(TEST_ENV) hack/test-env.sh integration pods
+
+.PHONY: test-integration
+test-integration: ## integration tests only, in .dev-test
+	@$(TEST_ENV) hack/test-env.sh integration
+
+.PHONY: e2e
+e2e: ## the pods suite: the image on a real node in .dev-test, installed by Helm, failed over, upgraded (root)
+	@$(TEST_ENV) hack/test-env.sh pods
+
+.PHONY: e2e-images
+e2e-images: pause-image
+	@mkdir -p "$(dir $(E2E_ARCHIVE))"
+	$(MAKE) image IMAGE_PROFILE=dev IMAGE_TAG=$(E2E_TAG) IMAGE_ARCHIVE=$(E2E_ARCHIVE)
+	$(MAKE) image IMAGE_PROFILE=dev IMAGE_TAG=$(E2E_NEXT_TAG) IMAGE_ARCHIVE=$(E2E_NEXT_ARCHIVE)
 
 ##@ Benchmark (not part of `make test` or CI)
 

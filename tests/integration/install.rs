@@ -3,7 +3,7 @@
 //! token (not the admin certificate) gets a connection to Ready; the roles
 //! for people give connections but never their status; removing one RBAC
 //! rule is reported clearly in the operator's log. (Rendering without a
-//! cluster: chart.rs. The chart's pods on a real node: the pods suite.)
+//! cluster: charts.rs. The chart's pods on a real node: the pods suite.)
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,367 @@
+//! One release through its life on the node: `helm install` to a Running,
+//! Ready pod that runs as the chart says; connections validated by that
+//! pod; logs, metrics, readiness, the Service's endpoints and the NOTES;
+//! the pod deleted and the next one leading; `helm upgrade` to another tag
+//! with no connection losing its status and one validation each; the CRD
+//! upgraded as the NOTES say; `helm uninstall` leaving what the docs say.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{Pod, ServiceAccount};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::api::rbac::v1::ClusterRole;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{DeleteParams, ListParams};
+use kube::{Api, ResourceExt};
+use s3_connection_operator::crd::S3Connection;
+
+use crate::chart::CHART;
+use crate::harness::{ALL, TestEnv, await_object, s3_policy, total, unique};
+use crate::node::{container_process, images, metrics_port, values};
+use crate::release::{ROLLOUT, Release, pod_get, pod_metrics};
+
+/// How soon a connection applied after a failover must be Ready.
+const AFTER_FAILOVER: Duration = Duration::from_secs(30);
+
+/// Wait until the pod's `s3connection_validations_total` reaches `n`.
+async fn wait_validations(n: f64) -> String {
+    let deadline = Instant::now() + ROLLOUT;
+    loop {
+        let m = pod_metrics().await;
+        let done = total(&m, "s3connection_validations_total");
+        if done >= n {
+            return m;
+        }
+        assert!(Instant::now() < deadline, "{done} of {n} validations:\n{m}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn kubectl(env: &TestEnv, args: &[&str]) -> String {
+    let out = env.kubectl(args);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "kubectl {args:?}:\n{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
+#[tokio::test]
+async fn helm_install_runs_the_image_fails_over_upgrades_and_uninstalls() {
+    // The node has one host port for the operator: one release at a time.
+    let env = TestEnv::exclusive().await;
+    let (first, next) = images();
+    first.import();
+    next.import();
+
+    // A tenant with a working and a failing connection, on the store the
+    // other tests use.
+    let tenant = env.setup("e2e", "", &ALL).await;
+    let reader = env
+        .user(
+            "e2e-ro",
+            s3_policy(&tenant.bucket, "", &["s3:ListBucket", "s3:GetObject"]),
+        )
+        .await;
+    env.secret(
+        &tenant.ns,
+        "read-only",
+        &[
+            ("AWS_ACCESS_KEY_ID", &reader.access_key_id),
+            ("AWS_SECRET_ACCESS_KEY", &reader.secret_access_key),
+        ],
+    )
+    .await;
+
+    // The release namespace: hostNetwork is beyond `baseline`, so it is
+    // privileged; a warning still names what `restricted` would refuse.
+    let system = env
+        .pod_security_namespace("s3c-system", "privileged", "restricted")
+        .await;
+    let name = unique("op");
+    let release = Release {
+        fullname: format!("{name}-s3-connection-operator"),
+        name,
+        namespace: system.clone(),
+    };
+    let crds: Api<CustomResourceDefinition> = Api::all(env.kube.clone());
+    let crd_before = crds.get("s3connections.s3connection.dev").await.unwrap();
+
+    // --- install ---------------------------------------------------------
+    let mut install = values(&first, &[&tenant.ns], &env.endpoint);
+    install.extend(["--wait".into(), "--timeout".into(), "120s".into()]);
+    let notes = release.helm(&env, "install", &install);
+    env.remember_helm_release(&release.name, &system);
+    assert!(
+        notes.contains("hostNetwork=true") || notes.contains("host namespaces"),
+        "the restricted warning names hostNetwork:\n{notes}"
+    );
+    let pod = release.rolled_out(&env, &first).await;
+    let pod_name = pod.name_any();
+
+    // The pod as the chart promises it, seen by the kernel.
+    let status = pod.status.clone().unwrap();
+    let container = &status.container_statuses.clone().unwrap()[0];
+    let proc = container_process(container.container_id.as_deref().unwrap());
+    assert_eq!(proc.uids, [65532; 4], "{proc:?}");
+    assert_eq!(proc.gids, [65532; 4], "{proc:?}");
+    assert_eq!(proc.cap_eff, 0, "all capabilities dropped: {proc:?}");
+    assert_eq!(proc.cap_bnd, 0, "{proc:?}");
+    assert!(proc.no_new_privs, "{proc:?}");
+    assert!(proc.root_read_only, "{proc:?}");
+    assert_eq!(
+        proc.cmdline[0], "/usr/local/bin/s3-connection-operator",
+        "{proc:?}"
+    );
+    assert_eq!(proc.cmdline[1], "run");
+    release.wait_leader(&env, &pod_name).await;
+
+    // Connections, validated by that pod.
+    let working = env.access_key_spec(&tenant.bucket, "creds");
+    env.apply_connection(&tenant.ns, "working", working.clone())
+        .await;
+    env.apply_connection(
+        &tenant.ns,
+        "read-only",
+        env.access_key_spec(&tenant.bucket, "read-only"),
+    )
+    .await;
+    env.wait_ready(&tenant.ns, "working", "True", Some("Validated"))
+        .await;
+    env.wait_ready(&tenant.ns, "read-only", "False", Some("PermissionDenied"))
+        .await;
+    let m = pod_metrics().await;
+    assert_eq!(total(&m, "s3connection_validations_total"), 2.0, "{m}");
+    assert_eq!(total(&m, "s3connection_leader"), 1.0, "{m}");
+    let events: Api<Event> = Api::namespaced(env.kube.clone(), &tenant.ns);
+    let warning = events
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .find(|e| e.reason.as_deref() == Some("PermissionDenied"))
+        .expect("a PermissionDenied event");
+    assert_eq!(
+        warning.reporting_instance.as_deref(),
+        Some(pod_name.as_str())
+    );
+
+    // Logs through the kubelet, /readyz and /metrics on the node.
+    let logs = kubectl(&env, &["-n", &system, "logs", &pod_name]);
+    assert!(logs.contains("acquired leadership"), "{logs}");
+    for conn in ["working", "read-only"] {
+        assert!(
+            logs.lines()
+                .any(|l| l.contains("\"validated: ") && l.contains(&format!("\"name\":\"{conn}\""))),
+            "{conn} in the log:\n{logs}"
+        );
+    }
+    assert_eq!(pod_get("/readyz").await, (200, "ok".to_string()));
+    assert_eq!(pod_get("/healthz").await.0, 200);
+
+    // The metrics Service's endpoints name the pod (read from the API:
+    // nothing is sent to a Service or node IP here).
+    let slices: Api<EndpointSlice> = Api::namespaced(env.kube.clone(), &system);
+    let service = format!("{}-metrics", release.fullname);
+    let deadline = Instant::now() + ROLLOUT;
+    loop {
+        let selector = format!("kubernetes.io/service-name={service}");
+        let list = slices
+            .list(&ListParams::default().labels(&selector))
+            .await
+            .unwrap();
+        let ready_targets: Vec<String> = list
+            .items
+            .iter()
+            .flat_map(|s| s.endpoints.iter())
+            .filter(|e| e.conditions.as_ref().and_then(|c| c.ready) == Some(true))
+            .filter_map(|e| e.target_ref.as_ref()?.name.clone())
+            .collect();
+        let ports: Vec<i32> = list
+            .items
+            .iter()
+            .flat_map(|s| s.ports.iter().flatten())
+            .filter_map(|p| p.port)
+            .collect();
+        if ready_targets == [pod_name.clone()] {
+            assert_eq!(ports, [i32::from(metrics_port())]);
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "EndpointSlices of {service}: {:?}",
+            list.items
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // What the NOTES promise, and their commands.
+    for promise in [
+        format!("release \"{}\" in namespace \"{system}\"", release.name),
+        format!("Image:      {}", first.reference()),
+        format!("127.0.0.1:{}", metrics_port()),
+        format!("Lease \"{}\" in \"{system}\"", release.fullname),
+        format!("kubectl -n {system} logs deploy/{}", release.fullname),
+        format!("kubectl -n {system} get lease {}", release.fullname),
+        format!("kubectl get s3connections -n {}", tenant.ns),
+    ] {
+        assert!(notes.contains(&promise), "NOTES say {promise:?}:\n{notes}");
+    }
+    let holder = kubectl(
+        &env,
+        &[
+            "-n",
+            &system,
+            "get",
+            "lease",
+            &release.fullname,
+            "-o",
+            "jsonpath={.spec.holderIdentity}",
+        ],
+    );
+    assert_eq!(holder, pod_name);
+    let logs = kubectl(
+        &env,
+        &[
+            "-n",
+            &system,
+            "logs",
+            &format!("deploy/{}", release.fullname),
+        ],
+    );
+    assert!(logs.contains("acquired leadership"), "{logs}");
+    let listed = kubectl(&env, &["get", "s3connections", "-n", &tenant.ns]);
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.starts_with("working ") && l.contains("Validated")),
+        "{listed}"
+    );
+
+    // --- failover --------------------------------------------------------
+    let pods: Api<Pod> = Api::namespaced(env.kube.clone(), &system);
+    pods.delete(&pod_name, &DeleteParams::default())
+        .await
+        .unwrap();
+    let replacement = await_object(
+        &pods,
+        &pod_name,
+        "the deleted pod gone",
+        ROLLOUT,
+        |p: Option<&Pod>| p.is_none(),
+    )
+    .await;
+    assert!(replacement.is_none());
+    let pod = release.rolled_out(&env, &first).await;
+    let leader = pod.name_any();
+    assert_ne!(leader, pod_name);
+    release.wait_leader(&env, &leader).await;
+    let applied = Instant::now();
+    env.apply_connection(&tenant.ns, "after-failover", working.clone())
+        .await;
+    env.wait_ready_within(
+        &tenant.ns,
+        "after-failover",
+        "True",
+        Some("Validated"),
+        AFTER_FAILOVER,
+    )
+    .await;
+    eprintln!("after the failover, Ready in {:?}", applied.elapsed());
+    wait_validations(3.0).await;
+
+    // --- upgrade ---------------------------------------------------------
+    let conns = env.connections(&tenant.ns);
+    let snapshot = |list: Vec<S3Connection>| -> BTreeMap<String, (String, String)> {
+        list.into_iter()
+            .map(|c| {
+                let status = serde_json::to_string(&c.status).unwrap();
+                (c.name_any(), (c.resource_version().unwrap(), status))
+            })
+            .collect()
+    };
+    let before = snapshot(conns.list(&ListParams::default()).await.unwrap().items);
+    assert_eq!(before.len(), 3);
+    let mut upgrade = vec!["--reuse-values".to_string(), "--set".into()];
+    upgrade.push(format!("image.tag={}", next.tag));
+    upgrade.extend(["--wait".into(), "--timeout".into(), "120s".into()]);
+    release.helm(&env, "upgrade", &upgrade);
+    let pod = release.rolled_out(&env, &next).await;
+    let upgraded = pod.name_any();
+    release.wait_leader(&env, &upgraded).await;
+    // Each connection validated once by the new pod, and none rewritten:
+    // it found what the status already said.
+    wait_validations(3.0).await;
+    let after = snapshot(conns.list(&ListParams::default()).await.unwrap().items);
+    assert_eq!(after, before, "no status written by the upgrade");
+
+    // Helm leaves the CRD alone on upgrade; the NOTES' command upgrades it.
+    let crd_now = crds.get("s3connections.s3connection.dev").await.unwrap();
+    assert_eq!(
+        crd_now.resource_version(),
+        crd_before.resource_version(),
+        "helm upgrade did not touch the CRD"
+    );
+    assert!(
+        notes.contains("kubectl apply -f <chart>/crds/s3connection.yaml"),
+        "{notes}"
+    );
+    let crd_file = format!("{CHART}/crds/s3connection.yaml");
+    kubectl(&env, &["apply", "-f", &crd_file]);
+    let served = crds.get("s3connections.s3connection.dev").await.unwrap();
+    let file: CustomResourceDefinition =
+        serde_yaml::from_str(&std::fs::read_to_string(&crd_file).unwrap()).unwrap();
+    assert_eq!(
+        serde_json::to_value(&served.spec.versions[0].schema).unwrap(),
+        serde_json::to_value(&file.spec.versions[0].schema).unwrap(),
+        "the served schema is the chart's"
+    );
+    let m = pod_metrics().await;
+    assert_eq!(
+        total(&m, "s3connection_validations_total"),
+        3.0,
+        "one validation per connection after the upgrade:\n{m}"
+    );
+
+    // --- uninstall -------------------------------------------------------
+    release.helm(&env, "uninstall", &["--wait".into()]);
+    let deployments: Api<Deployment> = Api::namespaced(env.kube.clone(), &system);
+    assert!(
+        deployments
+            .get_opt(&release.fullname)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    await_object(
+        &pods,
+        &upgraded,
+        "the pod gone",
+        ROLLOUT,
+        |p: Option<&Pod>| p.is_none(),
+    )
+    .await;
+    let accounts: Api<ServiceAccount> = Api::namespaced(env.kube.clone(), &system);
+    assert!(accounts.get_opt(&release.fullname).await.unwrap().is_none());
+    let roles: Api<ClusterRole> = Api::all(env.kube.clone());
+    assert!(roles.get_opt(&release.fullname).await.unwrap().is_none());
+    // Left, as the chart's README says: the CRD, every connection with its
+    // last status, and the Lease.
+    assert!(
+        crds.get_opt("s3connections.s3connection.dev")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let left = snapshot(conns.list(&ListParams::default()).await.unwrap().items);
+    assert_eq!(left, before);
+    let leases: Api<Lease> = Api::namespaced(env.kube.clone(), &system);
+    assert!(leases.get_opt(&release.fullname).await.unwrap().is_some());
+}
