@@ -105,11 +105,23 @@ crds: ## regenerate crds/ and the chart's copy from the API types
 	cargo run -q -- crd > crds/s3connection.yaml
 	@if [[ -d $(CHART)/crds ]]; then cp crds/s3connection.yaml $(CHART)/crds/s3connection.yaml; fi
 
+.PHONY: chart-docs
+chart-docs: ## regenerate the values table in the chart's README.md from values.yaml
+	python3 hack/chart-docs.py
+
+# shellcheck (Debian's; hack/tools.sh installs it as root) checks hack/*.sh
+# and, through actionlint, the workflows' `run:` scripts.
 .PHONY: lint
-lint: ## cargo fmt --check, clippy -D warnings, helm lint
+lint: ## cargo fmt --check, clippy -D warnings, helm lint, chart README, one version, shellcheck, actionlint
 	cargo fmt --all -- --check
+	python3 hack/check-versions.py
+	python3 hack/chart-docs.py --check
+	@hack/tools.sh helm && hack/tools.sh actionlint
+	PATH="$$(hack/tools.sh path):$$PATH" helm lint $(CHART)
+	@command -v shellcheck > /dev/null || { echo "make lint: no shellcheck on PATH (as root: hack/tools.sh node installs it)" >&2; exit 1; }
+	shellcheck -x hack/*.sh .ci/run
+	"$$(hack/tools.sh path)/actionlint"
 	cargo clippy --all-targets -- -D warnings
-	@if [[ -d $(CHART) ]]; then PATH="$$(hack/tools.sh path):$$PATH" helm lint $(CHART); fi
 
 ##@ Image
 
