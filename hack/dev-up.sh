@@ -17,7 +17,6 @@
 #   stop --kill C / kill C
 #                 SIGKILL C's process group at once, as a crash would
 #   restart [--kill] C   stop (or kill) + start
-#   restart-moto / stop-moto / start-moto   (older names of restart/stop/start moto)
 # moto keeps its state in memory (lost on stop; the admin user and keys come
 # back the same); etcd and MinIO keep theirs on disk ($S3C_DEV_DIR/etcd,
 # $S3C_DEV_DIR/minio/data). MinIO reads its OpenID provider (the
@@ -37,6 +36,8 @@
 # start/stop/restart) reuse them unless overridden.
 #
 # Afterwards: `source $S3C_DEV_DIR/env`. Stop everything with hack/dev-down.sh.
+# Helpers: hack/proc.sh (processes), hack/dev-minio.sh (MinIO), hack/pki.py
+# (certificates), hack/dev_env.py (health checks, generated credentials).
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -76,13 +77,6 @@ else
   WITH_MINIO=1
 fi
 [[ $WITH_MINIO == 0 && -f $DEV/run/minio.pid ]] && WITH_MINIO=1   # it runs: keep managing it
-MINIO_DIR=$DEV/minio
-# MinIO's OpenID provider (web identity): the kube-apiserver. Tokens must be
-# requested with this audience (its "client ID"); web-identity sessions get the
-# canned policy MINIO_ROLE_POLICY (created by dev-up as readwrite-on-everything
-# if missing; tests replace it: hack/minio-admin role-policy-set).
-MINIO_CLIENT_ID=$STS_AUDIENCE
-MINIO_ROLE_POLICY=s3c-webidentity
 
 BIN=$("$REPO/hack/tools.sh" path)
 export PATH=$BIN:$PATH
@@ -90,8 +84,21 @@ export PATH=$BIN:$PATH
 exec 9> "$DEV/.lock"
 flock -w 300 9 || die "another dev-up/dev-down holds $DEV/.lock"
 
-# ---------------------------------------------------------------- processes
+# ---------------------------------------------------------------- processes, MinIO
 source "$REPO/hack/proc.sh"
+source "$REPO/hack/dev-minio.sh"
+
+# ---------------------------------------------------------------- python helpers
+# hack/dev_env.py: health checks and generated credentials; hack/pki.py: the
+# certificates (the one generator, also used by hack/node-up.sh)
+dev_env() { "$BIN/moto-python" "$REPO/hack/dev_env.py" "$@"; }
+
+# pki LOG COMMAND DIR: hack/pki.py COMMAND DIR, its output appended to $LOGS/LOG
+pki() {
+  local logf=$LOGS/$1; shift
+  "$BIN/moto-python" "$REPO/hack/pki.py" "$@" >> "$logf" 2>&1 ||
+    { cat "$logf" >&2; die "hack/pki.py $* failed"; }
+}
 
 # ---------------------------------------------------------------- health checks
 etcd_healthy() { curl -sf --max-time 3 "http://127.0.0.1:$ETCD_PORT/health" | grep -q '"health":"true"'; }
@@ -99,39 +106,10 @@ apiserver_ready() {
   curl -sf --max-time 5 --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" \
     "https://127.0.0.1:$APISERVER_PORT/readyz" | grep -q '^ok$'
 }
+# the admin keys must work too (IAM enforcement is on)
 moto_healthy() {
   curl -sf --max-time 3 -o /dev/null "http://127.0.0.1:$MOTO_PORT/moto-api/" &&
-    # the admin keys must work (IAM enforcement is on)
-    AWS_ACCESS_KEY_ID=$MOTO_ADMIN_KEY AWS_SECRET_ACCESS_KEY=$MOTO_ADMIN_SECRET \
-      "$BIN/moto-python" - "$MOTO_PORT" <<'EOF'
-import sys, boto3
-boto3.client("sts", endpoint_url=f"http://127.0.0.1:{sys.argv[1]}", region_name="us-east-1").get_caller_identity()
-EOF
-}
-
-minio_healthy() {
-  curl -sf --max-time 3 --cacert "$PKI/s3-ca.crt" -o /dev/null "https://127.0.0.1:$MINIO_PORT/minio/health/ready"
-}
-# minio_ready: healthy, the root keys work and the OpenID role exists (an
-# AssumeRoleWithWebIdentity for it with a malformed token is refused for the
-# token, not for the role)
-minio_ready() {
-  minio_healthy && "$BIN/moto-python" - "https://127.0.0.1:$MINIO_PORT" "$PKI/s3-ca.crt" "$MINIO_ROLE_ARN" <<'EOF'
-import os, sys, boto3, requests
-from botocore.config import Config
-ep, ca, arn = sys.argv[1:]
-boto3.client("s3", endpoint_url=ep, region_name="us-east-1", verify=ca,
-             aws_access_key_id=os.environ["MINIO_ROOT_USER"],
-             aws_secret_access_key=os.environ["MINIO_ROOT_PASSWORD"],
-             config=Config(retries={"max_attempts": 1})).list_buckets()
-r = requests.post(ep + "/", verify=ca, timeout=5, data={
-    "Action": "AssumeRoleWithWebIdentity", "Version": "2011-06-15", "RoleArn": arn,
-    "WebIdentityToken": "not-a-jwt", "DurationSeconds": "900"})
-# ready: the token is refused as malformed (400 InvalidParameterValue), not
-# "RoleARN ... is not defined" (no OpenID config) nor "IAM not initialized"
-if r.status_code != 400 or "<Code>InvalidParameterValue</Code>" not in r.text or "RoleARN" in r.text:
-    sys.exit(f"MinIO's OpenID role {arn} is not usable yet: {r.status_code} {r.text[:300]}")
-EOF
+    AWS_ACCESS_KEY_ID=$MOTO_ADMIN_KEY AWS_SECRET_ACCESS_KEY=$MOTO_ADMIN_SECRET dev_env moto-ready "$MOTO_PORT"
 }
 
 # ---------------------------------------------------------------- tools
@@ -153,256 +131,28 @@ ensure_tools() {
 }
 
 # ---------------------------------------------------------------- certificates
-gen_pki_openssl() {
-  local d=$1
-  (
-    cd "$d"
-    openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 3650 -subj "/CN=s3c-dev-ca" \
-      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
-      -keyout ca.key -out ca.crt
-    openssl req -newkey rsa:2048 -nodes -sha256 -subj "/CN=kube-apiserver" -keyout apiserver.key -out apiserver.csr
-    printf '%s\n' "basicConstraints=CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \
-      "extendedKeyUsage=serverAuth" "subjectAltName=IP:127.0.0.1,DNS:localhost" > apiserver.ext
-    openssl x509 -req -sha256 -days 3650 -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
-      -extfile apiserver.ext -out apiserver.crt
-    openssl req -newkey rsa:2048 -nodes -sha256 -subj "/O=system:masters/CN=s3c-dev-admin" -keyout admin.key -out admin.csr
-    printf '%s\n' "basicConstraints=CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \
-      "extendedKeyUsage=clientAuth" > admin.ext
-    openssl x509 -req -sha256 -days 3650 -in admin.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
-      -extfile admin.ext -out admin.crt
-    openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out sa.key
-    openssl pkey -in sa.key -pubout -out sa.pub
-    rm -f ./*.csr ./*.ext ./*.srl
-  ) > "$LOGS/pki.log" 2>&1 || { cat "$LOGS/pki.log" >&2; die "openssl failed"; }
-  gen_kubelet_client_openssl "$d"
-}
-
-# The kube-apiserver's client certificate for kubelets (logs, exec,
-# port-forward through the node's :10250), kubeadm's
-# apiserver-kubelet-client: O=system:masters, so the kubelet's webhook
-# authorization allows it. Also added to an existing PKI dir that lacks it.
-gen_kubelet_client_openssl() {
-  local d=$1
-  (
-    cd "$d"
-    openssl req -newkey rsa:2048 -nodes -sha256 -subj "/O=system:masters/CN=kube-apiserver-kubelet-client" \
-      -keyout apiserver-kubelet-client.key -out apiserver-kubelet-client.csr
-    printf '%s\n' "basicConstraints=CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \
-      "extendedKeyUsage=clientAuth" > apiserver-kubelet-client.ext
-    openssl x509 -req -sha256 -days 3650 -in apiserver-kubelet-client.csr -CA ca.crt -CAkey ca.key \
-      -CAcreateserial -CAserial apiserver-kubelet-client.srl -extfile apiserver-kubelet-client.ext \
-      -out apiserver-kubelet-client.crt
-    rm -f apiserver-kubelet-client.csr apiserver-kubelet-client.ext apiserver-kubelet-client.srl
-  ) >> "$LOGS/pki.log" 2>&1 || { cat "$LOGS/pki.log" >&2; die "openssl failed"; }
-}
-
-# gen_pki_python DIR [kubelet-client]: everything, or only the kube-apiserver's
-# kubelet client certificate (signed by the CA already in DIR)
-gen_pki_python() {
-  "$BIN/moto-python" - "$1" "${2:-all}" <<'EOF'
-import datetime, ipaddress, sys, os
-from cryptography import x509
-from cryptography.x509.oid import NameOID, ExtendedKeyUsageOID
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-d = sys.argv[1]
-now = datetime.datetime.now(datetime.timezone.utc)
-def key():
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-def write_key(k, name):
-    with open(os.path.join(d, name), "wb") as f:
-        f.write(k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-def write_cert(c, name):
-    with open(os.path.join(d, name), "wb") as f:
-        f.write(c.public_bytes(serialization.Encoding.PEM))
-def name(cn, o=None):
-    attrs = ([x509.NameAttribute(NameOID.ORGANIZATION_NAME, o)] if o else []) + [x509.NameAttribute(NameOID.COMMON_NAME, cn)]
-    return x509.Name(attrs)
-def builder(subject, issuer, pub):
-    return (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(pub)
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=3650)))
-ku = x509.KeyUsage(True, False, True, False, False, False, False, False, False)
-def kubelet_client(ca_key, ca_name):
-    kk = key()
-    c = (builder(name("kube-apiserver-kubelet-client", "system:masters"), ca_name, kk.public_key())
-         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-         .add_extension(ku, critical=True)
-         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-         .sign(ca_key, hashes.SHA256()))
-    write_key(kk, "apiserver-kubelet-client.key"); write_cert(c, "apiserver-kubelet-client.crt")
-if sys.argv[2] == "kubelet-client":
-    with open(os.path.join(d, "ca.key"), "rb") as f:
-        ca_key = serialization.load_pem_private_key(f.read(), None)
-    with open(os.path.join(d, "ca.crt"), "rb") as f:
-        kubelet_client(ca_key, x509.load_pem_x509_certificate(f.read()).subject)
-    sys.exit(0)
-ca_key = key(); ca_name = name("s3c-dev-ca")
-ca = (builder(ca_name, ca_name, ca_key.public_key())
-      .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-      .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
-      .sign(ca_key, hashes.SHA256()))
-write_key(ca_key, "ca.key"); write_cert(ca, "ca.crt")
-kubelet_client(ca_key, ca_name)
-sk = key()
-srv = (builder(name("kube-apiserver"), ca_name, sk.public_key())
-       .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-       .add_extension(ku, critical=True)
-       .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-       .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]), critical=False)
-       .sign(ca_key, hashes.SHA256()))
-write_key(sk, "apiserver.key"); write_cert(srv, "apiserver.crt")
-ak = key()
-adm = (builder(name("s3c-dev-admin", "system:masters"), ca_name, ak.public_key())
-       .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-       .add_extension(ku, critical=True)
-       .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-       .sign(ca_key, hashes.SHA256()))
-write_key(ak, "admin.key"); write_cert(adm, "admin.crt")
-sa = key(); write_key(sa, "sa.key")
-with open(os.path.join(d, "sa.pub"), "wb") as f:
-    f.write(sa.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
-EOF
-}
-
+# The control plane's CA and certificates and the service-account key (what
+# each is: hack/pki.py). A PKI dir from before the node flags lacks the
+# kube-apiserver's kubelet client certificate: only that is added.
 ensure_pki() {
   local f
   for f in ca.crt ca.key apiserver.crt apiserver.key admin.crt admin.key sa.key sa.pub; do
-    [[ -s $PKI/$f ]] || break
-    if [[ $f == sa.pub ]]; then
-      # a PKI dir from before the node flags: add the kubelet client certificate
-      [[ -s $PKI/apiserver-kubelet-client.crt && -s $PKI/apiserver-kubelet-client.key ]] && return 0
-      log "generating the kube-apiserver's kubelet client certificate in $PKI"
-      if [[ ${S3C_PKI_TOOL:-} != python ]] && command -v openssl >/dev/null 2>&1; then
-        gen_kubelet_client_openssl "$PKI"
-      else
-        gen_pki_python "$PKI" kubelet-client
-      fi
-      chmod 600 "$PKI"/*.key
-      return 0
-    fi
+    [[ -s $PKI/$f ]] && continue
+    log "generating certificates and the service-account key in $PKI"
+    rm -rf "$PKI" && mkdir -p "$PKI" && chmod 700 "$PKI"
+    rm -f "$LOGS/pki.log"
+    pki pki.log control-plane "$PKI"
+    return 0
   done
-  log "generating certificates and the service-account key in $PKI"
-  rm -rf "$PKI" && mkdir -p "$PKI" && chmod 700 "$PKI"
-  # S3C_PKI_TOOL=python forces the fallback (for testing it)
-  if [[ ${S3C_PKI_TOOL:-} != python ]] && command -v openssl >/dev/null 2>&1; then
-    gen_pki_openssl "$PKI"
-  else
-    gen_pki_python "$PKI"
-  fi
-  chmod 600 "$PKI"/*.key
+  [[ -s $PKI/apiserver-kubelet-client.crt && -s $PKI/apiserver-kubelet-client.key ]] && return 0
+  log "generating the kube-apiserver's kubelet client certificate in $PKI"
+  pki pki.log kubelet-client "$PKI"
 }
 
-# The S3 CA: a second CA, only for MinIO's server certificate. Trusting the
-# kube-apiserver's CA (S3C_CA_CERT) and trusting MinIO's (S3C_MINIO_CA_CERT)
-# are then different facts, so a test can tell whether the operator used the
-# CA bundle of the S3Connection or the cluster's, and a wrong bundle fails.
-gen_s3_pki_openssl() {
-  local d=$1
-  (
-    cd "$d"
-    openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 3650 -subj "/CN=s3c-dev-s3-ca" \
-      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
-      -keyout s3-ca.key -out s3-ca.crt
-    openssl req -newkey rsa:2048 -nodes -sha256 -subj "/CN=minio" -keyout minio.key -out minio.csr
-    printf '%s\n' "basicConstraints=CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \
-      "extendedKeyUsage=serverAuth" "subjectAltName=IP:127.0.0.1,DNS:localhost" > minio.ext
-    openssl x509 -req -sha256 -days 3650 -in minio.csr -CA s3-ca.crt -CAkey s3-ca.key -CAcreateserial \
-      -extfile minio.ext -out minio.crt
-    rm -f minio.csr minio.ext s3-ca.srl
-  ) > "$LOGS/pki-s3.log" 2>&1 || { cat "$LOGS/pki-s3.log" >&2; die "openssl failed"; }
-}
-
-gen_s3_pki_python() {
-  "$BIN/moto-python" - "$1" <<'EOF'
-import datetime, ipaddress, os, sys
-from cryptography import x509
-from cryptography.x509.oid import NameOID, ExtendedKeyUsageOID
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-d = sys.argv[1]
-now = datetime.datetime.now(datetime.timezone.utc)
-def save(name, data):
-    with open(os.path.join(d, name), "wb") as f:
-        f.write(data)
-def pem_key(k):
-    return k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-def builder(subject, issuer, pub):
-    return (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(pub)
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=3650)))
-ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "s3c-dev-s3-ca")])
-ca = (builder(ca_name, ca_name, ca_key.public_key())
-      .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-      .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
-      .sign(ca_key, hashes.SHA256()))
-k = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-srv = (builder(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "minio")]), ca_name, k.public_key())
-       .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-       .add_extension(x509.KeyUsage(True, False, True, False, False, False, False, False, False), critical=True)
-       .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-       .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]), critical=False)
-       .sign(ca_key, hashes.SHA256()))
-save("s3-ca.key", pem_key(ca_key)); save("s3-ca.crt", ca.public_bytes(serialization.Encoding.PEM))
-save("minio.key", pem_key(k)); save("minio.crt", srv.public_bytes(serialization.Encoding.PEM))
-EOF
-}
-
-ensure_s3_pki() {
-  local f
-  for f in s3-ca.crt s3-ca.key minio.crt minio.key; do
-    [[ -s $PKI/$f ]] || break
-    [[ $f == minio.key ]] && return 0
-  done
-  log "generating the S3 CA and MinIO's server certificate in $PKI"
-  rm -f "$PKI"/s3-ca.* "$PKI"/minio.*
-  if [[ ${S3C_PKI_TOOL:-} != python ]] && command -v openssl >/dev/null 2>&1; then
-    gen_s3_pki_openssl "$PKI"
-  else
-    gen_s3_pki_python "$PKI"
-  fi
-  chmod 600 "$PKI"/*.key
-}
-
-# MinIO's root user: generated once per dev dir (never on a command line)
-ensure_minio_admin() {
-  local f=$DEV/minio-admin.env
-  if [[ ! -s $f ]]; then
-    (
-      umask 077
-      "$BIN/moto-python" - > "$f" <<'EOF'
-import secrets, string
-lower = string.ascii_lowercase + string.digits
-print("MINIO_ROOT_USER=s3croot" + "".join(secrets.choice(lower) for _ in range(9)))
-print("MINIO_ROOT_PASSWORD=" + "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(40)))
-EOF
-    )
-  fi
-  # shellcheck disable=SC1090
-  source "$f"
-  # The role ARN MinIO derives for an OpenID provider with a role policy:
-  # arn:minio:iam:<region>::role/<base64url(sha1(client ID)) without padding>
-  # (internal/config/identity/openid/openid.go; no region is configured here).
-  # MinIO logs it at startup ("IAM Roles: ..."); minio_ready checks it exists.
-  MINIO_ROLE_ARN=arn:minio:iam:::role/$("$BIN/moto-python" -c \
-    'import base64, hashlib, sys; print(base64.urlsafe_b64encode(hashlib.sha1(sys.argv[1].encode()).digest()).decode().rstrip("="))' \
-    "$MINIO_CLIENT_ID")
-}
-
+# moto's IAM user "admin": its keys, generated once per dev dir
 ensure_moto_admin() {
   local f=$DEV/moto-admin.env
-  if [[ ! -s $f ]]; then
-    (
-      umask 077
-      "$BIN/moto-python" - > "$f" <<'EOF'
-import secrets, string
-up = string.ascii_uppercase + string.digits
-print("MOTO_ADMIN_KEY=AKIA" + "".join(secrets.choice(up) for _ in range(16)))
-print("MOTO_ADMIN_SECRET=" + "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(40)))
-EOF
-    )
-  fi
+  [[ -s $f ]] || (umask 077 && dev_env moto-admin-keys > "$f")
   # shellcheck disable=SC1090
   source "$f"
 }
@@ -425,17 +175,15 @@ write_kubeconfig() {
 }
 
 # ---------------------------------------------------------------- components
-ETCD_MATCH="$BIN/etcd"
-APISERVER_MATCH="kube-apiserver"
-MOTO_MATCH="moto_launcher.py"
-MINIO_MATCH="/minio server"
+# what each component's command line contains (proc.sh's `alive`)
+declare -A MATCH=([etcd]="$BIN/etcd" [kube-apiserver]=kube-apiserver [moto]=moto_launcher.py [minio]="/minio server")
 
-# ensure NAME MATCH CHECK "PORT..." -- CMD...: start CMD unless it already runs
+# ensure NAME CHECK "PORT..." -- CMD...: start CMD unless it already runs
 # with the same command line (then only re-check health); restart it when its
 # command line changed (e.g. flags edited in this script).
 ensure() {
-  local name=$1 match=$2 check=$3 ports=$4 p
-  shift 5
+  local name=$1 match=${MATCH[$1]} check=$2 ports=$3 p
+  shift 4
   local want; want=$(printf '%q ' "$@")
   if alive "$name" "$match"; then
     if [[ -f $RUN/$name.cmd && $(<"$RUN/$name.cmd") == "$want" ]]; then
@@ -457,17 +205,12 @@ ensure() {
 
 up_etcd() {
   mkdir -p "$DEV/etcd" && chmod 700 "$DEV/etcd"
-  ensure etcd "$ETCD_MATCH" etcd_healthy "$ETCD_PORT $ETCD_PEER_PORT" -- \
-    "$BIN/etcd" \
-    --name=s3c-dev \
-    --data-dir="$DEV/etcd" \
-    --listen-client-urls="http://127.0.0.1:$ETCD_PORT" \
-    --advertise-client-urls="http://127.0.0.1:$ETCD_PORT" \
-    --listen-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" \
-    --initial-advertise-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" \
-    --initial-cluster="s3c-dev=http://127.0.0.1:$ETCD_PEER_PORT" \
-    --unsafe-no-fsync \
-    --quota-backend-bytes=$((2 * 1024 * 1024 * 1024))
+  local client=http://127.0.0.1:$ETCD_PORT peer=http://127.0.0.1:$ETCD_PEER_PORT
+  ensure etcd etcd_healthy "$ETCD_PORT $ETCD_PEER_PORT" -- \
+    "$BIN/etcd" --name=s3c-dev --data-dir="$DEV/etcd" \
+    --listen-client-urls="$client" --advertise-client-urls="$client" \
+    --listen-peer-urls="$peer" --initial-advertise-peer-urls="$peer" --initial-cluster="s3c-dev=$peer" \
+    --unsafe-no-fsync --quota-backend-bytes=$((2 * 1024 * 1024 * 1024))
 }
 
 # Flags as controller-runtime's envtest uses them, plus what a node
@@ -483,37 +226,24 @@ up_etcd() {
 # requested without one is not accepted by moto's STS - as in real AWS.
 up_apiserver() {
   mkdir -p "$DEV/apiserver"
-  ensure kube-apiserver "$APISERVER_MATCH" apiserver_ready "$APISERVER_PORT" -- \
-    "$BIN/kube-apiserver" \
-    --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
-    --cert-dir="$DEV/apiserver" \
-    --tls-cert-file="$PKI/apiserver.crt" \
-    --tls-private-key-file="$PKI/apiserver.key" \
-    --client-ca-file="$PKI/ca.crt" \
-    --secure-port="$APISERVER_PORT" \
-    --bind-address=127.0.0.1 \
-    --advertise-address=127.0.0.1 \
-    --endpoint-reconciler-type=none \
+  ensure kube-apiserver apiserver_ready "$APISERVER_PORT" -- \
+    "$BIN/kube-apiserver" --etcd-servers="http://127.0.0.1:$ETCD_PORT" --cert-dir="$DEV/apiserver" \
+    --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
+    --client-ca-file="$PKI/ca.crt" --secure-port="$APISERVER_PORT" \
+    --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --endpoint-reconciler-type=none \
     --authorization-mode=Node,RBAC \
-    --service-account-issuer="$ISSUER" \
-    --service-account-key-file="$PKI/sa.pub" \
-    --service-account-signing-key-file="$PKI/sa.key" \
-    --api-audiences="$ISSUER" \
-    --service-cluster-ip-range=10.0.0.0/24 \
-    --enable-admission-plugins=NodeRestriction \
+    --service-account-issuer="$ISSUER" --service-account-key-file="$PKI/sa.pub" \
+    --service-account-signing-key-file="$PKI/sa.key" --api-audiences="$ISSUER" \
+    --service-cluster-ip-range=10.0.0.0/24 --enable-admission-plugins=NodeRestriction \
     --kubelet-preferred-address-types=Hostname,InternalIP \
     --kubelet-client-certificate="$PKI/apiserver-kubelet-client.crt" \
-    --kubelet-client-key="$PKI/apiserver-kubelet-client.key" \
-    --kubelet-certificate-authority="$PKI/ca.crt" \
-    --allow-privileged=true \
-    --enable-priority-and-fairness=false \
-    --profiling=false \
-    --v=1
+    --kubelet-client-key="$PKI/apiserver-kubelet-client.key" --kubelet-certificate-authority="$PKI/ca.crt" \
+    --allow-privileged=true --enable-priority-and-fairness=false --profiling=false --v=1
 }
 
 up_moto() {
   S3C_MOTO_ADMIN_ACCESS_KEY_ID=$MOTO_ADMIN_KEY S3C_MOTO_ADMIN_SECRET_ACCESS_KEY=$MOTO_ADMIN_SECRET \
-    ensure moto "$MOTO_MATCH" moto_healthy "$MOTO_PORT" -- \
+    ensure moto moto_healthy "$MOTO_PORT" -- \
     "$BIN/moto-python" "$REPO/hack/moto_launcher.py" \
     --host 127.0.0.1 --port "$MOTO_PORT" \
     --sa-public-key "$PKI/sa.pub" --issuer "$ISSUER" --audiences "$STS_AUDIENCE"
@@ -527,20 +257,10 @@ ensure_oidc_discovery() {
   local url=$ISSUER/.well-known/openid-configuration
   oidc_discovery_ok() { curl -sf --max-time 3 --cacert "$PKI/ca.crt" "$url" | grep -q '"jwks_uri"'; }
   oidc_discovery_ok && return 0
-  kubectl --kubeconfig "$DEV/kubeconfig" apply -f - > "$LOGS/oidc-discovery.log" 2>&1 <<'EOF' ||
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata:
-  name: s3c-dev-oidc-discovery
-roleRef:
-  apiGroup: rbac.authorization.k8s.io
-  kind: ClusterRole
-  name: system:service-account-issuer-discovery
-subjects:
-  - apiGroup: rbac.authorization.k8s.io
-    kind: Group
-    name: system:unauthenticated
-EOF
+  kubectl --kubeconfig "$DEV/kubeconfig" create clusterrolebinding s3c-dev-oidc-discovery \
+    --clusterrole=system:service-account-issuer-discovery --group=system:unauthenticated \
+    --dry-run=client -o yaml 2> "$LOGS/oidc-discovery.log" |
+    kubectl --kubeconfig "$DEV/kubeconfig" apply -f - >> "$LOGS/oidc-discovery.log" 2>&1 ||
     { cat "$LOGS/oidc-discovery.log" >&2; die "could not bind system:service-account-issuer-discovery to system:unauthenticated"; }
   local i
   for ((i = 0; i < 50; i++)); do
@@ -551,45 +271,14 @@ EOF
   die "anonymous GET $url does not return the discovery document (is anonymous auth off?)"
 }
 
-# MinIO (single drive, HTTPS with the S3 CA's certificate). Its certs dir:
-# public.crt/private.key (server) and CAs/ = the CAs MinIO trusts as a client:
-# the kube-apiserver's CA, for the OpenID discovery document and JWKS.
-# Non-secret settings are on the command line (so `ensure` restarts MinIO when
-# they change); the root keys come through the environment only.
-up_minio() {
-  apiserver_ready || die "MinIO reads its OpenID provider (the kube-apiserver) at startup, and the kube-apiserver is not ready: start it first ($0 start kube-apiserver)"
-  local certs=$MINIO_DIR/certs
-  mkdir -p "$MINIO_DIR/data" "$certs/CAs" && chmod 700 "$MINIO_DIR"
-  local src dst
-  for src in minio.crt:public.crt minio.key:private.key ca.crt:CAs/kube-apiserver-ca.crt; do
-    dst=$certs/${src#*:} src=$PKI/${src%%:*}
-    cmp -s "$src" "$dst" || install -m 600 "$src" "$dst"
-  done
-  MINIO_ROOT_USER=$MINIO_ROOT_USER MINIO_ROOT_PASSWORD=$MINIO_ROOT_PASSWORD \
-    ensure minio "$MINIO_MATCH" minio_ready "$MINIO_PORT" -- \
-    env MINIO_BROWSER=off MINIO_UPDATE=off \
-    MINIO_IDENTITY_OPENID_CONFIG_URL="$ISSUER/.well-known/openid-configuration" \
-    MINIO_IDENTITY_OPENID_CLIENT_ID="$MINIO_CLIENT_ID" \
-    MINIO_IDENTITY_OPENID_ROLE_POLICY="$MINIO_ROLE_POLICY" \
-    "$BIN/minio" server \
-    --address "127.0.0.1:$MINIO_PORT" \
-    --certs-dir "$certs" \
-    "$MINIO_DIR/data"
-  # The role policy may be created after MinIO started (it is looked up when a
-  # web-identity session is used); keep one that a test has replaced.
-  minio_admin role-policy-set --if-missing "$(minio_default_role_policy)" ||
-    die "could not create MinIO's role policy $MINIO_ROLE_POLICY"
-}
-
-minio_default_role_policy() {
-  printf '%s' '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:*"],"Resource":["arn:aws:s3:::*"]}]}'
-}
-
-minio_admin() {
-  S3C_MINIO_ENDPOINT=https://127.0.0.1:$MINIO_PORT S3C_MINIO_CA_CERT=$PKI/s3-ca.crt \
-    S3C_MINIO_ROOT_USER=$MINIO_ROOT_USER S3C_MINIO_ROOT_PASSWORD=$MINIO_ROOT_PASSWORD \
-    S3C_MINIO_ROLE_POLICY=$MINIO_ROLE_POLICY S3C_MINIO_ROLE_ARN=$MINIO_ROLE_ARN \
-    "$BIN/moto-python" "$REPO/hack/minio_admin.py" "$@"
+# up_component C: C's credentials and certificates, then C itself (healthy)
+up_component() {
+  case $1 in
+    etcd) up_etcd ;;
+    kube-apiserver) up_apiserver; ensure_oidc_discovery ;;
+    moto) ensure_moto_admin; up_moto ;;
+    minio) ensure_s3_pki; ensure_minio_admin; up_minio ;;
+  esac
 }
 
 apply_crds() {
@@ -626,9 +315,6 @@ export S3C_AWS_ACCOUNT='$AWS_ACCOUNT'
 export S3C_MOTO_ENDPOINT='http://127.0.0.1:$MOTO_PORT'
 export S3C_MOTO_RESET_URL='http://127.0.0.1:$MOTO_PORT/moto-api/reset'
 export S3C_MOTO_PYTHON='$BIN/moto-python'
-export S3C_MOTO_RESTART='$REPO/hack/dev-up.sh restart-moto'
-export S3C_MOTO_STOP='$REPO/hack/dev-up.sh stop-moto'
-export S3C_MOTO_START='$REPO/hack/dev-up.sh start-moto'
 # kube-apiserver / service-account tokens (IRSA-style web identity)
 export S3C_APISERVER_URL='https://127.0.0.1:$APISERVER_PORT'
 export S3C_OIDC_ISSUER='$ISSUER'
@@ -647,38 +333,13 @@ export ETCD_PEER_PORT='$ETCD_PEER_PORT'
 export APISERVER_PORT='$APISERVER_PORT'
 export MOTO_PORT='$MOTO_PORT'
 EOF
-    if [[ $WITH_MINIO != 0 ]]; then
-      cat >> "$tmp" <<EOF
-# MinIO (S3 + STS over HTTPS; its certificate is signed by S3C_MINIO_CA_CERT,
-# not by the kube-apiserver's CA). Web identity: a ServiceAccount token with
-# audience S3C_MINIO_WEB_IDENTITY_AUDIENCE, AssumeRoleWithWebIdentity
-# (unsigned POST to the endpoint root) with RoleArn S3C_MINIO_ROLE_ARN; the
-# session gets the canned policy S3C_MINIO_ROLE_POLICY. Provisioning:
-# \$S3C_MINIO_ADMIN --help (users, policies, buckets, versioning, role policy).
-export S3C_MINIO_ENDPOINT='https://127.0.0.1:$MINIO_PORT'
-export S3C_MINIO_ROOT_USER='$MINIO_ROOT_USER'
-export S3C_MINIO_ROOT_PASSWORD='$MINIO_ROOT_PASSWORD'
-export S3C_MINIO_CA_CERT='$PKI/s3-ca.crt'
-export S3C_MINIO_ROLE_ARN='$MINIO_ROLE_ARN'
-export S3C_MINIO_ROLE_POLICY='$MINIO_ROLE_POLICY'
-export S3C_MINIO_WEB_IDENTITY_AUDIENCE='$MINIO_CLIENT_ID'
-export S3C_MINIO_ADMIN='$REPO/hack/minio-admin'
-export S3C_MINIO_DATA_DIR='$MINIO_DIR/data'
-export MINIO_PORT='$MINIO_PORT'
-EOF
-    else
-      cat >> "$tmp" <<'EOF'
-# MinIO not started (S3C_DEV_MINIO=0)
-unset S3C_MINIO_ENDPOINT S3C_MINIO_ROOT_USER S3C_MINIO_ROOT_PASSWORD S3C_MINIO_CA_CERT S3C_MINIO_ROLE_ARN \
-  S3C_MINIO_ROLE_POLICY S3C_MINIO_WEB_IDENTITY_AUDIENCE S3C_MINIO_ADMIN S3C_MINIO_DATA_DIR MINIO_PORT
-EOF
-    fi
+    minio_env >> "$tmp"
   )
   mv -f "$tmp" "$DEV/env"
 }
 
 save_ports() {
-  local cur k v changed=0
+  local cur k v c changed=0
   cur=$(printf 'ETCD_PORT=%s\nETCD_PEER_PORT=%s\nAPISERVER_PORT=%s\nMOTO_PORT=%s\nMINIO_PORT=%s\n' \
     "$ETCD_PORT" "$ETCD_PEER_PORT" "$APISERVER_PORT" "$MOTO_PORT" "$MINIO_PORT")
   if [[ -f $DEV/ports ]]; then
@@ -689,41 +350,37 @@ save_ports() {
     done < "$DEV/ports"
   fi
   if ((changed)); then
-    if alive etcd "$ETCD_MATCH" || alive kube-apiserver "$APISERVER_MATCH" || alive moto "$MOTO_MATCH" ||
-      alive minio "$MINIO_MATCH"; then
-      die "$DEV is running with other ports ($(tr '\n' ' ' < "$DEV/ports")); run hack/dev-down.sh first"
-    fi
+    for c in "${!MATCH[@]}"; do
+      alive "$c" "${MATCH[$c]}" && die "$DEV is running with other ports ($(tr '\n' ' ' < "$DEV/ports")); run hack/dev-down.sh first"
+    done
     rm -f "$DEV/kubeconfig"   # server URL changes
   fi
   printf '%s\n' "$cur" > "$DEV/ports"
 }
 
+# report NAME URL CHECK...: one line of `status`, up when NAME runs and CHECK passes
+report() {
+  local name=$1 url=$2
+  shift 2
+  if alive "$name" "${MATCH[$name]}" && "$@"; then
+    printf '%-15s up    %s\n' "$name" "$url"
+  else
+    printf '%-15s DOWN\n' "$name"
+    return 1
+  fi
+}
+moto_status() { [[ -n ${MOTO_ADMIN_KEY:-} ]] && moto_healthy; }
+
 status() {
   local rc=0
-  if alive etcd "$ETCD_MATCH" && etcd_healthy; then
-    echo "etcd            up    http://127.0.0.1:$ETCD_PORT"
-  else
-    echo "etcd            DOWN"; rc=1
-  fi
-  if alive kube-apiserver "$APISERVER_MATCH" && [[ -f $PKI/admin.crt ]] && apiserver_ready; then
-    echo "kube-apiserver  up    https://127.0.0.1:$APISERVER_PORT"
-  else
-    echo "kube-apiserver  DOWN"; rc=1
-  fi
+  report etcd "http://127.0.0.1:$ETCD_PORT" etcd_healthy || rc=1
+  report kube-apiserver "https://127.0.0.1:$APISERVER_PORT" apiserver_ready || rc=1
   # shellcheck disable=SC1091
-  [[ -f $DEV/moto-admin.env ]] && source "$DEV/moto-admin.env"
-  if alive moto "$MOTO_MATCH" && [[ -n ${MOTO_ADMIN_KEY:-} ]] && moto_healthy; then
-    echo "moto            up    http://127.0.0.1:$MOTO_PORT"
-  else
-    echo "moto            DOWN"; rc=1
-  fi
+  [[ ! -f $DEV/moto-admin.env ]] || source "$DEV/moto-admin.env"
+  report moto "http://127.0.0.1:$MOTO_PORT" moto_status || rc=1
   if [[ $WITH_MINIO != 0 ]]; then
-    if alive minio "$MINIO_MATCH" && [[ -s $DEV/minio-admin.env ]] && ensure_minio_admin &&
-      MINIO_ROOT_USER=$MINIO_ROOT_USER MINIO_ROOT_PASSWORD=$MINIO_ROOT_PASSWORD minio_ready; then
-      echo "minio           up    https://127.0.0.1:$MINIO_PORT  (role $MINIO_ROLE_ARN)"
-    else
-      echo "minio           DOWN"; rc=1
-    fi
+    [[ ! -s $DEV/minio-admin.env ]] || ensure_minio_admin
+    report minio "https://127.0.0.1:$MINIO_PORT  (role ${MINIO_ROLE_ARN:-?})" minio_status || rc=1
   fi
   echo "state dir: $DEV"
   return $rc
@@ -732,35 +389,13 @@ status() {
 # ---------------------------------------------------------------- one component
 USAGE="usage: $0 [up|status|start C|stop [--kill] C|kill C|restart [--kill] C] (C: etcd, kube-apiserver, moto, minio)"
 
-component() {
-  case $1 in
-    etcd) echo etcd ;;
-    kube-apiserver | apiserver) echo kube-apiserver ;;
-    moto) echo moto ;;
-    minio) echo minio ;;
-    *) die "unknown component '$1'; $USAGE" ;;
-  esac
-}
-
-component_match() {
-  case $1 in
-    etcd) echo "$ETCD_MATCH" ;;
-    kube-apiserver) echo "$APISERVER_MATCH" ;;
-    moto) echo "$MOTO_MATCH" ;;
-    minio) echo "$MINIO_MATCH" ;;
-  esac
-}
-
-# stop_one C [hard]: graceful (TERM, then KILL after 15s) or a crash (KILL now)
+# stop_one C HARD: graceful (TERM, then KILL after 15s) or, HARD=1, a crash (KILL now)
 stop_one() {
-  local c=$1 hard=${2:-0} match
-  match=$(component_match "$c")
+  local c=$1 match=${MATCH[$1]}
   if ! alive "$c" "$match"; then
     rm -f "$(pidfile "$c")"
     log "$c is not running"
-    return 0
-  fi
-  if ((hard)); then
+  elif (($2)); then
     kill_component "$c" "$match"
   else
     stop_component "$c" "$match"
@@ -780,30 +415,14 @@ can_start() {
 
 # start_one C: same ports, certificates and data as before; waits until healthy
 start_one() {
-  local c=$1
-  can_start "$c"
-  case $c in
-    etcd) up_etcd ;;
-    kube-apiserver)
-      up_apiserver
-      ensure_oidc_discovery
-      ;;
-    moto)
-      ensure_moto_admin
-      up_moto
-      ;;
-    minio)
-      [[ -x $BIN/minio ]] || "$REPO/hack/tools.sh" minio
-      ensure_s3_pki
-      ensure_minio_admin
-      up_minio
-      if [[ -f $DEV/minio.off ]]; then   # `up` ran without MinIO: add it to env
-        rm -f "$DEV/minio.off"
-        ensure_moto_admin
-        write_env
-      fi
-      ;;
-  esac
+  can_start "$1"
+  [[ $1 != minio || -x $BIN/minio ]] || "$REPO/hack/tools.sh" minio
+  up_component "$1"
+  if [[ $1 == minio && -f $DEV/minio.off ]]; then   # `up` ran without MinIO: add it to env
+    rm -f "$DEV/minio.off"
+    ensure_moto_admin
+    write_env
+  fi
 }
 
 cmd=${1:-up}
@@ -815,22 +434,17 @@ case $cmd in
     ensure_pki
     ensure_moto_admin
     write_kubeconfig
-    up_etcd
-    up_apiserver
-    ensure_oidc_discovery
-    up_moto
+    for c in etcd kube-apiserver moto; do up_component $c; done
+    minio_ports=""
     if [[ $WITH_MINIO != 0 ]]; then
       rm -f "$DEV/minio.off"
-      ensure_s3_pki
-      ensure_minio_admin
-      up_minio
+      up_component minio
+      minio_ports=", minio :$MINIO_PORT"
     else
       touch "$DEV/minio.off"
     fi
     apply_crds
     write_env
-    minio_ports=""
-    [[ $WITH_MINIO != 0 ]] && minio_ports=", minio :$MINIO_PORT"
     log "ready in $((SECONDS - t0))s: etcd :$ETCD_PORT, kube-apiserver :$APISERVER_PORT, moto :$MOTO_PORT$minio_ports"
     log "use it with: source $DEV/env"
     ;;
@@ -840,7 +454,9 @@ case $cmd in
     [[ $cmd == kill ]] && hard=1
     if [[ ${2:-} == --kill && $cmd != start ]]; then hard=1; shift; fi
     [[ $# -eq 2 ]] || die "$USAGE"
-    c=$(component "$2")
+    c=$2
+    [[ $c == apiserver ]] && c=kube-apiserver
+    [[ -n ${MATCH[$c]:-} ]] || die "unknown component '$c'; $USAGE"
     [[ $c == minio ]] && WITH_MINIO=1
     case $cmd in
       start) start_one "$c" ;;
@@ -851,13 +467,6 @@ case $cmd in
         start_one "$c"
         ;;
     esac
-    ;;
-  stop-moto) stop_one moto ;;
-  start-moto) start_one moto ;;
-  restart-moto)
-    can_start moto
-    stop_one moto
-    start_one moto
     ;;
   -h | --help | help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' ;;
   *) die "$USAGE" ;;

@@ -239,46 +239,15 @@ fingerprint() { cat "$@" | sha256sum | cut -c1-16; }
 # 127.0.0.1: the kube-apiserver checks it with --kubelet-certificate-authority)
 # and client certificates for the kubelet (system:node:localhost in
 # system:nodes: the Node authorizer and NodeRestriction), the controller
-# manager and the scheduler (their bootstrap RBAC users).
+# manager and the scheduler (their bootstrap RBAC users); hack/pki.py node.
 ensure_node_pki() {
   local d=$NODE/pki
   [[ -s $d/kubelet.crt && -s $d/kubelet-client.crt && -s $d/controller-manager.crt && -s $d/scheduler.crt ]] && return 0
   log "generating the node's certificates in $d"
   mkdir -p "$d" && chmod 700 "$d"
-  "$BIN/moto-python" - "$d" "$PKI/ca.crt" "$PKI/ca.key" "$NODE_NAME" <<'EOF'
-import datetime, ipaddress, os, sys
-from cryptography import x509
-from cryptography.x509.oid import NameOID, ExtendedKeyUsageOID
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-d, ca_crt, ca_key, node = sys.argv[1:]
-ca = x509.load_pem_x509_certificate(open(ca_crt, "rb").read())
-cakey = serialization.load_pem_private_key(open(ca_key, "rb").read(), None)
-now = datetime.datetime.now(datetime.timezone.utc)
-def issue(fname, cn, org, eku, sans=None):
-    k = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    attrs = ([x509.NameAttribute(NameOID.ORGANIZATION_NAME, org)] if org else []) + [x509.NameAttribute(NameOID.COMMON_NAME, cn)]
-    b = (x509.CertificateBuilder().subject_name(x509.Name(attrs)).issuer_name(ca.subject).public_key(k.public_key())
-         .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-         .not_valid_after(now + datetime.timedelta(days=3650))
-         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-         .add_extension(x509.KeyUsage(True, False, True, False, False, False, False, False, False), critical=True)
-         .add_extension(x509.ExtendedKeyUsage([eku]), critical=False))
-    if sans:
-        b = b.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-    c = b.sign(cakey, hashes.SHA256())
-    kf = os.path.join(d, fname + ".key")
-    with open(kf, "wb") as f:
-        f.write(k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-    os.chmod(kf, 0o600)
-    with open(os.path.join(d, fname + ".crt"), "wb") as f:
-        f.write(c.public_bytes(serialization.Encoding.PEM))
-issue("kubelet", node, None, ExtendedKeyUsageOID.SERVER_AUTH,
-      [x509.DNSName(node), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
-issue("kubelet-client", "system:node:" + node, "system:nodes", ExtendedKeyUsageOID.CLIENT_AUTH)
-issue("controller-manager", "system:kube-controller-manager", None, ExtendedKeyUsageOID.CLIENT_AUTH)
-issue("scheduler", "system:kube-scheduler", None, ExtendedKeyUsageOID.CLIENT_AUTH)
-EOF
+  local out
+  out=$("$BIN/moto-python" "$REPO/hack/pki.py" node "$d" "$PKI" "$NODE_NAME" 2>&1) ||
+    { printf '%s\n' "$out" >&2; die "hack/pki.py node failed"; }
 }
 
 # kubeconfig NAME CERT: $NODE/NAME.kubeconfig authenticating with pki/CERT.crt
