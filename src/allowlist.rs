@@ -12,54 +12,49 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Origin {
     https: bool,
+    /// Lowercase, without a trailing dot; an IPv6 literal keeps its brackets.
     host: String,
     port: u16,
+    /// Whether the URL has more than an origin (a path, a query).
+    more: bool,
 }
 
 impl Origin {
-    /// `scheme://host[:port][/path]`; `None` unless it is http(s) with a host.
+    /// `scheme://host[:port][/path]`, read with `http::Uri`, the parser the
+    /// HTTP client that sends the requests uses: the allowlist and the
+    /// client cannot read one URL as two places. `None` unless it is http
+    /// or https with a host, and no user information or percent-encoded
+    /// host (which the client would not resolve as written).
     fn parse(url: &str) -> Option<Self> {
-        let (https, rest) = if let Some(r) = url.strip_prefix("https://") {
-            (true, r)
-        } else if let Some(r) = url.strip_prefix("http://") {
-            (false, r)
-        } else {
-            return None;
+        let uri: http::Uri = url.parse().ok()?;
+        let https = match uri.scheme_str()? {
+            "https" => true,
+            "http" => false,
+            _ => return None,
         };
-        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-        if authority.is_empty() || authority.contains('@') {
-            return None;
-        }
-        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-            let (h, after) = v6.split_once(']')?;
-            let port = match after {
-                "" => None,
-                p => Some(p.strip_prefix(':')?),
-            };
-            (format!("[{h}]"), port)
-        } else {
-            match authority.rsplit_once(':') {
-                Some((h, p)) => (h.to_string(), Some(p)),
-                None => (authority.to_string(), None),
-            }
-        };
-        let port = match port {
-            None => {
-                if https {
-                    443
-                } else {
-                    80
-                }
-            }
-            Some(p) => p.parse().ok()?,
-        };
-        if host.is_empty() {
+        let authority = uri.authority()?;
+        if authority.as_str().contains('@') {
             return None;
         }
+        let host = authority.host();
+        let host = host.strip_suffix('.').unwrap_or(host);
+        if host.is_empty() || host.contains('%') || host.starts_with('.') {
+            return None;
+        }
+        // http::Uri reads a port that is not a number as no port (and the
+        // client would then use the default): refuse it instead.
+        let default = if https { 443 } else { 80 };
+        let port = match authority.as_str()[authority.host().len()..].strip_prefix(':') {
+            None => default,
+            Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => p.parse().ok()?,
+            Some(_) => return None,
+        };
+        let more = !matches!(uri.path(), "" | "/") || uri.query().is_some();
         Some(Self {
             https,
             host: host.to_ascii_lowercase(),
             port,
+            more,
         })
     }
 }
@@ -97,16 +92,19 @@ impl Allowlist {
                 continue;
             }
             let bad = || BadEntry(text.to_string());
-            let after_scheme = text.split_once("://").map(|(_, r)| r).ok_or_else(bad)?;
-            if after_scheme.contains(['/', '?', '#', '@']) {
-                return Err(bad());
-            }
+            let (scheme, after_scheme) = text.split_once("://").ok_or_else(bad)?;
             let (wildcard, url) = match after_scheme.strip_prefix("*.") {
-                Some(_) => (true, text.replacen("*.", "", 1)),
+                Some(rest) => (true, format!("{scheme}://{rest}")),
                 None => (false, text.to_string()),
             };
             let origin = Origin::parse(&url).ok_or_else(bad)?;
-            if origin.host.contains('*') || (wildcard && origin.host.starts_with('[')) {
+            // An origin and nothing else: `uri.path()` reads a bare `?` or
+            // `#` as nothing, so look at the text too.
+            if origin.more
+                || url.ends_with(['/', '?', '#'])
+                || origin.host.contains('*')
+                || (wildcard && origin.host.starts_with('['))
+            {
                 return Err(bad());
             }
             out.push(Entry {
@@ -118,6 +116,7 @@ impl Allowlist {
         Ok(Self { entries: out })
     }
 
+    /// Whether no endpoint is allowed (AWS only).
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
@@ -285,6 +284,56 @@ mod tests {
         assert!(!is_aws("https://amazonaws.com.evil.example"));
         assert!(!is_aws("https://evilamazonaws.com"));
         assert!(!is_aws("https://minio.example.com:9000"));
+    }
+
+    #[test]
+    fn urls_are_read_as_the_http_client_reads_them() {
+        let l = list(&["https://minio.example.com:9000", "http://[::1]:9000"]);
+        // Userinfo, in every spelling, is refused, never skipped.
+        for ep in [
+            "https://user@minio.example.com:9000",
+            "https://user:pw@minio.example.com:9000",
+            "https://minio.example.com:9000@evil.net",
+            "https://minio.example.com@evil.net:9000",
+            "https://evil.net#@minio.example.com:9000",
+        ] {
+            assert!(!l.allows(ep), "{ep}");
+        }
+        // A trailing dot names the same host.
+        assert!(l.allows("https://minio.example.com.:9000"));
+        // Percent-encoding in the host is not decoded by the client.
+        assert!(!l.allows("https://minio%2eexample.com:9000"));
+        assert!(!l.allows("https://%6dinio.example.com:9000"));
+        // Default and explicit ports, upper-case schemes and hosts.
+        let d = list(&["https://s3.example.com"]);
+        assert!(d.allows("https://s3.example.com:443/b"));
+        assert!(d.allows("HTTPS://S3.EXAMPLE.COM"));
+        assert!(!d.allows("https://s3.example.com:0443x"));
+        assert!(!d.allows("https://s3.example.com:99999"));
+        // IPv6: brackets, zero forms are different text (not equal hosts).
+        assert!(l.allows("http://[::1]:9000/bucket"));
+        assert!(!l.allows("http://[0:0:0:0:0:0:0:1]:9000"));
+        assert!(!l.allows("http://::1:9000"));
+        // What http::Uri makes of each, for the record: the host and port
+        // the client connects to are the ones compared.
+        for (ep, host, port) in [
+            (
+                "https://minio.example.com.:9000/x",
+                "minio.example.com.",
+                9000,
+            ),
+            ("http://[::1]:9000", "[::1]", 9000),
+            ("https://s3.example.com", "s3.example.com", 443),
+        ] {
+            let uri: http::Uri = ep.parse().unwrap();
+            assert_eq!(uri.host(), Some(host), "{ep}");
+            let default = if uri.scheme_str() == Some("https") {
+                443
+            } else {
+                80
+            };
+            assert_eq!(uri.port_u16().unwrap_or(default), port, "{ep}");
+        }
     }
 
     #[test]
