@@ -3,26 +3,36 @@
 
 use std::time::Duration;
 
+/// An error of the operator itself.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A Kubernetes API call failed: usually missing RBAC or an unreachable
     /// API server. The message names the call, so a missing rule is obvious.
     #[error("Kubernetes API call failed: {context}: {source}")]
     Kube {
+        /// The call, e.g. "get Secret team/creds".
         context: String,
+        /// What kube said.
         #[source]
         source: kube::Error,
     },
 
     /// A Kubernetes API call did not answer in time.
     #[error("Kubernetes API call timed out after {timeout:?}: {context}")]
-    KubeTimeout { context: String, timeout: Duration },
+    KubeTimeout {
+        /// The call.
+        context: String,
+        /// How long it was given.
+        timeout: Duration,
+    },
 
+    /// A value could not be (de)serialized.
     #[error("serialization failed: {0}")]
     Serialization(#[from] serde_json::Error),
 }
 
 impl Error {
+    /// [`Error::Kube`] for the call `context`.
     pub fn kube(context: impl Into<String>, source: kube::Error) -> Self {
         Error::Kube {
             context: context.into(),
@@ -58,4 +68,5 @@ impl Error {
     }
 }
 
+/// A result whose error is the operator's own.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -26,9 +26,12 @@ use tracing::{info, warn};
 
 use crate::telemetry::Metrics;
 
+/// Which Lease to compete for, and as whom.
 #[derive(Debug, Clone)]
 pub struct LeaderConfig {
+    /// The Lease's name.
     pub lease_name: String,
+    /// The Lease's namespace.
     pub namespace: String,
     /// Unique per process: the pod name, or host and PID.
     pub identity: String,
@@ -110,6 +113,8 @@ impl Leadership {
     }
 }
 
+/// Releases the lease once leadership is given up (see
+/// [`Leadership::split`]).
 pub struct Release(JoinHandle<Result<LeaseManager, LeaseManagerError>>);
 
 impl Release {
@@ -127,7 +132,7 @@ impl Release {
 pub type Signal = Pin<Box<dyn Future<Output = ()> + Send + Sync + 'static>>;
 
 /// How the leader knows it still leads: its own renewals of the Lease, seen
-/// on this process's clock. Pure; [`keep_confirming`] feeds it.
+/// on this process's clock. Pure; `keep_confirming` feeds it.
 #[derive(Debug)]
 pub struct Confirmation {
     identity: String,

@@ -1,3 +1,8 @@
+//! The `s3-connection-operator` command: `run` the operator, or print the
+//! `crd`. The work is in the library crate (`s3_connection_operator`).
+#![forbid(unsafe_code)]
+#![deny(rust_2018_idioms)]
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;

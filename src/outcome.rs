@@ -11,28 +11,51 @@ use crate::crd::{AuthKind, Permission, PermissionOutcome, PermissionResult};
     Debug, Clone, Copy, PartialEq, Eq, Hash, strum::EnumIter, strum::IntoStaticStr, strum::Display,
 )]
 pub enum Reason {
+    /// Every requested permission was proved or could not be disproved.
     Validated,
+    /// The spec breaks a rule the API server could not check.
     InvalidSpec,
+    /// `spec.endpoint` is not in the operator's allowlist.
     EndpointNotAllowed,
+    /// The Secret the connection names does not exist.
     SecretNotFound,
+    /// The Secret lacks a key the connection needs.
     SecretKeyMissing,
+    /// A value in the Secret cannot be used as credentials or a CA.
     SecretValueInvalid,
+    /// The ServiceAccount the connection names does not exist.
     ServiceAccountNotFound,
+    /// No role ARN in the spec nor on the ServiceAccount.
     RoleArnMissing,
+    /// The operator's own identity was asked for and is not allowed.
     OperatorIdentityDisabled,
+    /// S3 or STS rejected the credentials.
     InvalidCredentials,
+    /// STS refused to issue the role's credentials.
     AssumeRoleFailed,
+    /// The bucket does not exist at the endpoint.
     BucketNotFound,
+    /// The bucket is in another region than `spec.region`.
     WrongRegion,
+    /// The endpoint answered something that is not S3.
     InvalidResponse,
+    /// TLS to the endpoint failed (certificate, CA, protocol).
     TlsError,
+    /// Another account owns the bucket than `spec.expectedBucketOwner`.
     BucketOwnerMismatch,
+    /// Some requested permissions were denied.
     PermissionDenied,
+    /// Every request was denied: nothing of the bucket is reachable.
     AccessDenied,
+    /// An object the operator did not write sits at the probe key.
     ProbeKeyInUse,
+    /// The endpoint could not be reached; retried.
     EndpointUnreachable,
+    /// A temporary failure (throttling, a 5xx); retried.
     Transient,
+    /// The validation took longer than its deadline; retried.
     ValidationTimedOut,
+    /// The validation failed inside the operator; retried.
     InternalError,
 }
 
@@ -50,22 +73,28 @@ pub enum Severity {
 /// The check a reason belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Check {
+    /// The spec itself (and the endpoint allowlist).
     Spec,
+    /// Finding and proving the credentials.
     Credentials,
+    /// Reaching the bucket.
     Bucket,
     /// Permissions, and the reasons not tied to one check (success, transient).
     Permissions,
 }
 
 impl Reason {
+    /// The reason's name, as conditions, events and metrics show it.
     pub fn as_str(self) -> &'static str {
         self.into()
     }
 
+    /// Every reason.
     pub fn all() -> impl Iterator<Item = Reason> {
         Reason::iter()
     }
 
+    /// How far the reason lets the operator trust the connection.
     pub fn severity(self) -> Severity {
         match self {
             Reason::Validated => Severity::Ok,
@@ -77,6 +106,7 @@ impl Reason {
         }
     }
 
+    /// The check the reason belongs to.
     pub fn check(self) -> Check {
         match self {
             Reason::InvalidSpec | Reason::EndpointNotAllowed => Check::Spec,
@@ -113,11 +143,14 @@ impl Reason {
 /// A problem found while validating, with a message that says how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
+    /// Why.
     pub reason: Reason,
+    /// What happened and how to fix it ([`crate::messages`]).
     pub message: String,
 }
 
 impl Problem {
+    /// A problem for `reason` with `message`.
     pub fn new(reason: Reason, message: impl Into<String>) -> Self {
         Self {
             reason,
@@ -126,18 +159,74 @@ impl Problem {
     }
 }
 
+/// The three values of AWS credentials, and what each may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// The access key ID.
+    AccessKeyId,
+    /// The secret access key.
+    SecretAccessKey,
+    /// The session token.
+    SessionToken,
+}
+
+impl Part {
+    /// The longest value accepted.
+    pub fn max_len(self) -> usize {
+        match self {
+            Part::AccessKeyId => 128,
+            Part::SecretAccessKey => 256,
+            Part::SessionToken => 8192,
+        }
+    }
+}
+
+/// What is wrong with a credential value (never the value itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueFlaw {
+    /// Nothing in it.
+    Empty,
+    /// Characters other than printable ASCII without spaces.
+    NotPrintable(Part),
+    /// Longer than AWS allows.
+    TooLong {
+        /// Which credential.
+        part: Part,
+        /// Its length.
+        len: usize,
+    },
+    /// A CA bundle without a PEM certificate.
+    NotPem,
+}
+
+/// What is wrong with a key of a Secret the connection names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyFlaw {
+    /// The Secret has no such key.
+    Absent,
+    /// The value is not UTF-8 text.
+    NotText,
+    /// The value is empty (or only whitespace).
+    Empty,
+}
+
 /// A probe object the operator could not delete.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Leftover {
+    /// The bucket it is in.
     pub bucket: String,
+    /// Its key.
     pub key: String,
 }
 
 /// The result of proving one permission.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PermissionCheck {
+    /// The permission.
     pub permission: Permission,
+    /// Allowed, denied or unverified.
     pub result: PermissionOutcome,
+    /// How the result was obtained.
     pub message: String,
 }
 
@@ -165,7 +254,9 @@ impl PermissionCheck {
 /// from it by [`crate::status`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
+    /// Why the connection is (or is not) ready.
     pub reason: Reason,
+    /// What was found and, for a problem, how to fix it.
     pub message: String,
     /// How the connection authenticates, when its spec says so unambiguously.
     pub auth: Option<AuthKind>,
@@ -177,10 +268,13 @@ pub struct Outcome {
     pub authenticated: bool,
     /// S3 answered for the bucket in the requested region.
     pub bucket_reached: bool,
+    /// Who the credentials are (an ARN), as STS answered.
     pub identity: Option<String>,
+    /// The region the bucket answered from.
     pub bucket_region: Option<String>,
     /// One entry per requested permission, once the probes ran.
     pub permissions: Vec<PermissionCheck>,
+    /// A probe object this validation could not delete.
     pub leftover: Option<Leftover>,
 }
 
@@ -207,6 +301,7 @@ impl Outcome {
         }
     }
 
+    /// The actions whose result is `result`, in the order they were checked.
     pub fn actions_with(&self, result: PermissionOutcome) -> Vec<&'static str> {
         self.permissions
             .iter()

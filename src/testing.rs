@@ -26,7 +26,9 @@ use crate::aws::{AwsFactory, Remote, S3Target};
 /// What the fake S3 knows and allows.
 #[derive(Debug, Clone)]
 pub struct World {
+    /// The bucket exists (else 404 NoSuchBucket, HEAD: bare 404).
     pub bucket_exists: bool,
+    /// The bucket's region, as HeadBucket answers it.
     pub bucket_region: String,
     /// Denied actions: "head", "list", "get", "put", "delete".
     pub deny: HashSet<&'static str>,
@@ -40,6 +42,7 @@ pub struct World {
     pub throttled: bool,
     /// GetObject returns this instead of the stored body.
     pub corrupt_reads: Option<Vec<u8>>,
+    /// The bucket's objects: key → body.
     pub objects: HashMap<String, Vec<u8>>,
     /// User metadata of objects (the probe marker among it).
     pub metadata: HashMap<String, HashMap<String, String>>,
@@ -55,8 +58,9 @@ pub struct World {
     pub delete_calls: Vec<String>,
     /// STS GetCallerIdentity answer: `Ok(arn)` or `Err(code)`.
     pub caller: Result<String, String>,
-    /// STS GetCallerIdentity and IAM SimulatePrincipalPolicy calls.
+    /// STS GetCallerIdentity calls.
     pub caller_calls: usize,
+    /// IAM SimulatePrincipalPolicy calls.
     pub simulation_calls: usize,
     /// STS AssumeRole calls (operator identity), as sent.
     pub assume_role_calls: Vec<AssumeRoleCall>,
@@ -96,15 +100,19 @@ impl Default for World {
     }
 }
 
+/// The world the fake clients answer from, shared with the test.
 pub type Shared = Arc<Mutex<World>>;
 
 /// What an AssumeRole request carried.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AssumeRoleCall {
+    /// `ExternalId`.
     pub external_id: Option<String>,
+    /// `RoleSessionName`.
     pub session_name: String,
 }
 
+/// An S3 error response (XML `<Error>` with `code`).
 pub fn s3_error(status: u16, code: &str) -> HttpResponse {
     HttpResponse::new(
         StatusCode::try_from(status).unwrap(),
@@ -114,6 +122,7 @@ pub fn s3_error(status: u16, code: &str) -> HttpResponse {
     )
 }
 
+/// An STS or IAM error response (XML `<ErrorResponse>` with `code`).
 pub fn query_error(status: u16, code: &str) -> HttpResponse {
     HttpResponse::new(
         StatusCode::try_from(status).unwrap(),
@@ -154,6 +163,8 @@ fn gate(w: &World, action: &str, expected_owner: Option<&str>) -> Option<HttpRes
     None
 }
 
+/// Mock rules answering HeadBucket, ListObjectsV2, PutObject, GetObject,
+/// DeleteObject and HeadObject from `world`, as S3 would.
 pub fn s3_rules(world: &Shared) -> Vec<Rule> {
     let w = world.clone();
     let head = mock!(aws_sdk_s3::Client::head_bucket).then_compute_response(move |req| {
@@ -293,12 +304,16 @@ pub fn marker(uid: &str) -> HashMap<String, String> {
     HashMap::from([(crate::probe::MARKER.to_string(), uid.to_string())])
 }
 
+/// An S3 client answered by the fake `world`.
 pub fn s3_client(world: &Shared) -> aws_sdk_s3::Client {
     let rules = s3_rules(world);
     mock_client!(aws_sdk_s3, RuleMode::MatchAny, &rules, |c| c
         .retry_config(RetryConfig::disabled()))
 }
 
+/// An STS client answered by the fake `world`: GetCallerIdentity from
+/// `World::caller`; AssumeRole and AssumeRoleWithWebIdentity with
+/// credentials, or with what `assume` returns.
 pub fn sts_client(world: &Shared, assume: Option<HttpResponseFn>) -> aws_sdk_sts::Client {
     use aws_sdk_sts::operation::assume_role::AssumeRoleOutput;
     use aws_sdk_sts::operation::assume_role_with_web_identity::AssumeRoleWithWebIdentityOutput;
@@ -348,8 +363,11 @@ pub fn sts_client(world: &Shared, assume: Option<HttpResponseFn>) -> aws_sdk_sts
         .retry_config(RetryConfig::disabled()))
 }
 
+/// Makes the HTTP response a fake call answers with.
 pub type HttpResponseFn = Arc<dyn Fn() -> HttpResponse + Send + Sync>;
 
+/// An IAM client answered by the fake `world` (SimulatePrincipalPolicy from
+/// `World::simulation`).
 pub fn iam_client(world: &Shared) -> aws_sdk_iam::Client {
     use aws_sdk_iam::operation::simulate_principal_policy::SimulatePrincipalPolicyOutput;
     use aws_sdk_iam::types::{EvaluationResult, PolicyEvaluationDecisionType};
@@ -382,10 +400,15 @@ pub fn iam_client(world: &Shared) -> aws_sdk_iam::Client {
 
 /// An [`AwsFactory`] handing out clients backed by the fake world.
 pub struct FakeAws {
+    /// What the fake clients answer from.
     pub world: Shared,
+    /// The S3 client handed out for every target.
     pub s3: aws_sdk_s3::Client,
+    /// The STS client handed out for every target (and as the operator's).
     pub sts: aws_sdk_sts::Client,
+    /// The IAM client handed out for every target.
     pub iam: aws_sdk_iam::Client,
+    /// The operator's own identity is enabled.
     pub operator_identity: bool,
     /// Credentials the S3 client was last asked for (to check which were used).
     pub used: Mutex<Vec<Credentials>>,
@@ -394,6 +417,7 @@ pub struct FakeAws {
 }
 
 impl FakeAws {
+    /// Clients answered by `world`; `assume` as for [`sts_client`].
     pub fn new(world: World, assume: Option<HttpResponseFn>) -> Self {
         let world = Arc::new(Mutex::new(world));
         Self {

@@ -1,11 +1,10 @@
 //! Classification of AWS SDK errors into what they mean for a connection.
 //!
-//! [`facts`] pulls the few things that matter out of an `SdkError` (kind,
-//! HTTP status, error code, the `x-amz-bucket-region` header); [`classify`]
-//! is a pure function over those facts, unit-tested without any network.
-//! HEAD responses carry no body, so for them only the status and headers
-//! exist; the caller says which operation failed so a bare 404 can mean a
-//! missing bucket or a missing key. [`attempt`] awaits a call and does both.
+//! [`classify`] is a pure function over the facts of a failed call
+//! ([`ErrorFacts`], pulled out by [`super::facts`]), unit-tested without
+//! any network. The caller says which operation failed ([`Op`]) so a bare
+//! 404 can mean a missing bucket or a missing key. [`attempt`] awaits a
+//! call and does both.
 
 use std::future::Future;
 use std::sync::LazyLock;
@@ -15,166 +14,27 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use regex::Regex;
 
-use super::tame;
-
-/// How the request failed before any classification.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FailureKind {
-    /// A response arrived (possibly without a parseable body).
-    Response,
-    /// A success status, but a body that could not be read as the API's
-    /// answer (not S3 XML, or larger than any answer can be).
-    Malformed,
-    /// The connection could not be made (DNS, refused, connect timeout).
-    Unreachable,
-    /// TLS failed: the server's certificate is not trusted or not for this
-    /// host (the message says which).
-    Tls,
-    /// The operation or an attempt timed out after connecting.
-    Timeout,
-    /// The request could not be built or another client-side problem.
-    Client,
-}
-
-/// The raw facts of one failed call.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ErrorFacts {
-    pub kind: FailureKind,
-    pub status: Option<u16>,
-    pub code: Option<String>,
-    pub message: Option<String>,
-    pub region_header: Option<String>,
-}
-
-impl ErrorFacts {
-    pub fn response(status: u16, code: Option<&str>) -> Self {
-        Self {
-            kind: FailureKind::Response,
-            status: Some(status),
-            code: code.map(Into::into),
-            message: None,
-            region_header: None,
-        }
-    }
-
-    pub fn of_kind(kind: FailureKind) -> Self {
-        Self {
-            kind,
-            status: None,
-            code: None,
-            message: None,
-            region_header: None,
-        }
-    }
-
-    /// `code` if the response had one, else `HTTP <status>`, else the kind.
-    pub fn describe(&self) -> String {
-        match (&self.code, self.status) {
-            (Some(c), Some(s)) => format!("{c}, HTTP {s}"),
-            (Some(c), None) => c.clone(),
-            (None, Some(s)) if self.kind == FailureKind::Malformed => {
-                format!("an unreadable answer, HTTP {s}")
-            }
-            (None, Some(s)) => format!("HTTP {s}"),
-            (None, None) => match self.kind {
-                FailureKind::Unreachable => "connection failed".into(),
-                FailureKind::Tls => format!(
-                    "TLS failed: {}",
-                    self.message.as_deref().unwrap_or("handshake error")
-                ),
-                FailureKind::Timeout => "timed out".into(),
-                _ => "client error".into(),
-            },
-        }
-    }
-}
-
-/// Extract [`ErrorFacts`] from any SDK error. Everything taken from the
-/// response is tamed ([`super::tame`]): it may reach status and logs.
-pub fn facts<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> ErrorFacts {
-    let raw = err.raw_response();
-    let status = raw.map(|r| r.status().as_u16());
-    let region_header = raw.and_then(|r| r.headers().get("x-amz-bucket-region").map(tame::region));
-    match err {
-        SdkError::ServiceError(se) => ErrorFacts {
-            kind: FailureKind::Response,
-            status,
-            code: se.err().code().map(tame::code),
-            message: se.err().message().map(tame::text),
-            region_header,
-        },
-        SdkError::ResponseError(_) => ErrorFacts {
-            kind: if status.is_some_and(|s| (200..300).contains(&s)) {
-                FailureKind::Malformed
-            } else {
-                FailureKind::Response
-            },
-            status,
-            code: None,
-            message: None,
-            region_header,
-        },
-        SdkError::TimeoutError(_) => ErrorFacts::of_kind(FailureKind::Timeout),
-        // Connect failures and connect/read timeouts surface here: the
-        // endpoint could not be talked to.
-        SdkError::DispatchFailure(d) if d.is_user() => ErrorFacts::of_kind(FailureKind::Client),
-        SdkError::DispatchFailure(d) => match d.as_connector_error().and_then(|c| tls_failure(c)) {
-            Some(why) => ErrorFacts {
-                message: Some(why),
-                ..ErrorFacts::of_kind(FailureKind::Tls)
-            },
-            None => ErrorFacts::of_kind(FailureKind::Unreachable),
-        },
-        _ => ErrorFacts::of_kind(FailureKind::Client),
-    }
-}
-
-/// What went wrong in TLS, if a rustls error is among the causes of `err`
-/// (found by type, not by message).
-pub fn tls_failure(err: &(dyn std::error::Error + 'static)) -> Option<String> {
-    use rustls::{CertificateError, Error as Tls};
-    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(e) = next {
-        if let Some(t) = e.downcast_ref::<Tls>() {
-            return Some(match t {
-                Tls::InvalidCertificate(CertificateError::UnknownIssuer) => {
-                    "the server's certificate is not signed by a trusted CA".into()
-                }
-                Tls::InvalidCertificate(CertificateError::NotValidForName)
-                | Tls::InvalidCertificate(CertificateError::NotValidForNameContext { .. }) => {
-                    "the server's certificate is not for this host name".into()
-                }
-                Tls::InvalidCertificate(CertificateError::Expired)
-                | Tls::InvalidCertificate(CertificateError::ExpiredContext { .. }) => {
-                    "the server's certificate has expired".into()
-                }
-                other => tame::text(&format!("{other:?}")),
-            });
-        }
-        // An io::Error's `source()` skips the error it wraps (and the TLS
-        // connector wraps io::Errors in io::Errors): look inside.
-        next = match e
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-        {
-            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
-            None => e.source(),
-        };
-    }
-    None
-}
+use super::facts::{ErrorFacts, FailureKind, facts};
 
 /// The operation that failed; it decides what a bare status means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
 pub enum Op {
+    /// S3 HeadBucket.
     HeadBucket,
+    /// S3 ListObjectsV2.
     #[strum(serialize = "ListObjectsV2")]
     ListObjects,
+    /// S3 PutObject.
     PutObject,
+    /// S3 GetObject.
     GetObject,
+    /// S3 HeadObject.
     HeadObject,
+    /// S3 DeleteObject.
     DeleteObject,
+    /// Any STS call.
     Sts,
+    /// Any IAM call.
     Iam,
 }
 
@@ -188,11 +48,14 @@ impl Op {
 /// A failed call: what it means, and the facts for messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
+    /// What it means.
     pub class: Class,
+    /// What the answer said, for messages.
     pub facts: ErrorFacts,
 }
 
 impl Failure {
+    /// The failure `err` of `op`, classified.
     pub fn of<E: ProvideErrorMetadata>(op: Op, err: &SdkError<E, HttpResponse>) -> Self {
         let facts = facts(err);
         Self {
@@ -220,9 +83,13 @@ pub async fn attempt<T, E: ProvideErrorMetadata>(
 pub enum Class {
     /// The caller is not allowed to do this (`AccessDenied`, bare 403).
     Denied,
-    /// The credentials themselves were rejected.
-    InvalidCredentials(String),
+    /// The credentials themselves were rejected, with this code.
+    InvalidCredentials(CredentialCode),
+    /// The bucket does not exist (`NoSuchBucket`, or a bare 404 for a
+    /// bucket operation).
     NoSuchBucket,
+    /// The key does not exist (`NoSuchKey`, or a bare 404 for an object
+    /// operation).
     NoSuchKey,
     /// The bucket lives in another region (if known, which one).
     WrongRegion(Option<String>),
@@ -243,18 +110,56 @@ pub enum Class {
     Other(String),
 }
 
+/// The error code with which a service rejected the credentials themselves
+/// ([`Class::InvalidCredentials`]). Each variant is named exactly as AWS
+/// spells the code ([`CredentialCode::as_str`]): decisions are made on the
+/// variant, and a message shows the code as this operator spells it, never
+/// a server's own string.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::IntoStaticStr, strum::EnumIter,
+)]
+pub enum CredentialCode {
+    /// S3: no such access key ID (deleted, deactivated, or from another
+    /// account or endpoint).
+    InvalidAccessKeyId,
+    /// S3: the signature does not match: the secret access key is wrong.
+    SignatureDoesNotMatch,
+    /// STS and IAM: no such access key ID or session token.
+    InvalidClientTokenId,
+    /// The session token is malformed or invalid.
+    InvalidToken,
+    /// The session token has expired.
+    ExpiredToken,
+    /// The session token has expired (services with JSON errors).
+    ExpiredTokenException,
+    /// The session token must be refreshed: it has expired.
+    TokenRefreshRequired,
+    /// No such access key ID (services with JSON errors).
+    UnrecognizedClientException,
+    /// The request carried no credentials a service accepts.
+    MissingAuthenticationToken,
+}
+
+impl CredentialCode {
+    /// The code a service answers with, e.g. `InvalidAccessKeyId`; `None`
+    /// if `code` is not about the credentials themselves.
+    pub fn of(code: &str) -> Option<Self> {
+        code.parse().ok()
+    }
+
+    /// The code as AWS spells it, for messages.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+impl std::fmt::Display for CredentialCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 const DENIED: &[&str] = &["AccessDenied", "AllAccessDisabled", "AccessDeniedException"];
-const BAD_CREDENTIALS: &[&str] = &[
-    "InvalidAccessKeyId",
-    "SignatureDoesNotMatch",
-    "InvalidClientTokenId",
-    "InvalidToken",
-    "ExpiredToken",
-    "ExpiredTokenException",
-    "TokenRefreshRequired",
-    "UnrecognizedClientException",
-    "MissingAuthenticationToken",
-];
 const REGION_CODES: &[&str] = &[
     "PermanentRedirect",
     "AuthorizationHeaderMalformed",
@@ -279,6 +184,9 @@ const TRANSIENT_CODES: &[&str] = &[
 static EXPECTING_REGION: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"expecting '([a-z0-9-]+)'").unwrap());
 
+/// What the failure `f` of `op` means for the connection. An error code
+/// decides when there is one; otherwise the status does, and for a bare
+/// 404 the operation.
 pub fn classify(op: Op, f: &ErrorFacts) -> Class {
     match f.kind {
         FailureKind::Unreachable => return Class::Unreachable,
@@ -293,8 +201,8 @@ pub fn classify(op: Op, f: &ErrorFacts) -> Class {
         if DENIED.contains(&code) {
             return Class::Denied;
         }
-        if BAD_CREDENTIALS.contains(&code) {
-            return Class::InvalidCredentials(code.to_string());
+        if let Some(rejected) = CredentialCode::of(code) {
+            return Class::InvalidCredentials(rejected);
         }
         if code == "NoSuchBucket" {
             return Class::NoSuchBucket;
@@ -353,42 +261,6 @@ mod tests {
         ErrorFacts::response(status, code)
     }
 
-    /// An error that hides `inner` behind `source()`, like hyper's.
-    #[derive(Debug)]
-    struct Wrapper(std::io::Error);
-    impl std::fmt::Display for Wrapper {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("tls connect error")
-        }
-    }
-    impl std::error::Error for Wrapper {
-        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-            Some(&self.0)
-        }
-    }
-
-    #[test]
-    fn tls_failures_are_found_by_type_however_deep() {
-        use rustls::{CertificateError, Error as Tls};
-        use std::io::{Error, ErrorKind};
-        // What the TLS connector hands back: io::Error in io::Error.
-        let nested = |e: Tls| Wrapper(Error::other(Error::new(ErrorKind::InvalidData, e)));
-        let unknown = nested(Tls::InvalidCertificate(CertificateError::UnknownIssuer));
-        assert_eq!(
-            tls_failure(&unknown).as_deref(),
-            Some("the server's certificate is not signed by a trusted CA")
-        );
-        let name = nested(Tls::InvalidCertificate(CertificateError::NotValidForName));
-        assert!(
-            tls_failure(&name)
-                .unwrap()
-                .contains("not for this host name")
-        );
-        // Not TLS, whatever the message says.
-        let refused = Wrapper(Error::new(ErrorKind::ConnectionRefused, "tls certificate"));
-        assert_eq!(tls_failure(&refused), None);
-    }
-
     #[test]
     fn codes_win_over_status() {
         assert_eq!(
@@ -397,19 +269,19 @@ mod tests {
         );
         assert_eq!(
             classify(Op::ListObjects, &resp(403, Some("InvalidAccessKeyId"))),
-            Class::InvalidCredentials("InvalidAccessKeyId".into())
+            Class::InvalidCredentials(CredentialCode::InvalidAccessKeyId)
         );
         assert_eq!(
             classify(Op::ListObjects, &resp(403, Some("SignatureDoesNotMatch"))),
-            Class::InvalidCredentials("SignatureDoesNotMatch".into())
+            Class::InvalidCredentials(CredentialCode::SignatureDoesNotMatch)
         );
         assert_eq!(
             classify(Op::Sts, &resp(403, Some("InvalidClientTokenId"))),
-            Class::InvalidCredentials("InvalidClientTokenId".into())
+            Class::InvalidCredentials(CredentialCode::InvalidClientTokenId)
         );
         assert_eq!(
             classify(Op::ListObjects, &resp(400, Some("ExpiredToken"))),
-            Class::InvalidCredentials("ExpiredToken".into())
+            Class::InvalidCredentials(CredentialCode::ExpiredToken)
         );
         assert_eq!(
             classify(Op::ListObjects, &resp(404, Some("NoSuchBucket"))),
@@ -438,6 +310,22 @@ mod tests {
             classify(Op::PutObject, &resp(501, Some("NotImplemented"))),
             Class::NotImplemented
         );
+    }
+
+    #[test]
+    fn credential_codes_are_spelled_as_aws_spells_them() {
+        use strum::IntoEnumIterator;
+        for c in CredentialCode::iter() {
+            assert_eq!(CredentialCode::of(c.as_str()), Some(c));
+            assert_eq!(
+                classify(Op::ListObjects, &resp(403, Some(c.as_str()))),
+                Class::InvalidCredentials(c)
+            );
+        }
+        // Exactly: no other spelling, and other codes are not about them.
+        assert_eq!(CredentialCode::of("invalidaccesskeyid"), None);
+        assert_eq!(CredentialCode::of("AccessDenied"), None);
+        assert_eq!(CredentialCode::ExpiredToken.to_string(), "ExpiredToken");
     }
 
     #[test]
@@ -510,19 +398,6 @@ mod tests {
         assert_eq!(
             classify(Op::ListObjects, &f),
             Class::Malformed("an unreadable answer, HTTP 200".into())
-        );
-    }
-
-    #[test]
-    fn describe_prefers_codes() {
-        assert_eq!(
-            resp(403, Some("AccessDenied")).describe(),
-            "AccessDenied, HTTP 403"
-        );
-        assert_eq!(resp(403, None).describe(), "HTTP 403");
-        assert_eq!(
-            ErrorFacts::of_kind(FailureKind::Timeout).describe(),
-            "timed out"
         );
     }
 }

@@ -63,6 +63,7 @@ fn key(location: &str, credentials: &Credentials) -> Key {
 }
 
 impl Identities {
+    /// Answers kept for `ttl` each, at most `max` (at least one).
     pub fn new(ttl: Duration, max: usize) -> Self {
         Self {
             ttl,
@@ -112,6 +113,7 @@ impl Identities {
         self.entries.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
+    /// Whether none are kept.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

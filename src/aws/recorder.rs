@@ -30,6 +30,7 @@ impl std::fmt::Debug for CallRecorder {
 }
 
 impl CallRecorder {
+    /// A recorder counting in `metrics`.
     pub fn new(metrics: Metrics) -> Self {
         Self { metrics }
     }

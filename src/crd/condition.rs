@@ -54,6 +54,7 @@ impl Text {
         WORDS.get_or_init(Words::default).get(s)
     }
 
+    /// The text.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -161,20 +162,44 @@ fn message<'de, D: Deserializer<'de>>(d: D) -> Result<Text, D::Error> {
     Ok(Text::from(&*s))
 }
 
+/// A condition's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString)]
+pub enum CondStatus {
+    /// It holds.
+    True,
+    /// It does not hold.
+    False,
+    /// Not known (yet).
+    Unknown,
+}
+
+impl CondStatus {
+    /// The status' name.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
 /// The fields and JSON of `metav1.Condition` (as k8s-openapi reads it:
 /// strings default to empty, `lastTransitionTime` is required).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Condition {
+    /// When `status` last changed.
     pub last_transition_time: Time,
+    /// What the condition means now, for people.
     #[serde(default, deserialize_with = "message")]
     pub message: Text,
+    /// The generation the condition describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+    /// Why, in one CamelCase word.
     #[serde(default, deserialize_with = "word")]
     pub reason: Text,
+    /// `True`, `False` or `Unknown`.
     #[serde(default, deserialize_with = "word")]
     pub status: Text,
+    /// Which condition.
     #[serde(rename = "type", default, deserialize_with = "word")]
     pub type_: Text,
 }

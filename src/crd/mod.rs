@@ -6,7 +6,7 @@
 //! permission name the operator does not know is a string, not a
 //! deserialization error that would blind the whole watch), and
 //! [`crate::spec`] turns a spec into checked, typed values. Every rule,
-//! limit and pattern lives in [`rules`]; [`schema`] puts them into the CRD.
+//! limit and pattern lives in [`rules`]; `schema` puts them into the CRD.
 
 // The repeated `printcolumn(type_ = ...)` arguments of the derive look like
 // duplicated attributes to clippy.
@@ -16,13 +16,16 @@ pub mod condition;
 pub mod rules;
 mod schema;
 
-pub use condition::{Condition, Text};
+pub use condition::{CondStatus, Condition, Text};
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+/// The API group of `S3Connection`.
 pub const GROUP: &str = "s3connection.dev";
+/// The Secret key of the access key ID when `accessKeyIdKey` is not set.
 pub const DEFAULT_ACCESS_KEY_ID_KEY: &str = "AWS_ACCESS_KEY_ID";
+/// The Secret key of the secret access key when `secretAccessKeyKey` is not set.
 pub const DEFAULT_SECRET_ACCESS_KEY_KEY: &str = "AWS_SECRET_ACCESS_KEY";
 
 /// Declares where a team's S3 data lives and how to reach it. The operator
@@ -154,7 +157,7 @@ pub struct S3ConnectionSpec {
 #[serde(rename_all = "camelCase")]
 pub struct SecretReference {
     /// Name of the Secret.
-    #[schemars(transform = schema::object_name)]
+    #[schemars(transform = schema::ca_secret_name)]
     pub name: String,
 }
 
@@ -177,12 +180,16 @@ pub struct Auth {
 /// Which connection: what the stages after the spec need of its metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectionId {
+    /// The connection's namespace.
     pub namespace: String,
+    /// The connection's name.
     pub name: String,
+    /// The connection's uid.
     pub uid: String,
 }
 
 impl ConnectionId {
+    /// The identity of connection `c`.
     pub fn of(c: &S3Connection) -> Self {
         use kube::ResourceExt;
         Self {
@@ -196,13 +203,17 @@ impl ConnectionId {
 /// How a connection authenticates, as shown in `status.auth`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
 pub enum AuthKind {
+    /// Static credentials from a Secret.
     AccessKey,
+    /// A ServiceAccount's token exchanged for a role.
     #[strum(serialize = "IRSA")]
     Irsa,
+    /// A role assumed with the operator's own identity.
     OperatorRole,
 }
 
 impl AuthKind {
+    /// The name `status.auth` shows.
     pub fn as_str(self) -> &'static str {
         self.into()
     }
@@ -226,21 +237,21 @@ impl Auth {
 pub struct AccessKeyAuth {
     /// Name of a Secret in the same namespace as this S3Connection. Secrets in
     /// other namespaces cannot be used.
-    #[schemars(transform = schema::object_name)]
+    #[schemars(transform = schema::secret_name)]
     pub secret_name: String,
     /// Key in the Secret holding the access key ID. Default `AWS_ACCESS_KEY_ID`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(transform = schema::secret_key)]
+    #[schemars(transform = schema::access_key_id_key)]
     pub access_key_id_key: Option<String>,
     /// Key in the Secret holding the secret access key. Default
     /// `AWS_SECRET_ACCESS_KEY`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(transform = schema::secret_key)]
+    #[schemars(transform = schema::secret_access_key_key)]
     pub secret_access_key_key: Option<String>,
     /// Key in the Secret holding a session token, for temporary credentials.
     /// No default: without it no session token is used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(transform = schema::secret_key)]
+    #[schemars(transform = schema::session_token_key)]
     pub session_token_key: Option<String>,
 }
 
@@ -262,7 +273,7 @@ pub struct IamRoleAuth {
     /// assumes the role, which the operator must allow explicitly
     /// (`--allow-operator-identity`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(transform = schema::object_name)]
+    #[schemars(transform = schema::service_account_name)]
     pub service_account_name: Option<String>,
     /// Role session name. With IRSA the default is
     /// `s3connection-<namespace>-<serviceAccountName>` (connections sharing a
@@ -289,19 +300,25 @@ pub struct IamRoleAuth {
     strum::Display,
 )]
 pub enum Permission {
+    /// Listing the bucket (at the prefix).
     #[strum(serialize = "s3:ListBucket")]
     ListBucket,
+    /// Reading objects.
     #[strum(serialize = "s3:GetObject")]
     GetObject,
+    /// Writing objects.
     #[strum(serialize = "s3:PutObject")]
     PutObject,
+    /// Deleting objects.
     #[strum(serialize = "s3:DeleteObject")]
     DeleteObject,
+    /// Replicating objects (proved through IAM's policy simulation).
     #[strum(serialize = "s3:ReplicateObject")]
     ReplicateObject,
 }
 
 impl Permission {
+    /// The action's name as IAM policies spell it.
     pub fn as_str(self) -> &'static str {
         self.into()
     }
@@ -387,141 +404,25 @@ pub struct PermissionResult {
     pub message: String,
 }
 
+/// The result of proving one permission.
 #[derive(
     Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema, strum::IntoStaticStr,
 )]
 pub enum PermissionOutcome {
+    /// Proved by a real request.
     Allowed,
+    /// Refused by S3 (or IAM's policy simulation).
     Denied,
+    /// Could not be proved either way; the message says why.
     Unverified,
 }
 
 impl PermissionOutcome {
+    /// The name `status.permissions[].result` shows.
     pub fn as_str(self) -> &'static str {
         self.into()
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use kube::CustomResourceExt;
-    use strum::IntoEnumIterator;
-
-    #[test]
-    fn crd_has_names_columns_and_status_subresource() {
-        let crd = S3Connection::crd();
-        assert_eq!(crd.spec.group, GROUP);
-        assert_eq!(crd.spec.names.plural, "s3connections");
-        assert_eq!(crd.spec.names.short_names, Some(vec!["s3c".to_string()]));
-        let v = &crd.spec.versions[0];
-        assert_eq!(v.name, "v1alpha1");
-        assert!(v.subresources.as_ref().unwrap().status.is_some());
-        let cols = |priority: i32| -> Vec<String> {
-            v.additional_printer_columns
-                .as_ref()
-                .unwrap()
-                .iter()
-                .filter(|c| c.priority.unwrap_or(0) == priority)
-                .map(|c| c.name.clone())
-                .collect()
-        };
-        assert_eq!(
-            cols(0),
-            [
-                "Bucket",
-                "Region",
-                "Auth",
-                "Ready",
-                "Reason",
-                "Suspended",
-                "Since",
-                "Age"
-            ]
-        );
-        // `-o wide` adds these.
-        assert_eq!(cols(1), ["Endpoint", "Identity", "Message"]);
-        assert_eq!(crd.spec.names.categories, Some(vec!["s3".to_string()]));
-    }
-
-    #[test]
-    fn every_spec_field_has_a_description() {
-        let crd = serde_json::to_value(S3Connection::crd()).unwrap();
-        let spec = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"];
-        fn walk(path: &str, v: &serde_json::Value, missing: &mut Vec<String>) {
-            if let Some(props) = v.get("properties").and_then(|p| p.as_object()) {
-                for (k, p) in props {
-                    let path = format!("{path}.{k}");
-                    if p.get("description").is_none() {
-                        missing.push(path.clone());
-                    }
-                    walk(&path, p, missing);
-                }
-            }
-        }
-        let mut missing = vec![];
-        walk("spec", spec, &mut missing);
-        assert!(
-            missing.is_empty(),
-            "fields without description: {missing:?}"
-        );
-    }
-
-    #[test]
-    fn conditions_are_a_list_map_keyed_by_type() {
-        let crd = serde_json::to_value(S3Connection::crd()).unwrap();
-        let status =
-            &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"];
-        assert_eq!(
-            status["properties"]["conditions"]["x-kubernetes-list-type"],
-            "map"
-        );
-        assert_eq!(
-            status["properties"]["conditions"]["x-kubernetes-list-map-keys"][0],
-            "type"
-        );
-    }
-
-    #[test]
-    fn permission_names_round_trip() {
-        for p in Permission::iter() {
-            assert_eq!(p.as_str().parse::<Permission>().unwrap(), p);
-            assert!(p.as_str().starts_with("s3:"));
-        }
-        assert!("s3:Nope".parse::<Permission>().is_err());
-    }
-
-    #[test]
-    fn auth_kind_needs_exactly_one_method() {
-        let ak = AccessKeyAuth {
-            secret_name: "s".into(),
-            access_key_id_key: None,
-            secret_access_key_key: None,
-            session_token_key: None,
-        };
-        let role = |sa: Option<&str>| IamRoleAuth {
-            role_arn: Some("arn:aws:iam::123456789012:role/r".into()),
-            service_account_name: sa.map(Into::into),
-            session_name: None,
-        };
-        let auth = |a: Option<AccessKeyAuth>, r: Option<IamRoleAuth>| Auth {
-            access_key: a,
-            iam_role: r,
-        };
-        assert_eq!(
-            auth(Some(ak.clone()), None).kind(),
-            Some(AuthKind::AccessKey)
-        );
-        assert_eq!(
-            auth(None, Some(role(Some("sa")))).kind(),
-            Some(AuthKind::Irsa)
-        );
-        assert_eq!(
-            auth(None, Some(role(None))).kind(),
-            Some(AuthKind::OperatorRole)
-        );
-        assert_eq!(auth(Some(ak), Some(role(None))).kind(), None);
-        assert_eq!(auth(None, None).kind(), None);
-        assert_eq!(AuthKind::Irsa.as_str(), "IRSA");
-    }
-}
+mod tests;

@@ -1,61 +1,245 @@
 //! Every rule of the `S3Connection` spec in one place: patterns, limits, the
 //! S3 bucket naming rules and the message each one gives. The CRD schema is
-//! built from these ([`super::schema`]) so the API server rejects what it can
+//! built from these (`crd::schema`) so the API server rejects what it can
 //! express, and [`crate::spec`] checks the same rules again in the controller
 //! for clusters where the CRD was installed without them.
 
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 use std::time::Duration;
 
 use regex::Regex;
 
-pub const REGION_PATTERN: &str = "^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$";
-pub const ENDPOINT_PATTERN: &str = r"^https?://([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?(/[^\s?#]*)?$";
-pub const INTERVAL_PATTERN: &str = "^([0-9]+h)?([0-9]+m)?([0-9]+s)?$";
-pub const DNS_SUBDOMAIN_PATTERN: &str =
-    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
-/// An IAM role ARN: AWS in any partition (`aws`, `aws-cn`, `aws-us-gov`,
-/// ...) with a 12-digit account; the forms S3-compatible stores issue,
-/// MinIO `arn:minio:iam:::role/<id>` and Ceph RGW `arn:aws:iam:::role/<name>`
-/// (no account) or `arn:aws:iam::<tenant>:role/<name>` (a tenant starting
-/// with a letter or `_`, so a mistyped AWS account is still caught).
-pub const ROLE_ARN_PATTERN: &str = r"^arn:(aws(-[a-z]+)*|minio):iam::([0-9]{12}|[A-Za-z_][A-Za-z0-9_]{0,63})?:role/[A-Za-z0-9_+=,.@/-]{1,512}$";
-pub const ACCOUNT_ID_PATTERN: &str = "^[0-9]{12}$";
-pub static ACCOUNT_ID: LazyLock<Regex> = LazyLock::new(|| regex(ACCOUNT_ID_PATTERN));
-pub const SESSION_NAME_PATTERN: &str = r"^[A-Za-z0-9_+=,.@-]{2,64}$";
-pub const SECRET_KEY_PATTERN: &str = "^[-._a-zA-Z0-9]+$";
-/// `spec.bucket` as a whole: no whitespace, control characters or backslashes.
-pub const BUCKET_FIELD_PATTERN: &str = r"^[^\s\x00-\x1f\x7f\\]+$";
-
-/// Lengths of `spec.bucket` (bucket and path together) and of the path.
-pub const BUCKET_FIELD_LEN: (u32, u32) = (3, 900);
-pub const PATH_MAX_LEN: usize = 840;
-pub const REGION_LEN: (u32, u32) = (1, 64);
-pub const ENDPOINT_MAX_LEN: u32 = 2048;
-pub const NAME_LEN: (u32, u32) = (1, 253);
-pub const ROLE_ARN_MAX_LEN: u32 = 2048;
-pub const SESSION_NAME_LEN: (u32, u32) = (2, 64);
-pub const INTERVAL_MAX_LEN: u32 = 32;
-
-pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(600);
-pub const MIN_INTERVAL: Duration = Duration::from_secs(60);
-/// Validating less than daily would miss most credential and policy drift.
-pub const MAX_INTERVAL: Duration = Duration::from_secs(24 * 3600);
-/// The two interval limits as the API server's CEL `duration()` spells them.
-pub const MIN_INTERVAL_TEXT: &str = "1m";
-pub const MAX_INTERVAL_TEXT: &str = "24h";
+use super::{Auth, IamRoleAuth};
 
 fn regex(p: &str) -> Regex {
     Regex::new(p).expect("the spec patterns are valid regular expressions")
 }
 
-pub static REGION: LazyLock<Regex> = LazyLock::new(|| regex(REGION_PATTERN));
-pub static ENDPOINT: LazyLock<Regex> = LazyLock::new(|| regex(ENDPOINT_PATTERN));
-pub static INTERVAL: LazyLock<Regex> = LazyLock::new(|| regex(INTERVAL_PATTERN));
-pub static DNS_SUBDOMAIN: LazyLock<Regex> = LazyLock::new(|| regex(DNS_SUBDOMAIN_PATTERN));
-pub static ROLE_ARN: LazyLock<Regex> = LazyLock::new(|| regex(ROLE_ARN_PATTERN));
-pub static SECRET_KEY: LazyLock<Regex> = LazyLock::new(|| regex(SECRET_KEY_PATTERN));
-pub static SESSION_NAME: LazyLock<Regex> = LazyLock::new(|| regex(SESSION_NAME_PATTERN));
+/// A rule on one string field: its `pattern` and length limits in the CRD
+/// schema (the API server's message is then its own), and the same check
+/// in the controller ([`Field::check`]), whose message says the value is
+/// not `what`.
+pub struct Field {
+    /// The JSON path users see, e.g. `spec.region`.
+    pub path: &'static str,
+    /// The pattern, in the syntax both the API server (RE2) and `regex` read.
+    pub pattern: &'static str,
+    /// Least and most bytes; `None`: no least beyond what the pattern says.
+    pub len: (Option<u32>, u32),
+    /// Completes "`<path> <value>` is not ...".
+    pub what: &'static str,
+    regex: OnceLock<Regex>,
+}
+
+impl Field {
+    const fn new(
+        path: &'static str,
+        pattern: &'static str,
+        len: (Option<u32>, u32),
+        what: &'static str,
+    ) -> Self {
+        Self {
+            path,
+            pattern,
+            len,
+            what,
+            regex: OnceLock::new(),
+        }
+    }
+
+    /// Whether `value` meets the field's pattern and lengths.
+    pub fn holds(&self, value: &str) -> bool {
+        let (min, max) = self.len;
+        value.len() >= min.unwrap_or(0) as usize
+            && value.len() <= max as usize
+            && self
+                .regex
+                .get_or_init(|| regex(self.pattern))
+                .is_match(value)
+    }
+
+    /// The message for a `value` that does not hold.
+    pub fn message(&self, value: &str) -> String {
+        format!("{} {value:?} is not {}", self.path, self.what)
+    }
+
+    /// `Err` with [`Field::message`] unless `value` holds.
+    pub fn check(&self, value: &str) -> Result<(), String> {
+        if self.holds(value) {
+            Ok(())
+        } else {
+            Err(self.message(value))
+        }
+    }
+}
+
+/// Kubernetes object names (RFC 1123 subdomains).
+pub const DNS_SUBDOMAIN_PATTERN: &str =
+    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+/// Lengths of Kubernetes object names and of Secret keys.
+pub const NAME_LEN: (u32, u32) = (1, 253);
+const SECRET_KEY_PATTERN: &str = "^[-._a-zA-Z0-9]+$";
+const SESSION_NAME_MIN: u32 = 2;
+const SESSION_NAME_MAX: u32 = 64;
+
+/// `spec.region`.
+pub static REGION: Field = Field::new(
+    "spec.region",
+    "^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$",
+    (Some(1), 64),
+    "a region name such as us-west-1",
+);
+/// `spec.endpoint`.
+pub static ENDPOINT: Field = Field::new(
+    "spec.endpoint",
+    r"^https?://([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?(/[^\s?#]*)?$",
+    (None, 2048),
+    "an http:// or https:// URL without credentials, query or fragment",
+);
+/// `spec.validationInterval` (its limits: [`INTERVAL_RULES`]).
+pub static INTERVAL: Field = Field::new(
+    "spec.validationInterval",
+    "^([0-9]+h)?([0-9]+m)?([0-9]+s)?$",
+    (None, 32),
+    "a duration such as 10m, 1h or 90s",
+);
+/// `spec.caSecretRef.name`.
+pub static CA_SECRET_NAME: Field = Field::new(
+    "spec.caSecretRef.name",
+    DNS_SUBDOMAIN_PATTERN,
+    (Some(NAME_LEN.0), NAME_LEN.1),
+    "a valid Secret name",
+);
+/// `spec.auth.accessKey.secretName`.
+pub static SECRET_NAME: Field = Field::new(
+    "spec.auth.accessKey.secretName",
+    DNS_SUBDOMAIN_PATTERN,
+    (Some(NAME_LEN.0), NAME_LEN.1),
+    "a valid Secret name",
+);
+/// `spec.auth.accessKey.accessKeyIdKey`.
+pub static ACCESS_KEY_ID_KEY: Field = Field::new(
+    "spec.auth.accessKey.accessKeyIdKey",
+    SECRET_KEY_PATTERN,
+    (Some(NAME_LEN.0), NAME_LEN.1),
+    "a valid Secret key",
+);
+/// `spec.auth.accessKey.secretAccessKeyKey`.
+pub static SECRET_ACCESS_KEY_KEY: Field = Field::new(
+    "spec.auth.accessKey.secretAccessKeyKey",
+    SECRET_KEY_PATTERN,
+    (Some(NAME_LEN.0), NAME_LEN.1),
+    "a valid Secret key",
+);
+/// `spec.auth.accessKey.sessionTokenKey`.
+pub static SESSION_TOKEN_KEY: Field = Field::new(
+    "spec.auth.accessKey.sessionTokenKey",
+    SECRET_KEY_PATTERN,
+    (Some(NAME_LEN.0), NAME_LEN.1),
+    "a valid Secret key",
+);
+/// An IAM role ARN: AWS in any partition (`aws`, `aws-cn`, `aws-us-gov`,
+/// ...) with a 12-digit account; the forms S3-compatible stores issue,
+/// MinIO `arn:minio:iam:::role/<id>` and Ceph RGW `arn:aws:iam:::role/<name>`
+/// (no account) or `arn:aws:iam::<tenant>:role/<name>` (a tenant starting
+/// with a letter or `_`, so a mistyped AWS account is still caught).
+pub static ROLE_ARN: Field = Field::new(
+    "spec.auth.iamRole.roleArn",
+    r"^arn:(aws(-[a-z]+)*|minio):iam::([0-9]{12}|[A-Za-z_][A-Za-z0-9_]{0,63})?:role/[A-Za-z0-9_+=,.@/-]{1,512}$",
+    (None, 2048),
+    "a role ARN like arn:aws:iam::123456789012:role/name",
+);
+/// `spec.auth.iamRole.serviceAccountName`.
+pub static SERVICE_ACCOUNT_NAME: Field = Field::new(
+    "spec.auth.iamRole.serviceAccountName",
+    DNS_SUBDOMAIN_PATTERN,
+    (Some(NAME_LEN.0), NAME_LEN.1),
+    "a valid ServiceAccount name",
+);
+/// `spec.auth.iamRole.sessionName`.
+pub static SESSION_NAME: Field = Field::new(
+    "spec.auth.iamRole.sessionName",
+    r"^[A-Za-z0-9_+=,.@-]{2,64}$",
+    (Some(SESSION_NAME_MIN), SESSION_NAME_MAX),
+    // The pattern's {2,64} and the text's 2-64 are these two limits (a test
+    // holds them together).
+    "2-64 characters of letters, digits and +=,.@-",
+);
+/// `spec.expectedBucketOwner`.
+pub static EXPECTED_BUCKET_OWNER: Field = Field::new(
+    "spec.expectedBucketOwner",
+    "^[0-9]{12}$",
+    (None, 12),
+    "a 12-digit AWS account ID",
+);
+/// `spec.bucket` as a whole: no whitespace, control characters or
+/// backslashes, 3 to 900 bytes (the bucket and path rules follow).
+pub static BUCKET_FIELD: Field = Field::new(
+    "spec.bucket",
+    r"^[^\s\x00-\x1f\x7f\\]+$",
+    (Some(3), 900),
+    "a bucket name with an optional path, without whitespace, control characters or backslashes",
+);
+/// The most bytes of the path part of `spec.bucket`.
+pub const PATH_MAX_LEN: usize = 840;
+
+/// `spec.validationInterval` when not set (and `--default-interval` not given).
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(600);
+/// The shortest `spec.validationInterval`.
+pub const MIN_INTERVAL: Duration = Duration::from_secs(60);
+/// Validating less than daily would miss most credential and policy drift.
+pub const MAX_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+/// The two interval limits as the API server's CEL `duration()` spells them.
+pub const MIN_INTERVAL_TEXT: &str = "1m";
+/// The longest interval as CEL's `duration()` spells it.
+pub const MAX_INTERVAL_TEXT: &str = "24h";
+
+/// A rule the API server checks with the CEL expression `cel`
+/// (`x-kubernetes-validations`) and the controller with `holds`; both give
+/// `message`.
+pub struct Rule<T: ?Sized> {
+    /// The CEL expression, over the field it is set on.
+    pub cel: fn() -> String,
+    /// The same rule in the controller.
+    pub holds: fn(&T) -> bool,
+    /// What both say when it does not hold.
+    pub message: fn() -> String,
+}
+
+impl<T: ?Sized> Rule<T> {
+    /// `(cel, message)` as the schema wants it.
+    pub fn schema(&self) -> (String, String) {
+        ((self.cel)(), (self.message)())
+    }
+}
+
+/// The rules of `spec.validationInterval`, on the parsed duration.
+pub const INTERVAL_RULES: [Rule<Duration>; 2] = [
+    Rule {
+        cel: || format!("duration(self) >= duration('{MIN_INTERVAL_TEXT}')"),
+        holds: |d| *d >= MIN_INTERVAL,
+        message: || format!("validationInterval must be at least {MIN_INTERVAL_TEXT}"),
+    },
+    Rule {
+        cel: || format!("duration(self) <= duration('{MAX_INTERVAL_TEXT}')"),
+        holds: |d| *d <= MAX_INTERVAL,
+        message: || format!("validationInterval must be at most {MAX_INTERVAL_TEXT}"),
+    },
+];
+
+/// The rule of `spec.auth`.
+pub const AUTH_EXACTLY_ONE: Rule<Auth> = Rule {
+    cel: || "has(self.accessKey) != has(self.iamRole)".into(),
+    holds: |a| a.access_key.is_some() != a.iam_role.is_some(),
+    message: || "set exactly one of auth.accessKey or auth.iamRole".into(),
+};
+
+/// The rule of `spec.auth.iamRole`.
+pub const IAM_ROLE_NAMES_ONE: Rule<IamRoleAuth> = Rule {
+    cel: || "has(self.roleArn) || has(self.serviceAccountName)".into(),
+    holds: |r| r.role_arn.is_some() || r.service_account_name.is_some(),
+    message: || "iamRole needs roleArn, serviceAccountName, or both".into(),
+};
 
 /// Bucket names: 3-63 characters, lowercase letters, digits, dots, hyphens.
 const BUCKET_CHARSET: &str = "^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$";
@@ -64,17 +248,10 @@ const IPV4_LIKE: &str = "^[0-9]+[.][0-9]+[.][0-9]+[.][0-9]+$";
 static BUCKET_CHARS: LazyLock<Regex> = LazyLock::new(|| regex(BUCKET_CHARSET));
 static IPV4: LazyLock<Regex> = LazyLock::new(|| regex(IPV4_LIKE));
 
+/// Prefixes S3 reserves for bucket names.
 pub const RESERVED_PREFIXES: [&str; 3] = ["xn--", "sthree-", "amzn-s3-demo-"];
+/// Suffixes S3 reserves for bucket names.
 pub const RESERVED_SUFFIXES: [&str; 5] = ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"];
-
-/// One S3 bucket naming rule: checked by the controller with `holds` and by
-/// the API server with the CEL expression `cel` over the bucket part of
-/// `spec.bucket` (`self.split('/')[0]`). `message` completes "bucket name ...".
-pub struct BucketRule {
-    pub cel: fn() -> String,
-    pub holds: fn(&str) -> bool,
-    pub message: fn() -> String,
-}
 
 /// CEL for the bucket part of `spec.bucket`.
 const BUCKET_PART: &str = "self.split('/')[0]";
@@ -92,25 +269,27 @@ fn or_list(items: &[&str]) -> String {
     }
 }
 
-pub const BUCKET_RULES: [BucketRule; 5] = [
-    BucketRule {
+/// The S3 bucket naming rules, over the bucket part of `spec.bucket`
+/// (`self.split('/')[0]` in CEL); each `message` completes "bucket name ...".
+pub const BUCKET_RULES: [Rule<str>; 5] = [
+    Rule {
         cel: || format!("{BUCKET_PART}.matches('{BUCKET_CHARSET}')"),
         holds: |b| BUCKET_CHARS.is_match(b),
         message: || {
             "must be 3-63 characters of lowercase letters, digits, dots and hyphens, and start and end with a letter or digit".into()
         },
     },
-    BucketRule {
+    Rule {
         cel: || format!("!{BUCKET_PART}.contains('..')"),
         holds: |b| !b.contains(".."),
         message: || "must not contain two adjacent periods".into(),
     },
-    BucketRule {
+    Rule {
         cel: || format!("!{BUCKET_PART}.matches('{IPV4_LIKE}')"),
         holds: |b| !IPV4.is_match(b),
         message: || "must not be formatted as an IP address".into(),
     },
-    BucketRule {
+    Rule {
         cel: || {
             format!(
                 "!{}.exists(p, {BUCKET_PART}.startsWith(p))",
@@ -125,7 +304,7 @@ pub const BUCKET_RULES: [BucketRule; 5] = [
             )
         },
     },
-    BucketRule {
+    Rule {
         cel: || {
             format!(
                 "!{}.exists(s, {BUCKET_PART}.endsWith(s))",
@@ -142,45 +321,29 @@ pub const BUCKET_RULES: [BucketRule; 5] = [
     },
 ];
 
-/// A rule on the path part of `spec.bucket`, as CEL over the whole field and
-/// as a check of the path alone.
-pub struct PathRule {
-    pub cel: &'static str,
-    pub holds: fn(&str) -> bool,
-    pub message: &'static str,
-}
-
-pub const PATH_RULES: [PathRule; 2] = [
-    PathRule {
-        cel: "!self.contains('//')",
+/// The rules of the path part of `spec.bucket`: CEL over the whole field,
+/// `holds` over the path alone.
+pub const PATH_RULES: [Rule<str>; 2] = [
+    Rule {
+        cel: || "!self.contains('//')".into(),
         holds: |p| !p.starts_with('/') && !p.contains("//"),
-        message: "path must not start with '/' or contain '//'",
+        message: || "path must not start with '/' or contain '//'".into(),
     },
-    PathRule {
-        cel: "!self.split('/').exists(s, s == '..' || s == '.')",
+    Rule {
+        cel: || "!self.split('/').exists(s, s == '..' || s == '.')".into(),
         holds: |p| !p.split('/').any(|s| s == "." || s == ".."),
-        message: "path must not contain '.' or '..' segments",
+        message: || "path must not contain '.' or '..' segments".into(),
     },
 ];
 
-/// CEL rules of `spec.auth`.
-pub const AUTH_EXACTLY_ONE: (&str, &str) = (
-    "has(self.accessKey) != has(self.iamRole)",
-    "set exactly one of auth.accessKey or auth.iamRole",
-);
-pub const IAM_ROLE_RULES: [(&str, &str); 1] = [(
-    "has(self.roleArn) || has(self.serviceAccountName)",
-    "iamRole needs roleArn, serviceAccountName, or both",
-)];
-
+/// Object names as the controller checks them (names from annotations too).
 pub fn is_dns_subdomain(s: &str) -> bool {
-    let (min, max) = NAME_LEN;
-    (min as usize..=max as usize).contains(&s.len()) && DNS_SUBDOMAIN.is_match(s)
+    SECRET_NAME.holds(s)
 }
 
-/// Role ARNs as the controller checks them (for ARNs from annotations too).
+/// Role ARNs as the controller checks them (ARNs from annotations too).
 pub fn is_role_arn(s: &str) -> bool {
-    ROLE_ARN.is_match(s)
+    ROLE_ARN.holds(s)
 }
 
 #[cfg(test)]
@@ -196,19 +359,45 @@ mod tests {
 
     #[test]
     fn every_pattern_compiles() {
-        for r in [
+        for f in [
             &REGION,
             &ENDPOINT,
             &INTERVAL,
-            &DNS_SUBDOMAIN,
+            &CA_SECRET_NAME,
+            &SECRET_NAME,
+            &ACCESS_KEY_ID_KEY,
+            &SECRET_ACCESS_KEY_KEY,
+            &SESSION_TOKEN_KEY,
             &ROLE_ARN,
-            &SECRET_KEY,
+            &SERVICE_ACCOUNT_NAME,
             &SESSION_NAME,
-            &BUCKET_CHARS,
-            &IPV4,
+            &EXPECTED_BUCKET_OWNER,
+            &BUCKET_FIELD,
         ] {
-            LazyLock::force(r);
+            f.holds("x");
         }
-        regex(BUCKET_FIELD_PATTERN);
+        LazyLock::force(&BUCKET_CHARS);
+        LazyLock::force(&IPV4);
+    }
+
+    #[test]
+    fn the_session_name_limits_are_the_ones_its_pattern_and_text_name() {
+        let (min, max) = (SESSION_NAME_MIN, SESSION_NAME_MAX);
+        assert_eq!(SESSION_NAME.len, (Some(min), max));
+        assert!(SESSION_NAME.pattern.contains(&format!("{{{min},{max}}}")));
+        assert!(SESSION_NAME.what.starts_with(&format!("{min}-{max} ")));
+    }
+
+    #[test]
+    fn a_field_checks_its_lengths_as_well_as_its_pattern() {
+        assert!(SESSION_NAME.holds("ab"));
+        assert!(!SESSION_NAME.holds("a"));
+        assert!(!SESSION_NAME.holds(&"a".repeat(65)));
+        assert!(!SECRET_NAME.holds(&"a".repeat(254)));
+        let m = REGION.message("US");
+        assert_eq!(
+            m,
+            "spec.region \"US\" is not a region name such as us-west-1"
+        );
     }
 }

@@ -10,7 +10,7 @@ use super::Permission;
 use super::rules::*;
 
 /// `[{rule, message}, ...]` as `x-kubernetes-validations` wants it.
-fn validations<'a>(rules: impl IntoIterator<Item = (String, String)> + 'a) -> Value {
+fn validations(rules: impl IntoIterator<Item = (String, String)>) -> Value {
     Value::Array(
         rules
             .into_iter()
@@ -19,46 +19,44 @@ fn validations<'a>(rules: impl IntoIterator<Item = (String, String)> + 'a) -> Va
     )
 }
 
-fn static_validations(rules: &[(&str, &str)]) -> Value {
-    validations(rules.iter().map(|(r, m)| (r.to_string(), m.to_string())))
-}
-
-/// A string field: an `Option` must not become `nullable` (the operator
-/// never writes `null`, and a user's `null` should not be accepted as unset).
-fn string(s: &mut Schema, len: (Option<u32>, u32), pattern: &str) {
+/// A string field with the pattern and lengths of `field`: an `Option` must
+/// not become `nullable` (the operator never writes `null`, and a user's
+/// `null` should not be accepted as unset).
+fn string(s: &mut Schema, field: &Field) {
     s.remove("nullable");
     s.insert("type".into(), "string".into());
-    if let Some(min) = len.0 {
+    if let Some(min) = field.len.0 {
         s.insert("minLength".into(), min.into());
     }
-    s.insert("maxLength".into(), len.1.into());
-    s.insert("pattern".into(), pattern.into());
+    s.insert("maxLength".into(), field.len.1.into());
+    s.insert("pattern".into(), field.pattern.into());
 }
 
+/// `spec.bucket`: the field's pattern, then every bucket and path rule.
 pub fn bucket(s: &mut Schema) {
-    let (min, max) = BUCKET_FIELD_LEN;
-    string(s, (Some(min), max), BUCKET_FIELD_PATTERN);
-    let names = BUCKET_RULES
-        .iter()
-        .map(|r| ((r.cel)(), format!("bucket name {}", (r.message)())));
-    let paths = PATH_RULES
-        .iter()
-        .map(|r| (r.cel.to_string(), r.message.to_string()));
+    string(s, &BUCKET_FIELD);
+    let names = BUCKET_RULES.iter().map(|r| {
+        let (cel, message) = r.schema();
+        (cel, format!("bucket name {message}"))
+    });
+    let paths = PATH_RULES.iter().map(Rule::schema);
     s.insert(
         "x-kubernetes-validations".into(),
         validations(names.chain(paths)),
     );
 }
 
+/// `spec.region`.
 pub fn region(s: &mut Schema) {
-    let (min, max) = REGION_LEN;
-    string(s, (Some(min), max), REGION_PATTERN);
+    string(s, &REGION);
 }
 
+/// `spec.endpoint`.
 pub fn endpoint(s: &mut Schema) {
-    string(s, (None, ENDPOINT_MAX_LEN), ENDPOINT_PATTERN);
+    string(s, &ENDPOINT);
 }
 
+/// `spec.permissions`: a set of the permission names.
 pub fn permissions(s: &mut Schema) {
     s.remove("nullable");
     s.insert("type".into(), "array".into());
@@ -69,44 +67,58 @@ pub fn permissions(s: &mut Schema) {
     s.insert("items".into(), json!({"type": "string", "enum": names}));
 }
 
+/// `spec.validationInterval`: the field's pattern and its limits.
 pub fn interval(s: &mut Schema) {
-    string(s, (None, INTERVAL_MAX_LEN), INTERVAL_PATTERN);
+    string(s, &INTERVAL);
     s.insert(
         "x-kubernetes-validations".into(),
-        validations([
-            (
-                format!("duration(self) >= duration('{MIN_INTERVAL_TEXT}')"),
-                format!("validationInterval must be at least {MIN_INTERVAL_TEXT}"),
-            ),
-            (
-                format!("duration(self) <= duration('{MAX_INTERVAL_TEXT}')"),
-                format!("validationInterval must be at most {MAX_INTERVAL_TEXT}"),
-            ),
-        ]),
+        validations(INTERVAL_RULES.iter().map(Rule::schema)),
     );
 }
 
-pub fn object_name(s: &mut Schema) {
-    let (min, max) = NAME_LEN;
-    string(s, (Some(min), max), DNS_SUBDOMAIN_PATTERN);
+/// `spec.caSecretRef.name`.
+pub fn ca_secret_name(s: &mut Schema) {
+    string(s, &CA_SECRET_NAME);
 }
 
-pub fn secret_key(s: &mut Schema) {
-    let (min, max) = NAME_LEN;
-    string(s, (Some(min), max), SECRET_KEY_PATTERN);
+/// `spec.auth.accessKey.secretName`.
+pub fn secret_name(s: &mut Schema) {
+    string(s, &SECRET_NAME);
 }
 
+/// `spec.auth.accessKey.accessKeyIdKey`.
+pub fn access_key_id_key(s: &mut Schema) {
+    string(s, &ACCESS_KEY_ID_KEY);
+}
+
+/// `spec.auth.accessKey.secretAccessKeyKey`.
+pub fn secret_access_key_key(s: &mut Schema) {
+    string(s, &SECRET_ACCESS_KEY_KEY);
+}
+
+/// `spec.auth.accessKey.sessionTokenKey`.
+pub fn session_token_key(s: &mut Schema) {
+    string(s, &SESSION_TOKEN_KEY);
+}
+
+/// `spec.auth.iamRole.roleArn`.
 pub fn role_arn(s: &mut Schema) {
-    string(s, (None, ROLE_ARN_MAX_LEN), ROLE_ARN_PATTERN);
+    string(s, &ROLE_ARN);
 }
 
+/// `spec.auth.iamRole.serviceAccountName`.
+pub fn service_account_name(s: &mut Schema) {
+    string(s, &SERVICE_ACCOUNT_NAME);
+}
+
+/// `spec.auth.iamRole.sessionName`.
 pub fn session_name(s: &mut Schema) {
-    let (min, max) = SESSION_NAME_LEN;
-    string(s, (Some(min), max), SESSION_NAME_PATTERN);
+    string(s, &SESSION_NAME);
 }
 
+/// `spec.expectedBucketOwner`.
 pub fn account_id(s: &mut Schema) {
-    string(s, (None, 12), ACCOUNT_ID_PATTERN);
+    string(s, &EXPECTED_BUCKET_OWNER);
 }
 
 /// A new object reads as not yet observed (kstatus: InProgress), as Flux does.
@@ -114,17 +126,19 @@ pub fn status(s: &mut Schema) {
     s.insert("default".into(), json!({"observedGeneration": -1}));
 }
 
+/// `spec.auth`: exactly one method.
 pub fn auth(s: &mut Schema) {
     s.insert(
         "x-kubernetes-validations".into(),
-        static_validations(&[AUTH_EXACTLY_ONE]),
+        validations([AUTH_EXACTLY_ONE.schema()]),
     );
 }
 
+/// `spec.auth.iamRole`: a role or a ServiceAccount, or both.
 pub fn iam_role(s: &mut Schema) {
     s.insert(
         "x-kubernetes-validations".into(),
-        static_validations(&IAM_ROLE_RULES),
+        validations([IAM_ROLE_NAMES_ONE.schema()]),
     );
 }
 
@@ -134,10 +148,12 @@ fn list_map(s: &mut Schema, key: &str) {
     s.insert("x-kubernetes-list-map-keys".into(), json!([key]));
 }
 
+/// `status.conditions`, merged on `type`.
 pub fn conditions(s: &mut Schema) {
     list_map(s, "type");
 }
 
+/// `status.permissions`, merged on `action`.
 pub fn permission_results(s: &mut Schema) {
     list_map(s, "action");
 }

@@ -17,7 +17,7 @@ use aws_credential_types::Credentials;
 use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, Client};
 
-pub use cache::CredentialCache;
+pub use cache::{CredentialCache, SessionKey};
 pub use redact::Redactor;
 pub use secret::credentials_from_secret;
 pub use versions::SecretVersions;
@@ -27,6 +27,7 @@ use crate::crd::ConnectionId;
 use crate::error::Error;
 use crate::messages;
 use crate::outcome::Problem;
+pub use crate::outcome::{KeyFlaw, Part, ValueFlaw};
 use crate::spec::{AuthMethod, SecretKeys, ValidSpec};
 
 /// The key of the CA bundle in a `spec.caSecretRef` Secret.
@@ -35,12 +36,14 @@ pub const CA_KEY: &str = "ca.crt";
 /// Credentials ready for use, with what is needed to keep them out of text.
 #[derive(Clone)]
 pub struct Resolved {
+    /// The credentials to sign requests with.
     pub credentials: Credentials,
     /// Where assumed-role credentials are cached, to forget them when S3 or
     /// STS rejects them.
-    pub cache_key: Option<String>,
+    pub cache_key: Option<SessionKey>,
     /// The ARN of the assumed role, when a role was assumed.
     pub role_arn: Option<String>,
+    /// Removes every secret value from texts before anyone sees them.
     pub redactor: Redactor,
 }
 
@@ -57,7 +60,7 @@ impl Resolved {
     /// Credentials whose every value the redactor knows.
     pub fn new(
         credentials: Credentials,
-        cache_key: Option<String>,
+        cache_key: Option<SessionKey>,
         role_arn: Option<String>,
     ) -> Self {
         let mut redactor = Redactor::default();
@@ -75,54 +78,22 @@ impl Resolved {
     }
 }
 
-/// The three values of AWS credentials, and what each may hold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Part {
-    AccessKeyId,
-    SecretAccessKey,
-    SessionToken,
-}
-
-impl Part {
-    /// The longest value accepted.
-    pub fn max_len(self) -> usize {
-        match self {
-            Part::AccessKeyId => 128,
-            Part::SecretAccessKey => 256,
-            Part::SessionToken => 8192,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Part::AccessKeyId => "an access key ID",
-            Part::SecretAccessKey => "a secret access key",
-            Part::SessionToken => "a session token",
-        }
-    }
-}
-
 /// Check a credential value before it is used anywhere: printable ASCII
 /// without spaces (it ends up in HTTP headers, where anything else makes the
 /// SDK's signer panic) and no longer than AWS allows. The value itself never
 /// appears in the error.
-pub fn check_value(part: Part, value: &str) -> Result<(), String> {
+pub fn check_value(part: Part, value: &str) -> Result<(), ValueFlaw> {
     if value.is_empty() {
-        return Err("is empty".into());
+        return Err(ValueFlaw::Empty);
     }
     if !value.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(format!(
-            "is not {}: only printable ASCII characters without spaces are allowed",
-            part.name()
-        ));
+        return Err(ValueFlaw::NotPrintable(part));
     }
     if value.len() > part.max_len() {
-        return Err(format!(
-            "is not {}: it is {} characters long, at most {} are allowed",
-            part.name(),
-            value.len(),
-            part.max_len()
-        ));
+        return Err(ValueFlaw::TooLong {
+            part,
+            len: value.len(),
+        });
     }
     Ok(())
 }
@@ -151,11 +122,17 @@ impl From<Error> for ResolveError {
 
 /// Resolves credentials for connections.
 pub struct Resolver<'a> {
+    /// The Kubernetes client (Secrets, ServiceAccounts, tokens).
     pub client: &'a Client,
+    /// The AWS clients (STS).
     pub aws: &'a dyn AwsFactory,
+    /// Assumed-role credentials, by session.
     pub cache: &'a CredentialCache,
+    /// Secret versions and what was read at each.
     pub secrets: &'a SecretVersions,
+    /// What IRSA needs of each ServiceAccount.
     pub accounts: &'a role::ServiceAccounts,
+    /// Whether connections may use the operator's own identity.
     pub allow_operator_identity: bool,
     /// `<cluster>` of the ExternalId `<cluster>:<namespace>`.
     pub cluster_name: Option<&'a str>,
@@ -188,18 +165,13 @@ impl Resolver<'_> {
             .data
             .as_ref()
             .and_then(|d| d.get(CA_KEY))
-            .ok_or_else(|| messages::secret_key_missing(name, &format!("has no key {CA_KEY:?}")))?;
+            .ok_or_else(|| messages::secret_key_missing(name, CA_KEY, KeyFlaw::Absent))?;
         if !pem
             .0
             .windows(27)
             .any(|w| w == b"-----BEGIN CERTIFICATE-----")
         {
-            return Err(messages::secret_value_invalid(
-                name,
-                CA_KEY,
-                "is not a PEM certificate (-----BEGIN CERTIFICATE-----)",
-            )
-            .into());
+            return Err(messages::secret_value_invalid(name, CA_KEY, ValueFlaw::NotPem).into());
         }
         Ok(Arc::from(pem.0.as_slice()))
     }
@@ -260,11 +232,20 @@ mod tests {
             "",
         ] {
             let e = check_value(Part::AccessKeyId, bad).unwrap_err();
-            assert!(!e.contains(bad) || bad.is_empty(), "{e}");
+            let text = crate::messages::value_flaw(e);
+            assert!(!text.contains(bad) || bad.is_empty(), "{text}");
         }
         assert!(check_value(Part::AccessKeyId, &"A".repeat(129)).is_err());
         assert!(check_value(Part::SecretAccessKey, &"A".repeat(257)).is_err());
         let e = check_value(Part::SessionToken, &"F".repeat(8193)).unwrap_err();
-        assert!(e.contains("8193") && e.contains("8192"), "{e}");
+        assert_eq!(
+            e,
+            ValueFlaw::TooLong {
+                part: Part::SessionToken,
+                len: 8193
+            }
+        );
+        let text = crate::messages::value_flaw(e);
+        assert!(text.contains("8193") && text.contains("8192"), "{text}");
     }
 }

@@ -18,6 +18,7 @@ impl std::fmt::Debug for Redactor {
 }
 
 impl Redactor {
+    /// A secret value to remove from texts.
     pub fn add(&mut self, secret: &str) {
         let s = secret.trim();
         if s.len() >= 4 && !self.secrets.iter().any(|x| x == s) {
@@ -25,6 +26,7 @@ impl Redactor {
         }
     }
 
+    /// `text` with every secret value replaced.
     pub fn scrub(&self, text: &str) -> String {
         let mut out = text.to_string();
         for s in &self.secrets {
@@ -35,10 +37,12 @@ impl Redactor {
         out
     }
 
+    /// `p` with its message scrubbed.
     pub fn scrub_problem(&self, p: Problem) -> Problem {
         Problem::new(p.reason, self.scrub(&p.message))
     }
 
+    /// `o` with every text it carries scrubbed.
     pub fn scrub_outcome(&self, mut o: Outcome) -> Outcome {
         o.message = self.scrub(&o.message);
         for p in &mut o.permissions {

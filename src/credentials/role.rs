@@ -11,9 +11,9 @@ use kube::Api;
 use kube::api::{ObjectMeta, PostParams};
 
 use super::versions::{IndexWriter, Indexes};
-use super::{Part, Redactor, ResolveError, Resolved, Resolver, check_value};
+use super::{Part, Redactor, ResolveError, Resolved, Resolver, SessionKey, check_value};
 use crate::aws::S3Target;
-use crate::aws::classify::{Op, attempt};
+use crate::aws::classify::{Class, Failure, Op, attempt};
 use crate::crd::ConnectionId;
 use crate::crd::rules::is_role_arn;
 use crate::error::Error;
@@ -21,8 +21,11 @@ use crate::messages;
 use crate::outcome::Problem;
 use crate::spec::{IrsaRole, OperatorRole};
 
+/// The ServiceAccount annotation naming the role IRSA assumes.
 pub const ROLE_ARN_ANNOTATION: &str = "eks.amazonaws.com/role-arn";
+/// The ServiceAccount annotation naming the token's audience.
 pub const AUDIENCE_ANNOTATION: &str = "eks.amazonaws.com/audience";
+/// The token audience when the ServiceAccount names none.
 pub const DEFAULT_AUDIENCE: &str = "sts.amazonaws.com";
 
 /// Requested lifetime of assumed-role sessions and ServiceAccount tokens.
@@ -59,10 +62,14 @@ impl Resolver<'_> {
         let session = irsa_session_name(role.session_name.as_deref(), ns, sa_name);
         // Per ServiceAccount and role, not per connection: connections
         // sharing them share one session.
-        let cache_key = format!(
-            "irsa:{ns}/{sa_name}:{}:{role_arn}:{audience}:{session}",
-            account.uid
-        );
+        let cache_key = SessionKey::Irsa {
+            namespace: ns.to_string(),
+            service_account: sa_name.to_string(),
+            uid: account.uid.clone(),
+            role_arn: role_arn.clone(),
+            audience: audience.clone(),
+            session: session.clone(),
+        };
         if let Some(credentials) = self.cache.get(&cache_key, SystemTime::now()) {
             return Ok(Resolved::new(credentials, Some(cache_key), Some(role_arn)));
         }
@@ -129,7 +136,11 @@ impl Resolver<'_> {
         let role_arn = role.role_arn.clone();
         let external_id = external_id(cluster, &id.namespace);
         let session = operator_session_name(role.session_name.as_deref(), id);
-        let cache_key = format!("operator:{}:{role_arn}:{session}", id.namespace);
+        let cache_key = SessionKey::Operator {
+            namespace: id.namespace.clone(),
+            role_arn: role_arn.clone(),
+            session: session.clone(),
+        };
         if let Some(credentials) = self.cache.get(&cache_key, SystemTime::now()) {
             return Ok(Resolved::new(credentials, Some(cache_key), Some(role_arn)));
         }
@@ -147,7 +158,7 @@ impl Resolver<'_> {
             Ok(o) => o.credentials,
             Err(f) => {
                 let request = messages::operator_request(&role_arn, &external_id);
-                return Err(messages::assume_role_failed(&f.class, &f.describe(), &request).into());
+                return Err(sts_failed(&f, &request).into());
             }
         };
         Ok(self.finish(issued, cache_key, role_arn, Redactor::default())?)
@@ -157,7 +168,7 @@ impl Resolver<'_> {
     fn finish(
         &self,
         issued: Option<aws_sdk_sts::types::Credentials>,
-        cache_key: String,
+        cache_key: SessionKey,
         role_arn: String,
         mut redactor: Redactor,
     ) -> Result<Resolved, Problem> {
@@ -168,7 +179,7 @@ impl Resolver<'_> {
             (Part::SessionToken, &c.session_token),
         ] {
             check_value(part, value)
-                .map_err(|why| messages::sts_credentials_unusable(&role_arn, &why))?;
+                .map_err(|flaw| messages::sts_credentials_unusable(&role_arn, flaw))?;
         }
         let expires = SystemTime::try_from(c.expiration)
             .unwrap_or_else(|_| SystemTime::now() + Duration::from_secs(900));
@@ -215,9 +226,22 @@ pub async fn exchange_web_identity(
         Err(f) => {
             let mut redactor = Redactor::default();
             redactor.add(token);
-            let problem = messages::assume_role_failed(&f.class, &f.describe(), request);
+            let problem = sts_failed(&f, request);
             Err(redactor.scrub_problem(problem))
         }
+    }
+}
+
+/// The problem of an STS call for `request` that failed: TLS, an
+/// unreachable STS and temporary failures are the endpoint's (the last two
+/// retried); anything else is STS refusing the request.
+fn sts_failed(f: &Failure, request: &str) -> Problem {
+    let described = f.describe();
+    match &f.class {
+        Class::Tls(why) => messages::sts_tls_failed(request, why),
+        Class::Unreachable => messages::sts_unreachable(request, &described),
+        Class::Transient(_) => messages::sts_transient(request, &described),
+        _ => messages::sts_refused(request, &described),
     }
 }
 
@@ -243,8 +267,11 @@ pub fn pick_role_arn(role: &IrsaRole, annotation: Option<&str>) -> Result<String
 /// ServiceAccount object) and the role and audience annotations.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Account {
+    /// The ServiceAccount's uid.
     pub uid: String,
+    /// Its role annotation, if it is a role ARN of bounded length.
     pub role_arn: Option<String>,
+    /// Its audience annotation, if bounded.
     pub audience: Option<String>,
 }
 
@@ -255,6 +282,7 @@ pub struct Account {
 const ANNOTATION_MAX: usize = 2048;
 
 impl Account {
+    /// What IRSA needs of a ServiceAccount's metadata.
     pub fn of(m: &ObjectMeta) -> Self {
         let annotation = |k: &str| m.annotations.as_ref().and_then(|a| a.get(k)).cloned();
         Self {
@@ -282,6 +310,7 @@ impl ServiceAccounts {
         self.0.watch(Account::indexed)
     }
 
+    /// What the watches last saw of ServiceAccount `ns/name`.
     pub fn get(&self, ns: &str, name: &str) -> Option<Account> {
         self.0.get(ns, name)
     }
@@ -330,7 +359,26 @@ pub fn irsa_session_name(configured: Option<&str>, namespace: &str, sa: &str) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aws::facts::ErrorFacts;
     use crate::outcome::Reason;
+
+    #[test]
+    fn sts_failures_are_the_endpoints_or_a_refusal() {
+        let failed = |class: Class, status: u16, code: Option<&str>| Failure {
+            class,
+            facts: ErrorFacts::response(status, code),
+        };
+        let p = sts_failed(&failed(Class::Denied, 403, Some("AccessDenied")), "x");
+        assert_eq!(p.reason, Reason::AssumeRoleFailed);
+        assert!(p.message.contains("AccessDenied"), "{}", p.message);
+        let p = sts_failed(&failed(Class::Unreachable, 0, None), "x");
+        assert_eq!(p.reason, Reason::EndpointUnreachable);
+        let p = sts_failed(&failed(Class::Transient("t".into()), 503, None), "x");
+        assert_eq!(p.reason, Reason::Transient);
+        let p = sts_failed(&failed(Class::Tls("unknown CA".into()), 0, None), "x");
+        assert_eq!(p.reason, Reason::TlsError);
+        assert!(p.message.contains("unknown CA"), "{}", p.message);
+    }
 
     fn sa(annotations: &[(&str, &str)]) -> ObjectMeta {
         ObjectMeta {

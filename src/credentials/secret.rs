@@ -4,7 +4,7 @@ use aws_credential_types::Credentials;
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 
-use super::{Part, Resolved, check_value};
+use super::{KeyFlaw, Part, Resolved, check_value};
 use crate::messages;
 use crate::outcome::Problem;
 use crate::spec::SecretKeys;
@@ -14,17 +14,16 @@ pub fn credentials_from_secret(secret: &Secret, keys: &SecretKeys) -> Result<Res
     let name = secret.name_any();
     let data = secret.data.as_ref();
     let read = |key: &str, part: Part| -> Result<String, Problem> {
-        let missing = |what: String| messages::secret_key_missing(&name, &what);
+        let missing = |flaw| messages::secret_key_missing(&name, key, flaw);
         let Some(bytes) = data.and_then(|d| d.get(key)) else {
-            return Err(missing(format!("has no key {key:?}")));
+            return Err(missing(KeyFlaw::Absent));
         };
-        let text = std::str::from_utf8(&bytes.0)
-            .map_err(|_| missing(format!("key {key:?} is not UTF-8 text")))?;
+        let text = std::str::from_utf8(&bytes.0).map_err(|_| missing(KeyFlaw::NotText))?;
         let text = text.trim();
         if text.is_empty() {
-            return Err(missing(format!("key {key:?} is empty")));
+            return Err(missing(KeyFlaw::Empty));
         }
-        check_value(part, text).map_err(|why| messages::secret_value_invalid(&name, key, &why))?;
+        check_value(part, text).map_err(|flaw| messages::secret_value_invalid(&name, key, flaw))?;
         Ok(text.to_string())
     };
     let id = read(&keys.access_key_id_key, Part::AccessKeyId)?;

@@ -17,17 +17,12 @@ use kube::runtime::watcher::Event;
 use super::Resolved;
 use crate::spec::SecretKeys;
 
-/// Which Secret, and which of its keys.
-type Key = (String, String, String);
+/// Which Secret (namespace and [`SecretKeys`]: its name and which of its
+/// keys).
+type Key = (String, SecretKeys);
 
 fn key(ns: &str, keys: &SecretKeys) -> Key {
-    let which = format!(
-        "{}\n{}\n{}",
-        keys.access_key_id_key,
-        keys.secret_access_key_key,
-        keys.session_token_key.as_deref().unwrap_or_default()
-    );
-    (ns.to_string(), keys.secret_name.clone(), which)
+    (ns.to_string(), keys.clone())
 }
 
 /// A small value per object of one metadata-only watch, by namespace and
@@ -46,6 +41,7 @@ pub struct IndexWriter<K, V> {
 }
 
 impl<K, V> IndexWriter<K, V> {
+    /// Apply one watch event.
     pub fn apply(&mut self, event: &Event<PartialObjectMeta<K>>) {
         let value = self.value;
         let key = |m: &ObjectMeta| Some((m.namespace.clone().unwrap_or_default(), m.name.clone()?));
@@ -181,7 +177,9 @@ impl SecretVersions {
     /// Drop what was read from Secrets that are gone or changed.
     pub fn prune(&self) {
         let mut read = self.read.lock().unwrap_or_else(|e| e.into_inner());
-        read.retain(|(ns, name, _), (version, _)| self.current(ns, name).as_ref() == Some(version));
+        read.retain(|(ns, keys), (version, _)| {
+            self.current(ns, &keys.secret_name).as_ref() == Some(version)
+        });
     }
 
     /// How many Secrets' credentials are kept.
@@ -189,6 +187,7 @@ impl SecretVersions {
         self.read.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
+    /// Whether no credentials are kept.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

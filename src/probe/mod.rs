@@ -12,12 +12,26 @@
 //! answers for the caller.
 //!
 //! [`Plan::new`] takes the stages before ([`ValidSpec`], [`Resolved`]) and
-//! what the last status recorded; [`run`] returns an [`Outcome`]. The steps
-//! live in [`steps`].
+//! what the last status recorded; [`run`] returns an [`Outcome`].
+//!
+//! Files, one job each:
+//! - `steps`: one validation under way, its order of steps, and the first
+//!   ones (STS, the bucket, listing)
+//! - `object`: the probe object (write, read back, delete; earlier ones)
+//! - `replicate`: s3:ReplicateObject by IAM policy simulation
+//! - `results`: what each requested permission came to
+//! - `requests`: the bucket, expected owner and probe key every S3 request
+//!   carries
 
+mod object;
+mod replicate;
+mod requests;
+mod results;
 mod steps;
 
-pub use steps::MARKER;
+pub use object::MARKER;
+pub use replicate::principal_arn;
+
 #[cfg(test)]
 mod tests;
 
@@ -77,13 +91,18 @@ impl Previous {
 /// What to validate.
 #[derive(Debug, Clone)]
 pub struct Plan {
+    /// The bucket (`spec.bucket`).
     pub bucket: String,
     /// Empty or ending in `/`.
     pub prefix: String,
+    /// The region the bucket must be in (`spec.region`).
     pub region: String,
     /// Where requests go, for messages.
     pub endpoint: String,
+    /// The permissions to prove, in the order requested.
     pub permissions: Vec<Permission>,
+    /// The one key probe objects of this connection are written at
+    /// ([`probe_key`]).
     pub probe_key: String,
     /// The connection's UID: the marker of its probe objects.
     pub uid: String,
@@ -176,31 +195,31 @@ impl Plan {
 /// Run the whole validation. Never panics; every failure ends up in the
 /// returned outcome.
 pub async fn run(clients: &Clients, plan: &Plan) -> Outcome {
-    let mut v = steps::Validation::new(clients, plan);
-    let mut result = v.steps().await;
+    let mut probe = steps::Probe::new(clients, plan);
+    let mut result = probe.steps().await;
     // STS rejecting the credentials outweighs what S3 said, as it does when
     // STS is asked first.
     if !matches!(&result, Err(p) if p.reason == Reason::InvalidCredentials)
-        && let Err(p) = v.unproved_identity().await
+        && let Err(p) = probe.unproved_identity().await
     {
         result = Err(p);
     }
     match result {
         Ok(()) => {
-            v.out.permissions = v.ordered_results();
-            conclude(plan, &mut v.out);
-            if let Some(p) = v.blocker.take() {
-                v.out.reason = p.reason;
-                v.out.message = p.message;
+            probe.out.permissions = probe.results.ordered();
+            conclude(plan, &mut probe.out);
+            if let Some(p) = probe.blocker.take() {
+                probe.out.reason = p.reason;
+                probe.out.message = p.message;
             }
         }
         Err(p) => {
-            v.out.reason = p.reason;
-            v.out.message = p.message;
-            v.out.permissions.clear();
+            probe.out.reason = p.reason;
+            probe.out.message = p.message;
+            probe.out.permissions.clear();
         }
     }
-    v.out
+    probe.out
 }
 
 /// The reason and message of a validation whose steps all ran.
@@ -232,22 +251,4 @@ fn conclude(p: &Plan, out: &mut Outcome) {
         out.message
             .push_str(&messages::leftover_suffix(&l.bucket, &l.key));
     }
-}
-
-/// The IAM principal to simulate: the assumed role, or the caller if it is
-/// an IAM user or role (an assumed-role session maps back to its role).
-pub fn principal_arn(role_arn: Option<&str>, identity: Option<&str>) -> Option<String> {
-    if let Some(r) = role_arn {
-        return Some(r.to_string());
-    }
-    let id = identity?;
-    if id.contains(":iam::") && (id.contains(":user/") || id.contains(":role/")) {
-        return Some(id.to_string());
-    }
-    // arn:aws:sts::123456789012:assumed-role/NAME/SESSION
-    let (head, rest) = id.split_once(":assumed-role/")?;
-    let role = rest.split('/').next()?;
-    let account = head.rsplit(':').next()?;
-    let partition = head.split(':').nth(1)?;
-    Some(format!("arn:{partition}:iam::{account}:role/{role}"))
 }

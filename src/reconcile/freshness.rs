@@ -7,18 +7,13 @@
 //! staleness alert needs; the status says since when a connection has been
 //! Ready or not (the conditions' `lastTransitionTime`).
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 use jiff::Timestamp;
+
+use super::per_uid::{Key, PerUid, key};
 
 /// Unix seconds of the last validation and the last success, per object UID.
 #[derive(Default)]
-pub struct Freshness(Mutex<HashMap<Key, Seen>>);
-
-/// A UID (a UUID when the API server made it) as 16 bytes rather than a
-/// 36-character String; any other UID by its hash.
-pub type Key = u128;
+pub struct Freshness(PerUid<Seen>);
 
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 struct Seen {
@@ -26,40 +21,11 @@ struct Seen {
     succeeded: Option<i64>,
 }
 
-/// The key of `uid`: its 32 hex digits when it is a UUID, else its hash
-/// with the top two bits set. A hashed key has zeros where a UUID keeps its
-/// version (bits 76-79, 1 to 8 for every UUID the API server makes), so it
-/// never equals a parsed one. Called per validation and per connection at
-/// each scrape: it allocates nothing.
-pub fn key(uid: &str) -> Key {
-    let mut k: u128 = 0;
-    let mut digits = 0;
-    for c in uid.chars().filter(|c| *c != '-') {
-        match c.to_digit(16) {
-            Some(d) if digits < 32 => {
-                k = k << 4 | u128::from(d);
-                digits += 1;
-            }
-            _ => {
-                digits = 0;
-                break;
-            }
-        }
-    }
-    if digits == 32 {
-        return k;
-    }
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    uid.hash(&mut h);
-    (1u128 << 127) | (1 << 126) | u128::from(h.finish())
-}
-
 impl Freshness {
     /// A validation finished at `at`; `ok` if it found the connection working.
     pub fn note(&self, uid: &str, at: Timestamp, ok: bool) {
         let now = at.as_second();
-        let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut m = self.0.map();
         let seen = m.entry(key(uid)).or_default();
         seen.validated = now;
         if ok {
@@ -70,30 +36,29 @@ impl Freshness {
     /// Unix seconds of the last validation that found it working, since
     /// this process started.
     pub fn last_success(&self, uid: &str) -> Option<i64> {
-        let m = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let m = self.0.map();
         m.get(&key(uid)).and_then(|s| s.succeeded)
     }
 
     /// Unix seconds of the last validation, since this process started.
     pub fn last_validation(&self, uid: &str) -> Option<i64> {
-        let m = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let m = self.0.map();
         m.get(&key(uid)).map(|s| s.validated)
     }
 
-    /// Forget objects for which `live` is false (deleted); `live` gets
-    /// [`key`]s.
+    /// Forget objects for which `live` is false (deleted).
     pub fn retain(&self, live: impl Fn(Key) -> bool) {
-        let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        m.retain(|k, _| live(*k));
-        m.shrink_to_fit();
+        self.0.retain(live);
     }
 
+    /// How many connections are known.
     pub fn len(&self) -> usize {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.0.len()
     }
 
+    /// Whether no connection is known.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.0.is_empty()
     }
 }
 

@@ -15,14 +15,13 @@
 //! them. One entry per connection this process wrote or read, dropped with
 //! the connection ([`Latest::retain`]).
 
-use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::sync::Mutex;
 
-use super::freshness::{Key, key};
+use super::per_uid::{Key, PerUid, key};
 
+/// The newest resourceVersion known, per connection uid.
 #[derive(Default)]
-pub struct Latest(Mutex<HashMap<Key, u64>>);
+pub struct Latest(PerUid<u64>);
 
 /// A resourceVersion by its hash: 8 bytes, whatever the API server's format.
 fn digest(resource_version: &str) -> u64 {
@@ -34,7 +33,7 @@ fn digest(resource_version: &str) -> u64 {
 impl Latest {
     /// `resource_version` of object `uid` is the newest this process knows.
     pub fn note(&self, uid: &str, resource_version: &str) {
-        let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut m = self.0.map();
         m.insert(key(uid), digest(resource_version));
     }
 
@@ -42,7 +41,7 @@ impl Latest {
     /// this process knows of no other version of `uid` (it never wrote or
     /// read it), or the newest it knows is this one.
     pub fn is_current(&self, uid: &str, resource_version: Option<&str>) -> bool {
-        let m = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let m = self.0.map();
         match (m.get(&key(uid)), resource_version) {
             (None, _) => true,
             (Some(known), Some(rv)) => *known == digest(rv),
@@ -52,16 +51,17 @@ impl Latest {
 
     /// Keep only the entries of live objects.
     pub fn retain(&self, live: impl Fn(Key) -> bool) {
-        let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        m.retain(|k, _| live(*k));
+        self.0.retain(live);
     }
 
+    /// How many connections are known.
     pub fn len(&self) -> usize {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.0.len()
     }
 
+    /// Whether no connection is known.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.0.is_empty()
     }
 }
 

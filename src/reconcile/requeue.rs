@@ -49,6 +49,7 @@ impl Failures {
         *n
     }
 
+    /// The connection succeeded: its failures are forgotten.
     pub fn clear(&self, uid: &str) {
         self.0.lock().unwrap().remove(uid);
     }
@@ -58,10 +59,12 @@ impl Failures {
         self.0.lock().unwrap().retain(|uid, _| live(uid));
     }
 
+    /// How many connections are failing.
     pub fn len(&self) -> usize {
         self.0.lock().unwrap().len()
     }
 
+    /// Whether no connection is failing.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -39,6 +39,7 @@ impl Default for WatchBackoff {
 }
 
 impl WatchBackoff {
+    /// Starting at `first`, doubling up to `max`.
     pub fn new(first: Duration, max: Duration) -> Self {
         Self {
             first,

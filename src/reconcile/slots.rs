@@ -52,6 +52,7 @@ pub struct Slot {
 }
 
 impl Slots {
+    /// `total` validations at once, `per_namespace` of one namespace.
     pub fn new(total: usize, per_namespace: usize) -> Self {
         let total = total.max(1);
         Self {

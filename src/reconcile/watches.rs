@@ -21,7 +21,7 @@ use super::related::after_first_list;
 use super::resume::{NoBackoff, resilient};
 use super::{Context, Freshness, error_policy, reconcile};
 use crate::crd::{S3Connection, S3ConnectionSpec};
-use crate::status::conditions::{ConditionType, find};
+use crate::status::conditions::{CondStatus, ConditionType, find};
 use crate::telemetry::ConnectionView;
 
 /// Whether a connection's spec names Secret `name`: its access key's, or
@@ -134,8 +134,8 @@ pub fn connection_views<'a>(
                 namespace: c.metadata.namespace.clone().unwrap_or_default(),
                 name: c.metadata.name.clone().unwrap_or_default(),
                 ready: ready
-                    .map(|r| r.status.to_string())
-                    .unwrap_or_else(|| "Unknown".into()),
+                    .and_then(|r| r.status.parse().ok())
+                    .unwrap_or(CondStatus::Unknown),
                 reason: ready.map(|r| r.reason.to_string()).unwrap_or_default(),
                 last_success: c
                     .metadata
@@ -429,7 +429,7 @@ mod tests {
         assert!(
             views
                 .iter()
-                .all(|v| v.ready == "Unknown" && v.interval_seconds == 600.0)
+                .all(|v| v.ready == CondStatus::Unknown && v.interval_seconds == 600.0)
         );
     }
 }

@@ -1,6 +1,6 @@
 //! From an [`Outcome`] to the `S3ConnectionStatus` it implies
 //! ([`build_status`]), whether that is worth a write ([`needs_write`]), the
-//! server-side apply of it and the event on a change of `Ready` ([`write`]).
+//! server-side apply of it and the event on a change of `Ready` ([`mod@write`]).
 //! The first two are pure and take the validation's one timestamp.
 
 pub mod conditions;
@@ -112,44 +112,20 @@ pub fn suspended_status(
     }
 }
 
-/// Fields the old status has and the new one does not. Server-side apply
-/// removes a field the operator stops sending only if the operator owned it;
-/// these are removed explicitly, whoever wrote them (say, a user who patched
+/// Fields the old status has and the new one does not, by their names in
+/// the API (as the status serializes). Server-side apply removes a field the
+/// operator stops sending only if the operator owned it; these are removed
+/// explicitly, whoever wrote them (say, a user who patched
 /// `leftoverProbeObject` by hand).
-pub fn stale_fields(old: &S3ConnectionStatus, new: &S3ConnectionStatus) -> Vec<&'static str> {
-    let pairs = [
-        ("auth", old.auth.is_some(), new.auth.is_some()),
-        (
-            "externalId",
-            old.external_id.is_some(),
-            new.external_id.is_some(),
-        ),
-        ("identity", old.identity.is_some(), new.identity.is_some()),
-        (
-            "bucketRegion",
-            old.bucket_region.is_some(),
-            new.bucket_region.is_some(),
-        ),
-        (
-            "lastHandledRequestedAt",
-            old.last_handled_requested_at.is_some(),
-            new.last_handled_requested_at.is_some(),
-        ),
-        (
-            "leftoverProbeObject",
-            old.leftover_probe_object.is_some(),
-            new.leftover_probe_object.is_some(),
-        ),
-        (
-            "leftoverProbeBucket",
-            old.leftover_probe_bucket.is_some(),
-            new.leftover_probe_bucket.is_some(),
-        ),
-    ];
-    pairs
+pub fn stale_fields(old: &S3ConnectionStatus, new: &S3ConnectionStatus) -> Vec<String> {
+    let fields = |s: &S3ConnectionStatus| match serde_json::to_value(s) {
+        Ok(serde_json::Value::Object(m)) => m.into_iter().map(|(k, _)| k).collect(),
+        _ => std::collections::BTreeSet::new(),
+    };
+    let now = fields(new);
+    fields(old)
         .into_iter()
-        .filter(|(_, was, is)| *was && !*is)
-        .map(|(name, _, _)| name)
+        .filter(|k| !now.contains(k))
         .collect()
 }
 
@@ -274,7 +250,38 @@ mod tests {
         };
         assert_eq!(
             stale_fields(&old, &new),
-            ["leftoverProbeObject", "leftoverProbeBucket"]
+            ["leftoverProbeBucket", "leftoverProbeObject"]
+        );
+        // Every optional field by the name the API gives it.
+        let full = S3ConnectionStatus {
+            observed_generation: Some(1),
+            auth: Some("AccessKey".into()),
+            external_id: Some("c:ns".into()),
+            identity: Some("arn".into()),
+            bucket_region: Some("us-east-1".into()),
+            permissions: vec![crate::crd::PermissionResult {
+                action: "s3:ListBucket".into(),
+                result: crate::crd::PermissionOutcome::Allowed,
+                message: String::new(),
+            }],
+            last_handled_requested_at: Some("now".into()),
+            leftover_probe_object: Some("k".into()),
+            leftover_probe_bucket: Some("b".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            stale_fields(&full, &S3ConnectionStatus::default()),
+            [
+                "auth",
+                "bucketRegion",
+                "externalId",
+                "identity",
+                "lastHandledRequestedAt",
+                "leftoverProbeBucket",
+                "leftoverProbeObject",
+                "observedGeneration",
+                "permissions"
+            ]
         );
         assert!(stale_fields(&new, &old).is_empty());
     }

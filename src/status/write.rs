@@ -14,7 +14,7 @@ use super::conditions::{CondStatus, ConditionType, status_of};
 use crate::crd::{S3Connection, S3ConnectionStatus};
 use crate::error::{Error, Result};
 use crate::outcome::Outcome;
-use crate::telemetry::Metrics;
+use crate::telemetry::{Metrics, PatchOutcome};
 
 /// The field manager of every write.
 pub const MANAGER: &str = "s3-connection-operator";
@@ -45,7 +45,7 @@ pub async fn apply(
     client: &Client,
     conn: &S3Connection,
     status: &S3ConnectionStatus,
-    stale: &[&str],
+    stale: &[String],
     resource_version: Option<&str>,
     timeout: Duration,
     metrics: &Metrics,
@@ -57,7 +57,7 @@ pub async fn apply(
     let params = PatchParams::apply(MANAGER).force();
     let removal: serde_json::Map<String, serde_json::Value> = stale
         .iter()
-        .map(|f| (f.to_string(), serde_json::Value::Null))
+        .map(|f| (f.clone(), serde_json::Value::Null))
         .collect();
     let started = Instant::now();
     // Removal first: whoever sees the new status sees it without them.
@@ -84,24 +84,24 @@ pub async fn apply(
     let took = Some(started.elapsed());
     match res {
         Ok(Ok(written)) => {
-            metrics.status_patch("written", took);
+            metrics.status_patch(PatchOutcome::Written, took);
             Ok(Applied::Written(written.metadata.resource_version))
         }
         Ok(Err(kube::Error::Api(s))) if s.code == 404 => {
             // Deleted while we validated: nothing to report to.
-            metrics.status_patch("gone", took);
+            metrics.status_patch(PatchOutcome::Gone, took);
             Ok(Applied::Gone)
         }
         Ok(Err(kube::Error::Api(s))) if s.code == 409 => {
-            metrics.status_patch("conflict", took);
+            metrics.status_patch(PatchOutcome::Conflict, took);
             Ok(Applied::Conflict)
         }
         Ok(Err(e)) => {
-            metrics.status_patch("failed", took);
+            metrics.status_patch(PatchOutcome::Failed, took);
             Err(Error::kube(what(), e))
         }
         Err(_) => {
-            metrics.status_patch("failed", took);
+            metrics.status_patch(PatchOutcome::Failed, took);
             Err(Error::KubeTimeout {
                 context: what(),
                 timeout,

@@ -1,0 +1,46 @@
+//! Texts that sum a validation up: Ready's message, the policy hint.
+
+/// The statements a policy needs for this location, as a hint.
+pub fn policy_hint(bucket: &str, prefix: &str) -> String {
+    format!(
+        "s3:ListBucket on arn:aws:s3:::{bucket}, object actions on arn:aws:s3:::{bucket}/{prefix}*"
+    )
+}
+
+/// Every request was denied.
+pub fn all_denied(location: &str, denied: &str, hint: &str) -> String {
+    format!(
+        "The credentials are valid but S3 denied every request for {location} ({denied}). Grant them in the IAM policy ({hint})."
+    )
+}
+
+/// Some permissions were denied.
+pub fn some_denied(location: &str, denied: &str, hint: &str) -> String {
+    format!("S3 denied {denied} on {location}. Add them to the IAM policy ({hint}).")
+}
+
+/// Ready: what was proved, and as whom.
+pub fn connected(
+    location: &str,
+    identity: Option<&str>,
+    allowed: &str,
+    unverified: &str,
+) -> String {
+    let who = identity.map(|i| format!(" as {i}")).unwrap_or_default();
+    let mut m = format!("Connected to {location}{who}");
+    if !allowed.is_empty() {
+        m.push_str(&format!("; proved {allowed}"));
+    }
+    m.push('.');
+    if !unverified.is_empty() {
+        m.push_str(&format!(
+            " Not provable: {unverified} (see status.permissions)."
+        ));
+    }
+    m
+}
+
+/// Appended to a message while a probe object is left.
+pub fn leftover_suffix(bucket: &str, key: &str) -> String {
+    format!(" Probe object s3://{bucket}/{key} is left over; delete it or grant s3:DeleteObject.")
+}

@@ -1,0 +1,101 @@
+//! s3:ReplicateObject: no client request can exercise it, so it is asked
+//! of IAM policy simulation for the caller, where there is an IAM.
+
+use std::time::Instant;
+
+use super::steps::Probe;
+use crate::aws::classify::{Op, attempt};
+use crate::aws::{Arn, Service, tame};
+use crate::crd::Permission::*;
+use crate::crd::PermissionOutcome::*;
+use crate::messages;
+
+/// The IAM principal to simulate: the assumed role, or the caller if it is
+/// an IAM user or role (an assumed-role session maps back to its role).
+pub fn principal_arn(role_arn: Option<&str>, identity: Option<&str>) -> Option<String> {
+    if let Some(r) = role_arn {
+        return Some(r.to_string());
+    }
+    let principal = Arn::parse(identity?)?.iam_principal()?;
+    Some(principal.to_string())
+}
+
+impl Probe<'_> {
+    /// s3:ReplicateObject by IAM policy simulation for the principal, on
+    /// the objects under the prefix; Unverified when there is no IAM or no
+    /// principal, or IAM did not decide.
+    pub(super) async fn replicate(&mut self) {
+        // The `aws` partition, whatever the principal's.
+        let resource =
+            Arn::s3("aws", format!("{}/{}*", self.plan.bucket, self.plan.prefix)).to_string();
+        let principal = principal_arn(self.plan.role_arn.as_deref(), self.out.identity.as_deref());
+        let (Some(iam), Some(principal)) = (&self.clients.iam, principal) else {
+            self.results.set(
+                ReplicateObject,
+                Unverified,
+                messages::replicate_no_principal(),
+            );
+            return;
+        };
+        let skipped = self
+            .clients
+            .outages
+            .skipped(Service::Iam, &iam.location, Instant::now());
+        if let Some(s) = skipped {
+            self.results.set(
+                ReplicateObject,
+                Unverified,
+                messages::replicate_iam_unavailable(&iam.location, &s.why),
+            );
+            return;
+        }
+        let call = iam
+            .client
+            .simulate_principal_policy()
+            .policy_source_arn(&principal)
+            .action_names(ReplicateObject.as_str())
+            .resource_arns(&resource)
+            .send();
+        let decision = match attempt(Op::Iam, call).await {
+            Ok(o) => o
+                .evaluation_results
+                .unwrap_or_default()
+                .into_iter()
+                .next()
+                .map(|r| r.eval_decision),
+            Err(f) => {
+                let message = if self.note_outage(Service::Iam, &iam.location, &f) {
+                    messages::replicate_iam_unavailable(&iam.location, &f.describe())
+                } else {
+                    messages::replicate_simulation_failed(&principal, &f.describe())
+                };
+                self.results.set(ReplicateObject, Unverified, message);
+                return;
+            }
+        };
+        use aws_sdk_iam::types::PolicyEvaluationDecisionType as Decision;
+        match decision {
+            Some(Decision::Allowed) => self.results.set(
+                ReplicateObject,
+                Allowed,
+                messages::replicate_allowed(&principal, &resource),
+            ),
+            Some(Decision::ExplicitDeny) => self.results.set(
+                ReplicateObject,
+                Denied,
+                messages::replicate_explicit_deny(&principal, &resource),
+            ),
+            other => self.results.set(
+                ReplicateObject,
+                Unverified,
+                messages::replicate_undecided(
+                    &principal,
+                    &other
+                        .as_ref()
+                        .map(|d| tame::code(d.as_str()))
+                        .unwrap_or_else(|| "nothing".into()),
+                ),
+            ),
+        }
+    }
+}

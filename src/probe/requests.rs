@@ -1,0 +1,63 @@
+//! Every S3 request of a validation names the plan's bucket and carries the
+//! bucket owner the connection expects; those about the probe object also
+//! name its key. [`InBucket`] and [`AtProbeKey`] add that to a request, so
+//! no step can forget the expected owner.
+
+use aws_sdk_s3::operation::delete_object::builders::DeleteObjectFluentBuilder;
+use aws_sdk_s3::operation::get_object::builders::GetObjectFluentBuilder;
+use aws_sdk_s3::operation::head_bucket::builders::HeadBucketFluentBuilder;
+use aws_sdk_s3::operation::head_object::builders::HeadObjectFluentBuilder;
+use aws_sdk_s3::operation::list_objects_v2::builders::ListObjectsV2FluentBuilder;
+use aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder;
+
+use super::Plan;
+
+/// A request to the plan's bucket, with its expected owner.
+pub(super) trait InBucket {
+    /// `bucket` and `expected_bucket_owner` of `plan`.
+    fn in_bucket(self, plan: &Plan) -> Self;
+}
+
+/// A request about the probe object: in the plan's bucket, with its
+/// expected owner, for the probe key.
+pub(super) trait AtProbeKey {
+    /// `bucket`, `expected_bucket_owner` and `key` of `plan`.
+    fn at_probe_key(self, plan: &Plan) -> Self;
+}
+
+/// The builders have the same methods but no common trait.
+macro_rules! in_bucket {
+    ($($builder:ty),+) => {$(
+        impl InBucket for $builder {
+            fn in_bucket(self, plan: &Plan) -> Self {
+                self.bucket(&plan.bucket)
+                    .set_expected_bucket_owner(plan.expected_owner.clone())
+            }
+        }
+    )+};
+}
+
+macro_rules! at_probe_key {
+    ($($builder:ty),+) => {$(
+        impl AtProbeKey for $builder {
+            fn at_probe_key(self, plan: &Plan) -> Self {
+                self.in_bucket(plan).key(&plan.probe_key)
+            }
+        }
+    )+};
+}
+
+in_bucket!(
+    HeadBucketFluentBuilder,
+    ListObjectsV2FluentBuilder,
+    PutObjectFluentBuilder,
+    GetObjectFluentBuilder,
+    HeadObjectFluentBuilder,
+    DeleteObjectFluentBuilder
+);
+at_probe_key!(
+    PutObjectFluentBuilder,
+    GetObjectFluentBuilder,
+    HeadObjectFluentBuilder,
+    DeleteObjectFluentBuilder
+);

@@ -1,0 +1,109 @@
+//! Unit tests of the validation engine against the fake S3/STS/IAM in
+//! [`crate::testing`]: one scenario per outcome the engine can reach, by
+//! topic. This file holds what they share: a plan, and runs against a world.
+
+mod failures;
+mod identity;
+mod permissions;
+mod plan;
+mod probe_object;
+
+use std::sync::Arc;
+
+use strum::IntoEnumIterator;
+
+use crate::aws::{Clients, Outages, Remote};
+use crate::crd::Permission;
+use crate::crd::PermissionOutcome;
+use crate::outcome::Outcome;
+use crate::probe::{self, Plan};
+use crate::testing::{World, iam_client, s3_client, sts_client};
+
+/// All five permissions, in their canonical order.
+fn all() -> Vec<Permission> {
+    Permission::iter().collect()
+}
+
+const KEY: &str = "customers/.s3connection-probe/uid-1";
+
+fn plan(perms: &[Permission]) -> Plan {
+    Plan {
+        bucket: "output".into(),
+        prefix: "customers/".into(),
+        region: "us-east-1".into(),
+        endpoint: "https://s3.us-east-1.amazonaws.com".into(),
+        permissions: perms.to_vec(),
+        probe_key: KEY.into(),
+        uid: "uid-1".into(),
+        probe_body: "probe body".into(),
+        leftover: None,
+        previous: vec![],
+        sts_authoritative: true,
+        role_arn: None,
+        expected_owner: None,
+        known_identity: None,
+    }
+}
+
+struct Run {
+    world: crate::testing::Shared,
+    out: Outcome,
+}
+
+async fn run_with(world: World, plan: &Plan) -> Run {
+    let world = Arc::new(std::sync::Mutex::new(world));
+    run_shared(&world, plan).await
+}
+
+async fn run_shared(world: &crate::testing::Shared, plan: &Plan) -> Run {
+    run_remembering(world, plan, Arc::default()).await
+}
+
+/// A run whose STS and IAM outages are remembered in `outages`.
+async fn run_remembering(
+    world: &crate::testing::Shared,
+    plan: &Plan,
+    outages: Arc<Outages>,
+) -> Run {
+    let clients = Clients {
+        s3: s3_client(world),
+        sts: Remote {
+            client: sts_client(world, None),
+            location: "https://sts.fake".into(),
+        },
+        iam: Some(Remote {
+            client: iam_client(world),
+            location: "https://iam.fake".into(),
+        }),
+        outages,
+    };
+    let out = probe::run(&clients, plan).await;
+    Run {
+        world: world.clone(),
+        out,
+    }
+}
+
+fn result(o: &Outcome, action: Permission) -> PermissionOutcome {
+    o.permissions
+        .iter()
+        .find(|p| p.permission == action)
+        .unwrap_or_else(|| panic!("no result for {action} in {:?}", o.permissions))
+        .result
+}
+
+fn world_denying(actions: &[&'static str]) -> World {
+    World {
+        deny: actions.iter().copied().collect(),
+        ..Default::default()
+    }
+}
+
+/// A world holding an object at the probe key, with `marker` metadata.
+fn world_with_object(mut w: World, body: &[u8], marker: Option<&str>) -> World {
+    w.objects.insert(KEY.into(), body.to_vec());
+    if let Some(uid) = marker {
+        w.metadata.insert(KEY.into(), crate::testing::marker(uid));
+    }
+    w
+}

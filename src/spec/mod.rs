@@ -1,0 +1,327 @@
+//! From the user's `S3ConnectionSpec` to a [`ValidSpec`]: every rule of
+//! [`crate::crd::rules`] checked again, defaults filled in, strings turned
+//! into types. Everything after this stage works on a `ValidSpec` only.
+//! Pure functions, no I/O.
+
+use std::time::Duration;
+
+use crate::crd::rules::{
+    self, AUTH_EXACTLY_ONE, BUCKET_RULES, IAM_ROLE_NAMES_ONE, INTERVAL_RULES, PATH_MAX_LEN,
+    PATH_RULES, Rule,
+};
+use crate::crd::{
+    AccessKeyAuth, Auth, AuthKind, DEFAULT_ACCESS_KEY_ID_KEY, DEFAULT_SECRET_ACCESS_KEY_KEY,
+    IamRoleAuth, Permission, S3ConnectionSpec,
+};
+use strum::IntoEnumIterator;
+
+/// A bucket and the prefix the connection is limited to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketPath {
+    /// The bucket's name.
+    pub bucket: String,
+    /// Empty, or a prefix ending in `/` (`customers/`).
+    pub prefix: String,
+}
+
+/// Where the Secret's keys are.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SecretKeys {
+    /// The Secret's name.
+    pub secret_name: String,
+    /// The key of the access key ID.
+    pub access_key_id_key: String,
+    /// The key of the secret access key.
+    pub secret_access_key_key: String,
+    /// No default: without it no session token is used.
+    pub session_token_key: Option<String>,
+}
+
+/// IRSA: a ServiceAccount's token exchanged for a role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IrsaRole {
+    /// The ServiceAccount whose token is exchanged.
+    pub service_account: String,
+    /// From the spec; else the ServiceAccount's annotation decides.
+    pub role_arn: Option<String>,
+    /// The role session name, if the spec sets one.
+    pub session_name: Option<String>,
+}
+
+/// A role the operator's own identity assumes. The operator, not the
+/// tenant, chooses the ExternalId (`<cluster>:<namespace>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperatorRole {
+    /// The role to assume.
+    pub role_arn: String,
+    /// The role session name, if the spec sets one.
+    pub session_name: Option<String>,
+}
+
+/// The one way a connection authenticates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// Static credentials from a Secret.
+    AccessKey(SecretKeys),
+    /// A ServiceAccount's token exchanged for a role.
+    Irsa(IrsaRole),
+    /// A role assumed with the operator's own identity.
+    OperatorRole(OperatorRole),
+}
+
+impl AuthMethod {
+    /// Which of the three methods.
+    pub fn kind(&self) -> AuthKind {
+        match self {
+            AuthMethod::AccessKey(_) => AuthKind::AccessKey,
+            AuthMethod::Irsa(_) => AuthKind::Irsa,
+            AuthMethod::OperatorRole(_) => AuthKind::OperatorRole,
+        }
+    }
+}
+
+/// A spec that passed every rule, with defaults applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidSpec {
+    /// The bucket and prefix.
+    pub target: BucketPath,
+    /// The bucket's region.
+    pub region: String,
+    /// An S3-compatible endpoint; `None` for AWS.
+    pub endpoint: Option<String>,
+    /// Path-style requests (`https://host/bucket`) instead of virtual-hosted ones.
+    pub force_path_style: bool,
+    /// How the connection authenticates.
+    pub auth: AuthMethod,
+    /// In the order the user listed them (default: all five).
+    pub permissions: Vec<Permission>,
+    /// How often it is validated.
+    pub interval: Duration,
+    /// A Secret of the namespace whose `ca.crt` the endpoint is trusted with.
+    pub ca_secret: Option<String>,
+    /// The account that must own the bucket.
+    pub expected_bucket_owner: Option<String>,
+}
+
+/// Why a spec is invalid: names the field and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidSpec(pub String);
+
+/// Check every rule the CRD schema expresses. The error names the first
+/// problem and how to fix it.
+pub fn validate(
+    spec: &S3ConnectionSpec,
+    default_interval: Duration,
+) -> Result<ValidSpec, InvalidSpec> {
+    let target =
+        parse_bucket(&spec.bucket).map_err(|e| InvalidSpec(format!("spec.bucket: {e}")))?;
+    rules::REGION.check(&spec.region).map_err(InvalidSpec)?;
+    if let Some(ep) = &spec.endpoint {
+        rules::ENDPOINT.check(ep).map_err(InvalidSpec)?;
+    }
+    let auth = auth_method(&spec.auth).map_err(InvalidSpec)?;
+    let permissions = permissions(spec.permissions.as_deref()).map_err(InvalidSpec)?;
+    let interval = match &spec.validation_interval {
+        None => default_interval,
+        Some(s) => parse_interval(s).map_err(InvalidSpec)?,
+    };
+    if let Some(ca) = &spec.ca_secret_ref {
+        rules::CA_SECRET_NAME.check(&ca.name).map_err(InvalidSpec)?;
+    }
+    if let Some(owner) = &spec.expected_bucket_owner {
+        rules::EXPECTED_BUCKET_OWNER
+            .check(owner)
+            .map_err(InvalidSpec)?;
+    }
+    Ok(ValidSpec {
+        target,
+        region: spec.region.clone(),
+        endpoint: spec.endpoint.clone(),
+        force_path_style: spec.force_path_style.unwrap_or(false),
+        auth,
+        permissions,
+        interval,
+        ca_secret: spec.ca_secret_ref.as_ref().map(|r| r.name.clone()),
+        expected_bucket_owner: spec.expected_bucket_owner.clone(),
+    })
+}
+
+/// `<path>: <message>` of a rule the API server checks with CEL, as the
+/// controller reports it.
+fn broken<T: ?Sized>(path: &str, rule: &Rule<T>) -> String {
+    format!("{path}: {}", (rule.message)())
+}
+
+/// Split `<bucket>[/<path>]` and check both halves against the S3 rules.
+pub fn parse_bucket(value: &str) -> Result<BucketPath, String> {
+    if !rules::BUCKET_FIELD.holds(value) {
+        return Err(format!("{value:?} is not {}", rules::BUCKET_FIELD.what));
+    }
+    let (bucket, path) = match value.split_once('/') {
+        Some((b, p)) => (b, Some(p)),
+        None => (value, None),
+    };
+    if let Some(rule) = BUCKET_RULES.iter().find(|r| !(r.holds)(bucket)) {
+        return Err(format!("bucket name {bucket:?} {}", (rule.message)()));
+    }
+    let prefix = match path {
+        None => String::new(),
+        Some(p) => check_path(p)?,
+    };
+    Ok(BucketPath {
+        bucket: bucket.to_string(),
+        prefix,
+    })
+}
+
+/// Returns the normalised prefix: empty, or the path with one trailing `/`.
+fn check_path(p: &str) -> Result<String, String> {
+    if p.is_empty() {
+        return Ok(String::new());
+    }
+    if let Some(rule) = PATH_RULES.iter().find(|r| !(r.holds)(p)) {
+        return Err((rule.message)());
+    }
+    if p.len() > PATH_MAX_LEN {
+        return Err(format!("path must be at most {PATH_MAX_LEN} bytes long"));
+    }
+    let p = p.trim_end_matches('/');
+    Ok(format!("{p}/"))
+}
+
+/// Parse a duration such as `1h30m`, `10m` or `90s`, within the limits of
+/// `validationInterval`.
+pub fn parse_interval(s: &str) -> Result<Duration, String> {
+    if s.is_empty() {
+        return Err(rules::INTERVAL.message(s));
+    }
+    rules::INTERVAL.check(s)?;
+    let d = parse_duration(s).map_err(|e| format!("{} {e}", rules::INTERVAL.path))?;
+    match INTERVAL_RULES.iter().find(|r| !(r.holds)(&d)) {
+        Some(rule) => Err(broken(rules::INTERVAL.path, rule)),
+        None => Ok(d),
+    }
+}
+
+/// Parse a non-zero duration such as `1h30m`, `10m` or `90s`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    if s.is_empty() || !rules::INTERVAL.holds(s) {
+        return Err(format!("{s:?} must be {}", rules::INTERVAL.what));
+    }
+    let mut total: u64 = 0;
+    let mut num = String::new();
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let n: u64 = num
+            .parse()
+            .map_err(|_| format!("{s:?} has a number that is too large"))?;
+        num.clear();
+        let unit = match c {
+            'h' => 3600,
+            'm' => 60,
+            _ => 1,
+        };
+        total = n
+            .checked_mul(unit)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(|| format!("{s:?} is too large"))?;
+    }
+    if total == 0 {
+        return Err(format!("{s:?} must not be zero"));
+    }
+    Ok(Duration::from_secs(total))
+}
+
+fn permissions(list: Option<&[String]>) -> Result<Vec<Permission>, String> {
+    let Some(list) = list else {
+        return Ok(Permission::iter().collect());
+    };
+    if list.is_empty() {
+        return Err("spec.permissions must not be empty; omit it to check all five".into());
+    }
+    let mut out: Vec<Permission> = Vec::with_capacity(list.len());
+    for name in list {
+        let Ok(p) = name.parse::<Permission>() else {
+            let known: Vec<&str> = Permission::iter().map(Permission::as_str).collect();
+            return Err(format!(
+                "spec.permissions: unknown permission {name:?}; use {}",
+                known.join(", ")
+            ));
+        };
+        if out.contains(&p) {
+            return Err(format!("spec.permissions lists {p} twice"));
+        }
+        out.push(p);
+    }
+    Ok(out)
+}
+
+fn auth_method(auth: &Auth) -> Result<AuthMethod, String> {
+    if !(AUTH_EXACTLY_ONE.holds)(auth) {
+        return Err(broken("spec.auth", &AUTH_EXACTLY_ONE));
+    }
+    match (auth.kind(), &auth.access_key, &auth.iam_role) {
+        (Some(AuthKind::AccessKey), Some(ak), _) => secret_keys(ak).map(AuthMethod::AccessKey),
+        (Some(kind), _, Some(role)) => iam_role(kind, role),
+        _ => Err(broken("spec.auth", &AUTH_EXACTLY_ONE)),
+    }
+}
+
+fn secret_keys(ak: &AccessKeyAuth) -> Result<SecretKeys, String> {
+    rules::SECRET_NAME.check(&ak.secret_name)?;
+    for (field, key) in [
+        (&rules::ACCESS_KEY_ID_KEY, &ak.access_key_id_key),
+        (&rules::SECRET_ACCESS_KEY_KEY, &ak.secret_access_key_key),
+        (&rules::SESSION_TOKEN_KEY, &ak.session_token_key),
+    ] {
+        if let Some(k) = key {
+            field.check(k)?;
+        }
+    }
+    Ok(SecretKeys {
+        secret_name: ak.secret_name.clone(),
+        access_key_id_key: ak
+            .access_key_id_key
+            .clone()
+            .unwrap_or_else(|| DEFAULT_ACCESS_KEY_ID_KEY.into()),
+        secret_access_key_key: ak
+            .secret_access_key_key
+            .clone()
+            .unwrap_or_else(|| DEFAULT_SECRET_ACCESS_KEY_KEY.into()),
+        session_token_key: ak.session_token_key.clone(),
+    })
+}
+
+fn iam_role(kind: AuthKind, role: &IamRoleAuth) -> Result<AuthMethod, String> {
+    if !(IAM_ROLE_NAMES_ONE.holds)(role) {
+        return Err(broken("spec.auth.iamRole", &IAM_ROLE_NAMES_ONE));
+    }
+    for (field, value) in [
+        (&rules::ROLE_ARN, &role.role_arn),
+        (&rules::SERVICE_ACCOUNT_NAME, &role.service_account_name),
+        (&rules::SESSION_NAME, &role.session_name),
+    ] {
+        if let Some(v) = value {
+            field.check(v)?;
+        }
+    }
+    match (kind, &role.service_account_name, &role.role_arn) {
+        (AuthKind::Irsa, Some(sa), arn) => Ok(AuthMethod::Irsa(IrsaRole {
+            service_account: sa.clone(),
+            role_arn: arn.clone(),
+            session_name: role.session_name.clone(),
+        })),
+        (AuthKind::OperatorRole, None, Some(arn)) => Ok(AuthMethod::OperatorRole(OperatorRole {
+            role_arn: arn.clone(),
+            session_name: role.session_name.clone(),
+        })),
+        _ => Err(broken("spec.auth.iamRole", &IAM_ROLE_NAMES_ONE)),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,123 @@
+//! Logs and Prometheus metrics, one job a file:
+//! - [`logging`]: the log subscriber and the panic hook
+//! - [`metrics`]: the operator's counters and histograms ([`Metrics`]), and
+//!   their registration
+//! - [`connections`]: the per-connection gauges, read from the controller's
+//!   cache at scrape time ([`ConnectionView`])
+//! - [`process`]: the `process_*` metrics of this process, from /proc
+//!
+//! [`encode`] renders a registry as `/metrics` serves it.
+
+pub mod connections;
+pub mod logging;
+pub mod metrics;
+pub mod process;
+
+use prometheus_client::registry::Registry;
+
+pub use connections::ConnectionView;
+pub use logging::{LogFormat, init_logging, log_panics};
+pub use metrics::{
+    AwsLabels, AwsOperationLabels, BuildLabels, ErrorLabels, Metrics, PatchLabels, PatchOutcome,
+    ResultLabels, VerbLabels, WatchLabels,
+};
+
+/// Encode a registry in the Prometheus text format.
+pub fn encode(registry: &Registry) -> String {
+    let mut out = String::new();
+    let _ = prometheus_client::encoding::text::encode(&mut out, registry);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::crd::CondStatus;
+    use crate::outcome::Reason;
+
+    #[test]
+    fn metrics_are_exported_with_prefix_and_labels() {
+        let m = Metrics::default();
+        let mut reg = Registry::default();
+        m.register(&mut reg);
+        m.validated(Reason::Validated, Duration::from_millis(120));
+        m.validated(Reason::PermissionDenied, Duration::from_millis(80));
+        m.reconcile_error("kube_forbidden");
+        m.status_patch(PatchOutcome::Conflict, Some(Duration::from_millis(3)));
+        let view = |name: &str, ready: CondStatus| ConnectionView {
+            namespace: "ns".into(),
+            name: name.into(),
+            ready,
+            reason: if ready == CondStatus::True {
+                "Validated"
+            } else {
+                "Transient"
+            }
+            .into(),
+            last_success: (ready == CondStatus::True).then_some(1_700_000_000.0),
+            interval_seconds: 600.0,
+            suspended: name == "c",
+        };
+        m.set_ready_source(move || {
+            vec![
+                view("a", CondStatus::True),
+                view("b", CondStatus::True),
+                view("c", CondStatus::Unknown),
+            ]
+        });
+        m.aws_call(
+            "S3",
+            "ListObjectsV2",
+            "denied",
+            Some(Duration::from_millis(20)),
+        );
+        let text = encode(&reg);
+        assert!(
+            text.contains("s3connection_validations_total{result=\"Validated\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("s3connection_validations_total{result=\"PermissionDenied\"} 1"));
+        assert!(text.contains("s3connection_validation_duration_seconds_count 2"));
+        assert!(text.contains("s3connection_reconcile_errors_total{error=\"kube_forbidden\"} 1"));
+        assert!(text.contains("s3connection_status_patches_total{outcome=\"conflict\"} 1"));
+        assert!(text.contains("s3connection_status_patch_duration_seconds_count 1"));
+        assert!(
+            text.contains("s3connection_connections{ready=\"True\"} 2"),
+            "{text}"
+        );
+        assert!(text.contains("s3connection_connections{ready=\"Unknown\"} 1"));
+        assert!(
+            text.contains("s3connection_ready{namespace=\"ns\",name=\"a\",reason=\"Validated\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("s3connection_ready{namespace=\"ns\",name=\"c\",reason=\"Transient\"} 0")
+        );
+        assert!(text.contains(
+            "s3connection_last_success_timestamp_seconds{namespace=\"ns\",name=\"a\"} 1700000000"
+        ));
+        assert!(
+            !text.contains(
+                "s3connection_last_success_timestamp_seconds{namespace=\"ns\",name=\"c\"}"
+            )
+        );
+        assert!(
+            text.contains(
+                "s3connection_validation_interval_seconds{namespace=\"ns\",name=\"b\"} 600"
+            )
+        );
+        assert!(text.contains(
+            "s3connection_aws_requests_total{service=\"S3\",operation=\"ListObjectsV2\",outcome=\"denied\"} 1"
+        ));
+        assert!(text.contains("s3connection_aws_request_duration_seconds_count{service=\"S3\",operation=\"ListObjectsV2\"} 1"));
+        assert!(text.contains("s3connection_suspended{namespace=\"ns\",name=\"c\"} 1"));
+        assert!(text.contains("s3connection_suspended{namespace=\"ns\",name=\"a\"} 0"));
+        assert!(text.contains("s3connection_watch_restarts_total{watch=\"secrets\"} 0"));
+        assert!(text.contains("s3connection_kube_requests_total{verb=\"patch\"} 0"));
+        assert!(text.contains("s3connection_build_info{version="));
+        assert!(text.contains("process_resident_memory_bytes "), "{text}");
+        assert!(text.contains("process_cpu_seconds_total "), "{text}");
+    }
+}
