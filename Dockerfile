@@ -28,10 +28,14 @@ WORKDIR /src
 
 # 1. Dependencies only, cached until Cargo.toml or Cargo.lock change: build
 #    the dependency graph against empty stand-ins for the crate's own sources.
+#    testkit/ (the tests' harness, a workspace member) only needs its manifest
+#    and an empty library for cargo to load the workspace.
 COPY Cargo.toml Cargo.lock ./
-RUN mkdir -p src \
+COPY testkit/Cargo.toml ./testkit/
+RUN mkdir -p src testkit/src \
  && echo 'fn main() {}' > src/main.rs \
  && : > src/lib.rs \
+ && : > testkit/src/lib.rs \
  && cargo build --release --locked --bin s3-connection-operator \
  && rm -rf src \
       target/release/s3-connection-operator \

@@ -112,7 +112,7 @@ chart-docs: ## regenerate the values table in the chart's README.md from values.
 # shellcheck (Debian's; hack/tools.sh installs it as root) checks hack/*.sh
 # and, through actionlint, the workflows' `run:` scripts.
 .PHONY: lint
-lint: ## cargo fmt --check, clippy -D warnings, helm lint, chart README, one version, shellcheck, actionlint
+lint: ## cargo fmt --check, clippy and rustdoc -D warnings, helm lint, chart README, one version, shellcheck, actionlint
 	cargo fmt --all -- --check
 	python3 hack/check-versions.py
 	python3 hack/chart-docs.py --check
@@ -121,7 +121,8 @@ lint: ## cargo fmt --check, clippy -D warnings, helm lint, chart README, one ver
 	@command -v shellcheck > /dev/null || { echo "make lint: no shellcheck on PATH (as root: hack/tools.sh node installs it)" >&2; exit 1; }
 	shellcheck -x hack/*.sh .ci/run
 	"$$(hack/tools.sh path)/actionlint"
-	cargo clippy --all-targets -- -D warnings
+	cargo clippy --workspace --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 
 ##@ Image
 

@@ -13,8 +13,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 use futures::StreamExt;
-
-use crate::env::REGION;
+use testkit::REGION;
 
 pub struct BareResult {
     pub total: Duration,

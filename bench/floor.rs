@@ -147,7 +147,7 @@ fn status(generation: i64, bucket: &str, arn: &str, uid: &str) -> Value {
         "observedGeneration": generation,
         "auth": "AccessKey",
         "identity": arn,
-        "bucketRegion": crate::env::REGION,
+        "bucketRegion": testkit::REGION,
         "conditions": [
             condition("Ready", "True", "Validated", format!(
                 "Connected to s3://{bucket} as {arn}; proved s3:ListBucket, s3:GetObject, \
@@ -157,7 +157,7 @@ fn status(generation: i64, bucket: &str, arn: &str, uid: &str) -> Value {
             condition("Authenticated", "True", "CredentialsValid", format!(
                 "The credentials are valid; they belong to {arn}.")),
             condition("BucketAccessible", "True", "BucketReachable", format!(
-                "The bucket answers in region {}.", crate::env::REGION)),
+                "The bucket answers in region {}.", testkit::REGION)),
             condition("PermissionsGranted", "Unknown", "Unverified",
                 "Could not be proved either way: s3:ReplicateObject. See status.permissions \
                  for why.".into()),

@@ -10,6 +10,8 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
+use crate::OPERATOR;
+
 const ARGOCD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/argocd");
 const KEY: &str = "resource.customizations.health.s3connection.dev_S3Connection";
 
@@ -211,7 +213,7 @@ fn argocd_fixtures_are_s3connections_as_the_api_server_holds_them() {
 #[test]
 fn argocd_cm_snippet_embeds_exactly_the_health_script() {
     let lua = std::fs::read_to_string(script()).unwrap();
-    let cm: Value = serde_yaml::from_str(
+    let cm: Value = yaml_serde::from_str(
         &std::fs::read_to_string(Path::new(ARGOCD).join("argocd-cm.yaml")).unwrap(),
     )
     .expect("argocd-cm.yaml is YAML");
@@ -262,30 +264,16 @@ fn health_of(obj: &Value) -> (String, String) {
 /// Connections as the operator really writes them, judged by the script.
 #[tokio::test]
 async fn argocd_health_of_connections_the_operator_wrote() {
-    use crate::harness::{ALL, IamUser, Operator, TestEnv, s3_policy};
     use kube::Api;
-    use kube::api::{ApiResource, DynamicObject, Patch, PatchParams};
+    use kube::api::{ApiResource, DynamicObject};
     use s3_connection_operator::crd::S3Connection;
+    use testkit::{ALL, Operator, Setup, TestEnv};
 
-    let env = TestEnv::new().await;
-    let ns = env.namespace("argocd").await;
-    let bucket = env.bucket("argocd").await;
-    let IamUser {
-        access_key_id: ak,
-        secret_access_key: sk,
-        ..
-    } = env.user("argocd", s3_policy(&bucket, "", &ALL)).await;
-    env.secret(
-        &ns,
-        "creds",
-        &[("AWS_ACCESS_KEY_ID", &ak), ("AWS_SECRET_ACCESS_KEY", &sk)],
-    )
-    .await;
+    let env = TestEnv::new(OPERATOR).await;
+    let Setup { ns, bucket, .. } = env.setup("argocd", "", &ALL).await;
     let good = env.access_key_spec(&bucket, "creds");
-    let mut wrong_key = good.clone();
-    wrong_key["auth"]["accessKey"]["secretAccessKeyKey"] = "AWS_ACCESS_KEY_ID".into();
-    let mut paused = good.clone();
-    paused["suspend"] = true.into();
+    let wrong_key = good.clone().secret_access_key_key("AWS_ACCESS_KEY_ID");
+    let paused = good.clone().suspend(true);
     env.apply_connection(&ns, "good", good.clone()).await;
     env.apply_connection(&ns, "wrong-key", wrong_key).await;
     env.apply_connection(&ns, "paused", paused).await;
@@ -312,12 +300,12 @@ async fn argocd_health_of_connections_the_operator_wrote() {
     let _op = Operator::start(&env, &ns, &[]).await;
     let ready = env.wait_ready(&ns, "good", "True", Some("Validated")).await;
     let (status, message) = health_of(&get("good").await);
-    let r = crate::harness::ready_of(&ready).unwrap();
+    let r = testkit::ready_of(&ready).unwrap();
     assert_eq!(status, "Healthy", "{message}");
     assert_eq!(message, format!("Validated: {}", r.message));
 
     let failed = env.wait_ready(&ns, "wrong-key", "False", None).await;
-    let r = crate::harness::ready_of(&failed).unwrap();
+    let r = testkit::ready_of(&failed).unwrap();
     let (status, message) = health_of(&get("wrong-key").await);
     assert_eq!(status, "Degraded", "{message}");
     assert_eq!(message, format!("{}: {}", r.reason, r.message));
@@ -349,24 +337,11 @@ async fn argocd_health_of_connections_the_operator_wrote() {
 
     // A new generation reads Progressing until the operator has judged it,
     // then Healthy again.
-    let mut narrower = good;
-    narrower["permissions"] = serde_json::json!(["s3:ListBucket", "s3:GetObject"]);
-    let api: Api<S3Connection> = env.connections(&ns);
-    api.patch(
-        "good",
-        &PatchParams::apply("integration-test").force(),
-        &Patch::Apply(serde_json::json!({
-            "apiVersion": "s3connection.dev/v1alpha1",
-            "kind": "S3Connection",
-            "metadata": {"name": "good"},
-            "spec": narrower,
-        })),
-    )
-    .await
-    .unwrap();
+    let narrower = good.permissions(&["s3:ListBucket", "s3:GetObject"]);
+    env.apply_connection(&ns, "good", narrower).await;
     let obj = get("good").await;
     if obj["status"]["observedGeneration"].as_i64() < Some(2)
-        || crate::harness::ready_of(&serde_json::from_value(obj.clone()).unwrap())
+        || testkit::ready_of(&serde_json::from_value(obj.clone()).unwrap())
             .is_some_and(|r| r.observed_generation < Some(2))
     {
         let (status, message) = health_of(&obj);

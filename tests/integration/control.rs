@@ -6,21 +6,19 @@
 use std::time::{Duration, Instant};
 
 use kube::runtime::wait::await_condition;
-use serde_json::{Value, json};
-
-use crate::harness::{
-    ALL, Operator, Setup, TestEnv, annotate, condition, metrics, s3_policy, total,
-};
 use s3_connection_operator::crd::S3Connection;
+use testkit::{
+    ALL, Operator, Setup, Spec, TestEnv, annotate, condition, metrics, s3_policy, total,
+};
+
+use crate::OPERATOR;
 
 const REQUESTED_AT: &str = "s3connection.dev/requested-at";
 const FLUX_REQUESTED_AT: &str = "reconcile.fluxcd.io/requestedAt";
 
 /// Validated only once an hour: anything sooner was asked for.
-fn hourly(env: &TestEnv, bucket: &str) -> Value {
-    let mut s = env.access_key_spec(bucket, "creds");
-    s["validationInterval"] = json!("1h");
-    s
+fn hourly(env: &TestEnv, bucket: &str) -> Spec {
+    env.access_key_spec(bucket, "creds").interval("1h")
 }
 
 /// Wait until `status.lastHandledRequestedAt` is `value`; how long it took.
@@ -55,7 +53,7 @@ async fn wait_handled(
 
 #[tokio::test]
 async fn a_requested_at_annotation_revalidates_now_after_iam_was_fixed_elsewhere() {
-    let env = TestEnv::new().await;
+    let env = TestEnv::new(OPERATOR).await;
     let read_only = ["s3:ListBucket", "s3:GetObject"];
     let Setup { ns, bucket, user } = env.setup("request", "", &read_only).await;
     let op = Operator::start(&env, &ns, &[]).await;
@@ -100,16 +98,15 @@ async fn a_requested_at_annotation_revalidates_now_after_iam_was_fixed_elsewhere
 
 #[tokio::test]
 async fn a_suspended_connection_is_not_validated_until_resumed() {
-    let env = TestEnv::new().await;
+    let env = TestEnv::new(OPERATOR).await;
     let Setup { ns, bucket, .. } = env.setup("suspend", "", &ALL).await;
     let op = Operator::start(&env, &ns, &[]).await;
     env.apply_connection(&ns, "data", hourly(&env, &bucket))
         .await;
     env.wait_ready(&ns, "data", "True", Some("Validated")).await;
 
-    let mut spec = hourly(&env, &bucket);
-    spec["suspend"] = json!(true);
-    env.apply_connection(&ns, "data", spec).await;
+    env.apply_connection(&ns, "data", hourly(&env, &bucket).suspend(true))
+        .await;
     let suspended = |c: Option<&S3Connection>| {
         c.and_then(|c| c.status.as_ref()).is_some_and(|s| {
             s.observed_generation == Some(2)
@@ -119,7 +116,7 @@ async fn a_suspended_connection_is_not_validated_until_resumed() {
         })
     };
     let c = tokio::time::timeout(
-        crate::harness::TIMEOUT,
+        testkit::TIMEOUT,
         await_condition(env.connections(&ns), "data", suspended),
     )
     .await
@@ -154,7 +151,7 @@ async fn a_suspended_connection_is_not_validated_until_resumed() {
     wait_metrics(&op, |m| m.contains(&flag)).await;
     let seen = skipped(&op.log(), "data");
     annotate(&env, &ns, "data", REQUESTED_AT, "while-suspended");
-    op.wait_for_log_matching(|log| skipped(log, "data") > seen, crate::harness::TIMEOUT)
+    op.wait_for_log_matching(|log| skipped(log, "data") > seen, testkit::TIMEOUT)
         .await;
     let m = metrics(&op).await;
     assert_eq!(total(&m, "s3connection_validations_total"), validations);
@@ -185,7 +182,7 @@ fn skipped(log: &str, name: &str) -> usize {
 
 #[tokio::test]
 async fn per_connection_series_come_and_go_with_the_connection() {
-    let env = TestEnv::new().await;
+    let env = TestEnv::new(OPERATOR).await;
     let Setup { ns, bucket, .. } = env.setup("series", "", &ALL).await;
     let op = Operator::start(&env, &ns, &[]).await;
     env.apply_connection(&ns, "measured", hourly(&env, &bucket))
@@ -223,7 +220,7 @@ async fn per_connection_series_come_and_go_with_the_connection() {
 
 /// Poll /metrics until `wanted` holds; the text that satisfied it.
 async fn wait_metrics(op: &Operator, wanted: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + crate::harness::TIMEOUT;
+    let deadline = Instant::now() + testkit::TIMEOUT;
     loop {
         let m = metrics(op).await;
         if wanted(&m) {

@@ -2,31 +2,27 @@
 //! input the schema can express is rejected by the API server itself, with a
 //! message that says what is wrong.
 
-use crate::harness::TestEnv;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::{Api, CustomResourceExt};
 use s3_connection_operator::crd::S3Connection;
 use serde_json::{Value, json};
+use testkit::objects::connection;
+use testkit::{Spec, TestEnv};
 
+use crate::OPERATOR;
+
+/// A spec the API server accepts, as JSON to spoil field by field.
 fn good_spec() -> Value {
-    json!({
-        "bucket": "output/customers",
-        "region": "us-west-1",
-        "auth": {"accessKey": {"secretName": "s3-creds"}},
-        "permissions": ["s3:ListBucket", "s3:GetObject"],
-        "validationInterval": "5m"
-    })
+    Spec::aws("output/customers", "us-west-1", "s3-creds")
+        .permissions(&["s3:ListBucket", "s3:GetObject"])
+        .interval("5m")
+        .json()
 }
 
 async fn create(env: &TestEnv, ns: &str, name: &str, spec: Value) -> Result<(), String> {
-    let obj: S3Connection = serde_json::from_value(json!({
-        "apiVersion": "s3connection.dev/v1alpha1",
-        "kind": "S3Connection",
-        "metadata": {"name": name},
-        "spec": spec,
-    }))
-    .map_err(|e| format!("client-side: {e}"))?;
+    let obj: S3Connection = serde_json::from_value(connection(name, &[], spec))
+        .map_err(|e| format!("client-side: {e}"))?;
     env.connections(ns)
         .create(&PostParams::default(), &obj)
         .await
@@ -42,7 +38,7 @@ async fn create(env: &TestEnv, ns: &str, name: &str, spec: Value) -> Result<(), 
 
 #[tokio::test]
 async fn generated_crd_is_accepted_by_the_api_server() {
-    let env = TestEnv::new().await;
+    let env = TestEnv::new(OPERATOR).await;
     let api: Api<CustomResourceDefinition> = Api::all(env.kube.clone());
     let crd = S3Connection::crd();
     api.patch(
@@ -61,7 +57,7 @@ async fn generated_crd_is_accepted_by_the_api_server() {
         .any(|c| c.type_ == "Established" && c.status == "True");
     assert!(established);
     // The committed file is the same CRD.
-    let committed: CustomResourceDefinition = serde_yaml::from_str(
+    let committed: CustomResourceDefinition = yaml_serde::from_str(
         &std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/crds/s3connection.yaml"
@@ -74,7 +70,7 @@ async fn generated_crd_is_accepted_by_the_api_server() {
 
 #[tokio::test]
 async fn bad_input_is_rejected_by_the_api_server() {
-    let env = TestEnv::new().await;
+    let env = TestEnv::new(OPERATOR).await;
     let ns = env.namespace("crd").await;
     create(&env, &ns, "good", good_spec())
         .await
@@ -246,7 +242,7 @@ fn kubectl_apply(env: &TestEnv, manifest: &str, flags: &[&str]) -> (bool, String
 #[tokio::test]
 async fn explain_documents_the_api() {
     // `kubectl explain` reads the published schema: every field documented.
-    let env = TestEnv::new().await;
+    let env = TestEnv::new(OPERATOR).await;
     let out = std::process::Command::new("kubectl")
         .args(["explain", "s3connection.spec.auth"])
         .env("KUBECONFIG", &env.kubeconfig)

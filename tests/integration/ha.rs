@@ -4,11 +4,12 @@
 
 use std::time::Duration;
 
-use crate::harness::{ALL, IamUser, Operator, TestEnv, s3_policy};
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::Api;
 use kube::runtime::wait::await_condition;
-use serde_json::json;
+use testkit::{ALL, Operator, Setup, TestEnv};
+
+use crate::OPERATOR;
 
 async fn holder(env: &TestEnv, ns: &str) -> Option<String> {
     Api::<Lease>::namespaced(env.kube.clone(), ns)
@@ -69,30 +70,14 @@ async fn replica(env: &TestEnv, ns: &str, name: &str) -> Operator {
 
 #[tokio::test]
 async fn one_leader_validates_and_a_standby_takes_over() {
-    let env = TestEnv::new().await;
-    let ns = env.namespace("ha").await;
-    let bucket = env.bucket("ha").await;
-    let IamUser {
-        access_key_id: ak,
-        secret_access_key: sk,
-        ..
-    } = env.user("ha", s3_policy(&bucket, "", &ALL)).await;
-    env.secret(
-        &ns,
-        "creds",
-        &[("AWS_ACCESS_KEY_ID", &ak), ("AWS_SECRET_ACCESS_KEY", &sk)],
-    )
-    .await;
+    let env = TestEnv::new(OPERATOR).await;
+    let Setup { ns, bucket, .. } = env.setup("ha", "", &ALL).await;
 
     let mut a = replica(&env, &ns, "replica-a").await;
     wait_holder(&env, &ns, "replica-a", Duration::from_secs(30)).await;
     let mut b = replica(&env, &ns, "replica-b").await;
 
-    let spec = |interval: &str| {
-        let mut s = env.access_key_spec(&bucket, "creds");
-        s["validationInterval"] = json!(interval);
-        s
-    };
+    let spec = |interval: &str| env.access_key_spec(&bucket, "creds").interval(interval);
     env.apply_connection(&ns, "shared", spec("1m")).await;
     env.wait_ready(&ns, "shared", "True", Some("Validated"))
         .await;

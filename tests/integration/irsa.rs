@@ -9,10 +9,11 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::wait::await_condition;
-use serde_json::json;
-
-use crate::harness::{ALL, Operator, TestEnv, condition, s3_policy};
 use s3_connection_operator::crd::S3Connection;
+use serde_json::json;
+use testkit::{ALL, Operator, PROVABLE, Spec, TestEnv, condition, s3_policy};
+
+use crate::OPERATOR;
 
 /// The operator's own count of GET requests to the API server.
 async fn api_gets(op: &Operator) -> f64 {
@@ -24,27 +25,15 @@ async fn api_gets(op: &Operator) -> f64 {
         .expect("s3connection_kube_requests_total{verb=\"get\"}")
 }
 
-fn spec(env: &TestEnv, bucket: &str, role: Option<&str>, sa: Option<&str>) -> serde_json::Value {
-    let mut iam = json!({});
-    if let Some(r) = role {
-        iam["roleArn"] = json!(r);
-    }
-    if let Some(s) = sa {
-        iam["serviceAccountName"] = json!(s);
-    }
-    json!({
-        "bucket": bucket,
-        "region": crate::harness::REGION,
-        "endpoint": env.endpoint,
-        "forcePathStyle": true,
-        "auth": {"iamRole": iam},
-        "permissions": ["s3:ListBucket", "s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-    })
+/// `bucket` through role `role` and/or ServiceAccount `sa`, proving four
+/// permissions.
+fn spec(env: &TestEnv, bucket: &str, role: Option<&str>, sa: Option<&str>) -> Spec {
+    Spec::iam_role(bucket, &env.endpoint, role, sa).permissions(&PROVABLE)
 }
 
 #[tokio::test]
 async fn trusted_service_account_assumes_the_role() {
-    let env = TestEnv::new().await;
+    let env = TestEnv::new(OPERATOR).await;
     let ns = env.namespace("irsa").await;
     let bucket = env.bucket("irsa").await;
     let role = env
@@ -77,7 +66,7 @@ async fn trusted_service_account_assumes_the_role() {
 /// with the new role at once, and without a read.
 #[tokio::test]
 async fn a_new_role_annotation_is_used_at_once_without_reading_the_service_account() {
-    let env = TestEnv::new().await;
+    let env = TestEnv::new(OPERATOR).await;
     let ns = env.namespace("irsa-swap").await;
     let bucket = env.bucket("irsa-swap").await;
     let mut roles = vec![];
@@ -127,7 +116,7 @@ async fn a_new_role_annotation_is_used_at_once_without_reading_the_service_accou
 
 #[tokio::test]
 async fn service_account_the_role_does_not_trust_is_refused() {
-    let env = TestEnv::new().await;
+    let env = TestEnv::new(OPERATOR).await;
     let ns = env.namespace("untrusted").await;
     let bucket = env.bucket("untrusted").await;
     // The role trusts "s3-sync"; the connection uses "intruder" from the
@@ -169,7 +158,7 @@ async fn service_account_the_role_does_not_trust_is_refused() {
 
 #[tokio::test]
 async fn missing_service_account_and_missing_role_arn() {
-    let env = TestEnv::new().await;
+    let env = TestEnv::new(OPERATOR).await;
     let ns = env.namespace("nosa").await;
     let bucket = env.bucket("nosa").await;
     env.service_account(&ns, "plain", &[]).await;
@@ -221,7 +210,7 @@ async fn missing_service_account_and_missing_role_arn() {
 
 #[tokio::test]
 async fn operator_identity_is_refused_unless_allowed() {
-    let env = TestEnv::new().await;
+    let env = TestEnv::new(OPERATOR).await;
     let ns = env.namespace("opid").await;
     let bucket = env.bucket("opid").await;
     let _op = Operator::start(&env, &ns, &[]).await;
@@ -248,7 +237,7 @@ async fn operator_identity_is_refused_unless_allowed() {
 
 #[tokio::test]
 async fn the_operator_identity_sends_an_external_id_naming_the_namespace() {
-    let env = TestEnv::new().await;
+    let env = TestEnv::new(OPERATOR).await;
     let ns = env.namespace("opext").await;
     let bucket = env.bucket("opext").await;
     let kube_system = kube::Api::<k8s_openapi::api::core::v1::Namespace>::all(env.kube.clone())
@@ -283,7 +272,7 @@ async fn the_operator_identity_sends_an_external_id_naming_the_namespace() {
             ("KUBECONFIG", env.kubeconfig.as_str()),
             ("AWS_ACCESS_KEY_ID", key.as_str()),
             ("AWS_SECRET_ACCESS_KEY", secret.as_str()),
-            ("AWS_REGION", crate::harness::REGION),
+            ("AWS_REGION", testkit::REGION),
         ],
     )
     .await;

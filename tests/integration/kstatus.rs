@@ -9,9 +9,11 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use serde_json::{Value, json};
+use serde_json::Value;
+use testkit::net::free_addr;
+use testkit::{ALL, Cond, Gate, Operator, Setup, Spec, TestEnv, condition, has_condition};
 
-use crate::harness::{ALL, Cond, Gate, Operator, Setup, TestEnv, condition, has_condition};
+use crate::OPERATOR;
 
 const ARGOCD_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/argocd/health.lua");
 
@@ -86,21 +88,9 @@ fn ready_now(env: &TestEnv, ns: &str, name: &str) -> bool {
     .success()
 }
 
-/// (namespace, bucket) of a user with full access, key in Secret `creds`.
-async fn tenant(env: &TestEnv, name: &str) -> (String, String) {
-    let Setup { ns, bucket, .. } = env.setup(name, "", &ALL).await;
-    (ns, bucket)
-}
-
-fn spec_at(endpoint: &str, bucket: &str, interval: &str) -> Value {
-    json!({
-        "bucket": bucket,
-        "region": crate::harness::REGION,
-        "endpoint": endpoint,
-        "forcePathStyle": true,
-        "auth": {"accessKey": {"secretName": "creds"}},
-        "validationInterval": interval,
-    })
+/// `bucket` at `endpoint` with the key in Secret `creds`.
+fn spec_at(endpoint: &str, bucket: &str, interval: &str) -> Spec {
+    Spec::access_key(bucket, endpoint, "creds").interval(interval)
 }
 
 /// The Ready and Reconciling conditions announcing `generation`.
@@ -123,8 +113,8 @@ fn assert_announced(c: &s3_connection_operator::crd::S3Connection, generation: i
 #[tokio::test]
 async fn kstatus_argocd_and_kubectl_wait_follow_a_connection_from_new_to_ready_and_through_an_edit()
 {
-    let env = TestEnv::new().await;
-    let (ns, bucket) = tenant(&env, "kstatus").await;
+    let env = TestEnv::new(OPERATOR).await;
+    let Setup { ns, bucket, .. } = env.setup("kstatus", "", &ALL).await;
     // Generation 1 goes through one gate, generation 2 through another: a
     // re-validation of generation 1 (the Secret's first listing may ask for
     // one) cannot be mistaken for generation 2's.
@@ -236,18 +226,14 @@ async fn kstatus_argocd_and_kubectl_wait_follow_a_connection_from_new_to_ready_a
 
 #[tokio::test]
 async fn kstatus_and_argocd_tell_definite_from_transient_failures() {
-    let env = TestEnv::new().await;
-    let (ns, _) = tenant(&env, "kfail").await;
+    let env = TestEnv::new(OPERATOR).await;
+    let Setup { ns, .. } = env.setup("kfail", "", &ALL).await;
     // Nothing listens here: every connection attempt is refused.
-    let closed = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://{}", l.local_addr().unwrap())
-    };
+    let closed = { format!("http://{}", free_addr().unwrap()) };
     let _op = Operator::start(&env, &ns, &["--allowed-endpoint", &closed]).await;
 
     // Definite: the Secret does not exist. Stalled, with Ready's reason.
-    let mut spec = spec_at(&env.endpoint, "some-bucket", "1m");
-    spec["auth"]["accessKey"]["secretName"] = json!("absent");
+    let spec = Spec::access_key("some-bucket", &env.endpoint, "absent").interval("1m");
     env.apply_connection(&ns, "missing", spec).await;
     let c = env
         .wait_ready(&ns, "missing", "False", Some("SecretNotFound"))

@@ -1,14 +1,12 @@
 //! Integration tests: a real kube-apiserver and etcd, a real S3/STS/IAM
 //! endpoint with IAM enforcement, the operator binary as a process. One test
-//! binary (one link, one harness); `make test` starts the environment.
+//! binary (one link); `make test` starts the environment. The harness is the
+//! `testkit` crate (testkit/), shared with the pods suite and the bench.
 
-#[path = "../shared/chart.rs"]
-mod chart;
-mod harness;
-#[path = "../shared/http_get.rs"]
-mod http_get;
-#[path = "../shared/objects.rs"]
-mod objects;
+/// The operator binary cargo built for this target. `CARGO_BIN_EXE_*` is
+/// set only for the operator package's own tests and benches, so the
+/// testkit gets it from here ([`testkit::TestEnv::new`]).
+const OPERATOR: &str = env!("CARGO_BIN_EXE_s3-connection-operator");
 
 mod access_key;
 mod alerts;

@@ -13,12 +13,16 @@ use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::Api;
 use kube::api::PostParams;
-use serde_json::{Value, json};
-
-use crate::harness::{
-    ALL, IamUser, Minio, Operator, TestEnv, condition, permission, s3_policy, unique, versions_in,
-};
 use s3_connection_operator::outcome::Reason;
+use serde_json::json;
+use testkit::aws::{enable_versioning, policy_document, read_object, versions_in};
+use testkit::minio::minio_admin;
+use testkit::{
+    ALL, IamUser, Minio, Operator, PROVABLE, Spec, TestEnv, assert_allowed, condition, permission,
+    s3_policy, unique,
+};
+
+use crate::OPERATOR;
 
 const AK: &str = "AWS_ACCESS_KEY_ID";
 const SK: &str = "AWS_SECRET_ACCESS_KEY";
@@ -41,21 +45,17 @@ async fn key_secret(env: &TestEnv, ns: &str, name: &str, user: &IamUser) {
     .await;
 }
 
-fn spec(minio: &Minio, bucket: &str, secret: &str) -> Value {
-    json!({
-        "bucket": bucket,
-        "region": crate::harness::REGION,
-        "endpoint": minio.endpoint,
-        "forcePathStyle": true,
-        "caSecretRef": {"name": "s3-ca"},
-        "auth": {"accessKey": {"secretName": secret}},
-        "validationInterval": "1h",
-    })
+/// `bucket` on MinIO with the key in Secret `secret`, trusting the CA in
+/// Secret `s3-ca`, validated hourly.
+fn spec(minio: &Minio, bucket: &str, secret: &str) -> Spec {
+    Spec::access_key(bucket, &minio.endpoint, secret)
+        .ca("s3-ca")
+        .interval("1h")
 }
 
 #[tokio::test]
 async fn minio_full_access_is_ready_and_leaves_nothing_behind() {
-    let env = TestEnv::new().await;
+    let env = TestEnv::new(OPERATOR).await;
     let minio = Minio::from_env();
     let (ns, _op) = namespace(&env, &minio, "mfull").await;
     let bucket = env.minio_bucket(&minio, "mfull").await;
@@ -65,14 +65,7 @@ async fn minio_full_access_is_ready_and_leaves_nothing_behind() {
         .await;
 
     let c = env.wait_ready(&ns, "data", "True", Some("Validated")).await;
-    for a in [
-        "s3:ListBucket",
-        "s3:GetObject",
-        "s3:PutObject",
-        "s3:DeleteObject",
-    ] {
-        assert_eq!(permission(&c, a), "Allowed", "{a}");
-    }
+    assert_allowed(&c, &PROVABLE);
     // A store has no IAM to simulate policies with: honest Unverified.
     assert_eq!(permission(&c, "s3:ReplicateObject"), "Unverified");
     let status = c.status.clone().unwrap();
@@ -88,7 +81,7 @@ async fn minio_full_access_is_ready_and_leaves_nothing_behind() {
 
 #[tokio::test]
 async fn minio_s3_prefix_condition_scopes_list_to_its_prefix() {
-    let env = TestEnv::new().await;
+    let env = TestEnv::new(OPERATOR).await;
     let minio = Minio::from_env();
     let (ns, _op) = namespace(&env, &minio, "mprefix").await;
     let bucket = env.minio_bucket(&minio, "mprefix").await;
@@ -107,29 +100,13 @@ async fn minio_s3_prefix_condition_scopes_list_to_its_prefix() {
     ]);
     let user = env.minio_user("mprefix", statements).await;
     key_secret(&env, &ns, "creds", &user).await;
-    let four = json!([
-        "s3:ListBucket",
-        "s3:GetObject",
-        "s3:PutObject",
-        "s3:DeleteObject"
-    ]);
-    let mut own = spec(&minio, &format!("{bucket}/customers"), "creds");
-    own["permissions"] = four.clone();
-    let mut other = spec(&minio, &format!("{bucket}/orders"), "creds");
-    other["permissions"] = four;
-    env.apply_connection(&ns, "customers", own).await;
-    env.apply_connection(&ns, "orders", other).await;
-
-    let c = env
-        .wait_ready(&ns, "customers", "True", Some("Validated"))
+    let (own, other) = env
+        .own_and_other_prefix(&ns, &bucket, |at| spec(&minio, at, "creds"))
         .await;
-    assert_eq!(permission(&c, "s3:ListBucket"), "Allowed");
-    let c = env
-        .wait_ready(&ns, "orders", "False", Some("PermissionDenied"))
-        .await;
-    assert_eq!(permission(&c, "s3:ListBucket"), "Denied");
-    assert_eq!(permission(&c, "s3:PutObject"), "Denied");
-    let message = condition(&c, "Ready").message;
+    assert_eq!(permission(&own, "s3:ListBucket"), "Allowed");
+    assert_eq!(permission(&other, "s3:ListBucket"), "Denied");
+    assert_eq!(permission(&other, "s3:PutObject"), "Denied");
+    let message = condition(&other, "Ready").message;
     assert!(
         message.contains("s3:ListBucket") && message.contains(&format!("s3://{bucket}/orders/")),
         "{message}"
@@ -139,7 +116,7 @@ async fn minio_s3_prefix_condition_scopes_list_to_its_prefix() {
 
 #[tokio::test]
 async fn minio_denied_permission_is_named_and_denied_delete_leaves_one_named_object() {
-    let env = TestEnv::new().await;
+    let env = TestEnv::new(OPERATOR).await;
     let minio = Minio::from_env();
     let (ns, _op) = namespace(&env, &minio, "mnodel").await;
     let bucket = env.minio_bucket(&minio, "mnodel").await;
@@ -148,13 +125,7 @@ async fn minio_denied_permission_is_named_and_denied_delete_leaves_one_named_obj
         .minio_user("mnodel", s3_policy(&bucket, "", &no_delete))
         .await;
     key_secret(&env, &ns, "creds", &user).await;
-    let mut s = spec(&minio, &bucket, "creds");
-    s["permissions"] = json!([
-        "s3:ListBucket",
-        "s3:GetObject",
-        "s3:PutObject",
-        "s3:DeleteObject"
-    ]);
+    let s = spec(&minio, &bucket, "creds").permissions(&PROVABLE);
     env.apply_connection(&ns, "data", s).await;
 
     let c = env
@@ -182,7 +153,7 @@ async fn minio_denied_permission_is_named_and_denied_delete_leaves_one_named_obj
 
 #[tokio::test]
 async fn minio_wrong_secret_and_unknown_key_are_invalid_credentials_and_missing_bucket_is_named() {
-    let env = TestEnv::new().await;
+    let env = TestEnv::new(OPERATOR).await;
     let minio = Minio::from_env();
     let (ns, _op) = namespace(&env, &minio, "mcreds").await;
     let bucket = env.minio_bucket(&minio, "mcreds").await;
@@ -233,20 +204,11 @@ async fn minio_wrong_secret_and_unknown_key_are_invalid_credentials_and_missing_
 
 #[tokio::test]
 async fn minio_versioned_bucket_keeps_no_version_and_no_delete_marker() {
-    let env = TestEnv::new().await;
+    let env = TestEnv::new(OPERATOR).await;
     let minio = Minio::from_env();
     let (ns, _op) = namespace(&env, &minio, "mversions").await;
     let bucket = env.minio_bucket(&minio, "mversions").await;
-    minio
-        .s3
-        .put_bucket_versioning()
-        .bucket(&bucket)
-        .versioning_configuration(
-            aws_sdk_s3::types::VersioningConfiguration::builder()
-                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
+    enable_versioning(&minio.s3, &bucket)
         .await
         .expect("enable versioning");
     // What AWS needs to remove versions; MinIO would also do with
@@ -265,15 +227,14 @@ async fn minio_versioned_bucket_keeps_no_version_and_no_delete_marker() {
 
 #[tokio::test]
 async fn minio_conditional_write_refuses_to_overwrite_an_object_at_the_probe_key() {
-    let env = TestEnv::new().await;
+    let env = TestEnv::new(OPERATOR).await;
     let minio = Minio::from_env();
     let (ns, _op) = namespace(&env, &minio, "mcond").await;
     let bucket = env.minio_bucket(&minio, "mcond").await;
     let user = env.minio_user("mcond", s3_policy(&bucket, "", &ALL)).await;
     key_secret(&env, &ns, "creds", &user).await;
     // Created suspended, to learn its uid (and so its probe key) first.
-    let mut s = spec(&minio, &bucket, "creds");
-    s["suspend"] = json!(true);
+    let s = spec(&minio, &bucket, "creds").suspend(true);
     env.apply_connection(&ns, "data", s).await;
     let uid = env
         .connections(&ns)
@@ -301,20 +262,8 @@ async fn minio_conditional_write_refuses_to_overwrite_an_object_at_the_probe_key
         .wait_ready(&ns, "data", "False", Some("ProbeKeyInUse"))
         .await;
     assert!(condition(&c, "Ready").message.contains(&key));
-    let body = minio
-        .s3
-        .get_object()
-        .bucket(&bucket)
-        .key(&key)
-        .send()
-        .await
-        .unwrap()
-        .body
-        .collect()
-        .await
-        .unwrap()
-        .into_bytes();
-    assert_eq!(body.as_ref(), theirs.as_slice(), "the object is untouched");
+    let body = read_object(&minio.s3, &bucket, &key).await.unwrap();
+    assert_eq!(body, theirs, "the object is untouched");
     assert_eq!(versions_in(&minio.s3, &bucket).await.len(), 1);
 }
 
@@ -324,7 +273,7 @@ fn minio_sts(minio: &Minio) -> aws_sdk_sts::Client {
     aws_sdk_sts::Client::from_conf(
         aws_sdk_sts::Config::builder()
             .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(crate::harness::REGION))
+            .region(Region::new(testkit::REGION))
             .endpoint_url(&minio.endpoint)
             .http_client(http)
             .build(),
@@ -354,15 +303,14 @@ async fn token(env: &TestEnv, ns: &str, sa: &str) -> String {
 
 #[tokio::test]
 async fn minio_web_identity_is_ready_through_minio_sts_and_refused_for_a_wrong_audience() {
-    let env = TestEnv::new().await;
+    let env = TestEnv::new(OPERATOR).await;
     let minio = Minio::from_env();
     let role_arn = std::env::var("S3C_MINIO_ROLE_ARN").unwrap();
     let (ns, _op) = namespace(&env, &minio, "mwebid").await;
     // MinIO has one role per OpenID provider: its policy covers the buckets
     // of this test (names starting "mwebid-").
-    let role_policy =
-        json!({"Version": "2012-10-17", "Statement": s3_policy("mwebid-*", "", &ALL)});
-    crate::harness::minio_admin(&["role-policy-set", &role_policy.to_string()])
+    let role_policy = policy_document(s3_policy("mwebid-*", "", &ALL));
+    minio_admin(&["role-policy-set", &role_policy])
         .await
         .expect("set the web-identity role's policy");
     let bucket = env.minio_bucket(&minio, "mwebid").await;
@@ -377,11 +325,7 @@ async fn minio_web_identity_is_ready_through_minio_sts_and_refused_for_a_wrong_a
         ],
     )
     .await;
-    let irsa = |sa: &str| {
-        let mut s = spec(&minio, &bucket, "unused");
-        s["auth"] = json!({"iamRole": {"serviceAccountName": sa}});
-        s
-    };
+    let irsa = |sa: &str| spec(&minio, &bucket, "unused").service_account(sa);
     env.apply_connection(&ns, "webid", irsa("sync")).await;
     env.apply_connection(&ns, "wrong-audience", irsa("elsewhere"))
         .await;

@@ -6,25 +6,14 @@
 //! would (connection refused), while the S3 server keeps its buckets and
 //! users for the return.
 
-use crate::harness::{ALL, IamUser, Operator, Relay, TestEnv, s3_policy};
-use serde_json::json;
+use testkit::{ALL, Operator, Relay, Setup, TestEnv};
+
+use crate::OPERATOR;
 
 #[tokio::test]
 async fn endpoint_outage_is_unknown_then_recovers_without_restart() {
-    let env = TestEnv::new().await;
-    let ns = env.namespace("outage").await;
-    let bucket = env.bucket("outage").await;
-    let IamUser {
-        access_key_id: ak,
-        secret_access_key: sk,
-        ..
-    } = env.user("outage", s3_policy(&bucket, "", &ALL)).await;
-    env.secret(
-        &ns,
-        "creds",
-        &[("AWS_ACCESS_KEY_ID", &ak), ("AWS_SECRET_ACCESS_KEY", &sk)],
-    )
-    .await;
+    let env = TestEnv::new(OPERATOR).await;
+    let Setup { ns, bucket, .. } = env.setup("outage", "", &ALL).await;
 
     let target = env
         .endpoint
@@ -39,10 +28,9 @@ async fn endpoint_outage_is_unknown_then_recovers_without_restart() {
     let pid = op.pid();
     // S3 through the relay; STS and IAM directly (AWS_ENDPOINT_URL).
     let spec = |interval: &str| {
-        let mut s = env.access_key_spec(&bucket, "creds");
-        s["endpoint"] = json!(format!("http://{addr}"));
-        s["validationInterval"] = json!(interval);
-        s
+        env.access_key_spec(&bucket, "creds")
+            .at(&relay_url)
+            .interval(interval)
     };
     env.apply_connection(&ns, "flaky", spec("1m")).await;
     env.wait_ready(&ns, "flaky", "True", Some("Validated"))
@@ -54,7 +42,7 @@ async fn endpoint_outage_is_unknown_then_recovers_without_restart() {
     let c = env
         .wait_ready(&ns, "flaky", "Unknown", Some("EndpointUnreachable"))
         .await;
-    let failed = crate::harness::condition(&c, "Failed");
+    let failed = testkit::condition(&c, "Failed");
     assert_eq!(failed.status, "Unknown");
     // What was proved before stays visible.
     assert!(!c.status.unwrap().permissions.is_empty());

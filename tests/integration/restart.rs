@@ -17,9 +17,10 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::Api;
 use kube::api::{Patch, PatchParams};
-use serde_json::{Value, json};
+use serde_json::json;
+use testkit::{ALL, Operator, Relay, Setup, Spec, TestEnv, condition, s3_policy};
 
-use crate::harness::{ALL, Operator, Relay, TestEnv, condition, s3_policy};
+use crate::OPERATOR;
 
 /// How long the component is away: the only fixed wait in these tests.
 const OUTAGE: Duration = Duration::from_secs(10);
@@ -29,15 +30,13 @@ const WITHIN: Duration = Duration::from_secs(30);
 const AK: &str = "AWS_ACCESS_KEY_ID";
 const SK: &str = "AWS_SECRET_ACCESS_KEY";
 
-fn access_key(env: &TestEnv, bucket: &str, secret: &str) -> Value {
-    let mut s = env.access_key_spec(bucket, secret);
+fn access_key(env: &TestEnv, bucket: &str, secret: &str) -> Spec {
     // Long: only the watches can explain a quick re-validation.
-    s["validationInterval"] = json!("1h");
-    s
+    env.access_key_spec(bucket, secret).interval("1h")
 }
 
 async fn survives_a_restart_of(component: &str) {
-    let env = TestEnv::exclusive().await;
+    let env = TestEnv::exclusive(OPERATOR).await;
     let ns = env.namespace("restart").await;
     let bucket = env.bucket("restart").await;
     let user = env.user("restart", s3_policy(&bucket, "", &ALL)).await;
@@ -61,8 +60,7 @@ async fn survives_a_restart_of(component: &str) {
         env.apply_connection(&ns, name, access_key(&env, &bucket, name))
             .await;
     }
-    let mut irsa = access_key(&env, &bucket, "unused");
-    irsa["auth"] = json!({"iamRole": {"serviceAccountName": "sync"}});
+    let irsa = access_key(&env, &bucket, "unused").service_account("sync");
     env.apply_connection(&ns, "irsa", irsa).await;
 
     let target = format!("127.0.0.1:{}", std::env::var("APISERVER_PORT").unwrap());
@@ -105,8 +103,8 @@ async fn survives_a_restart_of(component: &str) {
         )
         .await
         .unwrap();
-    let mut edited = access_key(&env, &bucket, "edited");
-    edited["permissions"] = json!(["s3:ListBucket", "s3:GetObject"]);
+    let edited =
+        access_key(&env, &bucket, "edited").permissions(&["s3:ListBucket", "s3:GetObject"]);
     env.apply_connection(&ns, "edited", edited).await;
 
     let left = || WITHIN.saturating_sub(returned.elapsed());
@@ -163,16 +161,8 @@ async fn every_watch_resumes_after_etcd_restarts() {
 /// validates.
 #[tokio::test]
 async fn a_leader_that_cannot_renew_steps_down_and_a_new_one_takes_over() {
-    let env = TestEnv::exclusive().await;
-    let ns = env.namespace("stepdown").await;
-    let bucket = env.bucket("stepdown").await;
-    let user = env.user("stepdown", s3_policy(&bucket, "", &ALL)).await;
-    env.secret(
-        &ns,
-        "creds",
-        &[(AK, &user.access_key_id), (SK, &user.secret_access_key)],
-    )
-    .await;
+    let env = TestEnv::exclusive(OPERATOR).await;
+    let Setup { ns, bucket, .. } = env.setup("stepdown", "", &ALL).await;
     let replica = |name: &'static str| {
         let env = &env;
         let ns = ns.clone();
@@ -207,8 +197,7 @@ async fn a_leader_that_cannot_renew_steps_down_and_a_new_one_takes_over() {
     eprintln!("the leader stepped down {stepped_down:?} into the outage (lease 6s)");
 
     let _second = replica("replica-b").await;
-    let mut spec = access_key(&env, &bucket, "creds");
-    spec["validationInterval"] = json!("2h");
+    let spec = access_key(&env, &bucket, "creds").interval("2h");
     env.apply_connection(&ns, "c", spec).await;
     env.wait_ready(&ns, "c", "True", Some("Validated")).await;
 }

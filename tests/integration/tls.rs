@@ -10,28 +10,24 @@ use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use kube::api::PostParams;
-use serde_json::{Value, json};
+use serde_json::json;
+use testkit::{Minio, Operator, Spec, TestEnv, condition};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use crate::harness::{Minio, Operator, TestEnv, condition};
+use crate::OPERATOR;
 
 const AK: &str = "AWS_ACCESS_KEY_ID";
 const SK: &str = "AWS_SECRET_ACCESS_KEY";
 
-fn spec(endpoint: &str, bucket: &str, ca: Option<&str>) -> Value {
-    let mut s = json!({
-        "bucket": bucket,
-        "region": crate::harness::REGION,
-        "endpoint": endpoint,
-        "forcePathStyle": true,
-        "auth": {"accessKey": {"secretName": "creds"}},
-        "validationInterval": "1h",
-    });
-    if let Some(ca) = ca {
-        s["caSecretRef"] = json!({"name": ca});
+/// `bucket` at `endpoint` with the key in Secret `creds`, validated hourly,
+/// trusting the CA in Secret `ca` if given.
+fn spec(endpoint: &str, bucket: &str, ca: Option<&str>) -> Spec {
+    let s = Spec::access_key(bucket, endpoint, "creds").interval("1h");
+    match ca {
+        Some(ca) => s.ca(ca),
+        None => s,
     }
-    s
 }
 
 /// A Secret holding `pem` under `ca.crt`.
@@ -81,7 +77,7 @@ async fn tenant(env: &TestEnv, minio: &Minio, name: &str) -> (String, String) {
 
 #[tokio::test]
 async fn a_private_ca_named_in_ca_secret_ref_is_trusted_for_that_connection() {
-    let env = TestEnv::new().await;
+    let env = TestEnv::new(OPERATOR).await;
     let minio = Minio::from_env();
     let (ns, bucket) = tenant(&env, &minio, "privateca").await;
     ca_secret(&env, &ns, "other-ca", &another_ca(&env)).await;
@@ -210,7 +206,7 @@ impl ConnectProxy {
 
 #[tokio::test]
 async fn https_proxy_carries_s3_traffic_and_no_proxy_bypasses_it() {
-    let env = TestEnv::new().await;
+    let env = TestEnv::new(OPERATOR).await;
     let minio = Minio::from_env();
     let (ns, bucket) = tenant(&env, &minio, "proxy").await;
     let proxy = ConnectProxy::start().await;

@@ -8,9 +8,10 @@ use k8s_openapi::api::core::v1::{Pod, ServiceAccount};
 use kube::Api;
 use kube::api::PostParams;
 use serde_json::{Value, json};
+use testkit::TestEnv;
+use testkit::chart::{pod_of, rendered};
 
-use crate::chart::{pod_of, rendered};
-use crate::harness::TestEnv;
+use crate::OPERATOR;
 
 /// A Pod with the Deployment's pod template, as its ReplicaSet would make it.
 fn pod_from(docs: &[Value]) -> Pod {
@@ -25,7 +26,7 @@ fn pod_from(docs: &[Value]) -> Pod {
 
 #[tokio::test]
 async fn the_charts_pod_is_admitted_under_restricted_and_host_network_is_not() {
-    let env = TestEnv::new().await;
+    let env = TestEnv::new(OPERATOR).await;
     let ns = env
         .pod_security_namespace("restricted", "restricted", "restricted")
         .await;

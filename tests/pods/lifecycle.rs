@@ -18,10 +18,12 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::api::{DeleteParams, ListParams};
 use kube::{Api, ResourceExt};
 use s3_connection_operator::crd::S3Connection;
+use testkit::chart::CHART;
+use testkit::process::container_process;
+use testkit::{ALL, TestEnv, await_object, s3_policy, total, unique};
 
-use crate::chart::CHART;
-use crate::harness::{ALL, TestEnv, await_object, s3_policy, total, unique};
-use crate::node::{container_process, images, metrics_port, values};
+use crate::OPERATOR;
+use crate::node::{images, metrics_port, values};
 use crate::release::{ROLLOUT, Release, pod_get, pod_metrics};
 
 /// How soon a connection applied after a failover must be Ready.
@@ -55,7 +57,7 @@ fn kubectl(env: &TestEnv, args: &[&str]) -> String {
 #[tokio::test]
 async fn helm_install_runs_the_image_fails_over_upgrades_and_uninstalls() {
     // The node has one host port for the operator: one release at a time.
-    let env = TestEnv::exclusive().await;
+    let env = TestEnv::exclusive(OPERATOR).await;
     let (first, next) = images();
     first.import();
     next.import();
@@ -96,8 +98,10 @@ async fn helm_install_runs_the_image_fails_over_upgrades_and_uninstalls() {
     // --- install ---------------------------------------------------------
     let mut install = values(&first, &[&tenant.ns], &env.endpoint);
     install.extend(["--wait".into(), "--timeout".into(), "120s".into()]);
-    let notes = release.helm(&env, "install", &install);
+    // Uninstalled when the test ends, also after an install that failed
+    // half-way.
     env.remember_helm_release(&release.name, &system);
+    let notes = release.helm(&env, "install", &install);
     assert!(
         notes.contains("hostNetwork=true") || notes.contains("host namespaces"),
         "the restricted warning names hostNetwork:\n{notes}"
@@ -317,7 +321,7 @@ async fn helm_install_runs_the_image_fails_over_upgrades_and_uninstalls() {
     kubectl(&env, &["apply", "-f", &crd_file]);
     let served = crds.get("s3connections.s3connection.dev").await.unwrap();
     let file: CustomResourceDefinition =
-        serde_yaml::from_str(&std::fs::read_to_string(&crd_file).unwrap()).unwrap();
+        yaml_serde::from_str(&std::fs::read_to_string(&crd_file).unwrap()).unwrap();
     assert_eq!(
         serde_json::to_value(&served.spec.versions[0].schema).unwrap(),
         serde_json::to_value(&file.spec.versions[0].schema).unwrap(),

@@ -5,19 +5,11 @@
 //! the Helm chart renders, then failed over, upgraded and uninstalled.
 //! `make e2e` (which `make test` runs after the integration tests) brings
 //! the node up, builds the images and runs it; it needs the environment of
-//! `make test` and a node.
+//! `make test` and a node. The harness is the `testkit` crate (testkit/).
 
-// The integration tests' harness: this suite uses part of it.
-#[allow(dead_code)]
-#[path = "../shared/chart.rs"]
-mod chart;
-#[allow(dead_code)]
-#[path = "../integration/harness.rs"]
-mod harness;
-#[path = "../shared/http_get.rs"]
-mod http_get;
-#[path = "../shared/objects.rs"]
-mod objects;
+/// The operator binary cargo built for this target (the testkit's
+/// environment is made with it, though this suite runs the image instead).
+const OPERATOR: &str = env!("CARGO_BIN_EXE_s3-connection-operator");
 
 mod admission;
 mod lifecycle;

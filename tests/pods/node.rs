@@ -1,11 +1,11 @@
 //! The local node (hack/node-up.sh) as the pods suite uses it: the operator
-//! images `make e2e` built, importing them into the node's containerd, the
-//! chart values a hostNetwork install on this node needs, and the process a
-//! container runs, read from /proc.
+//! images `make e2e` built, importing them into the node's containerd, and
+//! the chart values a hostNetwork install on this node needs. (What the
+//! kernel says of a container's process: `testkit::process`.)
 
 use std::process::Command;
 
-use crate::harness::var;
+use testkit::var;
 
 /// One operator image: its reference and the OCI archive `make image` wrote.
 pub struct Image {
@@ -95,74 +95,4 @@ pub fn values(image: &Image, tenants: &[&str], endpoint: &str) -> Vec<String> {
     let mut args: Vec<String> = sets.into_iter().flat_map(|s| ["--set".into(), s]).collect();
     args.extend(strings.into_iter().flat_map(|s| ["--set-string".into(), s]));
     args
-}
-
-/// What the kernel says of a container's process.
-#[derive(Debug)]
-pub struct Process {
-    /// Real, effective, saved and filesystem UIDs (and GIDs).
-    pub uids: Vec<u32>,
-    pub gids: Vec<u32>,
-    /// Effective and bounding capability sets.
-    pub cap_eff: u64,
-    pub cap_bnd: u64,
-    pub no_new_privs: bool,
-    /// Whether `/` is mounted read-only in its mount namespace.
-    pub root_read_only: bool,
-    pub cmdline: Vec<String>,
-}
-
-/// The process of container `container_id` (as the pod's status names it:
-/// `containerd://<id>`): the one whose cgroup ends in that id.
-pub fn container_process(container_id: &str) -> Process {
-    let id = container_id
-        .rsplit("://")
-        .next()
-        .expect("a container id")
-        .to_string();
-    let pids: Vec<u32> = std::fs::read_dir("/proc")
-        .expect("read /proc")
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
-                .is_ok_and(|c| c.lines().any(|l| l.ends_with(&format!("/{id}"))))
-        })
-        .collect();
-    assert_eq!(pids.len(), 1, "processes of container {id}: {pids:?}");
-    let pid = pids[0];
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(&format!("{name}:")))
-            .unwrap_or_else(|| panic!("no {name} in /proc/{pid}/status"))
-            .split_whitespace()
-            .map(str::to_string)
-            .collect::<Vec<_>>()
-    };
-    let ids = |name| field(name).iter().map(|v| v.parse().unwrap()).collect();
-    let caps = |name| u64::from_str_radix(&field(name)[0], 16).unwrap();
-    let mountinfo = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap();
-    // Fields: id parent major:minor root mount-point options ...; the
-    // last mount on / is the one the process sees.
-    let root_read_only = mountinfo
-        .lines()
-        .rev()
-        .map(|l| l.split_whitespace().collect::<Vec<_>>())
-        .find(|f| f.get(4) == Some(&"/"))
-        .is_some_and(|f| f[5].split(',').any(|o| o == "ro"));
-    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
-    Process {
-        uids: ids("Uid"),
-        gids: ids("Gid"),
-        cap_eff: caps("CapEff"),
-        cap_bnd: caps("CapBnd"),
-        no_new_privs: field("NoNewPrivs") == ["1"],
-        root_read_only,
-        cmdline: cmdline
-            .split(|b| *b == 0)
-            .filter(|a| !a.is_empty())
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect(),
-    }
 }

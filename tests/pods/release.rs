@@ -8,9 +8,10 @@ use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::ListParams;
 use kube::{Api, ResourceExt};
+use testkit::chart::{CHART, helm};
+use testkit::net::http_get;
+use testkit::{TestEnv, await_object};
 
-use crate::chart::{CHART, helm};
-use crate::harness::{TestEnv, await_object};
 use crate::node::{Image, metrics_port};
 
 /// How long a rollout may take: the old pod's graceful stop (it finishes
@@ -103,7 +104,7 @@ fn names(pods: &[Pod]) -> Vec<String> {
 /// GET `path` of the pod's server on 127.0.0.1 (it runs on the host network).
 pub async fn pod_get(path: &str) -> (u16, String) {
     let addr = format!("127.0.0.1:{}", metrics_port());
-    crate::http_get::http_get(&addr, path)
+    http_get(&addr, path)
         .await
         .unwrap_or_else(|e| panic!("GET {addr}{path}: {e}"))
 }

@@ -1,16 +1,19 @@
 //! The Helm chart as the tests see it: its directory, `helm` against the
 //! test API server or without one, and the documents `helm template`
-//! renders. The chart tests, the install tests and the pods suite include
-//! this file with `#[path]`.
+//! renders (the chart tests, the install tests and the pods suite).
 
-use serde_json::Value;
 use std::process::Command;
 
+use serde_json::Value;
+
+/// The chart's directory in the operator's repository.
 pub const CHART: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/deploy/helm/s3-connection-operator"
+    "/../deploy/helm/s3-connection-operator"
 );
 
+/// `helm <args>` (with `kubeconfig`, or none: no cluster); whether it
+/// succeeded, and what it printed.
 pub fn helm(args: &[&str], kubeconfig: Option<&str>) -> (bool, String) {
     let mut cmd = Command::new("helm");
     cmd.args(args);
@@ -28,14 +31,16 @@ pub fn helm(args: &[&str], kubeconfig: Option<&str>) -> (bool, String) {
     (out.status.success(), text)
 }
 
+/// The documents of a multi-document YAML text (empty ones left out).
 pub fn docs(yaml: &str) -> Vec<Value> {
     use serde::Deserialize;
-    serde_yaml::Deserializer::from_str(yaml)
+    yaml_serde::Deserializer::from_str(yaml)
         .filter_map(|d| Value::deserialize(d).ok())
         .filter(|v| !v.is_null())
         .collect()
 }
 
+/// The documents of `kind`.
 pub fn find<'a>(docs: &'a [Value], kind: &str) -> Vec<&'a Value> {
     docs.iter().filter(|d| d["kind"] == kind).collect()
 }
@@ -66,6 +71,7 @@ pub fn render(sets: &[&str]) -> Result<Vec<Value>, String> {
     if ok { Ok(docs(&out)) } else { Err(out) }
 }
 
+/// [`render`], which must succeed.
 pub fn rendered(sets: &[&str]) -> Vec<Value> {
     render(sets).unwrap_or_else(|out| panic!("helm template {sets:?} failed:\n{out}"))
 }

@@ -1,0 +1,12 @@
+//! The Helm chart without a cluster: it lints, renders least-privilege RBAC
+//! ([`rbac`]), turns its values into the operator's flags and refuses bad
+//! ones by name ([`values`]), renders the monitoring objects from the files
+//! the alerts tests check ([`monitoring`]), puts the pod on the network and
+//! labels as asked ([`pod`]), and says in its NOTES what an install does
+//! ([`notes`]).
+
+mod monitoring;
+mod notes;
+mod pod;
+mod rbac;
+mod values;
