@@ -336,6 +336,38 @@ pub const PATH_RULES: [Rule<str>; 2] = [
     },
 ];
 
+/// The rules of `spec.permissions` the schema states (at least one item,
+/// each a known permission, no repeats; see `crd::schema::permissions`),
+/// as the controller says them.
+pub mod permissions {
+    use crate::crd::Permission;
+    use strum::IntoEnumIterator;
+
+    /// An empty list.
+    pub fn empty() -> String {
+        "spec.permissions must not be empty; omit it to check all five".into()
+    }
+
+    /// A name that is not a permission.
+    pub fn unknown(name: &str) -> String {
+        let known: Vec<&str> = Permission::iter().map(Permission::as_str).collect();
+        format!(
+            "spec.permissions: unknown permission {name:?}; use {}",
+            known.join(", ")
+        )
+    }
+
+    /// A permission listed twice.
+    pub fn repeated(p: Permission) -> String {
+        format!("spec.permissions lists {p} twice")
+    }
+}
+
+/// The message for a path part of `spec.bucket` longer than [`PATH_MAX_LEN`].
+pub fn path_too_long() -> String {
+    format!("path must be at most {PATH_MAX_LEN} bytes long")
+}
+
 /// Object names as the controller checks them (names from annotations too).
 pub fn is_dns_subdomain(s: &str) -> bool {
     SECRET_NAME.holds(s)

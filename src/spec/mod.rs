@@ -184,7 +184,7 @@ fn check_path(p: &str) -> Result<String, String> {
         return Err((rule.message)());
     }
     if p.len() > PATH_MAX_LEN {
-        return Err(format!("path must be at most {PATH_MAX_LEN} bytes long"));
+        return Err(rules::path_too_long());
     }
     let p = p.trim_end_matches('/');
     Ok(format!("{p}/"))
@@ -241,19 +241,15 @@ fn permissions(list: Option<&[String]>) -> Result<Vec<Permission>, String> {
         return Ok(Permission::iter().collect());
     };
     if list.is_empty() {
-        return Err("spec.permissions must not be empty; omit it to check all five".into());
+        return Err(rules::permissions::empty());
     }
     let mut out: Vec<Permission> = Vec::with_capacity(list.len());
     for name in list {
         let Ok(p) = name.parse::<Permission>() else {
-            let known: Vec<&str> = Permission::iter().map(Permission::as_str).collect();
-            return Err(format!(
-                "spec.permissions: unknown permission {name:?}; use {}",
-                known.join(", ")
-            ));
+            return Err(rules::permissions::unknown(name));
         };
         if out.contains(&p) {
-            return Err(format!("spec.permissions lists {p} twice"));
+            return Err(rules::permissions::repeated(p));
         }
         out.push(p);
     }
