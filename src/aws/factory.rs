@@ -61,6 +61,9 @@ pub struct Clients {
     pub iam: Option<Remote<aws_sdk_iam::Client>>,
     /// Services that recently did not answer, shared by all validations.
     pub outages: Arc<Outages>,
+    /// The access key ID the clients sign with: whose outages these
+    /// validations remember and skip ([`Seen`](super::Seen)).
+    pub scope: String,
 }
 
 impl Clients {
@@ -76,7 +79,13 @@ impl Clients {
             sts: aws.sts(target, Some(credentials.clone())),
             iam: aws.iam(target, credentials.clone()),
             outages,
+            scope: credentials.access_key_id().to_string(),
         }
+    }
+
+    /// `service` at `location` as these clients' credentials see it.
+    pub fn seen(&self, service: super::Service, location: &str) -> super::Seen {
+        super::Seen::new(service, location, &self.scope)
     }
 }
 

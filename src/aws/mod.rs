@@ -36,5 +36,5 @@ pub use arn::Arn;
 pub use factory::{AwsFactory, Clients, Remote, S3Target};
 pub use http::{BoundedBodies, MAX_RESPONSE_BODY, https_client};
 pub use identities::Identities;
-pub use outages::{Outages, Service, Skipped};
+pub use outages::{Outages, Seen, Service, Skipped};
 pub use sdk::{SdkFactory, Timeouts};

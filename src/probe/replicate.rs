@@ -25,10 +25,18 @@ impl Probe<'_> {
     /// the objects under the prefix; Unverified when there is no IAM or no
     /// principal, or IAM did not decide.
     pub(super) async fn replicate(&mut self) {
-        // The `aws` partition, whatever the principal's.
-        let resource =
-            Arn::s3("aws", format!("{}/{}*", self.plan.bucket, self.plan.prefix)).to_string();
         let principal = principal_arn(self.plan.role_arn.as_deref(), self.out.identity.as_deref());
+        // The objects are in the principal's partition (`aws-cn`,
+        // `aws-us-gov`, ...): IAM there knows no other.
+        let partition = principal
+            .as_deref()
+            .and_then(Arn::parse)
+            .map_or_else(|| "aws".to_string(), |a| a.partition);
+        let resource = Arn::s3(
+            &partition,
+            format!("{}/{}*", self.plan.bucket, self.plan.prefix),
+        )
+        .to_string();
         let (Some(iam), Some(principal)) = (&self.clients.iam, principal) else {
             self.results.set(
                 ReplicateObject,
@@ -37,10 +45,8 @@ impl Probe<'_> {
             );
             return;
         };
-        let skipped = self
-            .clients
-            .outages
-            .skipped(Service::Iam, &iam.location, Instant::now());
+        let seen = self.clients.seen(Service::Iam, &iam.location);
+        let skipped = self.clients.outages.skipped(&seen, Instant::now());
         if let Some(s) = skipped {
             self.results.set(
                 ReplicateObject,

@@ -151,10 +151,11 @@ impl<'a> Probe<'a> {
     /// STS GetCallerIdentity.
     async fn ask_sts(&mut self) -> Step {
         let sts = &self.clients.sts;
+        let seen = self.clients.seen(Service::Sts, &sts.location);
         if self
             .clients
             .outages
-            .skipped(Service::Sts, &sts.location, Instant::now())
+            .skipped(&seen, Instant::now())
             .is_some()
         {
             return Ok(());
@@ -186,9 +187,10 @@ impl<'a> Probe<'a> {
         if matches!(f.class, Class::Denied | Class::InvalidCredentials(_)) {
             return false;
         }
+        let seen = self.clients.seen(service, location);
         self.clients
             .outages
-            .note(service, location, f.describe(), Instant::now());
+            .note(seen, f.describe(), Instant::now());
         true
     }
 

@@ -212,3 +212,23 @@ async fn a_known_identity_that_s3_never_got_to_prove_is_asked_about_after_all() 
         r.out.message
     );
 }
+
+#[tokio::test]
+async fn replication_is_simulated_in_the_principals_partition_with_its_path() {
+    let world = Arc::new(std::sync::Mutex::new(World {
+        simulation: Ok("allowed".into()),
+        ..Default::default()
+    }));
+    let role = "arn:aws-cn:iam::123456789012:role/team/sync";
+    let mut p = plan(&[ReplicateObject]);
+    p.role_arn = Some(role.into());
+    let out = run_remembering(&world, &p, Arc::default()).await.out;
+    let r = &out.permissions[0];
+    assert_eq!(r.result, PermissionOutcome::Allowed, "{}", r.message);
+    assert!(r.message.contains(role), "{}", r.message);
+    assert!(
+        r.message.contains("arn:aws-cn:s3:::output/customers/*"),
+        "{}",
+        r.message
+    );
+}

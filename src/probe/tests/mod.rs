@@ -76,6 +76,7 @@ async fn run_remembering(
             location: "https://iam.fake".into(),
         }),
         outages,
+        scope: "AKIDTEST".into(),
     };
     let out = probe::run(&clients, plan).await;
     Run {

@@ -9,6 +9,7 @@
 
 mod endpoints;
 mod foreign;
+mod principals;
 mod secrets;
 mod server;
 
