@@ -80,8 +80,14 @@ struct RunArgs {
     /// `kube-system` namespace). Only used with --allow-operator-identity.
     #[arg(long, env = "CLUSTER_NAME")]
     cluster_name: Option<String>,
-    /// Log format.
-    #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "json")]
+    /// Log format (the last one given counts).
+    #[arg(
+        long,
+        env = "LOG_FORMAT",
+        value_enum,
+        default_value = "json",
+        overrides_with = "log_format"
+    )]
     log_format: LogFormat,
     /// Log level when RUST_LOG is not set.
     #[arg(long, env = "LOG_LEVEL", default_value = "info")]

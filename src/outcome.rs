@@ -284,6 +284,15 @@ impl Outcome {
         Self::new(p.reason, p.message)
     }
 
+    /// This outcome with every text made [`printable`](crate::messages::printable).
+    pub fn printable(mut self) -> Self {
+        self.message = crate::messages::printable(&self.message);
+        for p in &mut self.permissions {
+            p.message = crate::messages::printable(&p.message);
+        }
+        self
+    }
+
     /// Nothing established yet.
     pub fn new(reason: Reason, message: String) -> Self {
         Self {

@@ -374,8 +374,10 @@ pub struct S3ConnectionStatus {
 
     /// The value of the `s3connection.dev/requested-at` (or
     /// `reconcile.fluxcd.io/requestedAt`) annotation the last validation
-    /// answered.
+    /// answered. At most 256 printable ASCII characters: a value the
+    /// operator does not accept is not handled, and not echoed here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = rules::requested_at::MAX_LEN))]
     pub last_handled_requested_at: Option<String>,
 
     /// Key of a probe object the operator wrote but could not delete. The

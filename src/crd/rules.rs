@@ -368,6 +368,37 @@ pub fn path_too_long() -> String {
     format!("path must be at most {PATH_MAX_LEN} bytes long")
 }
 
+/// The values of the requested-at annotations
+/// ([`REQUESTED_AT`](crate::reconcile::REQUESTED_AT)): short printable
+/// tokens, such as the time of the request. The CRD's schema cannot reach
+/// annotations, so only the controller checks them; the status field that
+/// echoes a handled one, `lastHandledRequestedAt`, has this `maxLength`.
+pub mod requested_at {
+    /// The longest token, in bytes.
+    pub const MAX_LEN: usize = 256;
+
+    /// At most [`MAX_LEN`] printable ASCII characters (space included): no
+    /// control character can reach a log line, no long value the cache.
+    pub fn holds(value: &str) -> bool {
+        value.len() <= MAX_LEN && value.bytes().all(|b| (0x20..0x7f).contains(&b))
+    }
+
+    /// What is wrong with the value of `annotation`, and the fix. Never
+    /// the value itself.
+    pub fn message(annotation: &str) -> String {
+        format!(
+            "the annotation {annotation} must be at most {MAX_LEN} printable ASCII characters, such as the time of the request (kubectl annotate --overwrite s3connection NAME {annotation}=\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\"); this request was not handled"
+        )
+    }
+
+    /// What the operator keeps of `value`: the value if the rule holds,
+    /// otherwise one character that breaks it too (a DEL). Whatever a tenant
+    /// writes, at most [`MAX_LEN`] bytes are kept.
+    pub fn kept(value: &str) -> &str {
+        if holds(value) { value } else { "\u{7f}" }
+    }
+}
+
 /// Object names as the controller checks them (names from annotations too).
 pub fn is_dns_subdomain(s: &str) -> bool {
     SECRET_NAME.holds(s)
@@ -381,6 +412,35 @@ pub fn is_role_arn(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn requested_at_tokens_are_short_and_printable() {
+        use requested_at::{MAX_LEN, holds, kept};
+        for ok in [
+            "",
+            "now",
+            "2026-12-06T20:00:00Z",
+            "1733515200",
+            &"x".repeat(MAX_LEN),
+        ] {
+            assert!(holds(ok), "{ok:?}");
+            assert_eq!(kept(ok), ok);
+        }
+        let long = "x".repeat(MAX_LEN + 1);
+        let tail = format!("{}é", "x".repeat(MAX_LEN - 1));
+        for bad in [
+            long.as_str(),
+            "a\nINFO forged line",
+            "tab\there",
+            "caf\u{e9}",
+            "\u{202e}",
+            &tail,
+        ] {
+            assert!(!holds(bad), "{bad:?}");
+            assert!(!holds(kept(bad)), "{bad:?}");
+            assert!(kept(bad).len() <= MAX_LEN);
+        }
+    }
 
     #[test]
     fn list_wording() {

@@ -18,6 +18,32 @@ pub use conditions::*;
 pub use credentials::*;
 pub use permissions::*;
 
+/// The longest message a status condition, a permission result, an event
+/// or a log line carries, in bytes (longer ones are cut, ending in `...`).
+pub const MESSAGE_MAX: usize = 2048;
+
+/// `text` as it may be shown: every control character (a newline that would
+/// start a forged log line, an escape sequence) and every character that
+/// reorders text (bidirectional overrides) becomes `?`, and it is at most
+/// [`MESSAGE_MAX`] bytes long. Every outcome passes here before its texts
+/// reach status, events or logs, whatever values they quote.
+pub fn printable(text: &str) -> String {
+    let reorders = |c: char| matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    let mut out = String::with_capacity(text.len().min(MESSAGE_MAX + 3));
+    for c in text.chars() {
+        if out.len() + c.len_utf8() > MESSAGE_MAX {
+            out.push_str("...");
+            break;
+        }
+        out.push(if c.is_control() || reorders(c) {
+            '?'
+        } else {
+            c
+        });
+    }
+    out
+}
+
 // ----------------------------------------------------------------- admission
 
 /// The spec breaks a rule (`why` names the field).
@@ -25,6 +51,18 @@ pub fn invalid_spec(why: &str) -> Problem {
     Problem::new(
         Reason::InvalidSpec,
         format!("{why}. Fix the S3Connection spec."),
+    )
+}
+
+/// A requested-at annotation whose value is not a token the operator
+/// accepts (see [`rules::requested_at`](crate::crd::rules::requested_at)).
+pub fn invalid_request(annotation: &str) -> Problem {
+    Problem::new(
+        Reason::InvalidSpec,
+        format!(
+            "{}. Fix the annotation.",
+            crate::crd::rules::requested_at::message(annotation)
+        ),
     )
 }
 
@@ -56,4 +94,20 @@ pub fn internal_error() -> Problem {
         Reason::InternalError,
         "The operator failed internally while validating this connection (a bug; its log has the details). Other connections are not affected; retrying with backoff.",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shown_texts_cannot_forge_lines_and_are_bounded() {
+        assert_eq!(printable("plain text, é"), "plain text, é");
+        assert_eq!(
+            printable("a\nINFO forged\r\u{1b}[31m\u{202e}x"),
+            "a?INFO forged??[31m?x"
+        );
+        let long = printable(&"é".repeat(MESSAGE_MAX));
+        assert!(long.len() <= MESSAGE_MAX + 3 && long.ends_with("..."));
+    }
 }

@@ -43,7 +43,9 @@ impl Verdict {
 /// What every outcome says about the connection, whatever happened.
 fn stamp(conn: &S3Connection, ctx: &Context, outcome: &mut Outcome) {
     outcome.auth = conn.spec.auth.kind();
-    outcome.requested_at = requested_at(conn).map(str::to_string);
+    outcome.requested_at = requested_at(conn)
+        .and_then(|r| r.token())
+        .map(str::to_string);
     outcome.external_id = match (outcome.auth, &ctx.config.cluster_name) {
         (Some(AuthKind::OperatorRole), Some(cluster)) if ctx.config.allow_operator_identity => {
             Some(role::external_id(
@@ -110,6 +112,15 @@ async fn data_path(conn: &S3Connection, ctx: &Context, now: Timestamp) -> Result
             return Ok(stopped(p, ctx.config.default_interval));
         }
     };
+    // A request for this validation that the operator cannot echo.
+    if let Some(r) = requested_at(conn)
+        && r.token().is_none()
+    {
+        return Ok(stopped(
+            messages::invalid_request(r.annotation),
+            spec.interval,
+        ));
+    }
     // Before any Secret, token or request: where would the requests go?
     if let Some(endpoint) = &spec.endpoint
         && !ctx.config.allowed_endpoints.allows(endpoint)

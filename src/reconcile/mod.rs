@@ -46,13 +46,33 @@ pub const REQUESTED_AT: [&str; 2] = [
     "reconcile.fluxcd.io/requestedAt",
 ];
 
-/// The value of the first requested-at annotation set, if any.
-pub fn requested_at(conn: &S3Connection) -> Option<&str> {
+/// A request for a validation now: the first requested-at annotation set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Requested<'a> {
+    /// Which annotation.
+    pub annotation: &'static str,
+    /// Its value, as the cache keeps it
+    /// ([`rules::requested_at::kept`](crate::crd::rules::requested_at::kept)).
+    pub value: &'a str,
+}
+
+impl<'a> Requested<'a> {
+    /// The value, if it is a token the operator accepts
+    /// ([`rules::requested_at`](crate::crd::rules::requested_at)).
+    pub fn token(&self) -> Option<&'a str> {
+        crate::crd::rules::requested_at::holds(self.value).then_some(self.value)
+    }
+}
+
+/// The first requested-at annotation set, if any.
+pub fn requested_at(conn: &S3Connection) -> Option<Requested<'_>> {
     let annotations = conn.metadata.annotations.as_ref()?;
-    REQUESTED_AT
-        .iter()
-        .find_map(|a| annotations.get(*a))
-        .map(String::as_str)
+    REQUESTED_AT.iter().find_map(|a| {
+        annotations.get(*a).map(|v| Requested {
+            annotation: a,
+            value: v,
+        })
+    })
 }
 
 /// How soon a reconcile tries again when its namespace had its share of
@@ -135,6 +155,7 @@ pub async fn reconcile(conn: Arc<S3Connection>, ctx: Arc<Context>) -> Result<Act
     // status is written.
     drop(slot);
     let Verdict { outcome, interval } = verdict?;
+    let outcome = outcome.printable();
     ctx.metrics.validated(outcome.reason, started.elapsed());
     ctx.freshness
         .note(&uid, now, outcome.reason.severity() == Severity::Ok);

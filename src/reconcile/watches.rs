@@ -20,6 +20,7 @@ use tracing::{debug, info, warn};
 use super::related::after_first_list;
 use super::resume::{NoBackoff, resilient};
 use super::{Context, Freshness, error_policy, reconcile};
+use crate::crd::rules::requested_at;
 use crate::crd::{S3Connection, S3ConnectionSpec};
 use crate::status::conditions::{CondStatus, ConditionType, find};
 use crate::telemetry::ConnectionView;
@@ -88,7 +89,8 @@ fn spec_or_request(c: &S3Connection) -> Option<u64> {
 
 /// What the S3Connection cache keeps of an object's metadata: what finding
 /// it, writing its status and events, and the requested-at annotations
-/// need. Not its managed fields, labels, other annotations (a client-side
+/// need (a value that is not an acceptable token is kept as one character:
+/// a tenant cannot grow the cache with annotations). Not its managed fields, labels, other annotations (a client-side
 /// apply copy of the whole object, Helm's and Argo CD's tracking), owner
 /// references or finalizers: with 10,000 connections these were most of
 /// the cache.
@@ -98,6 +100,10 @@ fn slim(c: &mut S3Connection) {
         let kept: std::collections::BTreeMap<String, String> = a
             .into_iter()
             .filter(|(k, _)| super::REQUESTED_AT.contains(&k.as_str()))
+            .map(|(k, v)| {
+                let v = requested_at::kept(&v).to_string();
+                (k, v)
+            })
             .collect();
         (!kept.is_empty()).then_some(kept)
     });
@@ -373,10 +379,27 @@ mod tests {
             (m.generation, m.resource_version.as_deref()),
             (Some(3), Some("42"))
         );
-        assert_eq!(super::super::requested_at(&c), Some("now"));
+        let requested = super::super::requested_at(&c).unwrap();
+        assert_eq!(requested.token(), Some("now"));
         assert_eq!(m.annotations.as_ref().map(|a| a.len()), Some(1));
         assert!(m.labels.is_none() && m.finalizers.is_none());
         assert!(m.owner_references.is_none() && m.managed_fields.is_none());
+    }
+
+    #[test]
+    fn the_cache_keeps_no_long_request_annotation() {
+        let mut c = conn("n", "ns", json!({"accessKey": {"secretName": "s"}}));
+        let huge = "x".repeat(200 * 1024);
+        c.metadata.annotations = Some(
+            [(super::super::REQUESTED_AT[1].to_string(), huge)]
+                .into_iter()
+                .collect(),
+        );
+        slim(&mut c);
+        let requested = super::super::requested_at(&c).unwrap();
+        assert_eq!(requested.annotation, "reconcile.fluxcd.io/requestedAt");
+        assert!(requested.value.len() <= requested_at::MAX_LEN);
+        assert_eq!(requested.token(), None);
     }
 
     fn meta<K: Resource<DynamicType = ()>>(ns: &str, name: &str) -> PartialObjectMeta<K> {

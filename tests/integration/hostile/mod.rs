@@ -7,6 +7,7 @@
 //! tenants are still served in time ([`endpoints`]), and objects the
 //! operator did not write stay byte for byte ([`foreign`]).
 
+mod annotations;
 mod endpoints;
 mod foreign;
 mod principals;
