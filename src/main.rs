@@ -53,8 +53,9 @@ struct RunArgs {
     /// How many connections are validated at once, in all namespaces.
     #[arg(long, env = "CONCURRENCY", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
     concurrency: u16,
-    /// How many connections of one namespace are validated at once, so that
-    /// one namespace cannot take every slot.
+    /// How many validations of one namespace may wait in line for a slot
+    /// (beyond that a reconcile is put back for a moment). Slots are shared
+    /// fairly by namespace and by endpoint; nobody alone is capped.
     #[arg(long, env = "NAMESPACE_CONCURRENCY", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
     namespace_concurrency: u16,
     /// Watch only these namespaces (repeat the flag, or separate with commas;

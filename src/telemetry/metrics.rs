@@ -212,7 +212,7 @@ impl Metrics {
         );
         r.register(
             "validations_deferred",
-            "Reconciles put back for a moment because the connection's namespace had its share of validations running and as many waiting",
+            "Reconciles put back for a moment because they would have waited for a validation slot and the line was full (their namespace's or everyone's)",
             self.deferred.clone(),
         );
         r.register(
@@ -271,7 +271,7 @@ impl Metrics {
         self.validation_duration.observe(took.as_secs_f64());
     }
 
-    /// A reconcile was put back: its namespace had its share running.
+    /// A reconcile was put back: the line for slots was full.
     pub fn deferred(&self) {
         self.deferred.inc();
     }

@@ -8,6 +8,7 @@
 //! operator did not write stay byte for byte ([`foreign`]).
 
 mod endpoints;
+mod fairness;
 mod foreign;
 mod secrets;
 mod server;
