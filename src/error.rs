@@ -70,3 +70,21 @@ impl Error {
 
 /// A result whose error is the operator's own.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// `call` to the API server, given at most `timeout`: [`Error::KubeTimeout`]
+/// about `context` when it did not answer in time. Every call the operator
+/// makes is bounded so (a status patch, an event, a token request, a get):
+/// an API server that does not answer holds no validation slot or reconcile
+/// beyond it.
+pub async fn within<T>(
+    timeout: Duration,
+    context: impl FnOnce() -> String,
+    call: impl std::future::Future<Output = T>,
+) -> Result<T> {
+    tokio::time::timeout(timeout, call)
+        .await
+        .map_err(|_| Error::KubeTimeout {
+            context: context(),
+            timeout,
+        })
+}

@@ -250,7 +250,13 @@ fn shutdown_signal() -> impl Fn() -> leader::Signal {
 /// The UID of the `kube-system` namespace: a stable name of this cluster.
 async fn kube_system_uid(client: &kube::Client) -> anyhow_free::Result<String> {
     let api: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(client.clone());
-    let ns = api.get("kube-system").await.map_err(|e| {
+    let read = s3_connection_operator::error::within(
+        std::time::Duration::from_secs(30),
+        || "get namespaces/kube-system".to_string(),
+        api.get("kube-system"),
+    )
+    .await?;
+    let ns = read.map_err(|e| {
         format!(
             "--allow-operator-identity needs a cluster name for the ExternalId: set --cluster-name, or let the operator read the kube-system namespace (get namespaces/kube-system): {e}"
         )

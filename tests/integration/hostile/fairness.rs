@@ -24,8 +24,15 @@ async fn tarpits_in_four_namespaces_do_not_hold_a_fifth_until_their_deadline() {
     let mut holes = vec![];
     for _ in 0..TARPIT_NAMESPACES {
         let ns = env.namespace("tarpit").await;
-        env.secret(&ns, "creds", &[(AK, "AKIAEXAMPLETARPIT"), (SK, "secret")])
-            .await;
+        env.secret(
+            &ns,
+            "creds",
+            &[
+                (AK, "AKIAIOSFODNN7EXAMPLE"),
+                (SK, "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+            ],
+        )
+        .await;
         namespaces.push(ns);
         holes.push(HostileServer::start(Behaviour::Silent).await);
     }

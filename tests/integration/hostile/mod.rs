@@ -12,6 +12,7 @@ mod fairness;
 mod foreign;
 mod secrets;
 mod server;
+mod writes;
 
 use testkit::Spec;
 
