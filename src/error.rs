@@ -88,3 +88,22 @@ pub async fn within<T>(
             timeout,
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_call_that_does_not_answer_in_time_is_a_kube_timeout() {
+        let t = Duration::from_millis(10);
+        let never = std::future::pending::<()>();
+        match within(t, || "get Secret ns/s".to_string(), never).await {
+            Err(e @ Error::KubeTimeout { .. }) => {
+                assert_eq!(e.metric_label(), "kube_timeout");
+                assert!(e.to_string().contains("get Secret ns/s"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(within(t, String::new, async { 7 }).await.unwrap(), 7);
+    }
+}

@@ -10,7 +10,7 @@ use std::time::Duration;
 use testkit::{ALL, Operator, Setup, TestEnv};
 
 use super::server::{Behaviour, HostileServer};
-use super::{AK, SK, spec_at};
+use super::{namespace_with_keys, spec_at};
 use crate::OPERATOR;
 
 /// Tarpit namespaces, and connections in each.
@@ -23,17 +23,7 @@ async fn tarpits_in_four_namespaces_do_not_hold_a_fifth_until_their_deadline() {
     let mut namespaces = vec![];
     let mut holes = vec![];
     for _ in 0..TARPIT_NAMESPACES {
-        let ns = env.namespace("tarpit").await;
-        env.secret(
-            &ns,
-            "creds",
-            &[
-                (AK, "AKIAIOSFODNN7EXAMPLE"),
-                (SK, "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
-            ],
-        )
-        .await;
-        namespaces.push(ns);
+        namespaces.push(namespace_with_keys(&env, "tarpit").await);
         holes.push(HostileServer::start(Behaviour::Silent).await);
     }
     let Setup {

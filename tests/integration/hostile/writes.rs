@@ -11,7 +11,7 @@ use testkit::metrics::Metrics;
 use testkit::{Operator, TestEnv, annotate, await_object, metrics, ready_of};
 
 use super::server::{Behaviour, HostileServer};
-use super::{AK, SK, spec_at};
+use super::{namespace_with_keys, spec_at};
 use crate::OPERATOR;
 
 const REQUESTED_AT: &str = "s3connection.dev/requested-at";
@@ -19,16 +19,7 @@ const REQUESTED_AT: &str = "s3connection.dev/requested-at";
 /// A namespace with a Secret of well-formed keys, and an operator serving
 /// it that allows `server` and stops each validation after 2 s.
 async fn tenant(env: &TestEnv, server: &HostileServer) -> (String, Operator) {
-    let ns = env.namespace("writes").await;
-    env.secret(
-        &ns,
-        "creds",
-        &[
-            (AK, "AKIAIOSFODNN7EXAMPLE"),
-            (SK, "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
-        ],
-    )
-    .await;
+    let ns = namespace_with_keys(env, "writes").await;
     let op = Operator::start(
         env,
         &ns,
