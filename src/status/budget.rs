@@ -14,13 +14,20 @@ pub const PER_OBJECT: u32 = 3;
 /// The window of the budget.
 pub const WINDOW: Duration = Duration::from_secs(60);
 /// Objects remembered before those with no event within the window are
-/// forgotten.
+/// forgotten (at most once a window, so that a burst of first events of
+/// many objects costs no scan per event).
 const PRUNE_ABOVE: usize = 1024;
 
 /// Events spent per object (by uid) in its current window.
 #[derive(Debug, Default)]
 pub struct Budget {
-    spent: Mutex<HashMap<String, Window>>,
+    spent: Mutex<Spent>,
+}
+
+#[derive(Debug, Default)]
+struct Spent {
+    by_object: HashMap<String, Window>,
+    pruned: Option<Instant>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -34,10 +41,16 @@ impl Budget {
     /// when it may.
     pub fn take(&self, uid: &str, now: Instant) -> bool {
         let mut spent = self.spent.lock().unwrap_or_else(|e| e.into_inner());
-        if spent.len() > PRUNE_ABOVE {
-            spent.retain(|_, w| now.saturating_duration_since(w.started) < WINDOW);
+        let due = spent
+            .pruned
+            .is_none_or(|p| now.saturating_duration_since(p) >= WINDOW);
+        if spent.by_object.len() > PRUNE_ABOVE && due {
+            spent
+                .by_object
+                .retain(|_, w| now.saturating_duration_since(w.started) < WINDOW);
+            spent.pruned = Some(now);
         }
-        let w = spent.entry(uid.to_string()).or_insert(Window {
+        let w = spent.by_object.entry(uid.to_string()).or_insert(Window {
             started: now,
             events: 0,
         });
@@ -57,7 +70,7 @@ impl Budget {
     /// Objects remembered.
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.spent.lock().unwrap().len()
+        self.spent.lock().unwrap().by_object.len()
     }
 }
 
@@ -88,5 +101,11 @@ mod tests {
         b.take("late", t + WINDOW);
         assert!(b.take("late", t + WINDOW));
         assert_eq!(b.len(), 1);
+        // Not again within the window, however many come.
+        for i in 0..=PRUNE_ABOVE {
+            b.take(&i.to_string(), t + WINDOW);
+        }
+        b.take("later", t + WINDOW + WINDOW / 2);
+        assert_eq!(b.len(), PRUNE_ABOVE + 3);
     }
 }
