@@ -70,3 +70,40 @@ impl Error {
 
 /// A result whose error is the operator's own.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// `call` to the API server, given at most `timeout`: [`Error::KubeTimeout`]
+/// about `context` when it did not answer in time. Every call the operator
+/// makes is bounded so (a status patch, an event, a token request, a get):
+/// an API server that does not answer holds no validation slot or reconcile
+/// beyond it.
+pub async fn within<T>(
+    timeout: Duration,
+    context: impl FnOnce() -> String,
+    call: impl std::future::Future<Output = T>,
+) -> Result<T> {
+    tokio::time::timeout(timeout, call)
+        .await
+        .map_err(|_| Error::KubeTimeout {
+            context: context(),
+            timeout,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_call_that_does_not_answer_in_time_is_a_kube_timeout() {
+        let t = Duration::from_millis(10);
+        let never = std::future::pending::<()>();
+        match within(t, || "get Secret ns/s".to_string(), never).await {
+            Err(e @ Error::KubeTimeout { .. }) => {
+                assert_eq!(e.metric_label(), "kube_timeout");
+                assert!(e.to_string().contains("get Secret ns/s"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(within(t, String::new, async { 7 }).await.unwrap(), 7);
+    }
+}

@@ -53,8 +53,9 @@ struct RunArgs {
     /// How many connections are validated at once, in all namespaces.
     #[arg(long, env = "CONCURRENCY", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
     concurrency: u16,
-    /// How many connections of one namespace are validated at once, so that
-    /// one namespace cannot take every slot.
+    /// How many validations of one namespace may wait in line for a slot
+    /// (beyond that a reconcile is put back for a moment). Slots are shared
+    /// fairly by namespace and by endpoint; nobody alone is capped.
     #[arg(long, env = "NAMESPACE_CONCURRENCY", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
     namespace_concurrency: u16,
     /// Watch only these namespaces (repeat the flag, or separate with commas;
@@ -255,7 +256,13 @@ fn shutdown_signal() -> impl Fn() -> leader::Signal {
 /// The UID of the `kube-system` namespace: a stable name of this cluster.
 async fn kube_system_uid(client: &kube::Client) -> anyhow_free::Result<String> {
     let api: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(client.clone());
-    let ns = api.get("kube-system").await.map_err(|e| {
+    let read = s3_connection_operator::error::within(
+        std::time::Duration::from_secs(30),
+        || "get namespaces/kube-system".to_string(),
+        api.get("kube-system"),
+    )
+    .await?;
+    let ns = read.map_err(|e| {
         format!(
             "--allow-operator-identity needs a cluster name for the ExternalId: set --cluster-name, or let the operator read the kube-system namespace (get namespaces/kube-system): {e}"
         )

@@ -24,7 +24,7 @@ pub use versions::SecretVersions;
 
 use crate::aws::{AwsFactory, S3Target};
 use crate::crd::ConnectionId;
-use crate::error::Error;
+use crate::error::{Error, within};
 use crate::messages;
 use crate::outcome::Problem;
 pub use crate::outcome::{KeyFlaw, Part, ValueFlaw};
@@ -136,6 +136,8 @@ pub struct Resolver<'a> {
     pub allow_operator_identity: bool,
     /// `<cluster>` of the ExternalId `<cluster>:<namespace>`.
     pub cluster_name: Option<&'a str>,
+    /// Upper bound for each call to the API server (gets, token requests).
+    pub api_timeout: std::time::Duration,
 }
 
 impl Resolver<'_> {
@@ -156,10 +158,10 @@ impl Resolver<'_> {
     /// The extra trust roots of Secret `name` (key `ca.crt`) in `ns`.
     pub async fn trust_roots(&self, ns: &str, name: &str) -> Result<Arc<[u8]>, ResolveError> {
         let api: Api<Secret> = Api::namespaced(self.client.clone(), ns);
-        let secret = api
-            .get_opt(name)
-            .await
-            .map_err(|e| Error::kube(format!("get Secret {ns}/{name}"), e))?
+        let what = || format!("get Secret {ns}/{name}");
+        let secret = within(self.api_timeout, what, api.get_opt(name))
+            .await?
+            .map_err(|e| Error::kube(what(), e))?
             .ok_or_else(|| messages::ca_secret_not_found(name, ns))?;
         let pem = secret
             .data
@@ -182,10 +184,10 @@ impl Resolver<'_> {
             return Ok(resolved);
         }
         let api: Api<Secret> = Api::namespaced(self.client.clone(), ns);
-        let secret = api
-            .get_opt(name)
-            .await
-            .map_err(|e| Error::kube(format!("get Secret {ns}/{name}"), e))?
+        let what = || format!("get Secret {ns}/{name}");
+        let secret = within(self.api_timeout, what, api.get_opt(name))
+            .await?
+            .map_err(|e| Error::kube(what(), e))?
             .ok_or_else(|| {
                 messages::secret_not_found(
                     name,

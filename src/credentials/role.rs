@@ -16,7 +16,7 @@ use crate::aws::S3Target;
 use crate::aws::classify::{Class, Failure, Op, attempt};
 use crate::crd::ConnectionId;
 use crate::crd::rules::is_role_arn;
-use crate::error::Error;
+use crate::error::{Error, within};
 use crate::messages;
 use crate::outcome::Problem;
 use crate::spec::{IrsaRole, OperatorRole};
@@ -47,12 +47,14 @@ impl Resolver<'_> {
         // are too long to keep).
         let account = match self.accounts.get(ns, sa_name) {
             Some(account) => account,
-            None => api
-                .get_opt(sa_name)
-                .await
-                .map_err(|e| Error::kube(format!("get ServiceAccount {ns}/{sa_name}"), e))?
-                .map(|sa| Account::of(&sa.metadata))
-                .ok_or_else(|| messages::service_account_not_found(sa_name, ns))?,
+            None => {
+                let what = || format!("get ServiceAccount {ns}/{sa_name}");
+                within(self.api_timeout, what, api.get_opt(sa_name))
+                    .await?
+                    .map_err(|e| Error::kube(what(), e))?
+                    .map(|sa| Account::of(&sa.metadata))
+                    .ok_or_else(|| messages::service_account_not_found(sa_name, ns))?
+            }
         };
         let role_arn = pick_role_arn(role, account.role_arn.as_deref())?;
         let audience = account
@@ -105,19 +107,15 @@ impl Resolver<'_> {
             },
             status: None,
         };
-        match api
-            .create_token_request(sa_name, &PostParams::default(), &tr)
-            .await
-        {
+        let what = || format!("create token for ServiceAccount {ns}/{sa_name}");
+        let params = PostParams::default();
+        let request = api.create_token_request(sa_name, &params, &tr);
+        match within(self.api_timeout, what, request).await? {
             Ok(tr) => Ok(tr.status.map(|s| s.token).unwrap_or_default()),
             Err(kube::Error::Api(s)) if s.code == 404 => {
                 Err(messages::service_account_disappeared(sa_name, ns).into())
             }
-            Err(e) => Err(Error::kube(
-                format!("create token for ServiceAccount {ns}/{sa_name}"),
-                e,
-            )
-            .into()),
+            Err(e) => Err(Error::kube(what(), e).into()),
         }
     }
 

@@ -116,7 +116,12 @@ impl Context {
     /// The context of a controller with `config`.
     pub fn new(client: Client, metrics: Metrics, aws: Arc<dyn AwsFactory>, config: Config) -> Self {
         Self {
-            events: write::Events::new(client.clone(), std::env::var("POD_NAME").ok()),
+            events: write::Events::new(
+                client.clone(),
+                std::env::var("POD_NAME").ok(),
+                config.status_timeout,
+                metrics.clone(),
+            ),
             client,
             metrics,
             aws,
@@ -146,6 +151,7 @@ impl Context {
             accounts: &self.accounts,
             allow_operator_identity: self.config.allow_operator_identity,
             cluster_name: self.config.cluster_name.as_deref(),
+            api_timeout: self.config.status_timeout,
         }
     }
 }

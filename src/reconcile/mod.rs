@@ -75,8 +75,8 @@ pub fn requested_at(conn: &S3Connection) -> Option<Requested<'_>> {
     })
 }
 
-/// How soon a reconcile tries again when its namespace had its share of
-/// validations running and as many waiting.
+/// How soon a reconcile tries again when it would have waited for a slot
+/// and the line was full ([`slots`]).
 fn busy_retry(uid: &str) -> Duration {
     jittered(Duration::from_millis(500), uid) + Duration::from_millis(500)
 }
@@ -111,7 +111,11 @@ pub async fn reconcile(conn: Arc<S3Connection>, ctx: Arc<Context>) -> Result<Act
             Action::await_change()
         });
     }
-    let Some(place) = ctx.slots.place(&conn.namespace().unwrap_or_default()) else {
+    let endpoint = slots::endpoint_key(conn.spec.endpoint.as_deref(), &conn.spec.region);
+    let Some(place) = ctx
+        .slots
+        .place(&conn.namespace().unwrap_or_default(), &endpoint)
+    else {
         ctx.metrics.deferred();
         return Ok(Action::requeue(busy_retry(&uid)));
     };

@@ -3,6 +3,7 @@
 //! server-side apply of it and the event on a change of `Ready` ([`mod@write`]).
 //! The first two are pure and take the validation's one timestamp.
 
+pub mod budget;
 pub mod conditions;
 pub mod write;
 

@@ -1,6 +1,7 @@
 //! Writing a status: server-side apply on the status subresource, bounded by
 //! a timeout and counted in metrics; and one event per change of `Ready`.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::events::v1::Event;
@@ -8,11 +9,12 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
-use tracing::warn;
+use tracing::{debug, warn};
 
+use super::budget::Budget;
 use super::conditions::{CondStatus, ConditionType, status_of};
 use crate::crd::{S3Connection, S3ConnectionStatus};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, within};
 use crate::outcome::Outcome;
 use crate::telemetry::{Metrics, PatchOutcome};
 
@@ -118,24 +120,39 @@ fn precondition(patch: &mut serde_json::Value, resource_version: Option<&str>) {
     }
 }
 
-/// Publishes `events.k8s.io/v1` Events about connections, keeping nothing.
-/// (kube's `Recorder` keeps every event it published for six minutes, to
-/// count repeats as a series, and scans all of them on each publish: about
-/// 2 KB per connection and quadratic work when 10,000 connections are
-/// validated at once. Only changes of Ready are published here, so there
-/// are no repeats to count.)
+/// Publishes `events.k8s.io/v1` Events about connections, keeping only how
+/// many each had in the last minute. (kube's `Recorder` keeps every event
+/// it published for six minutes, to count repeats as a series, and scans
+/// all of them on each publish: about 2 KB per connection and quadratic
+/// work when 10,000 connections are validated at once. Only changes of
+/// Ready are published here, so there are no repeats to count; but a
+/// connection whose Ready changes at each forced check would have an event
+/// each time: the [`Budget`] caps that.) Each create is bounded by a
+/// timeout.
 #[derive(Clone)]
 pub struct Events {
     client: Client,
     instance: String,
+    timeout: Duration,
+    budget: Arc<Budget>,
+    metrics: Metrics,
 }
 
 impl Events {
-    /// `instance` is the pod name, when known.
-    pub fn new(client: Client, instance: Option<String>) -> Self {
+    /// `instance` is the pod name, when known; each create waits at most
+    /// `timeout`.
+    pub fn new(
+        client: Client,
+        instance: Option<String>,
+        timeout: Duration,
+        metrics: Metrics,
+    ) -> Self {
         Self {
             client,
             instance: instance.unwrap_or_else(|| MANAGER.to_string()),
+            timeout,
+            budget: Arc::default(),
+            metrics,
         }
     }
 
@@ -145,7 +162,7 @@ impl Events {
         type_: &str,
         reason: &str,
         note: String,
-    ) -> std::result::Result<(), kube::Error> {
+    ) -> Result<()> {
         let ns = conn.namespace().unwrap_or_default();
         let now = jiff::Timestamp::now();
         let event = Event {
@@ -164,10 +181,13 @@ impl Events {
             reporting_instance: Some(self.instance.clone()),
             ..Default::default()
         };
-        Api::<Event>::namespaced(self.client.clone(), &ns)
-            .create(&PostParams::default(), &event)
-            .await
+        let what = || format!("create Event about S3Connection {ns}/{}", conn.name_any());
+        let api = Api::<Event>::namespaced(self.client.clone(), &ns);
+        let params = PostParams::default();
+        within(self.timeout, what, api.create(&params, &event))
+            .await?
             .map(|_| ())
+            .map_err(|e| Error::kube(what(), e))
     }
 }
 
@@ -214,11 +234,30 @@ pub async fn publish_transition(
     let Some(type_) = transition_event(before, after) else {
         return;
     };
-    let note = truncate(&outcome.message, EVENT_NOTE_MAX);
-    if let Err(e) = events
-        .publish(conn, type_, outcome.reason.as_str(), note)
-        .await
+    if !events
+        .budget
+        .take(&conn.uid().unwrap_or_default(), Instant::now())
     {
+        events.metrics.event("suppressed");
+        debug!(
+            namespace = conn.namespace().unwrap_or_default(),
+            name = conn.name_any(),
+            reason = outcome.reason.as_str(),
+            "event not published: the connection had {} this minute",
+            super::budget::PER_OBJECT
+        );
+        return;
+    }
+    let note = truncate(&outcome.message, EVENT_NOTE_MAX);
+    let published = events
+        .publish(conn, type_, outcome.reason.as_str(), note)
+        .await;
+    events.metrics.event(if published.is_ok() {
+        "published"
+    } else {
+        "failed"
+    });
+    if let Err(e) = published {
         warn!(
             namespace = conn.namespace().unwrap_or_default(),
             name = conn.name_any(),

@@ -71,6 +71,13 @@ pub struct ErrorLabels {
     pub error: &'static str,
 }
 
+/// Labels of `s3connection_events_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EventLabels {
+    /// `published`, `suppressed` (over the object's budget) or `failed`.
+    pub outcome: &'static str,
+}
+
 /// Labels of `s3connection_status_patches_total`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PatchLabels {
@@ -136,6 +143,8 @@ pub struct Metrics {
     pub aws_requests: Family<AwsLabels, Counter>,
     /// `aws_request_duration_seconds{service,operation}`.
     pub aws_request_duration: Family<AwsOperationLabels, Histogram, fn() -> Histogram>,
+    /// `events_total{outcome}`: Events about connections.
+    pub events: Family<EventLabels, Counter>,
     ready_source: ReadySource,
 }
 
@@ -160,6 +169,7 @@ impl Default for Metrics {
             aws_request_duration: Family::new_with_constructor(|| {
                 Histogram::new([0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0])
             }),
+            events: Family::default(),
             ready_source: ReadySource::default(),
         }
     }
@@ -212,7 +222,7 @@ impl Metrics {
         );
         r.register(
             "validations_deferred",
-            "Reconciles put back for a moment because the connection's namespace had its share of validations running and as many waiting",
+            "Reconciles put back for a moment because they would have waited for a validation slot and the line was full (their namespace's or everyone's)",
             self.deferred.clone(),
         );
         r.register(
@@ -247,6 +257,14 @@ impl Metrics {
             "Requests the operator sent to the Kubernetes API server, by verb",
             self.kube_requests.clone(),
         );
+        for outcome in ["published", "suppressed", "failed"] {
+            let _ = self.events.get_or_create(&EventLabels { outcome });
+        }
+        r.register(
+            "events",
+            "Events about connections by outcome (published; suppressed: over the object's budget of events per minute; failed)",
+            self.events.clone(),
+        );
         r.register_collector(Box::new(self.ready_source.collector()));
     }
 
@@ -271,7 +289,7 @@ impl Metrics {
         self.validation_duration.observe(took.as_secs_f64());
     }
 
-    /// A reconcile was put back: its namespace had its share running.
+    /// A reconcile was put back: the line for slots was full.
     pub fn deferred(&self) {
         self.deferred.inc();
     }
@@ -343,6 +361,11 @@ impl Metrics {
         if let Some(t) = took {
             self.status_patch_duration.observe(t.as_secs_f64());
         }
+    }
+
+    /// An event came to `outcome` (`published`, `suppressed`, `failed`).
+    pub fn event(&self, outcome: &'static str) {
+        self.events.get_or_create(&EventLabels { outcome }).inc();
     }
 }
 

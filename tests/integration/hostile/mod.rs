@@ -9,12 +9,14 @@
 
 mod annotations;
 mod endpoints;
+mod fairness;
 mod foreign;
 mod principals;
 mod secrets;
 mod server;
+mod writes;
 
-use testkit::Spec;
+use testkit::{Spec, TestEnv};
 
 pub(super) const AK: &str = "AWS_ACCESS_KEY_ID";
 pub(super) const SK: &str = "AWS_SECRET_ACCESS_KEY";
@@ -22,4 +24,16 @@ pub(super) const SK: &str = "AWS_SECRET_ACCESS_KEY";
 /// A spec for `bucket` on `endpoint` with the keys of Secret `secret`.
 pub(super) fn spec_at(endpoint: &str, bucket: &str, secret: &str) -> Spec {
     Spec::access_key(bucket, endpoint, secret).interval("1m")
+}
+
+/// A new namespace with a Secret `creds` of well-formed keys that no store
+/// knows (for endpoints under the test's control).
+pub(super) async fn namespace_with_keys(env: &TestEnv, prefix: &str) -> String {
+    let ns = env.namespace(prefix).await;
+    let keys = [
+        (AK, "AKIAIOSFODNN7EXAMPLE"),
+        (SK, "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+    ];
+    env.secret(&ns, "creds", &keys).await;
+    ns
 }

@@ -1,7 +1,7 @@
 //! The hostile servers: on 127.0.0.1, each behaving one way with every
 //! request.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -20,6 +20,9 @@ pub(super) enum Behaviour {
     /// Answer every request with a 301 whose region header and error code
     /// carry markup and control characters.
     Garbage,
+    /// Like `Record` while [`HostileServer::answering`] is set, like
+    /// `Silent` while it is not: the endpoint changes its answer at will.
+    Flapping,
 }
 
 pub(super) struct HostileServer {
@@ -28,6 +31,8 @@ pub(super) struct HostileServer {
     requests: Arc<Mutex<Vec<String>>>,
     /// Connections accepted.
     pub(super) connections: Arc<AtomicUsize>,
+    /// Whether a `Flapping` server answers (else it holds the request).
+    pub(super) answering: Arc<AtomicBool>,
     task: JoinHandle<()>,
 }
 
@@ -43,7 +48,8 @@ impl HostileServer {
         let url = format!("http://{}", listener.local_addr().unwrap());
         let requests: Arc<Mutex<Vec<String>>> = Arc::default();
         let connections: Arc<AtomicUsize> = Arc::default();
-        let (seen, count) = (requests.clone(), connections.clone());
+        let answering: Arc<AtomicBool> = Arc::new(AtomicBool::new(true));
+        let (seen, count, answers) = (requests.clone(), connections.clone(), answering.clone());
         let task = tokio::spawn(async move {
             let mut held = vec![];
             loop {
@@ -54,7 +60,7 @@ impl HostileServer {
                 match behaviour {
                     Behaviour::Silent => held.push(socket),
                     _ => {
-                        tokio::spawn(serve(socket, behaviour, seen.clone()));
+                        tokio::spawn(serve(socket, behaviour, seen.clone(), answers.clone()));
                     }
                 }
             }
@@ -63,6 +69,7 @@ impl HostileServer {
             url,
             requests,
             connections,
+            answering,
             task,
         }
     }
@@ -73,13 +80,28 @@ impl HostileServer {
 }
 
 /// Serve requests on one connection until it closes.
-async fn serve(mut socket: TcpStream, behaviour: Behaviour, seen: Arc<Mutex<Vec<String>>>) {
+async fn serve(
+    mut socket: TcpStream,
+    behaviour: Behaviour,
+    seen: Arc<Mutex<Vec<String>>>,
+    answering: Arc<AtomicBool>,
+) {
     loop {
         let Some((head, _body)) = read_request(&mut socket).await else {
             return;
         };
         let is_head = head.starts_with("HEAD ");
         seen.lock().unwrap().push(head);
+        let behaviour = match behaviour {
+            Behaviour::Flapping if answering.load(Ordering::SeqCst) => Behaviour::Record,
+            Behaviour::Flapping => {
+                // Hold the request until the client gives up.
+                let mut byte = [0u8; 1];
+                while matches!(socket.read(&mut byte).await, Ok(n) if n > 0) {}
+                return;
+            }
+            b => b,
+        };
         let ok = match behaviour {
             Behaviour::Record => {
                 let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>AccessDenied</Code><Message>denied</Message></Error>";
@@ -119,7 +141,7 @@ async fn serve(mut socket: TcpStream, behaviour: Behaviour, seen: Arc<Mutex<Vec<
                     false
                 }
             }
-            Behaviour::Silent => false,
+            Behaviour::Silent | Behaviour::Flapping => false,
         };
         if !ok {
             return;
