@@ -4,13 +4,18 @@
 //! endless body, one that accepts connections and never answers) and checks
 //! that no Secret value leaves for an endpoint that is not allowed
 //! ([`secrets`]), the operator never exits, its memory stays bounded, other
-//! tenants are still served in time ([`endpoints`]), and objects the
-//! operator did not write stay byte for byte ([`foreign`]).
+//! tenants are still served in time ([`endpoints`]), objects the
+//! operator did not write stay byte for byte ([`foreign`]), and against a
+//! small S3 store the test controls ([`store`]) the probe object is deleted
+//! only on condition and a store that returns other bytes than it stored
+//! fails the connection ([`probes`]).
 
 mod endpoints;
 mod foreign;
+mod probes;
 mod secrets;
 mod server;
+mod store;
 
 use testkit::Spec;
 

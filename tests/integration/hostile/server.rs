@@ -128,7 +128,7 @@ async fn serve(mut socket: TcpStream, behaviour: Behaviour, seen: Arc<Mutex<Vec<
 }
 
 /// The request head (up to the blank line) and its body (Content-Length).
-async fn read_request(socket: &mut TcpStream) -> Option<(String, Vec<u8>)> {
+pub(super) async fn read_request(socket: &mut TcpStream) -> Option<(String, Vec<u8>)> {
     let mut buf = Vec::new();
     let mut byte = [0u8; 1];
     while !buf.ends_with(b"\r\n\r\n") {
