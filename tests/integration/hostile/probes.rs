@@ -25,6 +25,33 @@ async fn tenant(env: &TestEnv, prefix: &str) -> String {
     ns
 }
 
+/// A tenant namespace ([`tenant`]), a store for each of `quirks` with a
+/// connection `name` to it, and an operator that allows them all.
+async fn stores<const N: usize>(
+    env: &TestEnv,
+    prefix: &str,
+    quirks: [(&str, Quirk); N],
+) -> (String, [FakeStore; N], Operator) {
+    let ns = tenant(env, prefix).await;
+    let mut stores = vec![];
+    for (_, quirk) in quirks {
+        stores.push(FakeStore::start(quirk).await);
+    }
+    let mut flags = vec![];
+    for s in &stores {
+        flags.extend(["--allowed-endpoint", s.url.as_str()]);
+    }
+    let op = Operator::start(env, &ns, &flags).await;
+    for ((name, _), store) in quirks.iter().zip(&stores) {
+        env.apply_connection(&ns, name, spec_at(&store.url, "data", "creds"))
+            .await;
+    }
+    let Ok(stores) = <[FakeStore; N]>::try_from(stores) else {
+        unreachable!("one store per quirk")
+    };
+    (ns, stores, op)
+}
+
 /// The request heads of `method` for keys under the probe directory.
 fn probe_requests(store: &FakeStore, method: &str) -> Vec<String> {
     store
@@ -37,24 +64,15 @@ fn probe_requests(store: &FakeStore, method: &str) -> Vec<String> {
 #[tokio::test]
 async fn a_store_that_returns_other_content_than_it_stored_fails_with_its_own_reason() {
     let env = TestEnv::new(OPERATOR).await;
-    let ns = tenant(&env, "liar").await;
-    let other = FakeStore::start(Quirk::OtherBody).await;
-    let huge = FakeStore::start(Quirk::HugeLength).await;
-    let mut op = Operator::start(
+    let (ns, [other, huge], mut op) = stores(
         &env,
-        &ns,
-        &[
-            "--allowed-endpoint",
-            &other.url,
-            "--allowed-endpoint",
-            &huge.url,
+        "liar",
+        [
+            ("other-body", Quirk::OtherBody),
+            ("huge-length", Quirk::HugeLength),
         ],
     )
     .await;
-    for (name, store) in [("other-body", &other), ("huge-length", &huge)] {
-        env.apply_connection(&ns, name, spec_at(&store.url, "data", "creds"))
-            .await;
-    }
     for (name, store, how) in [
         ("other-body", &other, "differ"),
         ("huge-length", &huge, "68719476736"),
@@ -77,24 +95,15 @@ async fn a_store_that_returns_other_content_than_it_stored_fails_with_its_own_re
 #[tokio::test]
 async fn the_probe_object_is_deleted_on_condition_of_its_etag_or_after_a_check() {
     let env = TestEnv::new(OPERATOR).await;
-    let ns = tenant(&env, "ifmatch").await;
-    let honest = FakeStore::start(Quirk::Honest).await;
-    let no_if_match = FakeStore::start(Quirk::NoConditionalDeletes).await;
-    let _op = Operator::start(
+    let (ns, [honest, no_if_match], _op) = stores(
         &env,
-        &ns,
-        &[
-            "--allowed-endpoint",
-            &honest.url,
-            "--allowed-endpoint",
-            &no_if_match.url,
+        "ifmatch",
+        [
+            ("honest", Quirk::Honest),
+            ("no-if-match", Quirk::NoConditionalDeletes),
         ],
     )
     .await;
-    for (name, store) in [("honest", &honest), ("no-if-match", &no_if_match)] {
-        env.apply_connection(&ns, name, spec_at(&store.url, "data", "creds"))
-            .await;
-    }
 
     // A store that supports it: every delete carries If-Match with the ETag
     // the store answered to the write.
