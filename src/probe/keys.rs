@@ -184,3 +184,57 @@ impl KeySecret {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secret(entries: &[(&str, &[u8])]) -> Secret {
+        Secret {
+            data: Some(
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), ByteString(v.to_vec())))
+                    .collect(),
+            ),
+            ..Default::default()
+        }
+    }
+
+    fn at() -> KeySecret {
+        KeySecret {
+            namespace: "ops".into(),
+            name: "probe-key".into(),
+        }
+    }
+
+    #[test]
+    fn current_signs_and_previous_still_verifies() {
+        let old = MarkerKeys::new(&[1; 32], None)
+            .unwrap()
+            .sign("u", "k", b"b");
+        let keys = at()
+            .keys_of(&secret(&[(CURRENT, &[2; 32]), (PREVIOUS, &[1; 32])]))
+            .unwrap();
+        assert!(keys.verify("u", "k", b"b", &old));
+        let without = at().keys_of(&secret(&[(CURRENT, &[2; 32]), (PREVIOUS, b"")]));
+        assert!(!without.unwrap().verify("u", "k", b"b", &old));
+    }
+
+    #[test]
+    fn a_missing_or_bad_entry_is_named_never_its_value() {
+        let e = at().keys_of(&secret(&[])).unwrap_err().to_string();
+        assert!(e.contains("ops/probe-key") && e.contains("current"), "{e}");
+        let e = at()
+            .keys_of(&secret(&[(CURRENT, b"short-secret-value")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("\"current\"") && e.contains("shorter"), "{e}");
+        assert!(!e.contains("short-secret-value"), "{e}");
+        let e = at()
+            .keys_of(&secret(&[(CURRENT, &[2; 32]), (PREVIOUS, &[0; 2000])]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("\"previous\"") && e.contains("longer"), "{e}");
+    }
+}
