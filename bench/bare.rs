@@ -175,11 +175,14 @@ pub async fn validate(
         .map_err(|e| format!("ListObjectsV2: {e:?}"))?;
     let key = format!(".s3connection-probe/{uid}");
     let body = format!("s3c-bench bare client probe {uid}\n");
-    s3.put_object()
+    // The operator's marker: the UID and a MAC (64 hex digits).
+    let put = s3
+        .put_object()
         .bucket(bucket)
         .key(&key)
         .if_none_match("*")
         .metadata("s3connection-uid", uid)
+        .metadata("s3connection-mac", "0".repeat(64))
         .content_type("text/plain")
         .body(ByteStream::from(body.clone().into_bytes()))
         .send()
@@ -204,6 +207,7 @@ pub async fn validate(
     s3.delete_object()
         .bucket(bucket)
         .key(&key)
+        .set_if_match(put.e_tag)
         .send()
         .await
         .map_err(|e| format!("DeleteObject: {e:?}"))?;

@@ -13,6 +13,7 @@ use s3_connection_operator::allowlist::Allowlist;
 use s3_connection_operator::aws::{SdkFactory, Timeouts};
 use s3_connection_operator::http::{self, HttpState};
 use s3_connection_operator::leader::{self, Ended, LeaderConfig};
+use s3_connection_operator::probe;
 use s3_connection_operator::reconcile::{self, Context};
 use s3_connection_operator::spec::{parse_duration, parse_interval};
 use s3_connection_operator::telemetry::{self, LogFormat, Metrics};
@@ -107,6 +108,16 @@ struct RunArgs {
     /// over this long after a leader dies without releasing it.
     #[arg(long, env = "LEASE_DURATION", default_value_t = 15, value_parser = clap::value_parser!(u64).range(2..=600))]
     lease_duration: u64,
+    /// The Secret, in the operator's namespace, that holds the key of the
+    /// probe objects' marker (entries `current` and, during a rotation,
+    /// `previous`); created with a random key when absent. Without it the
+    /// key lives only in this process, and probe objects an earlier process
+    /// left behind are not recognised as the operator's.
+    #[arg(long, env = "PROBE_KEY_SECRET")]
+    probe_key_secret: Option<String>,
+    /// Namespace of --probe-key-secret (default: POD_NAMESPACE).
+    #[arg(long, env = "PROBE_KEY_NAMESPACE")]
+    probe_key_namespace: Option<String>,
 }
 
 fn main() -> anyhow_free::Result {
@@ -155,6 +166,7 @@ async fn run(args: RunArgs) -> anyhow_free::Result {
     let mut server = tokio::spawn(async move { http::serve(addr, state).await });
     let stopped = shutdown_signal();
 
+    let probe_keys = probe_keys(&args, &client).await?;
     let config = reconcile::Config {
         default_interval: args.default_interval,
         allow_operator_identity: args.allow_operator_identity,
@@ -164,6 +176,7 @@ async fn run(args: RunArgs) -> anyhow_free::Result {
         namespaces: args.namespaces.clone(),
         allowed_endpoints,
         validation_timeout: args.validation_timeout,
+        probe_keys,
         ..Default::default()
     };
     tracing::info!(
@@ -251,6 +264,34 @@ fn shutdown_signal() -> impl Fn() -> leader::Signal {
             let _ = rx.wait_for(|s| *s).await;
         })
     }
+}
+
+/// The keys of the probe marker: from --probe-key-secret (read, or created
+/// when absent, and read again every minute), else this process's own.
+async fn probe_keys(
+    args: &RunArgs,
+    client: &kube::Client,
+) -> anyhow_free::Result<probe::SharedKeys> {
+    let Some(name) = &args.probe_key_secret else {
+        tracing::warn!(
+            "no --probe-key-secret: the probe marker key lives only in this process; probe objects left by an earlier process are not recognised as the operator's"
+        );
+        return Ok(probe::SharedKeys::default());
+    };
+    let namespace = args
+        .probe_key_namespace
+        .clone()
+        .or_else(|| std::env::var("POD_NAMESPACE").ok())
+        .ok_or("--probe-key-secret needs --probe-key-namespace or POD_NAMESPACE")?;
+    let secret = probe::keys::KeySecret {
+        namespace,
+        name: name.clone(),
+    };
+    let keys = probe::SharedKeys::new(secret.load_or_create(client).await.map_err(|e| {
+        format!("the probe marker key: {e} (the operator needs get and create on this Secret)")
+    })?);
+    secret.refresh(client.clone(), keys.clone());
+    Ok(keys)
 }
 
 /// The UID of the `kube-system` namespace: a stable name of this cluster.

@@ -57,6 +57,9 @@ pub enum Reason {
     ValidationTimedOut,
     /// The validation failed inside the operator; retried.
     InternalError,
+    /// The store returned other content for the probe object than it was
+    /// given: what a workload reads from it cannot be trusted.
+    ProbeContentMismatch,
 }
 
 /// How far a reason lets the operator trust the connection.
@@ -126,6 +129,7 @@ impl Reason {
             | Reason::AccessDenied => Check::Bucket,
             Reason::PermissionDenied
             | Reason::ProbeKeyInUse
+            | Reason::ProbeContentMismatch
             | Reason::Validated
             | Reason::EndpointUnreachable
             | Reason::Transient

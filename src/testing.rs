@@ -50,8 +50,13 @@ pub struct World {
     pub no_conditional_deletes: bool,
     /// Keys a DeleteObject carried `If-Match` for.
     pub conditional_deletes: Vec<String>,
-    /// Objects change between HeadObject and DeleteObject (If-Match fails).
+    /// Objects change between reading them and DeleteObject (If-Match
+    /// fails).
     pub replaced_after_head: bool,
+    /// PutObject and GetObject answer without an ETag.
+    pub no_etags: bool,
+    /// Keys DeleteObject was called for without `If-Match`.
+    pub plain_deletes: Vec<String>,
     /// Successful PutObject calls.
     pub writes: usize,
     /// Keys DeleteObject was called for (allowed or not).
@@ -88,6 +93,8 @@ impl Default for World {
             no_conditional_deletes: false,
             conditional_deletes: vec![],
             replaced_after_head: false,
+            no_etags: false,
+            plain_deletes: vec![],
             writes: 0,
             delete_calls: vec![],
             caller: Ok("arn:aws:iam::123456789012:user/sync".into()),
@@ -217,9 +224,10 @@ pub fn s3_rules(world: &Shared) -> Vec<Rule> {
         let body = req.body().bytes().unwrap_or_default().to_vec();
         w.metadata
             .insert(key.clone(), req.metadata().cloned().unwrap_or_default());
+        let tag = (!w.no_etags).then(|| etag(&body));
         w.objects.insert(key, body);
         w.writes += 1;
-        MockResponse::Output(PutObjectOutput::builder().build())
+        MockResponse::Output(PutObjectOutput::builder().set_e_tag(tag).build())
     });
     let w = world.clone();
     let get = mock!(aws_sdk_s3::Client::get_object).then_compute_response(move |req| {
@@ -230,9 +238,13 @@ pub fn s3_rules(world: &Shared) -> Vec<Rule> {
         let key = req.key().unwrap_or_default();
         match w.objects.get(key) {
             Some(body) => {
+                let tag = (!w.no_etags).then(|| etag(body));
                 let body = w.corrupt_reads.clone().unwrap_or_else(|| body.clone());
                 MockResponse::Output(
                     GetObjectOutput::builder()
+                        .set_e_tag(tag)
+                        .set_metadata(w.metadata.get(key).cloned())
+                        .content_length(body.len() as i64)
                         .body(ByteStream::from(body))
                         .build(),
                 )
@@ -259,6 +271,8 @@ pub fn s3_rules(world: &Shared) -> Vec<Rule> {
             if w.replaced_after_head || current.as_deref() != Some(tag) {
                 return MockResponse::Http(s3_error(412, "PreconditionFailed"));
             }
+        } else {
+            w.plain_deletes.push(key.clone());
         }
         w.objects.remove(&key);
         w.metadata.remove(&key);
@@ -299,9 +313,18 @@ pub fn etag(body: &[u8]) -> String {
     format!("\"{:x}-{}\"", sum, body.len())
 }
 
-/// The marker metadata of a probe object written for connection `uid`.
-pub fn marker(uid: &str) -> HashMap<String, String> {
-    HashMap::from([(crate::probe::MARKER.to_string(), uid.to_string())])
+/// The marker metadata of a probe object written for connection `uid` at
+/// `key` with `body`, signed with `keys`.
+pub fn marker(
+    keys: &crate::probe::MarkerKeys,
+    uid: &str,
+    key: &str,
+    body: &[u8],
+) -> HashMap<String, String> {
+    HashMap::from([
+        (crate::probe::MARKER.to_string(), uid.to_string()),
+        (crate::probe::MAC.to_string(), keys.sign(uid, key, body)),
+    ])
 }
 
 /// An S3 client answered by the fake `world`.

@@ -38,7 +38,7 @@ pub fn read_back(key: &str) -> String {
 /// The probe object read back differs from what was written.
 pub fn read_back_differs(key: &str) -> String {
     format!(
-        "Read probe object {key}, but its content differed from what was written; something else writes under this key."
+        "Read probe object {key} back, but the store returned other content than it was given (see the Ready condition)."
     )
 }
 
@@ -122,12 +122,13 @@ pub fn leftover_blocks(bucket: &str, key: &str, why: &str) -> String {
     )
 }
 
-/// An object the operator did not write sits at the probe key.
+/// Objects the operator did not write hold the probe key and the fresh key
+/// it chose instead.
 pub fn probe_key_in_use(bucket: &str, key: &str) -> Problem {
     Problem::new(
         Reason::ProbeKeyInUse,
         format!(
-            "An object the operator did not write for this connection is at its probe key s3://{bucket}/{key} (it lacks the x-amz-meta-s3connection-uid marker naming this connection). The operator leaves it alone and writes nothing; move or delete it to let the write, read and delete permissions be proved."
+            "Objects the operator did not write (without its keyed marker) hold the connection's probe key and the fresh key it chose instead, last s3://{bucket}/{key}; no store should answer so for a random new key. The operator leaves them alone and writes nothing; check what else writes under this prefix."
         ),
     )
 }
@@ -181,5 +182,31 @@ pub fn replicate_explicit_deny(principal: &str, resource: &str) -> String {
 pub fn replicate_undecided(principal: &str, decision: &str) -> String {
     format!(
         "{REPLICATE_WHY}; IAM policy simulation for {principal} answered {decision} (a bucket policy may still grant it)."
+    )
+}
+
+/// s3:PutObject proved at a fresh key, because an object the operator did
+/// not write holds the usual one.
+pub fn put_allowed_elsewhere(key: &str, taken: &str) -> String {
+    format!(
+        "Wrote probe object {key} with If-None-Match: *; the usual probe key {taken} holds an object the operator did not write, which it leaves alone."
+    )
+}
+
+/// The probe object was replaced by someone else before it could be
+/// deleted: the replacement is left alone.
+pub fn probe_replaced(key: &str) -> String {
+    format!(
+        "Probe object {key} was replaced by another writer before the operator deleted it (the delete is conditional on what the operator wrote); the replacement is left alone, so s3:DeleteObject is not proved."
+    )
+}
+
+/// The store returned other content for the probe object than it stored.
+pub fn content_mismatch(bucket: &str, key: &str, how: &str) -> Problem {
+    Problem::new(
+        Reason::ProbeContentMismatch,
+        format!(
+            "The store returned other content for probe object s3://{bucket}/{key} than the operator had just written ({how}): objects read from this endpoint cannot be trusted. Check the store (or whatever sits in front of it) before any workload uses it."
+        ),
     )
 }

@@ -4,10 +4,14 @@
 //! Order: who am I (STS), bucket and region (HeadBucket, not required to
 //! succeed), `s3:ListBucket` (ListObjectsV2, max 1 key), then one probe object
 //! under the connection's prefix: written with `If-None-Match: *` (never
-//! overwrites), read back and compared, deleted. The probe key is fixed per
-//! connection (`<prefix>.s3connection-probe/<uid>`), so at most one probe
-//! object can exist per connection and prefix. Without `s3:PutObject` in the
-//! request nothing is written at all. `s3:ReplicateObject` cannot be
+//! overwrites) and a keyed marker ([`marker`]), read back and compared,
+//! deleted on condition that it is still what the operator wrote
+//! (`If-Match`). The probe key is fixed per connection
+//! (`<prefix>.s3connection-probe/<uid>`), so at most one probe object
+//! normally exists per connection and prefix; only when an object the
+//! operator did not write holds it is a fresh random key of the connection
+//! used instead ([`other_probe_key`]). Without `s3:PutObject` in the request
+//! nothing is written at all. `s3:ReplicateObject` cannot be
 //! exercised by a client; it is `Unverified` unless IAM policy simulation
 //! answers for the caller.
 //!
@@ -17,23 +21,31 @@
 //! Files, one job each:
 //! - `steps`: one validation under way, its order of steps, and the first
 //!   ones (STS, the bucket, listing)
-//! - `object`: the probe object (write, read back, delete; earlier ones)
+//! - `object`: the probe object (write, read back, delete)
+//! - `removal`: deleting an object at a probe key, only if it is ours
+//! - `marker`: the keyed MAC that marks the operator's probe objects
+//! - `keys`: the Secret that holds its key
 //! - `replicate`: s3:ReplicateObject by IAM policy simulation
 //! - `results`: what each requested permission came to
 //! - `requests`: the bucket, expected owner and probe key every S3 request
 //!   carries
 
+pub mod keys;
+pub mod marker;
 mod object;
+mod removal;
 mod replicate;
 mod requests;
 mod results;
 mod steps;
 
-pub use object::MARKER;
+pub use marker::{MAC, MARKER, MarkerKeys, SharedKeys};
 pub use replicate::principal_arn;
 
 #[cfg(test)]
 mod tests;
+
+use std::sync::Arc;
 
 use jiff::Timestamp;
 
@@ -50,6 +62,30 @@ pub const PROBE_DIR: &str = ".s3connection-probe";
 /// The probe key for a connection: `<prefix>.s3connection-probe/<uid>`.
 pub fn probe_key(prefix: &str, uid: &str) -> String {
     format!("{prefix}{PROBE_DIR}/{uid}")
+}
+
+/// Hex digits of the random part of [`other_probe_key`].
+const NONCE_HEX: usize = 16;
+
+/// A fresh probe key of the connection, used when an object the operator
+/// did not write holds [`probe_key`]:
+/// `<prefix>.s3connection-probe/<uid>.<16 random hex digits>`. Nobody can
+/// put an object there before the operator chooses it.
+pub fn other_probe_key(prefix: &str, uid: &str) -> String {
+    let nonce = marker::hex(&marker::random_bytes::<{ NONCE_HEX / 2 }>());
+    format!("{}.{nonce}", probe_key(prefix, uid))
+}
+
+/// Whether `key` is a probe key of connection `uid` under `prefix`:
+/// [`probe_key`] or an [`other_probe_key`].
+pub fn is_probe_key(prefix: &str, uid: &str, key: &str) -> bool {
+    match key.strip_prefix(&probe_key(prefix, uid)) {
+        Some("") => true,
+        Some(rest) => rest.strip_prefix('.').is_some_and(|n| {
+            n.len() == NONCE_HEX && n.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        }),
+        None => false,
+    }
 }
 
 /// What the last status recorded, as far as the next validation needs it.
@@ -69,9 +105,13 @@ impl Previous {
         let Some(s) = status else {
             return Self::default();
         };
-        let own_suffix = probe_key("", uid);
+        let own = probe_key("", uid);
+        let own_key = |key: &str| {
+            key.rfind(&own)
+                .is_some_and(|at| is_probe_key(&key[..at], uid, key))
+        };
         let leftover = match (&s.leftover_probe_bucket, &s.leftover_probe_object) {
-            (Some(bucket), Some(key)) if key.ends_with(&own_suffix) => Some(Leftover {
+            (Some(bucket), Some(key)) if own_key(key) => Some(Leftover {
                 bucket: bucket.clone(),
                 key: key.clone(),
             }),
@@ -106,10 +146,12 @@ pub struct Plan {
     pub probe_key: String,
     /// The connection's UID: the marker of its probe objects.
     pub uid: String,
+    /// The keys that sign and verify the marker of probe objects.
+    pub keys: Arc<MarkerKeys>,
     /// Body written to the probe object; unique per validation.
     pub probe_body: String,
-    /// A probe object an earlier validation could not delete (always at
-    /// `probe_key` in `bucket`).
+    /// A probe object an earlier validation could not delete (always at a
+    /// probe key of this connection under `prefix` in `bucket`).
     pub leftover: Option<Leftover>,
     /// Results of the last validation, reused while a leftover blocks writes.
     pub previous: Vec<PermissionCheck>,
@@ -127,13 +169,15 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// `now` is the one timestamp of this validation.
+    /// `now` is the one timestamp of this validation; `keys` sign and
+    /// verify probe markers.
     pub fn new(
         spec: &ValidSpec,
         resolved: &Resolved,
         id: &ConnectionId,
         previous: Previous,
         now: Timestamp,
+        keys: Arc<MarkerKeys>,
     ) -> Self {
         let key = probe_key(&spec.target.prefix, &id.uid);
         Self {
@@ -147,14 +191,15 @@ impl Plan {
             permissions: spec.permissions.clone(),
             probe_key: key.clone(),
             uid: id.uid.clone(),
+            keys,
             probe_body: format!(
                 "s3-connection-operator probe for S3Connection {}/{} ({}) at {now}\n",
                 id.namespace, id.name, id.uid
             ),
-            // Only this connection's own probe key, whatever the status says.
-            leftover: previous
-                .leftover
-                .filter(|l| l.bucket == spec.target.bucket && l.key == key),
+            // Only this connection's own probe keys, whatever the status says.
+            leftover: previous.leftover.filter(|l| {
+                l.bucket == spec.target.bucket && is_probe_key(&spec.target.prefix, &id.uid, &l.key)
+            }),
             previous: previous.results,
             sts_authoritative: spec.endpoint.is_none(),
             role_arn: resolved.role_arn.clone(),

@@ -1,7 +1,9 @@
-//! The probe object: written with `If-None-Match: *` under the
-//! connection's prefix, read back, deleted; an earlier one removed only if
-//! its marker says this connection wrote it; GetObject proved without
-//! writing when nothing may be written.
+//! The probe object: written with `If-None-Match: *` and a keyed marker
+//! under the connection's prefix, read back, deleted on condition; an
+//! object already at the probe key removed only if its marker proves the
+//! operator wrote it for this connection, and otherwise left alone while a
+//! fresh key is used; GetObject proved without writing when nothing may be
+//! written.
 
 use std::future::Future;
 
@@ -10,61 +12,32 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 
+use super::marker::{MAC, MARKER};
+use super::other_probe_key;
+use super::removal::{Known, Removal};
 use super::requests::AtProbeKey;
 use super::steps::{Probe, Step};
-use crate::aws::classify::{Class, Failure, Op, attempt};
+use crate::aws::classify::{Class, Op};
 use crate::crd::Permission::*;
 use crate::crd::PermissionOutcome::{self, *};
 use crate::messages;
 use crate::outcome::Leftover;
 
-/// User metadata naming the connection (its UID) that wrote a probe object.
-pub const MARKER: &str = "s3connection-uid";
-
 /// What became of the probe write.
 enum Put {
-    /// Written; its version ID in a versioned bucket.
-    Written(Option<String>),
+    /// Written: its ETag and, in a versioned bucket, its version ID.
+    Written {
+        etag: Option<String>,
+        version: Option<String>,
+    },
     /// `If-None-Match: *` failed: an object already has the probe key.
     InTheWay,
     /// Denied, or not possible here: the step has recorded why.
     NotWritten,
 }
 
-/// What became of an attempt to remove an object at the probe key.
-enum Removal {
-    /// Deleted, or not there any more.
-    Gone,
-    /// It is not this connection's probe object: left alone.
-    Foreign,
-    /// Ours (or not verifiable) and still there: `op` failed so.
-    Refused { op: Op, failure: Failure },
-}
-
-impl Removal {
-    /// What the outcome of DeleteObject is, for a removal that did not
-    /// succeed.
-    fn delete_result(&self) -> PermissionOutcome {
-        match self {
-            Removal::Refused { failure, .. } if failure.class == Class::Denied => Denied,
-            _ => Unverified,
-        }
-    }
-
-    /// Why the object is still there, for messages; empty unless refused.
-    fn why(&self) -> String {
-        match self {
-            Removal::Gone | Removal::Foreign => String::new(),
-            Removal::Refused { op, failure } => messages::leftover_delete_refused(
-                failure.class == Class::Denied,
-                &format!("{}: {}", op.name(), failure.describe()),
-            ),
-        }
-    }
-}
-
 /// Read a body, but no more than `limit` bytes of it.
-async fn read_at_most(
+pub(super) async fn read_at_most(
     mut body: ByteStream,
     limit: usize,
 ) -> Result<Vec<u8>, aws_sdk_s3::primitives::ByteStreamError> {
@@ -83,84 +56,105 @@ async fn read_at_most(
 impl Probe<'_> {
     /// Write the probe object, read it back, delete it. An object already at
     /// the probe key is removed first only if its marker says this
-    /// connection wrote it.
+    /// connection wrote it; anyone else's is left alone and the probe
+    /// object goes to a fresh key of the connection instead.
     pub(super) async fn write_read_delete(&mut self) -> Step {
         let p = self.plan;
-        let ours = Leftover {
-            bucket: p.bucket.clone(),
-            key: p.probe_key.clone(),
-        };
-        if p.leftover.is_some() {
-            match self.remove_earlier().await? {
-                Removal::Gone => self.out.leftover = None,
-                Removal::Foreign => {
-                    self.out.leftover = None;
-                    self.key_in_use();
-                    return Ok(());
-                }
+        if let Some(l) = &p.leftover {
+            match self.remove_at(&l.key).await? {
+                // Not ours after all (a status edited by hand, a key reused):
+                // left alone, and forgotten.
+                Removal::Gone(_) | Removal::Foreign => self.out.leftover = None,
                 refused => {
-                    self.blocked_by_leftover(&ours, &refused);
+                    self.blocked_by_leftover(l, &refused);
                     return Ok(());
                 }
             }
         }
 
-        let written = match self.put().await? {
-            Put::Written(version) => version,
-            // Something holds our key: an earlier probe object (say, from a
-            // crash), or an object that is not ours.
-            Put::InTheWay => match self.remove_earlier().await? {
-                Removal::Gone => match self.put().await? {
-                    Put::Written(version) => version,
+        let mut key = p.probe_key.clone();
+        let (etag, version) = loop {
+            match self.put(&key).await? {
+                Put::Written { etag, version } => break (etag, version),
+                Put::NotWritten => return self.without_object().await,
+                // Something holds the key: an earlier probe object (say, from
+                // a crash), or an object that is not ours.
+                Put::InTheWay => {}
+            }
+            let at = Leftover {
+                bucket: p.bucket.clone(),
+                key: key.clone(),
+            };
+            match self.remove_at(&key).await? {
+                Removal::Gone(_) => match self.put(&key).await? {
+                    Put::Written { etag, version } => break (etag, version),
                     Put::InTheWay => {
-                        self.blocked(&ours, messages::PROBE_APPEARED, Unverified);
+                        self.blocked(&at, messages::PROBE_APPEARED, Unverified);
                         return Ok(());
                     }
                     Put::NotWritten => return self.without_object().await,
                 },
+                // Not ours: left alone; a fresh key nobody can have taken.
+                Removal::Foreign if key == p.probe_key => {
+                    key = other_probe_key(&p.prefix, &p.uid);
+                }
+                // Even the fresh key was taken: a store that answers so is
+                // not to be written to.
                 Removal::Foreign => {
-                    self.key_in_use();
+                    self.key_in_use(&key);
                     return Ok(());
                 }
                 refused => {
-                    self.out.leftover = Some(ours.clone());
-                    self.blocked_by_leftover(&ours, &refused);
+                    self.out.leftover = Some(at.clone());
+                    self.blocked_by_leftover(&at, &refused);
                     return Ok(());
                 }
-            },
-            Put::NotWritten => return self.without_object().await,
+            }
         };
+        if key != p.probe_key {
+            self.results.set(
+                PutObject,
+                Allowed,
+                messages::put_allowed_elsewhere(&key, &p.probe_key),
+            );
+        }
 
         // From here on an object exists: whatever happens, try to delete it.
         let read = if p.wants(GetObject) {
-            self.read_back().await
+            self.read_back(&key).await
         } else {
             Ok(())
         };
-        let deleted = self.delete_probe(written).await;
+        let deleted = self.delete_probe(&key, etag, version).await;
         read?;
         deleted
     }
 
-    /// PutObject of the probe object, never overwriting anything.
-    async fn put(&mut self) -> Step<Put> {
+    /// PutObject of the probe object at `key`, never overwriting anything,
+    /// with the marker that proves the operator wrote it.
+    async fn put(&mut self, key: &str) -> Step<Put> {
         let p = self.plan;
+        let body = p.probe_body.as_bytes();
         let call = self
             .clients
             .s3
             .put_object()
-            .at_probe_key(p)
+            .at_key(p, key)
             .if_none_match("*")
             .metadata(MARKER, &p.uid)
+            .metadata(MAC, p.keys.sign(&p.uid, key, body))
             .content_type("text/plain")
-            .body(ByteStream::from(p.probe_body.clone().into_bytes()))
+            .body(ByteStream::from(body.to_vec()))
             .send();
         match self.send(Op::PutObject, call).await? {
             Ok(o) => {
                 self.reached();
                 self.results
-                    .set(PutObject, Allowed, messages::put_allowed(&p.probe_key));
-                Ok(Put::Written(o.version_id))
+                    .set(PutObject, Allowed, messages::put_allowed(key));
+                Ok(Put::Written {
+                    etag: o.e_tag,
+                    version: o.version_id,
+                })
             }
             Err(f) => {
                 match f.class {
@@ -170,7 +164,7 @@ impl Probe<'_> {
                         self.results.set(
                             PutObject,
                             Denied,
-                            messages::put_denied(&p.probe_key, &f.describe()),
+                            messages::put_denied(key, &f.describe()),
                         );
                     }
                     Class::NotImplemented => {
@@ -181,7 +175,7 @@ impl Probe<'_> {
                         PutObject,
                         Unverified,
                         messages::unexpected(
-                            &format!("PutObject of probe object {}", p.probe_key),
+                            &format!("PutObject of probe object {key}"),
                             &f.describe(),
                         ),
                     ),
@@ -191,41 +185,57 @@ impl Probe<'_> {
         }
     }
 
-    /// GetObject of the probe key.
-    fn get_probe(
+    /// GetObject of `key`.
+    pub(super) fn get_at<'k>(
         &self,
-    ) -> impl Future<Output = Result<GetObjectOutput, SdkError<GetObjectError, HttpResponse>>> + use<'_>
-    {
+        key: &'k str,
+    ) -> impl Future<Output = Result<GetObjectOutput, SdkError<GetObjectError, HttpResponse>>>
+    + use<'_, 'k> {
         let p = self.plan;
-        self.clients.s3.get_object().at_probe_key(p).send()
+        self.clients.s3.get_object().at_key(p, key).send()
     }
 
-    /// GetObject of the probe object just written, compared with what was
-    /// written (reading no more than that).
-    async fn read_back(&mut self) -> Step {
+    /// GetObject of the probe object just written at `key`, compared with
+    /// what was written (reading no more than that). Other content is a
+    /// definite problem of its own: the store does not return what it
+    /// stores.
+    async fn read_back(&mut self, key: &str) -> Step {
         let p = self.plan;
-        match self.send(Op::GetObject, self.get_probe()).await? {
+        match self.send(Op::GetObject, self.get_at(key)).await? {
             Ok(o) => {
                 let expected = p.probe_body.as_bytes();
-                let same = match o.content_length {
+                let differs = match o.content_length {
                     // Not even read when the length says it differs.
-                    Some(n) if n != expected.len() as i64 => false,
+                    Some(n) if n != expected.len() as i64 => Some(format!(
+                        "a Content-Length of {n} bytes for {} bytes written",
+                        expected.len()
+                    )),
                     _ => {
-                        read_at_most(o.body, expected.len() + 1)
+                        let got = read_at_most(o.body, expected.len() + 1)
                             .await
-                            .map_err(|_| messages::read_interrupted())?
-                            == expected
+                            .map_err(|_| messages::read_interrupted())?;
+                        (got != expected).then(|| {
+                            if got.len() > expected.len() {
+                                format!("more than the {} bytes written", expected.len())
+                            } else {
+                                format!(
+                                    "{} bytes that differ from the {} written",
+                                    got.len(),
+                                    expected.len()
+                                )
+                            }
+                        })
                     }
                 };
-                if same {
-                    self.results
-                        .set(GetObject, Allowed, messages::read_back(&p.probe_key))
-                } else {
-                    self.results.set(
-                        GetObject,
-                        Unverified,
-                        messages::read_back_differs(&p.probe_key),
-                    )
+                match differs {
+                    None => self
+                        .results
+                        .set(GetObject, Allowed, messages::read_back(key)),
+                    Some(how) => {
+                        self.results
+                            .set(GetObject, Unverified, messages::read_back_differs(key));
+                        self.blocker = Some(messages::content_mismatch(&p.bucket, key, &how));
+                    }
                 }
             }
             Err(f) if f.class == Class::Denied => {
@@ -235,59 +245,70 @@ impl Probe<'_> {
             Err(f) => self.results.set(
                 GetObject,
                 Unverified,
-                messages::unexpected(
-                    &format!("GetObject of probe object {}", p.probe_key),
-                    &f.describe(),
-                ),
+                messages::unexpected(&format!("GetObject of probe object {key}"), &f.describe()),
             ),
         }
         Ok(())
     }
 
-    /// Delete the probe object just written. In a versioned bucket also try
-    /// to remove the version and the delete marker, so probes do not pile up.
-    async fn delete_probe(&mut self, version: Option<String>) -> Step {
+    /// Delete the probe object just written at `key`, on condition that it
+    /// is still what was written (`If-Match` on its ETag; see
+    /// [`Probe::delete_at`] for stores without). In a versioned bucket also
+    /// try to remove the version and the delete marker, so probes do not
+    /// pile up.
+    async fn delete_probe(
+        &mut self,
+        key: &str,
+        etag: Option<String>,
+        version: Option<String>,
+    ) -> Step {
         let p = self.plan;
-        let call = self.clients.s3.delete_object().at_probe_key(p).send();
-        let failure = match self.send(Op::DeleteObject, call).await {
-            Ok(Ok(o)) => {
-                let mut msg = messages::deleted(&p.probe_key);
+        let failure = match self.delete_at(key, etag, Known::JustWritten).await {
+            Ok(Removal::Gone(o)) => {
+                let mut msg = messages::deleted(key);
                 if let Some(v) = version {
-                    let marker = o.version_id.filter(|_| o.delete_marker == Some(true));
-                    if !self.remove_versions(&[Some(v), marker]).await {
+                    let marker =
+                        o.and_then(|o| o.version_id.filter(|_| o.delete_marker == Some(true)));
+                    if !self.remove_versions(key, &[Some(v), marker]).await {
                         msg.push_str(messages::OLD_VERSION_KEPT);
                     }
                 }
                 self.results.set(DeleteObject, Allowed, msg);
                 return Ok(());
             }
-            Ok(Err(f)) => Ok(f),
+            // Replaced by someone else: theirs now, left alone.
+            Ok(Removal::Foreign) => {
+                self.results
+                    .set(DeleteObject, Unverified, messages::probe_replaced(key));
+                return Ok(());
+            }
+            Ok(Removal::Refused { op, failure }) => self.unless_fatal(failure, op),
             Err(problem) => Err(problem),
         };
         // Whatever went wrong, the object may still be there.
         self.out.leftover = Some(Leftover {
             bucket: p.bucket.clone(),
-            key: p.probe_key.clone(),
+            key: key.to_string(),
         });
         let f = failure?;
         if f.class == Class::Denied {
             self.results.set(
                 DeleteObject,
                 Denied,
-                messages::delete_denied(&p.probe_key, &f.describe()),
+                messages::delete_denied(key, &f.describe()),
             );
         } else {
             self.results.set(
                 DeleteObject,
                 Unverified,
-                messages::delete_unexpected(&p.probe_key, &f.describe()),
+                messages::delete_unexpected(key, &f.describe()),
             );
         }
         Ok(())
     }
 
-    /// Delete these versions of the probe object; whether all went.
-    async fn remove_versions(&self, versions: &[Option<String>]) -> bool {
+    /// Delete these versions of the probe object at `key`; whether all went.
+    async fn remove_versions(&self, key: &str, versions: &[Option<String>]) -> bool {
         let p = self.plan;
         let mut ok = true;
         for v in versions.iter().flatten() {
@@ -295,7 +316,7 @@ impl Probe<'_> {
                 .clients
                 .s3
                 .delete_object()
-                .at_probe_key(p)
+                .at_key(p, key)
                 .version_id(v)
                 .send()
                 .await;
@@ -304,59 +325,11 @@ impl Probe<'_> {
         ok
     }
 
-    /// Remove the object at the probe key if it is this connection's own:
-    /// its marker is read first, and the delete is conditional on the ETag
-    /// that was read (stores that do not support that get a plain delete).
-    async fn remove_earlier(&mut self) -> Step<Removal> {
+    /// Objects that are not this connection's hold the probe key and the
+    /// fresh `key` chosen instead: leave them alone, write nothing, say so.
+    fn key_in_use(&mut self, key: &str) {
         let p = self.plan;
-        let head = self.clients.s3.head_object().at_probe_key(p).send();
-        let etag = match attempt(Op::HeadObject, head).await {
-            Ok(o) => {
-                let marker = o.metadata().and_then(|m| m.get(MARKER));
-                if marker != Some(&p.uid) {
-                    return Ok(Removal::Foreign);
-                }
-                o.e_tag().map(str::to_string)
-            }
-            Err(f) => return self.removal_failed(f, Op::HeadObject),
-        };
-        let delete = |if_match: Option<String>| {
-            self.clients
-                .s3
-                .delete_object()
-                .at_probe_key(p)
-                .set_if_match(if_match)
-                .send()
-        };
-        match attempt(Op::DeleteObject, delete(etag.clone())).await {
-            Ok(_) => Ok(Removal::Gone),
-            // Replaced since it was read: not ours any more.
-            Err(f) if f.class == Class::PreconditionFailed => Ok(Removal::Foreign),
-            Err(f) if f.class == Class::NotImplemented && etag.is_some() => {
-                match attempt(Op::DeleteObject, delete(None)).await {
-                    Ok(_) => Ok(Removal::Gone),
-                    Err(f) => self.removal_failed(f, Op::DeleteObject),
-                }
-            }
-            Err(f) => self.removal_failed(f, Op::DeleteObject),
-        }
-    }
-
-    /// What a failed HeadObject or DeleteObject of an earlier probe object
-    /// means: gone already, an outage that ends the validation, or refused.
-    fn removal_failed(&self, f: Failure, op: Op) -> Step<Removal> {
-        match &f.class {
-            Class::NoSuchKey => Ok(Removal::Gone),
-            Class::Unreachable | Class::Transient(_) => Err(self.not_now(&f, op)),
-            _ => Ok(Removal::Refused { op, failure: f }),
-        }
-    }
-
-    /// An object that is not this connection's holds the probe key: leave it
-    /// alone, write nothing, and say so.
-    fn key_in_use(&mut self) {
-        let p = self.plan;
-        let problem = messages::probe_key_in_use(&p.bucket, &p.probe_key);
+        let problem = messages::probe_key_in_use(&p.bucket, key);
         for perm in [PutObject, GetObject, DeleteObject] {
             self.results
                 .set(perm, Unverified, messages::not_tested_key_in_use());
@@ -408,7 +381,7 @@ impl Probe<'_> {
     /// every missing key.
     pub(super) async fn read_missing(&mut self) -> Step {
         let p = self.plan;
-        match self.send(Op::GetObject, self.get_probe()).await? {
+        match self.send(Op::GetObject, self.get_at(&p.probe_key)).await? {
             Ok(_) => {
                 self.reached();
                 self.results

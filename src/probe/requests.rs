@@ -18,11 +18,11 @@ pub(super) trait InBucket {
     fn in_bucket(self, plan: &Plan) -> Self;
 }
 
-/// A request about the probe object: in the plan's bucket, with its
-/// expected owner, for the probe key.
+/// A request about a probe object: in the plan's bucket, with its
+/// expected owner, for a probe key.
 pub(super) trait AtProbeKey {
-    /// `bucket`, `expected_bucket_owner` and `key` of `plan`.
-    fn at_probe_key(self, plan: &Plan) -> Self;
+    /// `bucket` and `expected_bucket_owner` of `plan`, and `key`.
+    fn at_key(self, plan: &Plan, key: &str) -> Self;
 }
 
 /// The builders have the same methods but no common trait.
@@ -40,8 +40,8 @@ macro_rules! in_bucket {
 macro_rules! at_probe_key {
     ($($builder:ty),+) => {$(
         impl AtProbeKey for $builder {
-            fn at_probe_key(self, plan: &Plan) -> Self {
-                self.in_bucket(plan).key(&plan.probe_key)
+            fn at_key(self, plan: &Plan, key: &str) -> Self {
+                self.in_bucket(plan).key(key)
             }
         }
     )+};

@@ -36,6 +36,9 @@ pub(super) struct Probe<'a> {
     /// A definite problem found along the way that decides the reason even
     /// though the other steps ran.
     pub(super) blocker: Option<Problem>,
+    /// Whether the store may still support conditional deletes (it has not
+    /// answered 501 to one in this validation).
+    pub(super) conditional_deletes: bool,
 }
 
 impl<'a> Probe<'a> {
@@ -50,6 +53,7 @@ impl<'a> Probe<'a> {
             },
             results: Results::new(&plan.permissions),
             blocker: None,
+            conditional_deletes: true,
         }
     }
 

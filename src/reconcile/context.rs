@@ -45,6 +45,9 @@ pub struct Config {
     pub retry_base: Duration,
     /// How long in-flight validations may run after a shutdown request.
     pub shutdown_grace: Duration,
+    /// The keys of the probe objects' marker (from the operator's Secret;
+    /// by default a key of this process alone).
+    pub probe_keys: crate::probe::SharedKeys,
 }
 
 impl Default for Config {
@@ -61,6 +64,7 @@ impl Default for Config {
             status_timeout: Duration::from_secs(10),
             retry_base: Duration::from_secs(5),
             shutdown_grace: Duration::from_secs(30),
+            probe_keys: Default::default(),
         }
     }
 }

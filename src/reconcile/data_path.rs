@@ -156,7 +156,8 @@ async fn data_path(conn: &S3Connection, ctx: &Context, now: Timestamp) -> Result
     let known = ctx
         .identities
         .get(sts, &resolved.credentials, Instant::now());
-    let plan = Plan::new(&spec, &resolved, &id, previous, now).knowing(known.as_deref());
+    let keys = ctx.config.probe_keys.get();
+    let plan = Plan::new(&spec, &resolved, &id, previous, now, keys).knowing(known.as_deref());
     let mut outcome = probe::run(&clients, &plan).await;
     stamp(conn, ctx, &mut outcome);
     let outcome = resolved.redactor.scrub_outcome(outcome);

@@ -46,5 +46,7 @@ pub use minio::Minio;
 pub use operator::Operator;
 pub use relay::{Gate, Relay};
 pub use spec::Spec;
-pub use status::{Cond, assert_allowed, condition, has_condition, permission, ready_of};
+pub use status::{
+    Cond, assert_allowed, condition, has_condition, permission, permission_message, ready_of,
+};
 pub use wait::await_object;

@@ -54,3 +54,13 @@ pub fn permission(c: &S3Connection, action: &str) -> String {
         .map(|p| p.result.as_str().to_string())
         .unwrap_or_else(|| panic!("no result for {action}: {:?}", s.permissions))
 }
+
+/// The message the status gives for `action`.
+pub fn permission_message(c: &S3Connection, action: &str) -> String {
+    let s = c.status.as_ref().expect("status");
+    s.permissions
+        .iter()
+        .find(|p| p.action == action)
+        .map(|p| p.message.clone())
+        .unwrap_or_else(|| panic!("no result for {action}: {:?}", s.permissions))
+}

@@ -26,6 +26,11 @@ fn all() -> Vec<Permission> {
 
 const KEY: &str = "customers/.s3connection-probe/uid-1";
 
+/// The marker keys of every test plan.
+fn keys() -> Arc<crate::probe::MarkerKeys> {
+    Arc::new(crate::probe::MarkerKeys::new(&[7; 32], None).unwrap())
+}
+
 fn plan(perms: &[Permission]) -> Plan {
     Plan {
         bucket: "output".into(),
@@ -35,6 +40,7 @@ fn plan(perms: &[Permission]) -> Plan {
         permissions: perms.to_vec(),
         probe_key: KEY.into(),
         uid: "uid-1".into(),
+        keys: keys(),
         probe_body: "probe body".into(),
         leftover: None,
         previous: vec![],
@@ -100,11 +106,23 @@ fn world_denying(actions: &[&'static str]) -> World {
     }
 }
 
-/// A world holding an object at the probe key, with `marker` metadata.
-fn world_with_object(mut w: World, body: &[u8], marker: Option<&str>) -> World {
-    w.objects.insert(KEY.into(), body.to_vec());
-    if let Some(uid) = marker {
-        w.metadata.insert(KEY.into(), crate::testing::marker(uid));
+/// A world holding an object at the probe key, with the marker the
+/// operator writes for connection `marker` (signed with [`keys`]).
+fn world_with_object(w: World, body: &[u8], marker: Option<&str>) -> World {
+    let meta = marker.map(|uid| crate::testing::marker(&keys(), uid, KEY, body));
+    world_with(w, KEY, body, meta)
+}
+
+/// A world holding an object at `key` with user metadata `meta`.
+fn world_with(
+    mut w: World,
+    key: &str,
+    body: &[u8],
+    meta: Option<std::collections::HashMap<String, String>>,
+) -> World {
+    w.objects.insert(key.into(), body.to_vec());
+    if let Some(m) = meta {
+        w.metadata.insert(key.into(), m);
     }
     w
 }

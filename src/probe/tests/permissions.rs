@@ -110,12 +110,24 @@ async fn stores_without_conditional_writes_get_no_probe_object() {
 }
 
 #[tokio::test]
-async fn read_back_of_other_content_is_unverified_and_still_cleaned_up() {
-    let w = World {
-        corrupt_reads: Some(b"something else".to_vec()),
-        ..Default::default()
-    };
-    let r = run_with(w, &plan(&all())).await;
-    assert_eq!(result(&r.out, GetObject), PermissionOutcome::Unverified);
-    assert!(r.world.lock().unwrap().objects.is_empty());
+async fn read_back_of_other_content_fails_with_its_own_reason_and_is_still_cleaned_up() {
+    let p = plan(&all());
+    let same_length = vec![b'x'; p.probe_body.len()];
+    for corrupt in [b"something else".to_vec(), same_length] {
+        let w = World {
+            corrupt_reads: Some(corrupt),
+            ..Default::default()
+        };
+        let r = run_with(w, &p).await;
+        assert_eq!(
+            r.out.reason,
+            Reason::ProbeContentMismatch,
+            "{}",
+            r.out.message
+        );
+        assert_eq!(r.out.reason.severity(), crate::outcome::Severity::Definite);
+        assert!(r.out.message.contains(KEY), "{}", r.out.message);
+        assert_eq!(result(&r.out, GetObject), PermissionOutcome::Unverified);
+        assert!(r.world.lock().unwrap().objects.is_empty());
+    }
 }

@@ -53,12 +53,39 @@ fn a_recorded_leftover_other_than_the_own_probe_key_is_ignored() {
         ("other-bucket", KEY),
         ("output", "old/.s3connection-probe/uid-1"),
         ("output", "customers/.s3connection-probe/another-uid"),
+        ("output", "customers/.s3connection-probe/uid-1.0123"),
+        (
+            "output",
+            "customers/.s3connection-probe/uid-1.0123456789abcdeX",
+        ),
+        (
+            "output",
+            "customers/.s3connection-probe/uid-1/0123456789abcdef",
+        ),
     ] {
-        let plan = Plan::new(&spec, &resolved, &id, with(bucket, key), now);
+        let plan = Plan::new(&spec, &resolved, &id, with(bucket, key), now, keys());
         assert_eq!(plan.leftover, None, "{bucket}/{key} must be ignored");
     }
-    let plan = Plan::new(&spec, &resolved, &id, with("output", KEY), now);
-    assert_eq!(plan.leftover.map(|l| l.key), Some(KEY.to_string()));
+    let other = format!("{KEY}.0123456789abcdef");
+    for key in [KEY, &other] {
+        let plan = Plan::new(&spec, &resolved, &id, with("output", key), now, keys());
+        assert_eq!(plan.leftover.map(|l| l.key), Some(key.to_string()));
+    }
+}
+
+#[test]
+fn other_probe_keys_are_fresh_and_recognised_as_the_connections_own() {
+    use crate::probe::{is_probe_key, other_probe_key};
+    let (a, b) = (
+        other_probe_key("customers/", "uid-1"),
+        other_probe_key("customers/", "uid-1"),
+    );
+    assert_ne!(a, b);
+    assert!(a.starts_with(&format!("{KEY}.")), "{a}");
+    assert!(is_probe_key("customers/", "uid-1", &a));
+    assert!(is_probe_key("customers/", "uid-1", KEY));
+    assert!(!is_probe_key("customers/", "uid-2", &a));
+    assert!(!is_probe_key("", "uid-1", &a));
 }
 
 #[test]

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
-use testkit::chart::{CHART, args_of, docs, find, flag_values, helm, rendered};
+use testkit::chart::{CHART, args_of, docs, find, flag_values, helm, named, rendered};
 
 /// Whether a ClusterRole is aggregated into a built-in role (rights for
 /// people, not for the operator).
@@ -60,6 +60,26 @@ fn expected_rules() -> Value {
     ])
 }
 
+/// The probe marker's key: only its one Secret read, Secrets created only in
+/// the release namespace, and the operator told its name.
+fn assert_probe_key_role(d: &[Value]) {
+    let name = "s3c-s3-connection-operator-probe-key";
+    let role = named(d, "Role", name);
+    assert_eq!(role["metadata"]["namespace"], "s3c-system");
+    assert_eq!(
+        role["rules"],
+        json!([
+            {"apiGroups": [""], "resources": ["secrets"], "resourceNames": [name], "verbs": ["get"]},
+            {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]},
+        ])
+    );
+    let rb = named(d, "RoleBinding", name);
+    assert_eq!(rb["roleRef"]["kind"], "Role");
+    assert_eq!(rb["metadata"]["namespace"], "s3c-system");
+    assert_eq!(flag_values(&args_of(d), "probe-key-secret"), [name]);
+    assert!(find(d, "Secret").is_empty(), "the chart renders no key");
+}
+
 #[test]
 fn chart_lints_and_renders_least_privilege_and_a_restricted_pod() {
     let (ok, out) = helm(&["lint", CHART], None);
@@ -81,11 +101,12 @@ fn chart_lints_and_renders_least_privilege_and_a_restricted_pod() {
         1,
         "all namespaces by default"
     );
-    let lease_role = find(&d, "Role");
+    let lease_role = named(&d, "Role", "s3c-s3-connection-operator-leader-election");
     assert_eq!(
-        lease_role[0]["rules"],
+        lease_role["rules"],
         json!([{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "create", "patch"]}])
     );
+    assert_probe_key_role(&d);
 
     let deploy = find(&d, "Deployment")[0];
     let pod = &deploy["spec"]["template"]["spec"];
@@ -152,13 +173,18 @@ fn chart_lints_and_renders_least_privilege_and_a_restricted_pod() {
     assert!(ok, "{out}");
     let d = docs(&out);
     assert!(find(&d, "ClusterRoleBinding").is_empty());
-    let rb = find(&d, "RoleBinding");
+    let rb: Vec<_> = find(&d, "RoleBinding")
+        .into_iter()
+        .filter(|rb| rb["roleRef"]["kind"] == "ClusterRole")
+        .collect();
     assert_eq!(rb.len(), 1);
     assert_eq!(rb[0]["metadata"]["namespace"], "team-a");
-    assert!(
-        find(&d, "Role").is_empty(),
+    assert_eq!(
+        find(&d, "Role").len(),
+        1,
         "no lease Role without leader election"
     );
+    assert_probe_key_role(&d);
     let args = serde_json::to_string(
         &find(&d, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]["args"],
     )
@@ -188,7 +214,7 @@ fn chart_watching_two_namespaces_binds_each_and_nothing_cluster_wide() {
     );
     let leases = find(&d, "RoleBinding")
         .into_iter()
-        .filter(|rb| rb["roleRef"]["kind"] == "Role")
+        .filter(|rb| rb["roleRef"]["name"] == "s3c-s3-connection-operator-leader-election")
         .collect::<Vec<_>>();
     assert_eq!(leases.len(), 1, "the leader-election RoleBinding");
     assert_eq!(leases[0]["metadata"]["namespace"], "s3c-system");

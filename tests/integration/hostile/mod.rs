@@ -1,19 +1,28 @@
 //! A tenant who may create S3Connections, and endpoints that misbehave on
 //! purpose: each test runs its own small hostile server on 127.0.0.1
 //! ([`server`]: one that records what it is sent, one that streams an
-//! endless body, one that accepts connections and never answers) and checks
-//! that no Secret value leaves for an endpoint that is not allowed
-//! ([`secrets`]), the operator never exits, its memory stays bounded, other
-//! tenants are still served in time ([`endpoints`]), and objects the
-//! operator did not write stay byte for byte ([`foreign`]).
+//! endless body, one that accepts connections and never answers, one that
+//! flaps) and checks that no Secret value leaves for an endpoint that is
+//! not allowed ([`secrets`]), the operator never exits, its memory stays
+//! bounded, other tenants are still served in time ([`endpoints`],
+//! [`fairness`]), annotations grow nothing and forge no log line
+//! ([`annotations`]), one principal's IAM trouble is not another's
+//! ([`principals`]), what the operator writes to the API server is bounded
+//! ([`writes`]), objects the operator did not write stay byte for byte
+//! ([`foreign`]), and against a small S3 store the test controls
+//! ([`store`]) the probe object is deleted only on condition and a store
+//! that returns other bytes than it stored fails the connection
+//! ([`probes`]).
 
 mod annotations;
 mod endpoints;
 mod fairness;
 mod foreign;
 mod principals;
+mod probes;
 mod secrets;
 mod server;
+mod store;
 mod writes;
 
 use testkit::{Spec, TestEnv};

@@ -89,17 +89,39 @@ async fn operator_runs_with_only_the_charts_permissions() {
     // Outside the watched namespace it reads nothing.
     assert!(!can(&client, "default", "get", "", "secrets").await);
 
+    // The probe marker's key: its one Secret in the release namespace,
+    // which the operator may create there and read, and nowhere else.
+    let key_secret = flag_values(&args, "probe-key-secret");
+    assert_eq!(key_secret, [format!("{sa}-probe-key")], "{args:?}");
+    assert!(can(&client, &ns, "create", "", "secrets").await);
+    assert!(!can(&client, &ns, "update", "", "secrets").await);
+
     let kc = kubeconfig.to_str().unwrap();
     let op = Operator::start_with(
         &env,
         Some(&tenant),
-        &["--leader-election", "--lease-namespace", &ns],
-        &[("KUBECONFIG", kc), ("POD_NAME", "installed-operator")],
+        &[
+            "--leader-election",
+            "--lease-namespace",
+            &ns,
+            "--probe-key-secret",
+            &key_secret[0],
+        ],
+        &[
+            ("KUBECONFIG", kc),
+            ("POD_NAME", "installed-operator"),
+            ("POD_NAMESPACE", &ns),
+        ],
     )
     .await;
     let c = env
         .wait_ready(&tenant, "data", "True", Some("Validated"))
         .await;
+    let made = Api::<k8s_openapi::api::core::v1::Secret>::namespaced(env.kube.clone(), &ns)
+        .get(&key_secret[0])
+        .await
+        .expect("the operator made its key Secret");
+    assert_eq!(made.data.unwrap()["current"].0.len(), 32);
     assert_eq!(c.status.unwrap().auth.as_deref(), Some("AccessKey"));
     assert!(
         !op.log().contains("forbidden"),

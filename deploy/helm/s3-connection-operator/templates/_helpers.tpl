@@ -202,6 +202,7 @@ would refuse to start, or one would silently win): fail naming the value.
   "--leader-election" "leaderElection.enabled"
   "--lease-namespace" "leaderElection.enabled (the Lease is in the release namespace)"
   "--lease-name" "leaderElection.enabled (the Lease is named after the release)"
+  "--probe-key-secret" "fullnameOverride (the Secret is named after the release)"
 }}
 {{- range .Values.extraArgs }}
 {{- $flag := regexReplaceAll "=.*$" . "" }}
@@ -209,4 +210,11 @@ would refuse to start, or one would silently win): fail naming the value.
 {{- fail (printf "extraArgs: %s is set by the chart; use the value %s instead" $flag (get $owned $flag)) }}
 {{- end }}
 {{- end }}
+{{- end }}
+
+{{/*
+The Secret that holds the probe marker's key (made by the operator).
+*/}}
+{{- define "s3-connection-operator.probeKeySecret" -}}
+{{ include "s3-connection-operator.fullname" . }}-probe-key
 {{- end }}
