@@ -100,6 +100,16 @@ struct RunArgs {
     /// over this long after a leader dies without releasing it.
     #[arg(long, env = "LEASE_DURATION", default_value_t = 15, value_parser = clap::value_parser!(u64).range(2..=600))]
     lease_duration: u64,
+    /// Use (and watch) only Secrets labelled `s3connection.dev/credentials:
+    /// "true"` for credentials; a connection naming an unlabelled Secret
+    /// reports `SecretLabelMissing`. Off by default in this release; on by
+    /// default from the next minor release.
+    #[arg(long, env = "REQUIRE_CREDENTIALS_LABEL")]
+    require_credentials_label: bool,
+    /// MiB the assumed-role credential cache may hold (the least recently
+    /// used sessions are forgotten first).
+    #[arg(long, env = "CREDENTIAL_CACHE_MIB", default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    credential_cache_mib: u64,
 }
 
 fn main() -> anyhow_free::Result {
@@ -157,6 +167,11 @@ async fn run(args: RunArgs) -> anyhow_free::Result {
         namespaces: args.namespaces.clone(),
         allowed_endpoints,
         validation_timeout: args.validation_timeout,
+        require_credentials_label: args.require_credentials_label,
+        credential_cache: s3_connection_operator::credentials::CacheLimits {
+            bytes: usize::try_from(args.credential_cache_mib << 20).unwrap_or(usize::MAX),
+            ..Default::default()
+        },
         ..Default::default()
     };
     tracing::info!(
@@ -172,6 +187,7 @@ async fn run(args: RunArgs) -> anyhow_free::Result {
         namespace_concurrency = config.namespace_concurrency,
         default_interval_s = config.default_interval.as_secs(),
         leader_election = args.leader_election,
+        require_credentials_label = config.require_credentials_label,
         "starting s3-connection-operator {}",
         env!("CARGO_PKG_VERSION")
     );

@@ -15,7 +15,7 @@ use super::slots::Slots;
 use crate::allowlist::Allowlist;
 use crate::aws::{AwsFactory, Identities, Outages};
 use crate::crd;
-use crate::credentials::{CredentialCache, Resolver, SecretVersions, role};
+use crate::credentials::{CacheLimits, CredentialCache, Resolver, SecretVersions, role};
 use crate::status::write;
 use crate::telemetry::Metrics;
 
@@ -45,6 +45,11 @@ pub struct Config {
     pub retry_base: Duration,
     /// How long in-flight validations may run after a shutdown request.
     pub shutdown_grace: Duration,
+    /// Use only Secrets labelled `s3connection.dev/credentials: "true"` for
+    /// credentials, and watch only those.
+    pub require_credentials_label: bool,
+    /// How much the assumed-role credential cache may hold.
+    pub credential_cache: CacheLimits,
 }
 
 impl Default for Config {
@@ -61,6 +66,8 @@ impl Default for Config {
             status_timeout: Duration::from_secs(10),
             retry_base: Duration::from_secs(5),
             shutdown_grace: Duration::from_secs(30),
+            require_credentials_label: false,
+            credential_cache: CacheLimits::default(),
         }
     }
 }
@@ -115,12 +122,17 @@ impl Context {
 impl Context {
     /// The context of a controller with `config`.
     pub fn new(client: Client, metrics: Metrics, aws: Arc<dyn AwsFactory>, config: Config) -> Self {
+        let credentials = CredentialCache::new(
+            config.credential_cache,
+            metrics.credential_cache_entries.clone(),
+            metrics.credential_cache_bytes.clone(),
+        );
         Self {
             events: write::Events::new(client.clone(), std::env::var("POD_NAME").ok()),
             client,
             metrics,
             aws,
-            credentials: CredentialCache::default(),
+            credentials,
             secrets: SecretVersions::default(),
             accounts: role::ServiceAccounts::default(),
             outages: Arc::default(),
@@ -146,6 +158,7 @@ impl Context {
             accounts: &self.accounts,
             allow_operator_identity: self.config.allow_operator_identity,
             cluster_name: self.config.cluster_name.as_deref(),
+            require_credentials_label: self.config.require_credentials_label,
         }
     }
 }

@@ -21,6 +21,7 @@ use super::related::after_first_list;
 use super::resume::{NoBackoff, resilient};
 use super::{Context, Freshness, error_policy, reconcile};
 use crate::crd::{S3Connection, S3ConnectionSpec};
+use crate::credentials::secret::credentials_selector;
 use crate::status::conditions::{CondStatus, ConditionType, find};
 use crate::telemetry::ConnectionView;
 
@@ -265,17 +266,22 @@ fn controller(
         let ctx = ctx.clone();
         move || ctx.related.listed()
     };
+    // With labelled credentials required, only labelled Secrets are
+    // watched: the operator then never learns of any other Secret from its
+    // watch (an unlabelled one a connection names is read, and refused, when
+    // it validates).
+    let secret_watch = if ctx.config.require_credentials_label {
+        watcher::Config::default().labels(&credentials_selector())
+    } else {
+        watcher::Config::default()
+    };
     let mut versions = ctx.secrets.watch();
-    let secret_events = resilient(
-        "secrets",
-        watcher(secrets, watcher::Config::default()),
-        metrics.clone(),
-    )
-    .inspect(move |ev| {
-        if let Ok(ev) = ev {
-            versions.apply(ev);
-        }
-    });
+    let secret_events = resilient("secrets", watcher(secrets, secret_watch), metrics.clone())
+        .inspect(move |ev| {
+            if let Ok(ev) = ev {
+                versions.apply(ev);
+            }
+        });
     let secret_events = after_first_list(secret_events, listed())
         .touched_objects()
         .predicate_filter(predicates::resource_version, Default::default());

@@ -136,6 +136,10 @@ pub struct Metrics {
     pub aws_requests: Family<AwsLabels, Counter>,
     /// `aws_request_duration_seconds{service,operation}`.
     pub aws_request_duration: Family<AwsOperationLabels, Histogram, fn() -> Histogram>,
+    /// `credential_cache_entries`: assumed-role sessions cached.
+    pub credential_cache_entries: Gauge,
+    /// `credential_cache_bytes`: what they take, as the cache counts it.
+    pub credential_cache_bytes: Gauge,
     ready_source: ReadySource,
 }
 
@@ -160,6 +164,8 @@ impl Default for Metrics {
             aws_request_duration: Family::new_with_constructor(|| {
                 Histogram::new([0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0])
             }),
+            credential_cache_entries: Gauge::default(),
+            credential_cache_bytes: Gauge::default(),
             ready_source: ReadySource::default(),
         }
     }
@@ -246,6 +252,16 @@ impl Metrics {
             "kube_requests",
             "Requests the operator sent to the Kubernetes API server, by verb",
             self.kube_requests.clone(),
+        );
+        r.register(
+            "credential_cache_entries",
+            "Assumed-role sessions whose credentials are cached (bounded; the least recently used go first)",
+            self.credential_cache_entries.clone(),
+        );
+        r.register(
+            "credential_cache_bytes",
+            "Bytes the cached assumed-role credentials take, as the cache counts them (bounded by --credential-cache-mib)",
+            self.credential_cache_bytes.clone(),
         );
         r.register_collector(Box::new(self.ready_source.collector()));
     }
