@@ -114,6 +114,19 @@ fn slim(c: &mut S3Connection) {
     };
 }
 
+/// The Secret watch: with labelled credentials required, only labelled
+/// Secrets, so that the operator never learns of any other Secret from its
+/// watch (an unlabelled one a connection names is refused from its
+/// metadata when it validates).
+fn secret_watch(require_label: bool) -> watcher::Config {
+    let all = watcher::Config::default();
+    if require_label {
+        all.labels(&credentials_selector())
+    } else {
+        all
+    }
+}
+
 /// What the metrics show of each cached connection.
 pub fn connection_views<'a>(
     stores: impl Iterator<Item = &'a Store<S3Connection>>,
@@ -266,15 +279,7 @@ fn controller(
         let ctx = ctx.clone();
         move || ctx.related.listed()
     };
-    // With labelled credentials required, only labelled Secrets are
-    // watched: the operator then never learns of any other Secret from its
-    // watch (an unlabelled one a connection names is read, and refused, when
-    // it validates).
-    let secret_watch = if ctx.config.require_credentials_label {
-        watcher::Config::default().labels(&credentials_selector())
-    } else {
-        watcher::Config::default()
-    };
+    let secret_watch = secret_watch(ctx.config.require_credentials_label);
     let mut versions = ctx.secrets.watch();
     let secret_events = resilient("secrets", watcher(secrets, secret_watch), metrics.clone())
         .inspect(move |ev| {
@@ -383,6 +388,15 @@ mod tests {
         assert_eq!(m.annotations.as_ref().map(|a| a.len()), Some(1));
         assert!(m.labels.is_none() && m.finalizers.is_none());
         assert!(m.owner_references.is_none() && m.managed_fields.is_none());
+    }
+
+    #[test]
+    fn with_the_label_required_only_labelled_secrets_are_watched() {
+        assert_eq!(secret_watch(false).label_selector, None);
+        assert_eq!(
+            secret_watch(true).label_selector.as_deref(),
+            Some("s3connection.dev/credentials=true")
+        );
     }
 
     fn meta<K: Resource<DynamicType = ()>>(ns: &str, name: &str) -> PartialObjectMeta<K> {

@@ -11,6 +11,9 @@ mod endpoints;
 mod foreign;
 mod secrets;
 mod server;
+mod sts;
+mod sts_cache;
+mod typed_secrets;
 
 use testkit::Spec;
 

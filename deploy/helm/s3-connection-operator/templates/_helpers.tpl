@@ -202,6 +202,7 @@ would refuse to start, or one would silently win): fail naming the value.
   "--leader-election" "leaderElection.enabled"
   "--lease-namespace" "leaderElection.enabled (the Lease is in the release namespace)"
   "--lease-name" "leaderElection.enabled (the Lease is named after the release)"
+  "--require-credentials-label" "requireCredentialsLabel"
 }}
 {{- range .Values.extraArgs }}
 {{- $flag := regexReplaceAll "=.*$" . "" }}
