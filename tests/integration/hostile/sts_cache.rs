@@ -34,7 +34,8 @@ async fn a_hostile_sts_cannot_grow_the_credential_cache() {
     let env = TestEnv::new(OPERATOR).await;
     let ns = env.namespace("hostile-sts").await;
     let sts = HostileServer::start(Behaviour::Sts).await;
-    // A token audience of its own (never one AWS accepts) for this endpoint.
+    // IRSA to a store: a token audience of its own (never one AWS accepts)
+    // for this endpoint, so the web identity exchange happens at the store.
     env.service_account(
         &ns,
         "tenant",
@@ -120,12 +121,17 @@ async fn a_hostile_sts_cannot_grow_the_credential_cache() {
             );
         }
     }
-    let issued = sts
-        .requests()
-        .iter()
-        .filter(|r| r.contains("Action=AssumeRole"))
-        .count();
-    assert!(issued >= ROLES, "each role was assumed: {issued}");
+    let requests = sts.requests();
+    let asked = |action: &str| {
+        let action = format!("Action={action}&");
+        requests.iter().filter(|r| r.contains(&action)).count()
+    };
+    let (own, web) = (asked("AssumeRole"), asked("AssumeRoleWithWebIdentity"));
+    assert!(own >= OPERATOR_ROLES, "each role was assumed: {own}");
+    assert!(
+        web >= ROLES - OPERATOR_ROLES,
+        "each web identity exchanged: {web}"
+    );
 
     // The cache holds what fits its bound, the least recently used gone.
     let m = Metrics::parse(&metrics(&op).await);
