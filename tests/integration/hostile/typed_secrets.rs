@@ -1,17 +1,14 @@
 //! Secrets that are not meant for credentials: a typed Secret (a registry
-//! login, a TLS key) named as an access key is refused before anything of
-//! it is read, and with `--require-credentials-label` so is an unlabelled
-//! one; a recording endpoint never sees their values. Only labelled Secrets
+//! login, a TLS key) named as an access key is refused before any of its
+//! values is used, and with `--require-credentials-label` so is an
+//! unlabelled one; a recording endpoint never sees their values. Only labelled Secrets
 //! are watched then, and labelling one brings its connection to life.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 
-use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
-use kube::api::{Patch, PatchParams, PostParams};
-use serde_json::json;
+use kube::api::PostParams;
 use testkit::{ALL, Operator, Setup, TestEnv, condition};
 
 use super::server::{Behaviour, HostileServer};
@@ -23,34 +20,13 @@ const LABEL: &str = "s3connection.dev/credentials";
 /// Secret `name` of type `type_` with `data`.
 async fn typed_secret(env: &TestEnv, ns: &str, name: &str, type_: &str, data: &[(&str, &str)]) {
     let secret = Secret {
-        metadata: kube::api::ObjectMeta {
-            name: Some(name.into()),
-            ..Default::default()
-        },
         type_: Some(type_.into()),
-        data: Some(
-            data.iter()
-                .map(|(k, v)| (k.to_string(), ByteString(v.as_bytes().to_vec())))
-                .collect::<BTreeMap<_, _>>(),
-        ),
-        ..Default::default()
+        ..testkit::objects::secret(name, data)
     };
     Api::<Secret>::namespaced(env.kube.clone(), ns)
         .create(&PostParams::default(), &secret)
         .await
         .expect("create typed secret");
-}
-
-/// Set (`Some("true")`) or remove the credentials label of Secret `name`.
-async fn label(env: &TestEnv, ns: &str, name: &str, value: Option<&str>) {
-    Api::<Secret>::namespaced(env.kube.clone(), ns)
-        .patch(
-            name,
-            &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"labels": {LABEL: value}}})),
-        )
-        .await
-        .expect("label secret");
 }
 
 #[tokio::test]
@@ -173,16 +149,17 @@ async fn with_the_label_required_only_labelled_secrets_are_watched_and_used() {
     env.apply_connection(&ns, "data", spec).await;
     env.wait_ready(&ns, "data", "False", Some("SecretLabelMissing"))
         .await;
-    label(&env, &ns, "creds", Some("true")).await;
+    env.label_secret(&ns, "creds", LABEL, Some("true")).await;
     env.wait_ready(&ns, "data", "True", Some("Validated")).await;
     // The label removed: the Secret leaves the watch, and is refused again.
-    label(&env, &ns, "creds", None).await;
+    env.label_secret(&ns, "creds", LABEL, None).await;
     env.wait_ready(&ns, "data", "False", Some("SecretLabelMissing"))
         .await;
 
     // And a labelled Secret's values do reach the allowed endpoint (as
     // signatures): the label is what decides.
-    label(&env, &ns, "unlabelled", Some("true")).await;
+    env.label_secret(&ns, "unlabelled", LABEL, Some("true"))
+        .await;
     env.wait_ready(&ns, "rec", "False", Some("AccessDenied"))
         .await;
     assert!(
