@@ -15,7 +15,7 @@ mod sts;
 mod sts_cache;
 mod typed_secrets;
 
-use testkit::Spec;
+use testkit::{Operator, Spec, TestEnv};
 
 pub(super) const AK: &str = "AWS_ACCESS_KEY_ID";
 pub(super) const SK: &str = "AWS_SECRET_ACCESS_KEY";
@@ -23,4 +23,16 @@ pub(super) const SK: &str = "AWS_SECRET_ACCESS_KEY";
 /// A spec for `bucket` on `endpoint` with the keys of Secret `secret`.
 pub(super) fn spec_at(endpoint: &str, bucket: &str, secret: &str) -> Spec {
     Spec::access_key(bucket, endpoint, secret).interval("1m")
+}
+
+/// Everything anyone can read of what the operator said about namespace
+/// `ns`: its connections (status included), its events, the operator's log.
+pub(super) async fn everything_told(env: &TestEnv, ns: &str, op: &Operator) -> String {
+    let conns = env.connections(ns).list(&Default::default()).await.unwrap();
+    format!(
+        "{}{}{}",
+        serde_json::to_string(&conns).unwrap(),
+        serde_json::to_string(&env.events(ns).await).unwrap(),
+        op.log()
+    )
 }

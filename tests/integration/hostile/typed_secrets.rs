@@ -12,7 +12,7 @@ use kube::api::PostParams;
 use testkit::{ALL, Operator, Setup, TestEnv, condition};
 
 use super::server::{Behaviour, HostileServer};
-use super::{AK, SK, spec_at};
+use super::{AK, SK, everything_told, spec_at};
 use crate::OPERATOR;
 
 const LABEL: &str = "s3connection.dev/credentials";
@@ -85,18 +85,7 @@ async fn a_typed_secret_is_never_used_as_credentials() {
         0,
         "not a single request to the endpoint"
     );
-    let everything = format!(
-        "{}{}{}",
-        serde_json::to_string(
-            &env.connections(&ns)
-                .list(&Default::default())
-                .await
-                .unwrap()
-        )
-        .unwrap(),
-        serde_json::to_string(&env.events(&ns).await).unwrap(),
-        op.log()
-    );
+    let everything = everything_told(&env, &ns, &op).await;
     for value in ["cmVnaXN0cnk6aHVudGVyMg", tls_key] {
         assert!(!everything.contains(value), "a value leaked");
     }
