@@ -37,7 +37,7 @@ pub fn believed_expiry(
 pub struct Limits {
     /// Sessions kept at most.
     pub entries: usize,
-    /// Bytes kept at most, as [`Cached::size`] counts them.
+    /// Bytes kept at most: each session's strings plus a fixed overhead.
     pub bytes: usize,
 }
 
@@ -138,16 +138,17 @@ impl Entries {
     fn remove(&mut self, key: &SessionKey) {
         if let Some(old) = self.by_key.remove(key) {
             self.by_use.remove(&old.used);
-            self.bytes -= old.size;
+            self.bytes = self.bytes.saturating_sub(old.size);
         }
     }
 
-    fn evict_oldest(&mut self) {
-        if let Some((_, key)) = self.by_use.pop_first()
-            && let Some(old) = self.by_key.remove(&key)
-        {
-            self.bytes -= old.size;
-        }
+    /// Forget the least recently used session; false when there is none.
+    fn evict_oldest(&mut self) -> bool {
+        let Some((_, key)) = self.by_use.pop_first() else {
+            return false;
+        };
+        self.remove(&key);
+        true
     }
 }
 
@@ -221,9 +222,9 @@ impl CredentialCache {
             e.remove(k);
         }
         if size <= self.limits.bytes && self.limits.entries > 0 {
-            while e.by_key.len() >= self.limits.entries || e.bytes + size > self.limits.bytes {
-                e.evict_oldest();
-            }
+            while (e.by_key.len() >= self.limits.entries || e.bytes + size > self.limits.bytes)
+                && e.evict_oldest()
+            {}
             let used = e.tick();
             e.by_use.insert(used, key.clone());
             e.bytes += size;
