@@ -118,6 +118,16 @@ struct RunArgs {
     /// Namespace of --probe-key-secret (default: POD_NAMESPACE).
     #[arg(long, env = "PROBE_KEY_NAMESPACE")]
     probe_key_namespace: Option<String>,
+    /// Use (and watch) only Secrets labelled `s3connection.dev/credentials:
+    /// "true"` for credentials; a connection naming an unlabelled Secret
+    /// reports `SecretLabelMissing`. Off by default in this release; on by
+    /// default from the next minor release.
+    #[arg(long, env = "REQUIRE_CREDENTIALS_LABEL")]
+    require_credentials_label: bool,
+    /// MiB the assumed-role credential cache may hold (the least recently
+    /// used sessions are forgotten first).
+    #[arg(long, env = "CREDENTIAL_CACHE_MIB", default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    credential_cache_mib: u64,
 }
 
 fn main() -> anyhow_free::Result {
@@ -177,6 +187,11 @@ async fn run(args: RunArgs) -> anyhow_free::Result {
         allowed_endpoints,
         validation_timeout: args.validation_timeout,
         probe_keys,
+        require_credentials_label: args.require_credentials_label,
+        credential_cache: s3_connection_operator::credentials::CacheLimits {
+            bytes: usize::try_from(args.credential_cache_mib << 20).unwrap_or(usize::MAX),
+            ..Default::default()
+        },
         ..Default::default()
     };
     tracing::info!(
@@ -192,6 +207,7 @@ async fn run(args: RunArgs) -> anyhow_free::Result {
         namespace_concurrency = config.namespace_concurrency,
         default_interval_s = config.default_interval.as_secs(),
         leader_election = args.leader_election,
+        require_credentials_label = config.require_credentials_label,
         "starting s3-connection-operator {}",
         env!("CARGO_PKG_VERSION")
     );

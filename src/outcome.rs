@@ -60,6 +60,11 @@ pub enum Reason {
     /// The store returned other content for the probe object than it was
     /// given: what a workload reads from it cannot be trusted.
     ProbeContentMismatch,
+    /// The Secret named for credentials is not of type `Opaque`.
+    SecretTypeNotAllowed,
+    /// The Secret named for credentials lacks the label the operator
+    /// requires (`s3connection.dev/credentials: "true"`).
+    SecretLabelMissing,
 }
 
 /// How far a reason lets the operator trust the connection.
@@ -120,7 +125,9 @@ impl Reason {
             | Reason::RoleArnMissing
             | Reason::OperatorIdentityDisabled
             | Reason::InvalidCredentials
-            | Reason::AssumeRoleFailed => Check::Credentials,
+            | Reason::AssumeRoleFailed
+            | Reason::SecretTypeNotAllowed
+            | Reason::SecretLabelMissing => Check::Credentials,
             Reason::BucketNotFound
             | Reason::WrongRegion
             | Reason::InvalidResponse
@@ -190,15 +197,11 @@ impl Part {
 pub enum ValueFlaw {
     /// Nothing in it.
     Empty,
-    /// Characters other than printable ASCII without spaces.
+    /// Characters other than printable ASCII without spaces (or not text).
     NotPrintable(Part),
-    /// Longer than AWS allows.
-    TooLong {
-        /// Which credential.
-        part: Part,
-        /// Its length.
-        len: usize,
-    },
+    /// Longer than AWS allows (by how much is not kept: texts never tell a
+    /// value's length).
+    TooLong(Part),
     /// A CA bundle without a PEM certificate.
     NotPem,
 }
@@ -208,8 +211,6 @@ pub enum ValueFlaw {
 pub enum KeyFlaw {
     /// The Secret has no such key.
     Absent,
-    /// The value is not UTF-8 text.
-    NotText,
     /// The value is empty (or only whitespace).
     Empty,
 }

@@ -17,7 +17,7 @@ use aws_credential_types::Credentials;
 use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, Client};
 
-pub use cache::{CredentialCache, SessionKey};
+pub use cache::{CredentialCache, Limits as CacheLimits, SessionKey};
 pub use redact::Redactor;
 pub use secret::credentials_from_secret;
 pub use versions::SecretVersions;
@@ -90,10 +90,7 @@ pub fn check_value(part: Part, value: &str) -> Result<(), ValueFlaw> {
         return Err(ValueFlaw::NotPrintable(part));
     }
     if value.len() > part.max_len() {
-        return Err(ValueFlaw::TooLong {
-            part,
-            len: value.len(),
-        });
+        return Err(ValueFlaw::TooLong(part));
     }
     Ok(())
 }
@@ -138,6 +135,9 @@ pub struct Resolver<'a> {
     pub cluster_name: Option<&'a str>,
     /// Upper bound for each call to the API server (gets, token requests).
     pub api_timeout: std::time::Duration,
+    /// Whether a Secret must be labelled `s3connection.dev/credentials:
+    /// "true"` to be used for credentials.
+    pub require_credentials_label: bool,
 }
 
 impl Resolver<'_> {
@@ -184,18 +184,32 @@ impl Resolver<'_> {
             return Ok(resolved);
         }
         let api: Api<Secret> = Api::namespaced(self.client.clone(), ns);
+        let not_found = || {
+            messages::secret_not_found(
+                name,
+                ns,
+                &keys.access_key_id_key,
+                &keys.secret_access_key_key,
+            )
+        };
+        // A Secret the labelled watch has not seen: its labels first, so
+        // that nothing of an unlabelled Secret is read.
+        if self.require_credentials_label && self.secrets.current(ns, name).is_none() {
+            let what = || format!("get Secret {ns}/{name} metadata");
+            let meta = within(self.api_timeout, what, api.get_metadata_opt(name))
+                .await?
+                .map_err(|e| Error::kube(what(), e))?
+                .ok_or_else(not_found)?;
+            if !secret::labelled(&meta.metadata) {
+                return Err(messages::secret_label_missing(name, secret::CREDENTIALS_LABEL).into());
+            }
+        }
         let what = || format!("get Secret {ns}/{name}");
         let secret = within(self.api_timeout, what, api.get_opt(name))
             .await?
             .map_err(|e| Error::kube(what(), e))?
-            .ok_or_else(|| {
-                messages::secret_not_found(
-                    name,
-                    ns,
-                    &keys.access_key_id_key,
-                    &keys.secret_access_key_key,
-                )
-            })?;
+            .ok_or_else(not_found)?;
+        secret::check_meant_for_credentials(&secret, self.require_credentials_label)?;
         let resolved = credentials_from_secret(&secret, keys)?;
         self.secrets.remember(
             ns,
@@ -240,14 +254,12 @@ mod tests {
         assert!(check_value(Part::AccessKeyId, &"A".repeat(129)).is_err());
         assert!(check_value(Part::SecretAccessKey, &"A".repeat(257)).is_err());
         let e = check_value(Part::SessionToken, &"F".repeat(8193)).unwrap_err();
-        assert_eq!(
-            e,
-            ValueFlaw::TooLong {
-                part: Part::SessionToken,
-                len: 8193
-            }
-        );
+        assert_eq!(e, ValueFlaw::TooLong(Part::SessionToken));
+        // The text states the rule; it tells neither the value's length nor
+        // which rule it broke.
         let text = crate::messages::value_flaw(e);
-        assert!(text.contains("8193") && text.contains("8192"), "{text}");
+        assert!(text.contains("8192") && !text.contains("8193"), "{text}");
+        let unprintable = check_value(Part::SessionToken, "F\nF").unwrap_err();
+        assert_eq!(crate::messages::value_flaw(unprintable), text);
     }
 }

@@ -10,6 +10,7 @@ use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::Api;
 use kube::api::{ObjectMeta, PostParams};
 
+use super::cache::believed_expiry;
 use super::versions::{IndexWriter, Indexes};
 use super::{Part, Redactor, ResolveError, Resolved, Resolver, SessionKey, check_value};
 use crate::aws::S3Target;
@@ -30,6 +31,8 @@ pub const DEFAULT_AUDIENCE: &str = "sts.amazonaws.com";
 
 /// Requested lifetime of assumed-role sessions and ServiceAccount tokens.
 const SESSION_SECONDS: i32 = 3600;
+/// [`SESSION_SECONDS`]: no credentials are kept longer than this.
+const SESSION_LIFETIME: Duration = Duration::from_secs(SESSION_SECONDS as u64);
 const TOKEN_SECONDS: i64 = 600;
 
 impl Resolver<'_> {
@@ -85,9 +88,10 @@ impl Resolver<'_> {
         redactor.add(&token);
         let sts = self.aws.sts(target, None);
         let request = messages::irsa_request(ns, sa_name, &role_arn, &audience);
+        let asked_at = SystemTime::now();
         let issued =
             exchange_web_identity(&sts.client, &role_arn, &session, &token, &request).await?;
-        Ok(self.finish(issued, cache_key, role_arn, redactor)?)
+        Ok(self.finish(issued, asked_at, cache_key, role_arn, redactor)?)
     }
 
     /// A short-lived token of the ServiceAccount for `audience`.
@@ -152,6 +156,7 @@ impl Resolver<'_> {
             .role_session_name(&session)
             .external_id(&external_id)
             .duration_seconds(SESSION_SECONDS);
+        let asked_at = SystemTime::now();
         let issued = match attempt(Op::Sts, req.send()).await {
             Ok(o) => o.credentials,
             Err(f) => {
@@ -159,13 +164,16 @@ impl Resolver<'_> {
                 return Err(sts_failed(&f, &request).into());
             }
         };
-        Ok(self.finish(issued, cache_key, role_arn, Redactor::default())?)
+        Ok(self.finish(issued, asked_at, cache_key, role_arn, Redactor::default())?)
     }
 
-    /// Credentials STS issued: cached and ready for use.
+    /// Credentials STS issued for a request sent at `asked_at`: checked
+    /// (each value bounded and header-safe), cached until the expiry the
+    /// operator believes (see [`believed_expiry`]) and ready for use.
     fn finish(
         &self,
         issued: Option<aws_sdk_sts::types::Credentials>,
+        asked_at: SystemTime,
         cache_key: SessionKey,
         role_arn: String,
         mut redactor: Redactor,
@@ -179,8 +187,11 @@ impl Resolver<'_> {
             check_value(part, value)
                 .map_err(|flaw| messages::sts_credentials_unusable(&role_arn, flaw))?;
         }
-        let expires = SystemTime::try_from(c.expiration)
-            .unwrap_or_else(|_| SystemTime::now() + Duration::from_secs(900));
+        let expires = believed_expiry(
+            asked_at,
+            SESSION_LIFETIME,
+            SystemTime::try_from(c.expiration).ok(),
+        );
         redactor.add(&c.access_key_id);
         redactor.add(&c.secret_access_key);
         redactor.add(&c.session_token);

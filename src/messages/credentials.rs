@@ -18,7 +18,6 @@ pub fn secret_not_found(secret: &str, ns: &str, id_key: &str, secret_key: &str) 
 pub fn secret_key_missing(secret: &str, key: &str, flaw: KeyFlaw) -> Problem {
     let what = match flaw {
         KeyFlaw::Absent => format!("has no key {key:?}"),
-        KeyFlaw::NotText => format!("key {key:?} is not UTF-8 text"),
         KeyFlaw::Empty => format!("key {key:?} is empty"),
     };
     Problem::new(
@@ -27,7 +26,10 @@ pub fn secret_key_missing(secret: &str, key: &str, flaw: KeyFlaw) -> Problem {
     )
 }
 
-/// What is wrong with a value, completing "the value ...".
+/// What is wrong with a value, completing "the value ...". A value that
+/// is too long and one with characters that are not allowed get the same
+/// text, which states the rule: a text tells neither a value's length nor
+/// what kind of characters it holds.
 pub fn value_flaw(flaw: ValueFlaw) -> String {
     let name = |part| match part {
         Part::AccessKeyId => "an access key ID",
@@ -36,12 +38,8 @@ pub fn value_flaw(flaw: ValueFlaw) -> String {
     };
     match flaw {
         ValueFlaw::Empty => "is empty".into(),
-        ValueFlaw::NotPrintable(part) => format!(
-            "is not {}: only printable ASCII characters without spaces are allowed",
-            name(part)
-        ),
-        ValueFlaw::TooLong { part, len } => format!(
-            "is not {}: it is {len} characters long, at most {} are allowed",
+        ValueFlaw::NotPrintable(part) | ValueFlaw::TooLong(part) => format!(
+            "is not {}: it must be printable ASCII without spaces, at most {} characters",
             name(part),
             part.max_len()
         ),
@@ -214,6 +212,29 @@ pub fn invalid_credentials(code: CredentialCode, service: &str) -> Problem {
         Reason::InvalidCredentials,
         format!(
             "{service} rejected the credentials ({code}): {why}. Update the credentials the connection uses."
+        ),
+    )
+}
+
+/// The Secret named for credentials has type `type_` (the tenant's: shown
+/// tamed), not `Opaque`.
+pub fn secret_type_not_allowed(secret: &str, type_: &str) -> Problem {
+    let type_ = crate::aws::tame::arn(type_);
+    Problem::new(
+        Reason::SecretTypeNotAllowed,
+        format!(
+            "Secret {secret:?} is of type {type_}; only Secrets of type Opaque are used for credentials (a typed Secret, such as a ServiceAccount token, a TLS key or a registry login, belongs to something else, and nothing of it was read). Put the keys in an Opaque Secret and name that one in spec.auth.accessKey.secretName."
+        ),
+    )
+}
+
+/// The Secret named for credentials lacks the label `label`=true, which this
+/// operator requires.
+pub fn secret_label_missing(secret: &str, label: &str) -> Problem {
+    Problem::new(
+        Reason::SecretLabelMissing,
+        format!(
+            "Secret {secret:?} is not labelled {label}: \"true\", and this operator only uses Secrets labelled for credentials (nothing of it was read). Label it: kubectl label secret {secret} {label}=true."
         ),
     )
 }

@@ -15,7 +15,7 @@ use super::slots::Slots;
 use crate::allowlist::Allowlist;
 use crate::aws::{AwsFactory, Identities, Outages};
 use crate::crd;
-use crate::credentials::{CredentialCache, Resolver, SecretVersions, role};
+use crate::credentials::{CacheLimits, CredentialCache, Resolver, SecretVersions, role};
 use crate::status::write;
 use crate::telemetry::Metrics;
 
@@ -48,6 +48,11 @@ pub struct Config {
     /// The keys of the probe objects' marker (from the operator's Secret;
     /// by default a key of this process alone).
     pub probe_keys: crate::probe::SharedKeys,
+    /// Use only Secrets labelled `s3connection.dev/credentials: "true"` for
+    /// credentials, and watch only those.
+    pub require_credentials_label: bool,
+    /// How much the assumed-role credential cache may hold.
+    pub credential_cache: CacheLimits,
 }
 
 impl Default for Config {
@@ -65,6 +70,8 @@ impl Default for Config {
             retry_base: Duration::from_secs(5),
             shutdown_grace: Duration::from_secs(30),
             probe_keys: Default::default(),
+            require_credentials_label: false,
+            credential_cache: CacheLimits::default(),
         }
     }
 }
@@ -119,6 +126,11 @@ impl Context {
 impl Context {
     /// The context of a controller with `config`.
     pub fn new(client: Client, metrics: Metrics, aws: Arc<dyn AwsFactory>, config: Config) -> Self {
+        let credentials = CredentialCache::new(
+            config.credential_cache,
+            metrics.credential_cache_entries.clone(),
+            metrics.credential_cache_bytes.clone(),
+        );
         Self {
             events: write::Events::new(
                 client.clone(),
@@ -129,7 +141,7 @@ impl Context {
             client,
             metrics,
             aws,
-            credentials: CredentialCache::default(),
+            credentials,
             secrets: SecretVersions::default(),
             accounts: role::ServiceAccounts::default(),
             outages: Arc::default(),
@@ -156,6 +168,7 @@ impl Context {
             allow_operator_identity: self.config.allow_operator_identity,
             cluster_name: self.config.cluster_name.as_deref(),
             api_timeout: self.config.status_timeout,
+            require_credentials_label: self.config.require_credentials_label,
         }
     }
 }

@@ -22,6 +22,7 @@ use super::resume::{NoBackoff, resilient};
 use super::{Context, Freshness, error_policy, reconcile};
 use crate::crd::rules::requested_at;
 use crate::crd::{S3Connection, S3ConnectionSpec};
+use crate::credentials::secret::credentials_selector;
 use crate::status::conditions::{CondStatus, ConditionType, find};
 use crate::telemetry::ConnectionView;
 
@@ -117,6 +118,19 @@ fn slim(c: &mut S3Connection) {
         annotations,
         ..Default::default()
     };
+}
+
+/// The Secret watch: with labelled credentials required, only labelled
+/// Secrets, so that the operator never learns of any other Secret from its
+/// watch (an unlabelled one a connection names is refused from its
+/// metadata when it validates).
+fn secret_watch(require_label: bool) -> watcher::Config {
+    let all = watcher::Config::default();
+    if require_label {
+        all.labels(&credentials_selector())
+    } else {
+        all
+    }
 }
 
 /// What the metrics show of each cached connection.
@@ -271,17 +285,14 @@ fn controller(
         let ctx = ctx.clone();
         move || ctx.related.listed()
     };
+    let secret_watch = secret_watch(ctx.config.require_credentials_label);
     let mut versions = ctx.secrets.watch();
-    let secret_events = resilient(
-        "secrets",
-        watcher(secrets, watcher::Config::default()),
-        metrics.clone(),
-    )
-    .inspect(move |ev| {
-        if let Ok(ev) = ev {
-            versions.apply(ev);
-        }
-    });
+    let secret_events = resilient("secrets", watcher(secrets, secret_watch), metrics.clone())
+        .inspect(move |ev| {
+            if let Ok(ev) = ev {
+                versions.apply(ev);
+            }
+        });
     let secret_events = after_first_list(secret_events, listed())
         .touched_objects()
         .predicate_filter(predicates::resource_version, Default::default());
@@ -400,6 +411,15 @@ mod tests {
         assert_eq!(requested.annotation, "reconcile.fluxcd.io/requestedAt");
         assert!(requested.value.len() <= requested_at::MAX_LEN);
         assert_eq!(requested.token(), None);
+    }
+
+    #[test]
+    fn with_the_label_required_only_labelled_secrets_are_watched() {
+        assert_eq!(secret_watch(false).label_selector, None);
+        assert_eq!(
+            secret_watch(true).label_selector.as_deref(),
+            Some("s3connection.dev/credentials=true")
+        );
     }
 
     fn meta<K: Resource<DynamicType = ()>>(ns: &str, name: &str) -> PartialObjectMeta<K> {

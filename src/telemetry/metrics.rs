@@ -145,6 +145,10 @@ pub struct Metrics {
     pub aws_request_duration: Family<AwsOperationLabels, Histogram, fn() -> Histogram>,
     /// `events_total{outcome}`: Events about connections.
     pub events: Family<EventLabels, Counter>,
+    /// `credential_cache_entries`: assumed-role sessions cached.
+    pub credential_cache_entries: Gauge,
+    /// `credential_cache_bytes`: what they take, as the cache counts it.
+    pub credential_cache_bytes: Gauge,
     ready_source: ReadySource,
 }
 
@@ -170,6 +174,8 @@ impl Default for Metrics {
                 Histogram::new([0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0])
             }),
             events: Family::default(),
+            credential_cache_entries: Gauge::default(),
+            credential_cache_bytes: Gauge::default(),
             ready_source: ReadySource::default(),
         }
     }
@@ -264,6 +270,16 @@ impl Metrics {
             "events",
             "Events about connections by outcome (published; suppressed: over the object's budget of events per minute; failed)",
             self.events.clone(),
+        );
+        r.register(
+            "credential_cache_entries",
+            "Assumed-role sessions whose credentials are cached (bounded; the least recently used go first)",
+            self.credential_cache_entries.clone(),
+        );
+        r.register(
+            "credential_cache_bytes",
+            "Bytes the cached assumed-role credentials take, as the cache counts them (bounded by --credential-cache-mib)",
+            self.credential_cache_bytes.clone(),
         );
         r.register_collector(Box::new(self.ready_source.collector()));
     }

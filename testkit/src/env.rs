@@ -217,6 +217,18 @@ impl TestEnv {
         .expect("update secret");
     }
 
+    /// Set label `key` of Secret `name` to `value`, or remove it (`None`).
+    pub async fn label_secret(&self, ns: &str, name: &str, key: &str, value: Option<&str>) {
+        Api::<Secret>::namespaced(self.kube.clone(), ns)
+            .patch(
+                name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({"metadata": {"labels": {key: value}}})),
+            )
+            .await
+            .expect("label secret");
+    }
+
     pub async fn service_account(&self, ns: &str, name: &str, annotations: &[(&str, &str)]) {
         let sa = objects::service_account(name, annotations);
         Api::<ServiceAccount>::namespaced(self.kube.clone(), ns)

@@ -1,5 +1,5 @@
-//! The NOTES `helm install` prints: where the metrics are, and what a
-//! host-network install changes.
+//! The NOTES `helm install` prints: where the metrics are, what a
+//! host-network install changes, and whether credentials need a label.
 
 use std::path::Path;
 
@@ -99,4 +99,28 @@ fn chart_notes_say_where_metrics_are_and_what_host_network_changes() {
     assert!(n.contains("Monitoring: no metrics Service"), "{n}");
     assert!(!n.contains("stays Pending"), "{n}");
     assert!(!n.contains("cannot reach"), "{n}");
+}
+
+#[test]
+fn chart_notes_warn_while_credentials_need_no_label() {
+    let n = notes(&[]);
+    assert!(n.contains("WARNING: requireCredentialsLabel is off"), "{n}");
+    assert!(
+        n.contains("From the next minor release it is on by default"),
+        "{n}"
+    );
+    assert!(
+        n.contains("label secret <name> s3connection.dev/credentials=true"),
+        "{n}"
+    );
+    assert!(
+        n.contains("labelled or not (requireCredentialsLabel=false)"),
+        "{n}"
+    );
+    let n = notes(&["requireCredentialsLabel=true"]);
+    assert!(!n.contains("WARNING: requireCredentialsLabel"), "{n}");
+    assert!(
+        n.contains("labelled s3connection.dev/credentials=true (only those are watched)"),
+        "{n}"
+    );
 }

@@ -271,6 +271,7 @@ fn chart_extra_args_may_not_repeat_a_flag_the_chart_sets() {
         ("--lease-name=other", "leaderElection.enabled"),
         ("--validation-timeout=30s", "validationTimeout"),
         ("--log-level=debug", "logLevel"),
+        ("--require-credentials-label", "requireCredentialsLabel"),
     ] {
         let set = format!("extraArgs={{{arg}}}");
         let out = render(&[&set]).expect_err(arg);
@@ -285,4 +286,15 @@ fn chart_extra_args_may_not_repeat_a_flag_the_chart_sets() {
     // Flags the chart does not set pass through.
     let d = rendered(&["extraArgs={--lease-duration=30}"]);
     assert_eq!(args_of(&d).last().unwrap(), "--lease-duration=30");
+}
+
+#[test]
+fn chart_requires_the_credentials_label_only_when_asked() {
+    let flag = "--require-credentials-label".to_string();
+    assert!(!args_of(&rendered(&[])).contains(&flag));
+    assert!(args_of(&rendered(&["requireCredentialsLabel=true"])).contains(&flag));
+    assert!(
+        render(&["requireCredentialsLabel=yes"]).is_err(),
+        "a boolean"
+    );
 }

@@ -12,7 +12,9 @@
 //! ([`foreign`]), and against a small S3 store the test controls
 //! ([`store`]) the probe object is deleted only on condition and a store
 //! that returns other bytes than it stored fails the connection
-//! ([`probes`]).
+//! ([`probes`]); a hostile STS cannot grow the credential cache
+//! ([`sts_cache`], [`sts`]) and only Opaque (and, when required, labelled)
+//! Secrets are used as credentials ([`typed_secrets`]).
 
 mod annotations;
 mod endpoints;
@@ -23,9 +25,12 @@ mod probes;
 mod secrets;
 mod server;
 mod store;
+mod sts;
+mod sts_cache;
+mod typed_secrets;
 mod writes;
 
-use testkit::{Spec, TestEnv};
+use testkit::{Operator, Spec, TestEnv};
 
 pub(super) const AK: &str = "AWS_ACCESS_KEY_ID";
 pub(super) const SK: &str = "AWS_SECRET_ACCESS_KEY";
@@ -45,4 +50,16 @@ pub(super) async fn namespace_with_keys(env: &TestEnv, prefix: &str) -> String {
     ];
     env.secret(&ns, "creds", &keys).await;
     ns
+}
+
+/// Everything anyone can read of what the operator said about namespace
+/// `ns`: its connections (status included), its events, the operator's log.
+pub(super) async fn everything_told(env: &TestEnv, ns: &str, op: &Operator) -> String {
+    let conns = env.connections(ns).list(&Default::default()).await.unwrap();
+    format!(
+        "{}{}{}",
+        serde_json::to_string(&conns).unwrap(),
+        serde_json::to_string(&env.events(ns).await).unwrap(),
+        op.log()
+    )
 }

@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use testkit::{ALL, Operator, Setup, TestEnv, condition};
 
 use super::server::{Behaviour, HostileServer};
-use super::{AK, SK, spec_at};
+use super::{AK, SK, everything_told, spec_at};
 use crate::OPERATOR;
 
 #[tokio::test]
@@ -33,12 +33,7 @@ async fn secret_values_never_reach_an_endpoint_that_is_not_allowed() {
         0,
         "not a single connection to the endpoint"
     );
-    let everything = format!(
-        "{}{}{}",
-        serde_json::to_string(&c).unwrap(),
-        serde_json::to_string(&env.events(&ns).await).unwrap(),
-        op.log()
-    );
+    let everything = everything_told(&env, &ns, &op).await;
     assert!(!everything.contains(password), "the value leaked");
 }
 

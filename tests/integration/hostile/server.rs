@@ -23,11 +23,14 @@ pub(super) enum Behaviour {
     /// Like `Record` while [`HostileServer::answering`] is set, like
     /// `Silent` while it is not: the endpoint changes its answer at will.
     Flapping,
+    /// Answer AssumeRole and AssumeRoleWithWebIdentity as [`super::sts`]
+    /// does; record and refuse everything else as `Record`.
+    Sts,
 }
 
 pub(super) struct HostileServer {
     pub(super) url: String,
-    /// Request heads received (Record).
+    /// Requests received, head and body (Record, Sts).
     requests: Arc<Mutex<Vec<String>>>,
     /// Connections accepted.
     pub(super) connections: Arc<AtomicUsize>,
@@ -87,11 +90,16 @@ async fn serve(
     answering: Arc<AtomicBool>,
 ) {
     loop {
-        let Some((head, _body)) = read_request(&mut socket).await else {
+        let Some((head, body)) = read_request(&mut socket).await else {
             return;
         };
         let is_head = head.starts_with("HEAD ");
-        seen.lock().unwrap().push(head);
+        let body = String::from_utf8_lossy(&body).to_string();
+        let sts = matches!(behaviour, Behaviour::Sts)
+            .then(|| super::sts::answer(&body))
+            .flatten();
+        // What was sent, whole: the head and the body.
+        seen.lock().unwrap().push(format!("{head}{body}"));
         let behaviour = match behaviour {
             Behaviour::Flapping if answering.load(Ordering::SeqCst) => Behaviour::Record,
             Behaviour::Flapping => {
@@ -103,7 +111,11 @@ async fn serve(
             b => b,
         };
         let ok = match behaviour {
-            Behaviour::Record => {
+            _ if sts.is_some() => {
+                let reply = sts.as_deref().unwrap_or_default();
+                socket.write_all(reply.as_bytes()).await.is_ok()
+            }
+            Behaviour::Record | Behaviour::Sts => {
                 let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>AccessDenied</Code><Message>denied</Message></Error>";
                 let reply = if is_head {
                     "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n".to_string()

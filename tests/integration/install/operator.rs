@@ -132,6 +132,39 @@ async fn operator_runs_with_only_the_charts_permissions() {
 }
 
 #[tokio::test]
+async fn the_labelled_mode_runs_with_the_charts_permissions() {
+    let env = TestEnv::new(OPERATOR).await;
+    let tenant = tenant_with_connection(&env, "labelled").await;
+    let Installed {
+        namespace: ns,
+        release: sa,
+        ..
+    } = install(&env, &[&tenant], &["requireCredentialsLabel=true"]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let Login { kubeconfig, .. } = as_service_account(&env, &ns, &sa, dir.path()).await;
+    let op = Operator::start_with(
+        &env,
+        Some(&tenant),
+        &["--require-credentials-label"],
+        &[("KUBECONFIG", kubeconfig.to_str().unwrap())],
+    )
+    .await;
+    env.wait_ready(&tenant, "data", "False", Some("SecretLabelMissing"))
+        .await;
+    let label = "s3connection.dev/credentials";
+    env.label_secret(&tenant, "creds", label, Some("true"))
+        .await;
+    env.wait_ready(&tenant, "data", "True", Some("Validated"))
+        .await;
+    assert!(
+        !op.log().contains("forbidden"),
+        "no RBAC error:\n{}",
+        op.log()
+    );
+    uninstall(&env, &sa, &ns).await;
+}
+
+#[tokio::test]
 async fn the_operator_identity_without_a_cluster_name_reads_only_kube_system() {
     let env = TestEnv::new(OPERATOR).await;
     let tenant = env.namespace("clusterid").await;

@@ -203,6 +203,7 @@ would refuse to start, or one would silently win): fail naming the value.
   "--lease-namespace" "leaderElection.enabled (the Lease is in the release namespace)"
   "--lease-name" "leaderElection.enabled (the Lease is named after the release)"
   "--probe-key-secret" "fullnameOverride (the Secret is named after the release)"
+  "--require-credentials-label" "requireCredentialsLabel"
 }}
 {{- range .Values.extraArgs }}
 {{- $flag := regexReplaceAll "=.*$" . "" }}
