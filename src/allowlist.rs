@@ -4,7 +4,20 @@
 //! and matches an endpoint's scheme, host and port exactly (a missing port is
 //! the scheme's default); a leading `*.` in the host matches any subdomain.
 //! Checked before the operator reads a Secret, mints a token or sends a
-//! request, so a tenant cannot send a Secret's values to a host of theirs.
+//! request, so a tenant cannot send a Secret's values to a host of theirs,
+//! and again on the final URI of every request to a store
+//! ([`crate::aws::Destinations`]).
+//!
+//! An entry may carry `;audience=VALUE`: the audience of the ServiceAccount
+//! tokens the operator sends that store for IRSA (the "client ID" the store
+//! verifies tokens for, e.g. MinIO's `MINIO_IDENTITY_OPENID_CLIENT_ID`).
+//! A token for an audience AWS accepts is never sent to a store
+//! ([`is_aws_audience`]).
+//!
+//! Virtual-hosted-style requests go to `<bucket>.<host>`: to a store they
+//! are sent only when a wildcard entry allows the bucket's host
+//! ([`Allowlist::allows_virtual_hosts`]); otherwise requests to a store are
+//! path style.
 
 use std::fmt;
 
@@ -65,7 +78,54 @@ struct Entry {
     /// With `wildcard`, the host is the suffix after `*.`.
     origin: Origin,
     wildcard: bool,
+    /// The audience of tokens for IRSA at this endpoint (`;audience=`).
+    audience: Option<String>,
     text: String,
+}
+
+impl Entry {
+    fn matches(&self, o: &Origin) -> bool {
+        self.origin.https == o.https
+            && self.origin.port == o.port
+            && if self.wildcard {
+                o.host
+                    .strip_suffix(&self.origin.host)
+                    .is_some_and(|sub| sub.len() > 1 && sub.ends_with('.'))
+            } else {
+                self.origin.host == o.host
+            }
+    }
+}
+
+/// The longest audience an entry may name.
+pub const MAX_AUDIENCE: usize = 256;
+
+/// Whether a token for `audience` would be accepted by AWS (its STS, EKS
+/// Pod Identity, any `*.amazonaws.com` service) or by the Kubernetes API
+/// server itself: such a token never leaves for a store.
+pub fn is_aws_audience(audience: &str) -> bool {
+    let a = audience.trim().trim_end_matches('/').to_ascii_lowercase();
+    let rest = a
+        .strip_prefix("https://")
+        .or_else(|| a.strip_prefix("http://"))
+        .unwrap_or(&a);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit_once(':').map_or(authority, |(h, _)| h);
+    let host = host.trim_end_matches('.');
+    [".amazonaws.com", ".amazonaws.com.cn", ".api.aws"]
+        .iter()
+        .any(|d| host.ends_with(d) || host == &d[1..])
+        || host.starts_with("kubernetes.default.svc")
+}
+
+/// Whether `value` may be an audience: 1 to [`MAX_AUDIENCE`] printable
+/// ASCII characters without spaces, `,` or `;`.
+pub fn is_audience(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= MAX_AUDIENCE
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b',' && b != b';')
 }
 
 /// The allowed endpoints.
@@ -74,15 +134,16 @@ pub struct Allowlist {
     entries: Vec<Entry>,
 }
 
-/// An allowlist entry that is not `scheme://host[:port]`.
+/// An allowlist entry that is not `scheme://host[:port][;audience=VALUE]`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "allowed endpoint {0:?} must be scheme://host[:port] (http or https, a host or *.domain, no path, user, query or fragment)"
+    "allowed endpoint {0:?} must be scheme://host[:port][;audience=VALUE] (http or https, a host or *.domain, no path, user, query or fragment; an audience of at most 256 printable characters without spaces, ',' or ';', and not one AWS or the Kubernetes API server accepts, such as sts.amazonaws.com)"
 )]
 pub struct BadEntry(pub String);
 
 impl Allowlist {
-    /// Parse entries such as `https://minio.example.com:9000` or
+    /// Parse entries such as `https://minio.example.com:9000`,
+    /// `https://minio.example.com:9000;audience=minio` or
     /// `https://*.r2.cloudflarestorage.com`; empty strings are skipped.
     pub fn parse<S: AsRef<str>>(entries: &[S]) -> Result<Self, BadEntry> {
         let mut out = vec![];
@@ -92,10 +153,23 @@ impl Allowlist {
                 continue;
             }
             let bad = || BadEntry(text.to_string());
-            let (scheme, after_scheme) = text.split_once("://").ok_or_else(bad)?;
+            let (url_text, options) = match text.split_once(';') {
+                Some((u, o)) => (u.trim_end(), Some(o.trim())),
+                None => (text, None),
+            };
+            let audience = match options {
+                None => None,
+                Some(o) => match o.split_once('=') {
+                    Some(("audience", a)) if is_audience(a) && !is_aws_audience(a) => {
+                        Some(a.to_string())
+                    }
+                    _ => return Err(bad()),
+                },
+            };
+            let (scheme, after_scheme) = url_text.split_once("://").ok_or_else(bad)?;
             let (wildcard, url) = match after_scheme.strip_prefix("*.") {
                 Some(rest) => (true, format!("{scheme}://{rest}")),
-                None => (false, text.to_string()),
+                None => (false, url_text.to_string()),
             };
             let origin = Origin::parse(&url).ok_or_else(bad)?;
             // An origin and nothing else: `uri.path()` reads a bare `?` or
@@ -110,6 +184,7 @@ impl Allowlist {
             out.push(Entry {
                 origin,
                 wildcard,
+                audience,
                 text: text.to_string(),
             });
         }
@@ -123,20 +198,40 @@ impl Allowlist {
 
     /// Whether requests may go to `endpoint`.
     pub fn allows(&self, endpoint: &str) -> bool {
+        Origin::parse(endpoint).is_some_and(|o| self.entries.iter().any(|e| e.matches(&o)))
+    }
+
+    /// Whether requests may go to `uri`, the final URI of a request (which
+    /// may have a path and query).
+    pub fn allows_uri(&self, uri: &http::Uri) -> bool {
+        uri.scheme_str().is_some() && self.allows(&uri.to_string())
+    }
+
+    /// The audience the administrator set for IRSA tokens sent to
+    /// `endpoint`: that of an exact entry, else of a wildcard entry.
+    pub fn audience_for(&self, endpoint: &str) -> Option<&str> {
+        let o = Origin::parse(endpoint)?;
+        let mut matching: Vec<&Entry> = self.entries.iter().filter(|e| e.matches(&o)).collect();
+        matching.sort_by_key(|e| e.wildcard);
+        matching.into_iter().find_map(|e| e.audience.as_deref())
+    }
+
+    /// Whether virtual-hosted-style requests to a store at `endpoint` may
+    /// leave: a wildcard entry allows every `<bucket>.<host>` of it (the
+    /// administrator wrote it, trusting that domain's DNS).
+    pub fn allows_virtual_hosts(&self, endpoint: &str) -> bool {
         let Some(o) = Origin::parse(endpoint) else {
             return false;
         };
-        self.entries.iter().any(|e| {
-            e.origin.https == o.https
-                && e.origin.port == o.port
-                && if e.wildcard {
-                    o.host
-                        .strip_suffix(&e.origin.host)
-                        .is_some_and(|sub| sub.len() > 1 && sub.ends_with('.'))
-                } else {
-                    e.origin.host == o.host
-                }
-        })
+        let bucket_host = Origin {
+            host: format!("bucket.{}", o.host),
+            ..o
+        };
+        !bucket_host.host.ends_with(']')
+            && self
+                .entries
+                .iter()
+                .any(|e| e.wildcard && e.matches(&bucket_host))
     }
 }
 
@@ -343,5 +438,77 @@ mod tests {
             list(&["https://a.example", "https://*.b.example"]).to_string(),
             "https://a.example, https://*.b.example"
         );
+    }
+
+    #[test]
+    fn entries_may_name_an_audience_for_irsa_tokens() {
+        let l = list(&[
+            "https://minio.example.com:9000;audience=minio",
+            "https://*.example.com:9000 ; audience=wide",
+            "http://127.0.0.1:9000",
+        ]);
+        // The option changes nothing about where requests may go.
+        assert!(l.allows("https://minio.example.com:9000"));
+        assert!(l.allows("https://other.example.com:9000"));
+        assert!(!l.allows("https://minio.example.com:9001"));
+        // The exact entry's audience wins over the wildcard's.
+        assert_eq!(
+            l.audience_for("https://minio.example.com:9000/x"),
+            Some("minio")
+        );
+        assert_eq!(l.audience_for("https://other.example.com:9000"), Some("wide"));
+        assert_eq!(l.audience_for("http://127.0.0.1:9000"), None);
+        assert_eq!(l.audience_for("http://127.0.0.1:9001"), None);
+        assert_eq!(
+            l.to_string(),
+            "https://minio.example.com:9000;audience=minio, https://*.example.com:9000 ; audience=wide, http://127.0.0.1:9000"
+        );
+    }
+
+    #[test]
+    fn an_audience_aws_accepts_is_refused_in_an_entry() {
+        for bad in [
+            "https://minio.example.com;audience=sts.amazonaws.com",
+            "https://minio.example.com;audience=STS.amazonaws.com.",
+            "https://minio.example.com;audience=https://sts.amazonaws.com:443/",
+            "https://minio.example.com;audience=pods.eks.amazonaws.com",
+            "https://minio.example.com;audience=sts.cn-north-1.amazonaws.com.cn",
+            "https://minio.example.com;audience=https://kubernetes.default.svc",
+            "https://minio.example.com;audience=",
+            "https://minio.example.com;audience=a b",
+            "https://minio.example.com;audience=a;b",
+            "https://minio.example.com;client=x",
+            "https://minio.example.com;",
+        ] {
+            assert!(Allowlist::parse(&[bad]).is_err(), "{bad}");
+        }
+        let long = format!("https://m.example.com;audience={}", "a".repeat(MAX_AUDIENCE + 1));
+        assert!(Allowlist::parse(&[long]).is_err());
+        assert!(is_aws_audience("sts.amazonaws.com"));
+        assert!(is_aws_audience("amazonaws.com"));
+        assert!(!is_aws_audience("minio.s3connection.dev"));
+        assert!(!is_aws_audience("evilamazonaws.com"));
+    }
+
+    #[test]
+    fn virtual_hosts_only_under_a_wildcard_entry() {
+        let exact = list(&["https://minio.example.com:9000"]);
+        assert!(!exact.allows_virtual_hosts("https://minio.example.com:9000"));
+        let wide = list(&[
+            "https://minio.example.com:9000",
+            "https://*.minio.example.com:9000",
+        ]);
+        assert!(wide.allows_virtual_hosts("https://minio.example.com:9000"));
+        assert!(wide.allows_uri(&"https://my-bucket.minio.example.com:9000/key?x=1".parse().unwrap()));
+        assert!(!wide.allows_virtual_hosts("https://minio.example.com:9001"));
+        assert!(!wide.allows_virtual_hosts("http://minio.example.com:9000"));
+        // A wildcard for a parent domain covers the endpoint's subdomains too.
+        let r2 = list(&["https://*.r2.cloudflarestorage.com"]);
+        assert!(r2.allows_virtual_hosts("https://acct.r2.cloudflarestorage.com"));
+        assert!(!list(&["http://[::1]:9000"]).allows_virtual_hosts("http://[::1]:9000"));
+        // The final URI of a request: its host decides, whatever the path.
+        assert!(exact.allows_uri(&"https://minio.example.com:9000/b/k".parse().unwrap()));
+        assert!(!exact.allows_uri(&"https://b.minio.example.com:9000/k".parse().unwrap()));
+        assert!(!exact.allows_uri(&"/relative".parse().unwrap()));
     }
 }

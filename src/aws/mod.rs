@@ -15,6 +15,7 @@
 //! - `http`: the HTTPS client and the bound on response bodies
 //!   ([`https_client`], [`BoundedBodies`])
 //! - `outages`: STS and IAM locations that did not answer ([`Outages`])
+//! - [`trust`]: HTTPS clients per CA bundle, by digest ([`TrustCache`])
 //! - [`identities`]: who credentials are, as STS last said
 //! - [`facts`] and [`classify`]: what a failed call says, and what it means
 //! - [`arn`]: ARNs taken apart; [`tame`]: strings from servers made safe
@@ -31,6 +32,7 @@ pub mod facts;
 pub mod identities;
 pub mod recorder;
 pub mod tame;
+pub mod trust;
 
 pub use arn::Arn;
 pub use factory::{AwsFactory, Clients, Remote, S3Target};
@@ -38,3 +40,4 @@ pub use http::{BoundedBodies, MAX_RESPONSE_BODY, https_client};
 pub use identities::Identities;
 pub use outages::{Outages, Service, Skipped};
 pub use sdk::{SdkFactory, Timeouts};
+pub use trust::TrustCache;

@@ -2,9 +2,7 @@
 //! [`Timeouts`] and a bounded retry, sending a connection's credentials
 //! only to the STS and IAM they belong to.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
@@ -13,6 +11,7 @@ use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 
+use super::trust::TrustCache;
 use super::{AwsFactory, Remote, S3Target, https_client, recorder};
 
 /// Timeouts applied to every AWS call.
@@ -75,8 +74,8 @@ pub struct SdkFactory {
     aws_origins: Vec<String>,
     operator: Option<SdkConfig>,
     recorder: Option<recorder::CallRecorder>,
-    /// HTTP clients trusting extra roots, by the roots' hash.
-    trusting: Mutex<HashMap<u64, SharedHttpClient>>,
+    /// HTTP clients trusting extra roots, by the roots' digest.
+    trusting: TrustCache<SharedHttpClient>,
 }
 impl SdkFactory {
     /// `endpoint_env` reads endpoint overrides (`AWS_ENDPOINT_URL_STS`,
@@ -121,26 +120,15 @@ impl SdkFactory {
     }
 
     /// The HTTP client for `target`: the shared one, or one that also trusts
-    /// its extra roots (kept, a few dozen at most).
+    /// its extra roots (kept while in use: [`TrustCache`]).
     fn http_for(&self, target: &S3Target) -> SharedHttpClient {
         let Some(pem) = &target.trust else {
             return self.http.clone();
         };
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        pem.hash(&mut h);
-        let key = h.finish();
-        let mut clients = self.trusting.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(c) = clients.get(&key) {
-            return c.clone();
-        }
         // Roots that do not parse fail the handshake later, with a TLS reason.
-        let client = https_client(Some(pem)).unwrap_or_else(|_| self.http.clone());
-        if clients.len() >= 64 {
-            clients.clear();
-        }
-        clients.insert(key, client.clone());
-        client
+        self.trusting.get_or_build(pem, Instant::now(), || {
+            https_client(Some(pem)).unwrap_or_else(|_| self.http.clone())
+        })
     }
 
     /// Whose STS and IAM `target`'s credentials are for.
