@@ -456,7 +456,10 @@ mod tests {
             l.audience_for("https://minio.example.com:9000/x"),
             Some("minio")
         );
-        assert_eq!(l.audience_for("https://other.example.com:9000"), Some("wide"));
+        assert_eq!(
+            l.audience_for("https://other.example.com:9000"),
+            Some("wide")
+        );
         assert_eq!(l.audience_for("http://127.0.0.1:9000"), None);
         assert_eq!(l.audience_for("http://127.0.0.1:9001"), None);
         assert_eq!(
@@ -482,7 +485,10 @@ mod tests {
         ] {
             assert!(Allowlist::parse(&[bad]).is_err(), "{bad}");
         }
-        let long = format!("https://m.example.com;audience={}", "a".repeat(MAX_AUDIENCE + 1));
+        let long = format!(
+            "https://m.example.com;audience={}",
+            "a".repeat(MAX_AUDIENCE + 1)
+        );
         assert!(Allowlist::parse(&[long]).is_err());
         assert!(is_aws_audience("sts.amazonaws.com"));
         assert!(is_aws_audience("amazonaws.com"));
@@ -499,7 +505,13 @@ mod tests {
             "https://*.minio.example.com:9000",
         ]);
         assert!(wide.allows_virtual_hosts("https://minio.example.com:9000"));
-        assert!(wide.allows_uri(&"https://my-bucket.minio.example.com:9000/key?x=1".parse().unwrap()));
+        assert!(
+            wide.allows_uri(
+                &"https://my-bucket.minio.example.com:9000/key?x=1"
+                    .parse()
+                    .unwrap()
+            )
+        );
         assert!(!wide.allows_virtual_hosts("https://minio.example.com:9001"));
         assert!(!wide.allows_virtual_hosts("http://minio.example.com:9000"));
         // A wildcard for a parent domain covers the endpoint's subdomains too.

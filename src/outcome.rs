@@ -57,6 +57,10 @@ pub enum Reason {
     ValidationTimedOut,
     /// The validation failed inside the operator; retried.
     InternalError,
+    /// No ServiceAccount token is sent to a store without an audience of
+    /// its own (the administrator's or the ServiceAccount's), nor with one
+    /// AWS accepts.
+    TokenAudienceRefused,
 }
 
 /// How far a reason lets the operator trust the connection.
@@ -117,7 +121,8 @@ impl Reason {
             | Reason::RoleArnMissing
             | Reason::OperatorIdentityDisabled
             | Reason::InvalidCredentials
-            | Reason::AssumeRoleFailed => Check::Credentials,
+            | Reason::AssumeRoleFailed
+            | Reason::TokenAudienceRefused => Check::Credentials,
             Reason::BucketNotFound
             | Reason::WrongRegion
             | Reason::InvalidResponse

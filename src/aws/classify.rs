@@ -191,7 +191,9 @@ pub fn classify(op: Op, f: &ErrorFacts) -> Class {
     match f.kind {
         FailureKind::Unreachable => return Class::Unreachable,
         FailureKind::Timeout => return Class::Transient("timed out".into()),
-        FailureKind::Client => return Class::Other("client error".into()),
+        FailureKind::Client => {
+            return Class::Other(f.message.clone().unwrap_or_else(|| "client error".into()));
+        }
         FailureKind::Malformed => return Class::Malformed(f.describe()),
         FailureKind::Tls => return Class::Tls(f.message.clone().unwrap_or_default()),
         FailureKind::Response => {}

@@ -95,6 +95,16 @@ pub fn facts<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> ErrorF
     let raw = err.raw_response();
     let status = raw.map(|r| r.status().as_u16());
     let region_header = raw.and_then(|r| r.headers().get("x-amz-bucket-region").map(tame::region));
+    if let SdkError::DispatchFailure(d) = err
+        && let Some(r) = d
+            .as_connector_error()
+            .and_then(|c| super::destinations::refused(c))
+    {
+        return ErrorFacts {
+            message: Some(r.to_string()),
+            ..ErrorFacts::of_kind(FailureKind::Client)
+        };
+    }
     match err {
         SdkError::ServiceError(se) => ErrorFacts {
             kind: FailureKind::Response,

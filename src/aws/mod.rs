@@ -12,6 +12,8 @@
 //!   [`Remote`], [`S3Target`])
 //! - `sdk`: the real factory ([`SdkFactory`]), its [`Timeouts`] and retry,
 //!   and whose STS and IAM a connection's credentials may go to
+//! - `destinations`: the allowlist checked on every request's final URI
+//!   ([`Destinations`])
 //! - `http`: the HTTPS client and the bound on response bodies
 //!   ([`https_client`], [`BoundedBodies`])
 //! - `outages`: STS and IAM locations that did not answer ([`Outages`])
@@ -21,6 +23,7 @@
 //! - [`arn`]: ARNs taken apart; [`tame`]: strings from servers made safe
 //! - [`recorder`]: metrics of every call
 
+mod destinations;
 mod factory;
 mod http;
 mod outages;
@@ -35,6 +38,7 @@ pub mod tame;
 pub mod trust;
 
 pub use arn::Arn;
+pub use destinations::{DestinationRefused, Destinations};
 pub use factory::{AwsFactory, Clients, Remote, S3Target};
 pub use http::{BoundedBodies, MAX_RESPONSE_BODY, https_client};
 pub use identities::Identities;

@@ -2,6 +2,7 @@
 //! [`Timeouts`] and a bounded retry, sending a connection's credentials
 //! only to the STS and IAM they belong to.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -12,7 +13,8 @@ use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 
 use super::trust::TrustCache;
-use super::{AwsFactory, Remote, S3Target, https_client, recorder};
+use super::{AwsFactory, Destinations, Remote, S3Target, https_client, recorder};
+use crate::allowlist::Allowlist;
 
 /// Timeouts applied to every AWS call.
 #[derive(Debug, Clone, Copy)]
@@ -76,6 +78,8 @@ pub struct SdkFactory {
     recorder: Option<recorder::CallRecorder>,
     /// HTTP clients trusting extra roots, by the roots' digest.
     trusting: TrustCache<SharedHttpClient>,
+    /// Where requests to stores may go (checked on each final URI).
+    allowed: Arc<Allowlist>,
 }
 impl SdkFactory {
     /// `endpoint_env` reads endpoint overrides (`AWS_ENDPOINT_URL_STS`,
@@ -116,6 +120,7 @@ impl SdkFactory {
             operator,
             recorder: None,
             trusting: Default::default(),
+            allowed: Arc::default(),
         }
     }
 
@@ -146,6 +151,13 @@ impl SdkFactory {
         }
     }
 
+    /// Send requests to stores only where `allowed` allows (the final URI
+    /// of each), path style unless it allows their virtual hosts.
+    pub fn with_allowlist(mut self, allowed: Allowlist) -> Self {
+        self.allowed = Arc::new(allowed);
+        self
+    }
+
     /// Count every AWS call in `metrics`.
     pub fn with_metrics(mut self, metrics: crate::telemetry::Metrics) -> Self {
         self.recorder = Some(recorder::CallRecorder::new(metrics));
@@ -173,7 +185,10 @@ impl AwsFactory for SdkFactory {
         }
         let endpoint = match self.home(target) {
             Home::Aws => self.sts_endpoint.clone(),
-            Home::Store(ep) => Some(ep),
+            Home::Store(ep) => {
+                b = b.interceptor(Destinations::new(self.allowed.clone()));
+                Some(ep)
+            }
         };
         if let Some(ep) = &endpoint {
             b = b.endpoint_url(ep);
@@ -210,6 +225,14 @@ impl AwsFactory for SdkFactory {
         if let Some(r) = &self.recorder {
             b = b.interceptor(r.clone());
         }
+        if let Home::Store(ep) = self.home(target) {
+            // `<bucket>.<host>` may resolve anywhere that domain's DNS says:
+            // only where the administrator allowed its virtual hosts.
+            if !self.allowed.allows_virtual_hosts(&ep) {
+                b = b.force_path_style(true);
+            }
+            b = b.interceptor(Destinations::new(self.allowed.clone()));
+        }
         if let Some(ep) = &target.endpoint {
             // S3-compatible stores often reject the SDK's default checksums.
             b = b
@@ -218,6 +241,10 @@ impl AwsFactory for SdkFactory {
                 .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
         }
         aws_sdk_s3::Client::from_conf(b.build())
+    }
+
+    fn is_store(&self, target: &S3Target) -> bool {
+        matches!(self.home(target), Home::Store(_))
     }
 
     fn iam(

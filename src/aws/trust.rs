@@ -67,7 +67,6 @@ impl<V> TrustCache<V> {
 }
 
 impl<V: Clone> TrustCache<V> {
-
     /// The value for `pem`, built by `build` if it is not kept. The lock is
     /// held only to find or reserve the bundle's slot; `build` runs outside
     /// it, once per bundle however many callers ask at the same time.

@@ -5,6 +5,7 @@
 //! ([`cache`]); every value handled is registered with a [`Redactor`] so it
 //! can be scrubbed from text.
 
+pub mod audience;
 pub mod cache;
 mod redact;
 pub mod role;
@@ -136,6 +137,8 @@ pub struct Resolver<'a> {
     pub allow_operator_identity: bool,
     /// `<cluster>` of the ExternalId `<cluster>:<namespace>`.
     pub cluster_name: Option<&'a str>,
+    /// The administrator's allowed endpoints (their token audiences).
+    pub allowed_endpoints: &'a crate::allowlist::Allowlist,
 }
 
 impl Resolver<'_> {

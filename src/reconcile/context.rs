@@ -146,6 +146,7 @@ impl Context {
             accounts: &self.accounts,
             allow_operator_identity: self.config.allow_operator_identity,
             cluster_name: self.config.cluster_name.as_deref(),
+            allowed_endpoints: &self.config.allowed_endpoints,
         }
     }
 }

@@ -5,12 +5,16 @@
 //! that no Secret value leaves for an endpoint that is not allowed
 //! ([`secrets`]), the operator never exits, its memory stays bounded, other
 //! tenants are still served in time ([`endpoints`]), and objects the
-//! operator did not write stay byte for byte ([`foreign`]).
+//! operator did not write stay byte for byte ([`foreign`]), no IRSA token
+//! for AWS's audience leaves for a store ([`tokens`]), and requests to a
+//! store stay on its allowed host ([`virtual_hosts`]).
 
 mod endpoints;
 mod foreign;
 mod secrets;
 mod server;
+mod tokens;
+mod virtual_hosts;
 
 use testkit::Spec;
 

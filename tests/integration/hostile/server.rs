@@ -24,7 +24,7 @@ pub(super) enum Behaviour {
 
 pub(super) struct HostileServer {
     pub(super) url: String,
-    /// Request heads received (Record).
+    /// Requests received (Record): each head, then its body as text.
     requests: Arc<Mutex<Vec<String>>>,
     /// Connections accepted.
     pub(super) connections: Arc<AtomicUsize>,
@@ -75,11 +75,12 @@ impl HostileServer {
 /// Serve requests on one connection until it closes.
 async fn serve(mut socket: TcpStream, behaviour: Behaviour, seen: Arc<Mutex<Vec<String>>>) {
     loop {
-        let Some((head, _body)) = read_request(&mut socket).await else {
+        let Some((head, body)) = read_request(&mut socket).await else {
             return;
         };
         let is_head = head.starts_with("HEAD ");
-        seen.lock().unwrap().push(head);
+        let body = String::from_utf8_lossy(&body);
+        seen.lock().unwrap().push(format!("{head}{body}"));
         let ok = match behaviour {
             Behaviour::Record => {
                 let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>AccessDenied</Code><Message>denied</Message></Error>";
