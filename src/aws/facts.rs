@@ -27,6 +27,9 @@ pub enum FailureKind {
     Timeout,
     /// The request could not be built or another client-side problem.
     Client,
+    /// The operator did not send the request: its final URI is not allowed
+    /// ([`super::Destinations`]; the message says where it would have gone).
+    Refused,
 }
 
 /// The raw facts of one failed call.
@@ -102,7 +105,7 @@ pub fn facts<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> ErrorF
     {
         return ErrorFacts {
             message: Some(r.to_string()),
-            ..ErrorFacts::of_kind(FailureKind::Client)
+            ..ErrorFacts::of_kind(FailureKind::Refused)
         };
     }
     match err {

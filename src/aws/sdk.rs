@@ -78,8 +78,9 @@ pub struct SdkFactory {
     recorder: Option<recorder::CallRecorder>,
     /// HTTP clients trusting extra roots, by the roots' digest.
     trusting: TrustCache<SharedHttpClient>,
-    /// Where requests to stores may go (checked on each final URI).
-    allowed: Arc<Allowlist>,
+    /// Where requests to stores may go (checked on each final URI); the
+    /// operator always sets it ([`Self::with_allowlist`]).
+    allowed: Option<Arc<Allowlist>>,
 }
 impl SdkFactory {
     /// `endpoint_env` reads endpoint overrides (`AWS_ENDPOINT_URL_STS`,
@@ -120,7 +121,7 @@ impl SdkFactory {
             operator,
             recorder: None,
             trusting: Default::default(),
-            allowed: Arc::default(),
+            allowed: None,
         }
     }
 
@@ -154,7 +155,7 @@ impl SdkFactory {
     /// Send requests to stores only where `allowed` allows (the final URI
     /// of each), path style unless it allows their virtual hosts.
     pub fn with_allowlist(mut self, allowed: Allowlist) -> Self {
-        self.allowed = Arc::new(allowed);
+        self.allowed = Some(Arc::new(allowed));
         self
     }
 
@@ -186,7 +187,9 @@ impl AwsFactory for SdkFactory {
         let endpoint = match self.home(target) {
             Home::Aws => self.sts_endpoint.clone(),
             Home::Store(ep) => {
-                b = b.interceptor(Destinations::new(self.allowed.clone()));
+                if let Some(allowed) = &self.allowed {
+                    b = b.interceptor(Destinations::new(allowed.clone()));
+                }
                 Some(ep)
             }
         };
@@ -228,10 +231,15 @@ impl AwsFactory for SdkFactory {
         if let Home::Store(ep) = self.home(target) {
             // `<bucket>.<host>` may resolve anywhere that domain's DNS says:
             // only where the administrator allowed its virtual hosts.
-            if !self.allowed.allows_virtual_hosts(&ep) {
-                b = b.force_path_style(true);
+            match &self.allowed {
+                Some(allowed) => {
+                    if !allowed.allows_virtual_hosts(&ep) {
+                        b = b.force_path_style(true);
+                    }
+                    b = b.interceptor(Destinations::new(allowed.clone()));
+                }
+                None => b = b.force_path_style(true),
             }
-            b = b.interceptor(Destinations::new(self.allowed.clone()));
         }
         if let Some(ep) = &target.endpoint {
             // S3-compatible stores often reject the SDK's default checksums.
