@@ -84,8 +84,7 @@ pub struct TestEnv {
 impl TestEnv {
     /// The environment, shared with other tests running at the same time;
     /// `operator` is the binary [`crate::Operator::start`] runs (the test
-    /// target's `env!("CARGO_BIN_EXE_s3-connection-operator")`, unless
-    /// `S3C_OPERATOR_BIN` names another).
+    /// target's `env!("CARGO_BIN_EXE_s3-connection-operator")`).
     pub async fn new(operator: &str) -> Self {
         let turn = || Turn::Shared(ENVIRONMENT.read().unwrap_or_else(|e| e.into_inner()));
         Self::with(operator, turn).await
@@ -113,10 +112,7 @@ impl TestEnv {
             kubeconfig,
             oidc_provider: var("S3C_OIDC_PROVIDER"),
             account: var("S3C_AWS_ACCOUNT"),
-            // S3C_OPERATOR_BIN: another build of the binary (worktrees
-            // sharing one target directory overwrite target/debug's copy).
-            operator: std::env::var_os("S3C_OPERATOR_BIN")
-                .map_or_else(|| PathBuf::from(operator), PathBuf::from),
+            operator: PathBuf::from(operator),
             created: Arc::default(),
             _turn: turn(),
         }
