@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # MinIO for hack/dev-up.sh (sourced by it; uses its variables DEV, PKI, LOGS,
-# BIN, REPO, ISSUER, STS_AUDIENCE, MINIO_PORT, WITH_MINIO and its functions
+# BIN, REPO, ISSUER, MINIO_PORT, WITH_MINIO and its functions
 # log, die, dev_env, pki, ensure, apiserver_ready): a second S3
 # implementation, single drive, HTTPS with a certificate of its own CA, web
 # identity against the kube-apiserver as its OpenID provider.
@@ -10,7 +10,9 @@ MINIO_DIR=$DEV/minio
 # requested with this audience (its "client ID"); web-identity sessions get the
 # canned policy MINIO_ROLE_POLICY (created by dev-up as readwrite-on-everything
 # if missing; tests replace it: hack/minio-admin role-policy-set).
-MINIO_CLIENT_ID=$STS_AUDIENCE
+# Not sts.amazonaws.com: a token MinIO accepts must be one AWS would refuse
+# (the operator never sends a token for an AWS audience to a store).
+MINIO_CLIENT_ID=minio.s3connection.dev
 MINIO_ROLE_POLICY=s3c-webidentity
 
 minio_healthy() {

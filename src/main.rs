@@ -65,8 +65,11 @@ struct RunArgs {
     namespaces: Vec<String>,
     /// An S3-compatible endpoint connections may use, as
     /// `scheme://host[:port]`; a leading `*.` in the host allows its
-    /// subdomains. Repeat the flag (or separate with commas). Without any,
-    /// only AWS's own endpoints (no `spec.endpoint`) are used.
+    /// subdomains (and virtual-hosted-style requests to them; otherwise
+    /// requests to a store are path style). `;audience=CLIENT_ID` names the
+    /// audience of IRSA tokens sent to it. Repeat the flag (or separate
+    /// with commas). Without any, only AWS's own endpoints (no
+    /// `spec.endpoint`) are used.
     #[arg(
         long = "allowed-endpoint",
         env = "ALLOWED_ENDPOINTS",
@@ -164,7 +167,8 @@ async fn run(args: RunArgs) -> anyhow_free::Result {
         std::env::var(k).ok()
     })
     .await
-    .with_metrics(metrics.clone());
+    .with_metrics(metrics.clone())
+    .with_allowlist(allowed_endpoints.clone());
     let mut registry = Registry::default();
     metrics.register(&mut registry);
     let ready = Arc::new(AtomicBool::new(false));

@@ -65,6 +65,10 @@ pub enum Reason {
     /// The Secret named for credentials lacks the label the operator
     /// requires (`s3connection.dev/credentials: "true"`).
     SecretLabelMissing,
+    /// No ServiceAccount token is sent to a store without an audience of
+    /// its own (the administrator's or the ServiceAccount's), nor with one
+    /// AWS accepts.
+    TokenAudienceRefused,
 }
 
 /// How far a reason lets the operator trust the connection.
@@ -127,7 +131,8 @@ impl Reason {
             | Reason::InvalidCredentials
             | Reason::AssumeRoleFailed
             | Reason::SecretTypeNotAllowed
-            | Reason::SecretLabelMissing => Check::Credentials,
+            | Reason::SecretLabelMissing
+            | Reason::TokenAudienceRefused => Check::Credentials,
             Reason::BucketNotFound
             | Reason::WrongRegion
             | Reason::InvalidResponse

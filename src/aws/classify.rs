@@ -108,6 +108,8 @@ pub enum Class {
     Transient(String),
     /// Anything else, with the code or status for the message.
     Other(String),
+    /// Not sent: the request's final URI is not an allowed endpoint (why).
+    Refused(String),
 }
 
 /// The error code with which a service rejected the credentials themselves
@@ -192,6 +194,7 @@ pub fn classify(op: Op, f: &ErrorFacts) -> Class {
         FailureKind::Unreachable => return Class::Unreachable,
         FailureKind::Timeout => return Class::Transient("timed out".into()),
         FailureKind::Client => return Class::Other("client error".into()),
+        FailureKind::Refused => return Class::Refused(f.message.clone().unwrap_or_default()),
         FailureKind::Malformed => return Class::Malformed(f.describe()),
         FailureKind::Tls => return Class::Tls(f.message.clone().unwrap_or_default()),
         FailureKind::Response => {}

@@ -118,4 +118,12 @@ pub trait AwsFactory: Send + Sync {
         target: &S3Target,
         credentials: Credentials,
     ) -> Option<Remote<aws_sdk_iam::Client>>;
+    /// Whether `target` is a store (not AWS nor the administrator's stand-in
+    /// for it): its STS is the store's, and no token for AWS goes there.
+    fn is_store(&self, target: &S3Target) -> bool {
+        target
+            .endpoint
+            .as_deref()
+            .is_some_and(|ep| !crate::allowlist::is_aws(ep))
+    }
 }

@@ -27,6 +27,9 @@ pub enum FailureKind {
     Timeout,
     /// The request could not be built or another client-side problem.
     Client,
+    /// The operator did not send the request: its final URI is not allowed
+    /// ([`super::Destinations`]; the message says where it would have gone).
+    Refused,
 }
 
 /// The raw facts of one failed call.
@@ -95,6 +98,16 @@ pub fn facts<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> ErrorF
     let raw = err.raw_response();
     let status = raw.map(|r| r.status().as_u16());
     let region_header = raw.and_then(|r| r.headers().get("x-amz-bucket-region").map(tame::region));
+    if let SdkError::DispatchFailure(d) = err
+        && let Some(r) = d
+            .as_connector_error()
+            .and_then(|c| super::destinations::refused(c))
+    {
+        return ErrorFacts {
+            message: Some(r.to_string()),
+            ..ErrorFacts::of_kind(FailureKind::Refused)
+        };
+    }
     match err {
         SdkError::ServiceError(se) => ErrorFacts {
             kind: FailureKind::Response,

@@ -2,9 +2,8 @@
 //! [`Timeouts`] and a bounded retry, sending a connection's credentials
 //! only to the STS and IAM they belong to.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
@@ -13,7 +12,9 @@ use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 
-use super::{AwsFactory, Remote, S3Target, https_client, recorder};
+use super::trust::TrustCache;
+use super::{AwsFactory, Destinations, Remote, S3Target, https_client, recorder};
+use crate::allowlist::Allowlist;
 
 /// Timeouts applied to every AWS call.
 #[derive(Debug, Clone, Copy)]
@@ -75,8 +76,11 @@ pub struct SdkFactory {
     aws_origins: Vec<String>,
     operator: Option<SdkConfig>,
     recorder: Option<recorder::CallRecorder>,
-    /// HTTP clients trusting extra roots, by the roots' hash.
-    trusting: Mutex<HashMap<u64, SharedHttpClient>>,
+    /// HTTP clients trusting extra roots, by the roots' digest.
+    trusting: TrustCache<SharedHttpClient>,
+    /// Where requests to stores may go (checked on each final URI); the
+    /// operator always sets it ([`Self::with_allowlist`]).
+    allowed: Option<Arc<Allowlist>>,
 }
 impl SdkFactory {
     /// `endpoint_env` reads endpoint overrides (`AWS_ENDPOINT_URL_STS`,
@@ -117,30 +121,20 @@ impl SdkFactory {
             operator,
             recorder: None,
             trusting: Default::default(),
+            allowed: None,
         }
     }
 
     /// The HTTP client for `target`: the shared one, or one that also trusts
-    /// its extra roots (kept, a few dozen at most).
+    /// its extra roots (kept while in use: [`TrustCache`]).
     fn http_for(&self, target: &S3Target) -> SharedHttpClient {
         let Some(pem) = &target.trust else {
             return self.http.clone();
         };
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        pem.hash(&mut h);
-        let key = h.finish();
-        let mut clients = self.trusting.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(c) = clients.get(&key) {
-            return c.clone();
-        }
         // Roots that do not parse fail the handshake later, with a TLS reason.
-        let client = https_client(Some(pem)).unwrap_or_else(|_| self.http.clone());
-        if clients.len() >= 64 {
-            clients.clear();
-        }
-        clients.insert(key, client.clone());
-        client
+        self.trusting.get_or_build(pem, Instant::now(), || {
+            https_client(Some(pem)).unwrap_or_else(|_| self.http.clone())
+        })
     }
 
     /// Whose STS and IAM `target`'s credentials are for.
@@ -156,6 +150,13 @@ impl SdkFactory {
             }
             Some(ep) => Home::Store(ep.clone()),
         }
+    }
+
+    /// Send requests to stores only where `allowed` allows (the final URI
+    /// of each), path style unless it allows their virtual hosts.
+    pub fn with_allowlist(mut self, allowed: Allowlist) -> Self {
+        self.allowed = Some(Arc::new(allowed));
+        self
     }
 
     /// Count every AWS call in `metrics`.
@@ -185,7 +186,12 @@ impl AwsFactory for SdkFactory {
         }
         let endpoint = match self.home(target) {
             Home::Aws => self.sts_endpoint.clone(),
-            Home::Store(ep) => Some(ep),
+            Home::Store(ep) => {
+                if let Some(allowed) = &self.allowed {
+                    b = b.interceptor(Destinations::new(allowed.clone()));
+                }
+                Some(ep)
+            }
         };
         if let Some(ep) = &endpoint {
             b = b.endpoint_url(ep);
@@ -222,6 +228,19 @@ impl AwsFactory for SdkFactory {
         if let Some(r) = &self.recorder {
             b = b.interceptor(r.clone());
         }
+        if let Home::Store(ep) = self.home(target) {
+            // `<bucket>.<host>` may resolve anywhere that domain's DNS says:
+            // only where the administrator allowed its virtual hosts.
+            match &self.allowed {
+                Some(allowed) => {
+                    if !allowed.allows_virtual_hosts(&ep) {
+                        b = b.force_path_style(true);
+                    }
+                    b = b.interceptor(Destinations::new(allowed.clone()));
+                }
+                None => b = b.force_path_style(true),
+            }
+        }
         if let Some(ep) = &target.endpoint {
             // S3-compatible stores often reject the SDK's default checksums.
             b = b
@@ -230,6 +249,10 @@ impl AwsFactory for SdkFactory {
                 .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
         }
         aws_sdk_s3::Client::from_conf(b.build())
+    }
+
+    fn is_store(&self, target: &S3Target) -> bool {
+        matches!(self.home(target), Home::Store(_))
     }
 
     fn iam(

@@ -5,6 +5,7 @@
 //! ([`cache`]); every value handled is registered with a [`Redactor`] so it
 //! can be scrubbed from text.
 
+pub mod audience;
 pub mod cache;
 mod redact;
 pub mod role;
@@ -138,6 +139,8 @@ pub struct Resolver<'a> {
     /// Whether a Secret must be labelled `s3connection.dev/credentials:
     /// "true"` to be used for credentials.
     pub require_credentials_label: bool,
+    /// The administrator's allowed endpoints (their token audiences).
+    pub allowed_endpoints: &'a crate::allowlist::Allowlist,
 }
 
 impl Resolver<'_> {

@@ -60,10 +60,9 @@ impl Resolver<'_> {
             }
         };
         let role_arn = pick_role_arn(role, account.role_arn.as_deref())?;
-        let audience = account
-            .audience
-            .clone()
-            .unwrap_or_else(|| DEFAULT_AUDIENCE.to_string());
+        // Never a token AWS accepts for a store (`audience`).
+        let recipient = self.recipient(target);
+        let audience = super::audience::choose(recipient, &account, sa_name, DEFAULT_AUDIENCE)?;
         let session = irsa_session_name(role.session_name.as_deref(), ns, sa_name);
         // Per ServiceAccount and role, not per connection: connections
         // sharing them share one session.
@@ -282,6 +281,8 @@ pub struct Account {
     pub role_arn: Option<String>,
     /// Its audience annotation, if bounded.
     pub audience: Option<String>,
+    /// Its audience for stores ([`super::audience::STORE_AUDIENCE_ANNOTATION`]).
+    pub store_audience: Option<String>,
 }
 
 /// The longest annotation value the ServiceAccount watch keeps (an ARN has
@@ -298,6 +299,7 @@ impl Account {
             uid: m.uid.clone().unwrap_or_default(),
             role_arn: annotation(ROLE_ARN_ANNOTATION),
             audience: annotation(AUDIENCE_ANNOTATION),
+            store_audience: annotation(super::audience::STORE_AUDIENCE_ANNOTATION),
         }
     }
 
@@ -305,7 +307,7 @@ impl Account {
     fn indexed(m: &ObjectMeta) -> Option<Self> {
         let a = Self::of(m);
         let long = |v: &Option<String>| v.as_ref().is_some_and(|v| v.len() > ANNOTATION_MAX);
-        (!long(&a.role_arn) && !long(&a.audience)).then_some(a)
+        (!long(&a.role_arn) && !long(&a.audience) && !long(&a.store_audience)).then_some(a)
     }
 }
 

@@ -228,6 +228,17 @@ pub fn secret_type_not_allowed(secret: &str, type_: &str) -> Problem {
     )
 }
 
+/// IRSA to a store (`endpoint`) whose audience nobody chose: no token is
+/// minted.
+pub fn store_audience_missing(sa: &str, endpoint: &str, annotation: &str) -> Problem {
+    Problem::new(
+        Reason::TokenAudienceRefused,
+        format!(
+            "No ServiceAccount token is sent to {endpoint}: it is not AWS, and a token for AWS's audience (sts.amazonaws.com) could be replayed at AWS by whoever runs that endpoint. An administrator names the audience that store verifies (its OpenID client ID) in the allowlist entry, --allowed-endpoint '{endpoint};audience=<client-id>' (Helm value allowedEndpoints), or annotate ServiceAccount {sa:?} with {annotation}=<client-id>."
+        ),
+    )
+}
+
 /// The Secret named for credentials lacks the label `label`=true, which this
 /// operator requires.
 pub fn secret_label_missing(secret: &str, label: &str) -> Problem {
@@ -235,6 +246,30 @@ pub fn secret_label_missing(secret: &str, label: &str) -> Problem {
         Reason::SecretLabelMissing,
         format!(
             "Secret {secret:?} is not labelled {label}: \"true\", and this operator only uses Secrets labelled for credentials (nothing of it was read). Label it: kubectl label secret {secret} {label}=true."
+        ),
+    )
+}
+
+/// IRSA to a store with an audience that is not allowed there (`value` is
+/// the tenant's annotation: tamed and cut).
+pub fn store_audience_refused(sa: &str, endpoint: &str, annotation: &str, value: &str) -> Problem {
+    let value = crate::aws::tame::arn(value);
+    Problem::new(
+        Reason::TokenAudienceRefused,
+        format!(
+            "ServiceAccount {sa:?} has annotation {annotation}={value:?}, an audience no token for {endpoint} may carry: it must be the store's own client ID (at most 256 printable characters without spaces, ',' or ';'), never one AWS or the Kubernetes API server accepts such as sts.amazonaws.com, since whoever runs the endpoint could replay the token there."
+        ),
+    )
+}
+
+/// The ServiceAccount's AWS audience annotation is not an audience
+/// (`value` is the tenant's: tamed and cut).
+pub fn aws_audience_invalid(sa: &str, annotation: &str, value: &str) -> Problem {
+    let value = crate::aws::tame::arn(value);
+    Problem::new(
+        Reason::TokenAudienceRefused,
+        format!(
+            "ServiceAccount {sa:?} has annotation {annotation}={value:?}, which is not a token audience: at most 256 printable characters without spaces, ',' or ';'. Fix or remove the annotation (without it the audience is sts.amazonaws.com)."
         ),
     )
 }

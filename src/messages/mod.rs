@@ -76,6 +76,17 @@ pub fn endpoint_not_allowed(endpoint: &str, suggestion: &str) -> Problem {
     )
 }
 
+/// A request to `endpoint` was about to leave for a host the allowlist does
+/// not allow (`why` says which): nothing was sent.
+pub fn request_not_allowed(endpoint: &str, why: &str) -> Problem {
+    Problem::new(
+        Reason::EndpointNotAllowed,
+        format!(
+            "A request for spec.endpoint {endpoint} was not sent: {why}. An administrator who trusts that domain's DNS allows the bucket hosts with a wildcard entry (--allowed-endpoint scheme://*.host[:port]); otherwise set spec.forcePathStyle: true."
+        ),
+    )
+}
+
 // ----------------------------------------------------------------- the operator
 
 /// The validation did not finish within its deadline.

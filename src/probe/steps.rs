@@ -108,6 +108,7 @@ impl<'a> Probe<'a> {
             )),
             Class::Malformed(d) => Err(messages::invalid_response(&p.endpoint, op.name(), d)),
             Class::Tls(why) => Err(messages::tls_failed(&p.endpoint, why)),
+            Class::Refused(why) => Err(messages::request_not_allowed(&p.endpoint, why)),
             Class::Unreachable | Class::Transient(_) => Err(self.not_now(&f, op)),
             _ => Ok(f),
         }

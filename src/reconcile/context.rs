@@ -169,6 +169,7 @@ impl Context {
             cluster_name: self.config.cluster_name.as_deref(),
             api_timeout: self.config.status_timeout,
             require_credentials_label: self.config.require_credentials_label,
+            allowed_endpoints: &self.config.allowed_endpoints,
         }
     }
 }

@@ -28,6 +28,7 @@ pub mod aws;
 pub mod chart;
 pub mod cleanup;
 pub mod env;
+pub mod jwt;
 pub mod metrics;
 pub mod minio;
 pub mod net;

@@ -58,6 +58,12 @@ impl Spec {
         self
     }
 
+    /// Virtual-hosted style: `spec.forcePathStyle: false`.
+    pub fn virtual_hosted(mut self) -> Self {
+        self.0.force_path_style = Some(false);
+        self
+    }
+
     /// Through ServiceAccount `sa` (IRSA, the role from its annotation)
     /// instead of what the spec said.
     pub fn service_account(mut self, sa: &str) -> Self {

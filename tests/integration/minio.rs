@@ -28,12 +28,19 @@ const AK: &str = "AWS_ACCESS_KEY_ID";
 const SK: &str = "AWS_SECRET_ACCESS_KEY";
 
 /// A namespace with the MinIO CA in Secret `s3-ca`, and an operator
-/// allowed to use MinIO.
+/// allowed to use MinIO, sending it IRSA tokens for MinIO's client ID (never
+/// AWS's audience: a store gets no token AWS would accept).
 async fn namespace(env: &TestEnv, minio: &Minio, name: &str) -> (String, Operator) {
     let ns = env.namespace(name).await;
     env.secret(&ns, "s3-ca", &[("ca.crt", &minio.ca_pem)]).await;
-    let op = Operator::start(env, &ns, &["--allowed-endpoint", &minio.endpoint]).await;
+    let entry = format!("{};audience={}", minio.endpoint, web_identity_audience());
+    let op = Operator::start(env, &ns, &["--allowed-endpoint", &entry]).await;
     (ns, op)
+}
+
+/// MinIO's OpenID client ID: the audience its STS verifies.
+fn web_identity_audience() -> String {
+    std::env::var("S3C_MINIO_WEB_IDENTITY_AUDIENCE").unwrap()
 }
 
 async fn key_secret(env: &TestEnv, ns: &str, name: &str, user: &IamUser) {
@@ -286,11 +293,10 @@ fn minio_sts(minio: &Minio) -> aws_sdk_sts::Client {
 
 /// A token of `sa` for MinIO's audience, from the API server.
 async fn token(env: &TestEnv, ns: &str, sa: &str) -> String {
-    let audience = std::env::var("S3C_MINIO_WEB_IDENTITY_AUDIENCE").unwrap();
     let tr = TokenRequest {
         metadata: Default::default(),
         spec: TokenRequestSpec {
-            audiences: vec![audience],
+            audiences: vec![web_identity_audience()],
             expiration_seconds: Some(600),
             bound_object_ref: None,
         },
@@ -325,7 +331,11 @@ async fn minio_web_identity_is_ready_through_minio_sts_and_refused_for_a_wrong_a
         "elsewhere",
         &[
             ("eks.amazonaws.com/role-arn", &role_arn),
-            ("eks.amazonaws.com/audience", "not-minio"),
+            // The ServiceAccount's own choice wins over the administrator's.
+            (
+                s3_connection_operator::credentials::audience::STORE_AUDIENCE_ANNOTATION,
+                "not-minio",
+            ),
         ],
     )
     .await;

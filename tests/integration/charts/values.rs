@@ -10,13 +10,13 @@ use testkit::chart::{CHART, args_of, find, flag_values, pod_of, render, rendered
 #[test]
 fn chart_passes_each_allowed_endpoint_as_a_flag() {
     let d = rendered(&[
-        "allowedEndpoints={https://minio.example.com:9000,https://*.r2.cloudflarestorage.com,http://[fd00::1]:7480}",
+        "allowedEndpoints={https://minio.example.com:9000;audience=minio,https://*.r2.cloudflarestorage.com,http://[fd00::1]:7480}",
     ]);
     let args = args_of(&d);
     assert_eq!(
         flag_values(&args, "allowed-endpoint"),
         [
-            "https://minio.example.com:9000",
+            "https://minio.example.com:9000;audience=minio",
             "https://*.r2.cloudflarestorage.com",
             "http://[fd00::1]:7480",
         ],
@@ -41,6 +41,14 @@ fn chart_refuses_bad_values_naming_them() {
         ),
         (
             "allowedEndpoints={https://user@minio.example.com}",
+            "allowedEndpoints",
+        ),
+        (
+            "allowedEndpoints={https://minio.example.com;audience=a b}",
+            "allowedEndpoints",
+        ),
+        (
+            "allowedEndpoints={https://minio.example.com;client=minio}",
             "allowedEndpoints",
         ),
         ("watchNamespaces={Team_A}", "watchNamespaces"),

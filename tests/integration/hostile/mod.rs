@@ -14,7 +14,9 @@
 //! that returns other bytes than it stored fails the connection
 //! ([`probes`]); a hostile STS cannot grow the credential cache
 //! ([`sts_cache`], [`sts`]) and only Opaque (and, when required, labelled)
-//! Secrets are used as credentials ([`typed_secrets`]).
+//! Secrets are used as credentials ([`typed_secrets`]); no IRSA token for
+//! AWS's audience leaves for a store ([`tokens`]), and requests to a store
+//! stay on its allowed host ([`virtual_hosts`]).
 
 mod annotations;
 mod endpoints;
@@ -27,7 +29,9 @@ mod server;
 mod store;
 mod sts;
 mod sts_cache;
+mod tokens;
 mod typed_secrets;
+mod virtual_hosts;
 mod writes;
 
 use testkit::{Operator, Spec, TestEnv};
