@@ -39,7 +39,7 @@ async fn a_hostile_sts_cannot_grow_the_credential_cache() {
     env.service_account(
         &ns,
         "tenant",
-        &[("eks.amazonaws.com/audience", "hostile-sts.example")],
+        &[("s3connection.dev/audience", "hostile-sts.example")],
     )
     .await;
     let mib = CACHE_MIB.to_string();
