@@ -2,9 +2,11 @@
 //! server, and the operator binary running with the chart's ServiceAccount
 //! token (not the admin certificate) gets a connection to Ready and reads
 //! nothing more than it must ([`operator`]); the roles for people give
-//! connections but never their status ([`people`]). (Rendering without a
-//! cluster: charts/. The chart's pods on a real node: the pods suite.)
+//! connections but never their status ([`people`]); /metrics answers only
+//! tokens the chart's reader role allows ([`metrics`]). (Rendering without
+//! a cluster: charts/. The chart's pods on a real node: the pods suite.)
 
+mod metrics;
 mod operator;
 mod people;
 
@@ -92,7 +94,8 @@ pub(super) struct Login {
     pub(super) kubeconfig: PathBuf,
 }
 
-pub(super) async fn as_service_account(env: &TestEnv, ns: &str, sa: &str, dir: &Path) -> Login {
+/// A token of ServiceAccount `sa` in `ns`, valid for an hour.
+pub(super) async fn token_for(env: &TestEnv, ns: &str, sa: &str) -> String {
     let tr = TokenRequest {
         spec: TokenRequestSpec {
             audiences: vec![],
@@ -101,13 +104,17 @@ pub(super) async fn as_service_account(env: &TestEnv, ns: &str, sa: &str, dir: &
         },
         ..Default::default()
     };
-    let token = Api::<ServiceAccount>::namespaced(env.kube.clone(), ns)
+    Api::<ServiceAccount>::namespaced(env.kube.clone(), ns)
         .create_token_request(sa, &PostParams::default(), &tr)
         .await
-        .expect("token for the chart's ServiceAccount")
+        .expect("a ServiceAccount token")
         .status
         .unwrap()
-        .token;
+        .token
+}
+
+pub(super) async fn as_service_account(env: &TestEnv, ns: &str, sa: &str, dir: &Path) -> Login {
+    let token = token_for(env, ns, sa).await;
     let server = std::env::var("S3C_APISERVER_URL").expect("S3C_APISERVER_URL");
     let ca = std::env::var("S3C_CA_CERT").expect("S3C_CA_CERT");
     let kubeconfig = json!({

@@ -1,0 +1,149 @@
+//! /metrics as the chart serves it: HTTPS, for tokens the API server
+//! authenticates and allows `get /metrics`. The operator runs with the
+//! chart's ServiceAccount (so the chart's rights to review tokens are what
+//! it has); a scraper bound by the chart to its reader ClusterRole reads
+//! the metrics, a token without that binding gets 403, no token 401; the
+//! probes stay plain HTTP on their own port.
+
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use kube::Api;
+use testkit::net::{Trust, http_get, https_get};
+use testkit::{Operator, TestEnv};
+
+use super::{
+    Installed, Login, as_service_account, install, tenant_with_connection, token_for, uninstall,
+};
+use crate::OPERATOR;
+
+#[tokio::test]
+async fn metrics_need_a_token_the_charts_reader_role_allows() {
+    let env = TestEnv::new(OPERATOR).await;
+    let tenant = tenant_with_connection(&env, "scraped").await;
+    let monitoring = env.namespace("monitoring").await;
+    env.service_account(&monitoring, "prometheus", &[]).await;
+    // A tenant's own ServiceAccount: authenticated, never bound.
+    env.service_account(&tenant, "curious", &[]).await;
+    let prometheus = "metrics.reader.serviceAccounts[0].name=prometheus";
+    let prometheus_ns = format!("metrics.reader.serviceAccounts[0].namespace={monitoring}");
+    let Installed {
+        namespace: ns,
+        release,
+        notes,
+    } = install(&env, &[&tenant], &[prometheus, &prometheus_ns]).await;
+    assert!(
+        notes.contains(&format!(
+            "\"{release}-metrics-reader\", bound to {monitoring}/prometheus"
+        )),
+        "{notes}"
+    );
+    // The API server took the chart's NetworkPolicy as it is.
+    let policy = Api::<NetworkPolicy>::namespaced(env.kube.clone(), &ns)
+        .get(&release)
+        .await
+        .expect("the chart's NetworkPolicy");
+    assert_eq!(policy.spec.unwrap().policy_types.unwrap(), ["Ingress"]);
+
+    let dir = tempfile::tempdir().unwrap();
+    let Login { kubeconfig, .. } = as_service_account(&env, &ns, &release, dir.path()).await;
+    // Ready on the plain health port (what the kubelet probes).
+    let op = Operator::start_with(
+        &env,
+        Some(&tenant),
+        &["--metrics-secure=true"],
+        &[("KUBECONFIG", kubeconfig.to_str().unwrap())],
+    )
+    .await;
+    assert_eq!(http_get(&op.health_addr, "/healthz").await.unwrap().0, 200);
+    env.wait_ready(&tenant, "data", "True", Some("Validated"))
+        .await;
+
+    let get = |token: Option<String>| {
+        let addr = op.metrics_addr.clone();
+        async move {
+            https_get(&addr, "/metrics", token.as_deref(), Trust::Any)
+                .await
+                .expect("an HTTPS answer")
+        }
+    };
+    let (code, body) = get(None).await;
+    assert_eq!(code, 401, "no token: {body}");
+    let (code, body) = get(Some("not-a-token".into())).await;
+    assert_eq!(code, 401, "a token the API server does not know: {body}");
+    let (code, body) = get(Some(token_for(&env, &tenant, "curious").await)).await;
+    assert_eq!(code, 403, "authenticated, not allowed: {body}");
+    assert!(!body.contains(&tenant), "{body}");
+    let scraper = token_for(&env, &monitoring, "prometheus").await;
+    let (code, body) = get(Some(scraper.clone())).await;
+    assert_eq!(code, 200, "{body}");
+    assert!(
+        body.contains(&format!(
+            "s3connection_ready{{namespace=\"{tenant}\",name=\"data\""
+        )),
+        "{body}"
+    );
+    // Not in plain HTTP on the metrics port, and not on the health port.
+    assert_ne!(
+        http_get(&op.metrics_addr, "/metrics")
+            .await
+            .map(|r| r.0)
+            .unwrap_or(0),
+        200
+    );
+    assert_eq!(http_get(&op.health_addr, "/metrics").await.unwrap().0, 404);
+    assert!(!op.log().contains(&scraper), "a token is never logged");
+    assert!(!op.log().contains("forbidden"), "{}", op.log());
+    uninstall(&env, &release, &ns).await;
+}
+
+#[tokio::test]
+async fn metrics_serve_the_mounted_certificate() {
+    let env = TestEnv::new(OPERATOR).await;
+    let ns = env.namespace("certdir").await;
+    // A CA and a server certificate for localhost, as cert-manager writes
+    // them into a Secret (tls.crt, tls.key).
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tls.crt"), cert.pem()).unwrap();
+    std::fs::write(dir.path().join("tls.key"), key.serialize_pem()).unwrap();
+
+    let op = Operator::start(
+        &env,
+        &ns,
+        &[
+            "--metrics-secure=true",
+            "--metrics-cert-dir",
+            dir.path().to_str().unwrap(),
+        ],
+    )
+    .await;
+    // Verified against the CA: the client trusts nothing else.
+    let (code, _) = https_get(
+        &op.metrics_addr,
+        "/metrics",
+        None,
+        Trust::Ca(ca.der().clone()),
+    )
+    .await
+    .expect("the mounted certificate verifies");
+    assert_eq!(code, 401);
+    // A client trusting another CA refuses the connection.
+    let other = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    assert!(
+        https_get(
+            &op.metrics_addr,
+            "/metrics",
+            None,
+            Trust::Ca(other.cert.der().clone())
+        )
+        .await
+        .is_err()
+    );
+}
