@@ -10,9 +10,7 @@ use kube::Api;
 use testkit::net::{Trust, http_get, https_get};
 use testkit::{Operator, TestEnv};
 
-use super::{
-    Installed, Login, as_service_account, install, tenant_with_connection, token_for, uninstall,
-};
+use super::{Installed, Login, as_service_account, install, tenant_with_connection, uninstall};
 use crate::OPERATOR;
 
 #[tokio::test]
@@ -69,10 +67,10 @@ async fn metrics_need_a_token_the_charts_reader_role_allows() {
     assert_eq!(code, 401, "no token: {body}");
     let (code, body) = get(Some("not-a-token".into())).await;
     assert_eq!(code, 401, "a token the API server does not know: {body}");
-    let (code, body) = get(Some(token_for(&env, &tenant, "curious").await)).await;
+    let (code, body) = get(Some(env.token(&tenant, "curious").await)).await;
     assert_eq!(code, 403, "authenticated, not allowed: {body}");
     assert!(!body.contains(&tenant), "{body}");
-    let scraper = token_for(&env, &monitoring, "prometheus").await;
+    let scraper = env.token(&monitoring, "prometheus").await;
     let (code, body) = get(Some(scraper.clone())).await;
     assert_eq!(code, 200, "{body}");
     assert!(

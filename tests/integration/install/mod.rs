@@ -12,11 +12,9 @@ mod people;
 
 use std::path::{Path, PathBuf};
 
-use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
 };
-use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::api::PostParams;
 use kube::{Api, Client, Config};
 use serde_json::json;
@@ -94,27 +92,8 @@ pub(super) struct Login {
     pub(super) kubeconfig: PathBuf,
 }
 
-/// A token of ServiceAccount `sa` in `ns`, valid for an hour.
-pub(super) async fn token_for(env: &TestEnv, ns: &str, sa: &str) -> String {
-    let tr = TokenRequest {
-        spec: TokenRequestSpec {
-            audiences: vec![],
-            expiration_seconds: Some(3600),
-            bound_object_ref: None,
-        },
-        ..Default::default()
-    };
-    Api::<ServiceAccount>::namespaced(env.kube.clone(), ns)
-        .create_token_request(sa, &PostParams::default(), &tr)
-        .await
-        .expect("a ServiceAccount token")
-        .status
-        .unwrap()
-        .token
-}
-
 pub(super) async fn as_service_account(env: &TestEnv, ns: &str, sa: &str, dir: &Path) -> Login {
-    let token = token_for(env, ns, sa).await;
+    let token = env.token(ns, sa).await;
     let server = std::env::var("S3C_APISERVER_URL").expect("S3C_APISERVER_URL");
     let ca = std::env::var("S3C_CA_CERT").expect("S3C_CA_CERT");
     let kubeconfig = json!({
