@@ -5,10 +5,16 @@
 //! the metrics, a token without that binding gets 403, no token 401; the
 //! probes stay plain HTTP on their own port.
 
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use futures::future::join_all;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::Api;
+use s3_connection_operator::http::access::{REVIEW_BURST, REVIEWS_PER_SECOND};
+use testkit::metrics::Metrics;
 use testkit::net::{Trust, http_get, https_get};
-use testkit::{Operator, TestEnv};
+use testkit::{Operator, TestEnv, unique};
 
 use super::{Installed, Login, as_service_account, install, tenant_with_connection, uninstall};
 use crate::OPERATOR;
@@ -67,7 +73,8 @@ async fn metrics_need_a_token_the_charts_reader_role_allows() {
     assert_eq!(code, 401, "no token: {body}");
     let (code, body) = get(Some("not-a-token".into())).await;
     assert_eq!(code, 401, "a token the API server does not know: {body}");
-    let (code, body) = get(Some(env.token(&tenant, "curious").await)).await;
+    let curious = env.token(&tenant, "curious").await;
+    let (code, body) = get(Some(curious.clone())).await;
     assert_eq!(code, 403, "authenticated, not allowed: {body}");
     assert!(!body.contains(&tenant), "{body}");
     let scraper = env.token(&monitoring, "prometheus").await;
@@ -90,6 +97,55 @@ async fn metrics_need_a_token_the_charts_reader_role_allows() {
     assert_eq!(http_get(&op.health_addr, "/metrics").await.unwrap().0, 404);
     assert!(!op.log().contains(&scraper), "a token is never logged");
     assert!(!op.log().contains("forbidden"), "{}", op.log());
+
+    // A tenant with a token, or with many, cannot make the operator ask
+    // the API server at their pace: a known token is answered from the
+    // cache, new ones are reviewed at a bounded rate (the rest get 429).
+    let creates =
+        |body: &str| Metrics::parse(body).get("s3connection_kube_requests_total{verb=\"create\"}");
+    let before = creates(&get(Some(scraper.clone())).await.1);
+    for _ in 0..30 {
+        assert_eq!(get(Some(curious.clone())).await.0, 403);
+    }
+    let after = creates(&get(Some(scraper.clone())).await.1);
+    assert!(
+        after - before <= 2.0,
+        "30 requests with one token: at most one review (two calls) once its answer expires, not {}",
+        after - before
+    );
+    let started = Instant::now();
+    let mut codes = BTreeMap::<u16, usize>::new();
+    for batch in 0..6 {
+        let answers =
+            join_all((0..50).map(|i| get(Some(format!("flood-{batch}-{i}-{}", unique("t"))))))
+                .await;
+        for (code, _) in answers {
+            *codes.entry(code).or_default() += 1;
+        }
+    }
+    let took = started.elapsed().as_secs_f64();
+    let (code, body) = get(Some(scraper.clone())).await;
+    assert_eq!(
+        code, 200,
+        "the scraper is still served (its answer is cached): {body}"
+    );
+    let reviews = creates(&body) - after;
+    // The burst, the rate over the time the flood took, and a connection's
+    // event or two that may land meanwhile.
+    let bound = f64::from(REVIEW_BURST) + f64::from(REVIEWS_PER_SECOND) * took.ceil() + 3.0;
+    assert!(
+        reviews <= bound,
+        "300 new tokens in {took:.1}s cost {reviews} API calls (bound {bound}); answers {codes:?}"
+    );
+    assert_eq!(
+        codes
+            .keys()
+            .copied()
+            .filter(|c| *c != 401 && *c != 429)
+            .count(),
+        0,
+        "each new token is unknown (401) or turned away (429): {codes:?}"
+    );
     uninstall(&env, &release, &ns).await;
 }
 
