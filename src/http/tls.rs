@@ -252,16 +252,26 @@ pub async fn serve(
         let router = router.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            let Ok(Ok(tls)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await
-            else {
-                return;
+            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(e)) => {
+                    tracing::debug!(error = %e, "a /metrics client failed the TLS handshake");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!("a /metrics client did not finish the TLS handshake in time");
+                    return;
+                }
             };
             let service = hyper_util::service::TowerToHyperService::new(router);
-            let _ = hyper::server::conn::http1::Builder::new()
+            let served = hyper::server::conn::http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(HANDSHAKE_TIMEOUT)
                 .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
                 .await;
+            if let Err(e) = served {
+                tracing::debug!(error = %e, "a /metrics connection ended with an error");
+            }
         });
     }
 }

@@ -79,6 +79,8 @@ async fn get_on(
         format!("GET {path} HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n").as_bytes(),
     )
     .await?;
+    // TLS buffers what it could not send yet: push it out before reading.
+    s.flush().await?;
     let mut buf = Vec::new();
     // A TLS peer may close without close_notify after the response.
     match s.read_to_end(&mut buf).await {
