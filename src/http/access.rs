@@ -182,7 +182,10 @@ impl<R: Reviews> Access<R> {
         let verdict = match tokio::time::timeout(REVIEW_TIMEOUT, self.review(token)).await {
             Ok(Ok(v)) => v,
             Ok(Err(e)) => {
-                tracing::warn!(error = %e, "reviewing a /metrics token failed");
+                tracing::warn!(
+                    error = %e,
+                    "reviewing a /metrics token failed (the operator needs create on tokenreviews and subjectaccessreviews: the chart's <fullname>-metrics-auth ClusterRole)"
+                );
                 return Verdict::Unavailable;
             }
             Err(_) => {
