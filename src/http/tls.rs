@@ -29,7 +29,7 @@ pub const RELOAD_EVERY: Duration = Duration::from_secs(30);
 /// request's headers.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connections served at once; more wait to be accepted.
-const MAX_CONNECTIONS: usize = 64;
+pub const MAX_CONNECTIONS: usize = 64;
 
 /// The certificate file in the directory (as in a `kubernetes.io/tls` Secret).
 pub const CERT_FILE: &str = "tls.crt";
