@@ -50,7 +50,8 @@ struct RunArgs {
     /// server authenticates (TokenReview) and allows to `get` the
     /// non-resource URL /metrics (SubjectAccessReview). `false` serves it in
     /// plain HTTP to anyone who reaches the port (local development, tests).
-    #[arg(long, env = "METRICS_SECURE", default_value_t = true, action = clap::ArgAction::Set)]
+    #[arg(long, env = "METRICS_SECURE", default_value_t = true, action = clap::ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true", require_equals = true)]
     metrics_secure: bool,
     /// Directory with `tls.crt` and `tls.key` (e.g. a mounted
     /// `kubernetes.io/tls` Secret from cert-manager) for /metrics over

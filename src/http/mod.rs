@@ -151,7 +151,7 @@ pub async fn serve(
     client: kube::Client,
     state: HttpState,
 ) -> std::io::Result<()> {
-    if serving.health_addr == serving.metrics_addr {
+    if serving.health_addr == serving.metrics_addr && serving.metrics_addr.port() != 0 {
         return Err(std::io::Error::other(format!(
             "--health-addr and --metrics-addr are both {}: give them different ports",
             serving.metrics_addr
