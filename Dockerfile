@@ -76,8 +76,9 @@ COPY --from=build /rootfs /
 
 USER 65532:65532
 
-# /metrics, /healthz, /readyz (--metrics-addr, default 0.0.0.0:8080).
-EXPOSE 8080
+# /metrics (--metrics-addr, default 0.0.0.0:8080, HTTPS) and /healthz,
+# /readyz (--health-addr, default 0.0.0.0:8081, plain HTTP).
+EXPOSE 8080 8081
 
 ENTRYPOINT ["/usr/local/bin/s3-connection-operator"]
 CMD ["run"]

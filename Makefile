@@ -19,6 +19,7 @@ TEST_MOTO_PORT ?= 25000
 TEST_MINIO_PORT ?= 29000
 # Where the operator started by `make dev` serves /metrics, /healthz, /readyz.
 DEV_METRICS_ADDR ?= 127.0.0.1:18080
+DEV_HEALTH_ADDR ?= 127.0.0.1:18081
 
 .PHONY: help
 help: ## list the targets
@@ -89,7 +90,8 @@ dev: dev-up ## dev-up, seed moto + Secret, apply examples/, run the operator in 
 	@echo "  source $(DEV_DIR)/env"
 	@echo "  kubectl get s3connections"
 	@echo
-	source $(DEV_DIR)/env && METRICS_ADDR=$(DEV_METRICS_ADDR) LOG_FORMAT=$${LOG_FORMAT:-text} \
+	source $(DEV_DIR)/env && METRICS_ADDR=$(DEV_METRICS_ADDR) HEALTH_ADDR=$(DEV_HEALTH_ADDR) \
+	  METRICS_SECURE=$${METRICS_SECURE:-false} LOG_FORMAT=$${LOG_FORMAT:-text} \
 	  ALLOWED_ENDPOINTS=$$AWS_ENDPOINT_URL$${S3C_MINIO_ENDPOINT:+,$$S3C_MINIO_ENDPOINT} exec cargo run -- run
 
 ##@ Build and checks
@@ -175,7 +177,7 @@ TEST_ENV = S3C_DEV_DIR=$(TEST_DEV_DIR) ETCD_PORT=$(TEST_ETCD_PORT) \
   MINIO_PORT=$(TEST_MINIO_PORT) \
   E2E_IMAGE_REPOSITORY=$(IMAGE_REPO) E2E_TAG=$(E2E_TAG) E2E_ARCHIVE=$(E2E_ARCHIVE) \
   E2E_NEXT_TAG=$(E2E_NEXT_TAG) E2E_NEXT_ARCHIVE=$(E2E_NEXT_ARCHIVE) \
-  E2E_METRICS_PORT=$(E2E_METRICS_PORT)
+  E2E_METRICS_PORT=$(E2E_METRICS_PORT) E2E_HEALTH_PORT=$(E2E_HEALTH_PORT)
 
 # The pods suite's images: the operator built by `make image`'s recipe from
 # the dev profile (the test build's dependencies, seconds to rebuild; the
@@ -184,8 +186,10 @@ E2E_TAG ?= e2e-1
 E2E_NEXT_TAG ?= e2e-2
 E2E_ARCHIVE ?= $(CURDIR)/dist/e2e/operator-$(E2E_TAG).oci.tar
 E2E_NEXT_ARCHIVE ?= $(CURDIR)/dist/e2e/operator-$(E2E_NEXT_TAG).oci.tar
-# Where the operator's pod serves /metrics, /healthz, /readyz on the node.
+# Where the operator's pod serves /metrics (HTTPS), and /healthz, /readyz,
+# on the node.
 E2E_METRICS_PORT ?= 28080
+E2E_HEALTH_PORT ?= 28081
 
 .PHONY: test
 test: test-unit ## unit tests, integration tests in .dev-test, then the pods suite on a node (root)

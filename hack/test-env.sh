@@ -69,7 +69,7 @@ for suite in "$@"; do
       S3C_E2E_IMAGE_REPOSITORY=$E2E_IMAGE_REPOSITORY \
         S3C_E2E_TAG=$E2E_TAG S3C_E2E_ARCHIVE=$E2E_ARCHIVE \
         S3C_E2E_NEXT_TAG=$E2E_NEXT_TAG S3C_E2E_NEXT_ARCHIVE=$E2E_NEXT_ARCHIVE \
-        S3C_E2E_METRICS_PORT=$E2E_METRICS_PORT \
+        S3C_E2E_METRICS_PORT=$E2E_METRICS_PORT S3C_E2E_HEALTH_PORT=$E2E_HEALTH_PORT \
         cargo test --no-fail-fast --test pods || failed+=("$suite")
       ;;
     *)

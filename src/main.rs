@@ -40,9 +40,26 @@ enum Command {
 
 #[derive(Args)]
 struct RunArgs {
-    /// Address for /healthz, /readyz and /metrics.
+    /// Address for /metrics.
     #[arg(long, env = "METRICS_ADDR", default_value = "0.0.0.0:8080")]
     metrics_addr: SocketAddr,
+    /// Address for /healthz and /readyz (plain HTTP, for the kubelet's
+    /// probes); must differ from --metrics-addr.
+    #[arg(long, env = "HEALTH_ADDR", default_value = "0.0.0.0:8081")]
+    health_addr: SocketAddr,
+    /// Serve /metrics over HTTPS, only to clients whose bearer token the API
+    /// server authenticates (TokenReview) and allows to `get` the
+    /// non-resource URL /metrics (SubjectAccessReview). `false` serves it in
+    /// plain HTTP to anyone who reaches the port (local development, tests).
+    #[arg(long, env = "METRICS_SECURE", default_value_t = true, action = clap::ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    metrics_secure: bool,
+    /// Directory with `tls.crt` and `tls.key` (e.g. a mounted
+    /// `kubernetes.io/tls` Secret from cert-manager) for /metrics over
+    /// HTTPS, re-read when they change. Without it, a self-signed
+    /// certificate is made at startup.
+    #[arg(long, env = "METRICS_CERT_DIR")]
+    metrics_cert_dir: Option<std::path::PathBuf>,
     /// Let connections with `iamRole` but no `serviceAccountName` assume roles
     /// with the operator's own identity. Off by default: in a shared cluster it
     /// lets any namespace borrow the operator's identity.
@@ -176,8 +193,14 @@ async fn run(args: RunArgs) -> anyhow_free::Result {
         registry: Arc::new(registry),
         ready: ready.clone(),
     };
-    let addr = args.metrics_addr;
-    let mut server = tokio::spawn(async move { http::serve(addr, state).await });
+    let serving = http::Serving {
+        health_addr: args.health_addr,
+        metrics_addr: args.metrics_addr,
+        secure: args.metrics_secure,
+        cert_dir: args.metrics_cert_dir.clone(),
+        cert_names: vec!["localhost".into(), "127.0.0.1".into(), hostname()],
+    };
+    let mut server = tokio::spawn(http::serve(serving, client.clone(), state));
     let stopped = shutdown_signal();
 
     let probe_keys = probe_keys(&args, &client).await?;
@@ -243,8 +266,8 @@ async fn run(args: RunArgs) -> anyhow_free::Result {
         }
         res = &mut server => {
             match res {
-                Ok(Err(e)) => return Err(format!("metrics server failed: {e}").into()),
-                Err(e) => return Err(format!("metrics server panicked: {e}").into()),
+                Ok(Err(e)) => return Err(format!("health/metrics server failed: {e}").into()),
+                Err(e) => return Err(format!("health/metrics server panicked: {e}").into()),
                 Ok(Ok(())) => {}
             }
         }

@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
+use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::{Namespace, Secret, ServiceAccount};
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
@@ -235,6 +236,26 @@ impl TestEnv {
             .create(&PostParams::default(), &sa)
             .await
             .expect("create service account");
+    }
+
+    /// A token of ServiceAccount `sa` in `ns` for the API server's own
+    /// audience, valid for an hour (a TokenRequest).
+    pub async fn token(&self, ns: &str, sa: &str) -> String {
+        let request = TokenRequest {
+            spec: TokenRequestSpec {
+                audiences: vec![],
+                expiration_seconds: Some(3600),
+                bound_object_ref: None,
+            },
+            ..Default::default()
+        };
+        Api::<ServiceAccount>::namespaced(self.kube.clone(), ns)
+            .create_token_request(sa, &PostParams::default(), &request)
+            .await
+            .expect("a ServiceAccount token")
+            .status
+            .expect("a TokenRequest status")
+            .token
     }
 
     pub fn connections(&self, ns: &str) -> Api<S3Connection> {

@@ -1,6 +1,13 @@
 //! One operator process, for a test or for the bench: its command line
-//! (`run`, a free metrics port, JSON logs to a file), its readiness
-//! (`/readyz`), its log and /metrics, and stopping it. Killed when dropped.
+//! (`run`, free metrics and health ports, JSON logs to a file), its
+//! readiness (`/readyz`), its log and /metrics, and stopping it. Killed when
+//! dropped.
+//!
+//! /metrics is served in plain HTTP (`--metrics-secure=false`) unless the
+//! command already says otherwise: the tests read what the operator
+//! counts, and a TokenReview per scrape would add API calls to what the
+//! bench measures. The secure mode has its own test
+//! (tests/integration/install/metrics.rs, with [`crate::net::https_get`]).
 //!
 //! [`Launch`] is the part both use; [`Operator::start`] and friends start
 //! one the way the integration tests do, against a [`TestEnv`].
@@ -20,26 +27,34 @@ const POLL: Duration = Duration::from_millis(50);
 pub struct Launch {
     cmd: Command,
     metrics_addr: String,
+    health_addr: String,
     log_path: PathBuf,
     dir: Option<tempfile::TempDir>,
 }
 
 impl Launch {
-    /// `<binary> run --metrics-addr 127.0.0.1:<free port> --log-format json`,
-    /// stdout and stderr to the file `log`, nothing on stdin. Add arguments
-    /// and environment with [`Self::command`].
+    /// `<binary> run --metrics-addr 127.0.0.1:<free port> --health-addr
+    /// 127.0.0.1:<another> --log-format json`, stdout and stderr to the file
+    /// `log`, nothing on stdin. Add arguments and environment with
+    /// [`Self::command`].
     pub fn new(binary: &Path, log: PathBuf) -> std::io::Result<Self> {
         let file = File::create(&log)?;
         let metrics_addr = format!("127.0.0.1:{}", free_port()?);
+        let mut health_addr = format!("127.0.0.1:{}", free_port()?);
+        while health_addr == metrics_addr {
+            health_addr = format!("127.0.0.1:{}", free_port()?);
+        }
         let mut cmd = Command::new(binary);
         cmd.arg("run")
-            .args(["--metrics-addr", &metrics_addr, "--log-format", "json"])
+            .args(["--metrics-addr", &metrics_addr])
+            .args(["--health-addr", &health_addr, "--log-format", "json"])
             .stdin(Stdio::null())
             .stdout(Stdio::from(file.try_clone()?))
             .stderr(Stdio::from(file));
         Ok(Self {
             cmd,
             metrics_addr,
+            health_addr,
             log_path: log,
             dir: None,
         })
@@ -58,12 +73,22 @@ impl Launch {
         &mut self.cmd
     }
 
+    /// Start it; plain /metrics unless a `--metrics-secure` argument was
+    /// given.
     pub fn spawn(mut self) -> std::io::Result<Operator> {
+        let told = self
+            .cmd
+            .get_args()
+            .any(|a| a.to_string_lossy().starts_with("--metrics-secure"));
+        if !told {
+            self.cmd.arg("--metrics-secure=false");
+        }
         let child = self.cmd.spawn()?;
         Ok(Operator {
             pid: child.id(),
             child,
             metrics_addr: self.metrics_addr,
+            health_addr: self.health_addr,
             log_path: self.log_path,
             started: Instant::now(),
             _dir: self.dir,
@@ -84,8 +109,10 @@ pub enum NotReady {
 pub struct Operator {
     child: Child,
     pid: u32,
-    /// `127.0.0.1:<port>` of /metrics, /healthz and /readyz.
+    /// `127.0.0.1:<port>` of /metrics.
     pub metrics_addr: String,
+    /// `127.0.0.1:<port>` of /healthz and /readyz.
+    pub health_addr: String,
     pub log_path: PathBuf,
     /// When the process was started.
     pub started: Instant,
@@ -97,9 +124,15 @@ impl Operator {
         self.pid
     }
 
-    /// A plain HTTP GET against the operator's metrics/health server.
+    /// A plain HTTP GET of `path` from the server that serves it:
+    /// `/healthz` and `/readyz` from the health port, anything else from the
+    /// metrics port.
     pub async fn get(&self, path: &str) -> std::io::Result<(u16, String)> {
-        http_get(&self.metrics_addr, path).await
+        let addr = match path {
+            "/healthz" | "/readyz" => &self.health_addr,
+            _ => &self.metrics_addr,
+        };
+        http_get(addr, path).await
     }
 
     pub fn log(&self) -> String {

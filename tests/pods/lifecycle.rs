@@ -23,17 +23,18 @@ use testkit::process::container_process;
 use testkit::{ALL, TestEnv, await_object, s3_policy, total, unique};
 
 use crate::OPERATOR;
-use crate::node::{images, metrics_port, values};
-use crate::release::{ROLLOUT, Release, pod_get, pod_metrics};
+use crate::node::{SCRAPER, images, metrics_port, values};
+use crate::release::{ROLLOUT, Release, pod_get, pod_metrics, pod_metrics_as};
 
 /// How soon a connection applied after a failover must be Ready.
 const AFTER_FAILOVER: Duration = Duration::from_secs(30);
 
-/// Wait until the pod's `s3connection_validations_total` reaches `n`.
-async fn wait_validations(n: f64) -> String {
+/// Wait until the pod's `s3connection_validations_total` reaches `n`
+/// (read with the scraper's `token`).
+async fn wait_validations(n: f64, token: &str) -> String {
     let deadline = Instant::now() + ROLLOUT;
     loop {
-        let m = pod_metrics().await;
+        let m = pod_metrics(token).await;
         let done = total(&m, "s3connection_validations_total");
         if done >= n {
             return m;
@@ -96,7 +97,10 @@ async fn helm_install_runs_the_image_fails_over_upgrades_and_uninstalls() {
     let crd_before = crds.get("s3connections.s3connection.dev").await.unwrap();
 
     // --- install ---------------------------------------------------------
-    let mut install = values(&first, &[&tenant.ns], &env.endpoint);
+    // The scraper the chart binds to its metrics-reader ClusterRole.
+    env.service_account(&system, SCRAPER, &[]).await;
+    let scraper = env.token(&system, SCRAPER).await;
+    let mut install = values(&first, &[&tenant.ns], &env.endpoint, &system);
     install.extend(["--wait".into(), "--timeout".into(), "120s".into()]);
     // Uninstalled when the test ends, also after an install that failed
     // half-way.
@@ -140,7 +144,7 @@ async fn helm_install_runs_the_image_fails_over_upgrades_and_uninstalls() {
         .await;
     env.wait_ready(&tenant.ns, "read-only", "False", Some("PermissionDenied"))
         .await;
-    let m = pod_metrics().await;
+    let m = pod_metrics(&scraper).await;
     assert_eq!(total(&m, "s3connection_validations_total"), 2.0, "{m}");
     assert_eq!(total(&m, "s3connection_leader"), 1.0, "{m}");
     let events: Api<Event> = Api::namespaced(env.kube.clone(), &tenant.ns);
@@ -169,6 +173,12 @@ async fn helm_install_runs_the_image_fails_over_upgrades_and_uninstalls() {
     }
     assert_eq!(pod_get("/readyz").await, (200, "ok".to_string()));
     assert_eq!(pod_get("/healthz").await.0, 200);
+    // /metrics is HTTPS for tokens allowed to read it: none is 401, a
+    // ServiceAccount without the reader binding 403.
+    assert_eq!(pod_metrics_as(None).await.0, 401);
+    env.service_account(&tenant.ns, "curious", &[]).await;
+    let curious = env.token(&tenant.ns, "curious").await;
+    assert_eq!(pod_metrics_as(Some(&curious)).await.0, 403);
 
     // The metrics Service's endpoints name the pod (read from the API:
     // nothing is sent to a Service or node IP here).
@@ -279,7 +289,7 @@ async fn helm_install_runs_the_image_fails_over_upgrades_and_uninstalls() {
     )
     .await;
     eprintln!("after the failover, Ready in {:?}", applied.elapsed());
-    wait_validations(3.0).await;
+    wait_validations(3.0, &scraper).await;
 
     // --- upgrade ---------------------------------------------------------
     let conns = env.connections(&tenant.ns);
@@ -302,7 +312,7 @@ async fn helm_install_runs_the_image_fails_over_upgrades_and_uninstalls() {
     release.wait_leader(&env, &upgraded).await;
     // Each connection validated once by the new pod, and none rewritten:
     // it found what the status already said.
-    wait_validations(3.0).await;
+    wait_validations(3.0, &scraper).await;
     let after = snapshot(conns.list(&ListParams::default()).await.unwrap().items);
     assert_eq!(after, before, "no status written by the upgrade");
 
@@ -327,7 +337,7 @@ async fn helm_install_runs_the_image_fails_over_upgrades_and_uninstalls() {
         serde_json::to_value(&file.spec.versions[0].schema).unwrap(),
         "the served schema is the chart's"
     );
-    let m = pod_metrics().await;
+    let m = pod_metrics(&scraper).await;
     assert_eq!(
         total(&m, "s3connection_validations_total"),
         3.0,

@@ -52,27 +52,47 @@ pub fn images() -> (Image, Image) {
     )
 }
 
-/// The port the operator's pod serves /metrics, /healthz and /readyz on,
-/// on 127.0.0.1 of the node (hostNetwork).
+/// The port the operator's pod serves /metrics on (HTTPS, the chart's
+/// default), on 127.0.0.1 of the node (hostNetwork).
 pub fn metrics_port() -> u16 {
     var("S3C_E2E_METRICS_PORT")
         .parse()
         .expect("S3C_E2E_METRICS_PORT is a port")
 }
 
+/// The port of /healthz and /readyz (plain HTTP), on 127.0.0.1 of the node.
+pub fn health_port() -> u16 {
+    var("S3C_E2E_HEALTH_PORT")
+        .parse()
+        .expect("S3C_E2E_HEALTH_PORT is a port")
+}
+
+/// The ServiceAccount, in the release namespace, that scrapes /metrics:
+/// the chart binds it to its reader ClusterRole (`metrics.reader`).
+pub const SCRAPER: &str = "scraper";
+
 /// `--set`/`--set-string` arguments for an install on this node: one
 /// replica on the host network (the node has no pod network), everything on
 /// 127.0.0.1, the old pod stopped before the new one starts (it holds the
 /// host port), the API server and the S3/STS/IAM endpoint named through
 /// `extraEnv` (there is no kube-proxy behind the Service IP), the image
-/// imported, never pulled.
-pub fn values(image: &Image, tenants: &[&str], endpoint: &str) -> Vec<String> {
+/// imported, never pulled; /metrics over HTTPS (the default) for the
+/// [`SCRAPER`] of `release_namespace`.
+pub fn values(
+    image: &Image,
+    tenants: &[&str],
+    endpoint: &str,
+    release_namespace: &str,
+) -> Vec<String> {
     let port = metrics_port();
     let sets = vec![
         "replicaCount=1".to_string(),
         "hostNetwork=true".into(),
         "metricsBindAddress=127.0.0.1".into(),
         format!("metricsPort={port}"),
+        format!("healthPort={}", health_port()),
+        format!("metrics.reader.serviceAccounts[0].name={SCRAPER}"),
+        format!("metrics.reader.serviceAccounts[0].namespace={release_namespace}"),
         "probes.host=127.0.0.1".into(),
         "updateStrategy.rollingUpdate.maxSurge=0".into(),
         "updateStrategy.rollingUpdate.maxUnavailable=1".into(),

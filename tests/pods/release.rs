@@ -9,10 +9,10 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::ListParams;
 use kube::{Api, ResourceExt};
 use testkit::chart::{CHART, helm};
-use testkit::net::http_get;
+use testkit::net::{Trust, http_get, https_get};
 use testkit::{TestEnv, await_object};
 
-use crate::node::{Image, metrics_port};
+use crate::node::{Image, health_port, metrics_port};
 
 /// How long a rollout may take: the old pod's graceful stop (it finishes
 /// its validations and releases the Lease), the new pod's start and probes.
@@ -101,17 +101,27 @@ fn names(pods: &[Pod]) -> Vec<String> {
     pods.iter().map(|p| p.name_any()).collect()
 }
 
-/// GET `path` of the pod's server on 127.0.0.1 (it runs on the host network).
+/// GET `path` (`/healthz`, `/readyz`) of the pod's plain health server on
+/// 127.0.0.1 (it runs on the host network).
 pub async fn pod_get(path: &str) -> (u16, String) {
-    let addr = format!("127.0.0.1:{}", metrics_port());
+    let addr = format!("127.0.0.1:{}", health_port());
     http_get(&addr, path)
         .await
         .unwrap_or_else(|e| panic!("GET {addr}{path}: {e}"))
 }
 
-/// The pod's /metrics.
-pub async fn pod_metrics() -> String {
-    let (code, body) = pod_get("/metrics").await;
+/// GET /metrics of the pod over HTTPS (its certificate is self-signed)
+/// with `token`, or none.
+pub async fn pod_metrics_as(token: Option<&str>) -> (u16, String) {
+    let addr = format!("127.0.0.1:{}", metrics_port());
+    https_get(&addr, "/metrics", token, Trust::Any)
+        .await
+        .unwrap_or_else(|e| panic!("GET https://{addr}/metrics: {e}"))
+}
+
+/// The pod's /metrics, read with `token` (the scraper's).
+pub async fn pod_metrics(token: &str) -> String {
+    let (code, body) = pod_metrics_as(Some(token)).await;
     assert_eq!(code, 200, "{body}");
     body
 }

@@ -3,8 +3,10 @@
 //! ones by name ([`values`]), renders the monitoring objects from the files
 //! the alerts tests check ([`monitoring`]), puts the pod on the network and
 //! labels as asked ([`pod`]), and says in its NOTES what an install does
-//! ([`notes`]).
+//! ([`notes`]); /metrics over HTTPS with its RBAC, ServiceMonitor and
+//! NetworkPolicy ([`metrics`]).
 
+mod metrics;
 mod monitoring;
 mod notes;
 mod pod;

@@ -196,6 +196,7 @@ pub(super) fn assert_every_kind(d: &[Value]) {
         "ClusterRoleBinding",
         "RoleBinding",
         "Role",
+        "NetworkPolicy",
     ] {
         assert!(kinds.contains(kind), "{kind} in {kinds:?}");
     }

@@ -56,7 +56,7 @@ fn notes(sets: &[&str]) -> String {
 fn chart_notes_say_where_metrics_are_and_what_host_network_changes() {
     let n = notes(&[]);
     assert!(
-        n.contains("Network:    the pod network: /metrics, /healthz and /readyz on 0.0.0.0:8080 of each pod"),
+        n.contains("Network:    the pod network: /metrics on 0.0.0.0:8080, /healthz and /readyz on 0.0.0.0:8081 of each pod"),
         "{n}"
     );
     assert!(
@@ -78,9 +78,10 @@ fn chart_notes_say_where_metrics_are_and_what_host_network_changes() {
         &digest,
     ]);
     for expected in [
-        "Network:    the node's network (hostNetwork): /metrics, /healthz and /readyz on 127.0.0.1:18080 of each node running a pod",
+        "Network:    the node's network (hostNetwork): /metrics on 127.0.0.1:18080, /healthz and /readyz on 127.0.0.1:8081 of each node running a pod",
         "must allow privileged pods",
-        "Each pod holds port 18080 on its node",
+        "Each pod holds ports 18080 and 8081 on its node",
+        "NetworkPolicy does not apply to hostNetwork pods",
         "the new pod stays Pending",
         "The metrics Service cannot reach 127.0.0.1:18080 (loopback)",
         &format!(":0.1.0@sha256:{}", "ab".repeat(32)),

@@ -31,10 +31,11 @@ fn chart_host_network_values_reach_the_pod_and_the_flags() {
     assert!(pod.get("hostNetwork").is_none(), "{pod}");
     assert!(pod.get("dnsPolicy").is_none(), "{pod}");
     assert_eq!(flag_values(&args_of(&d), "metrics-addr"), ["0.0.0.0:8080"]);
+    assert_eq!(flag_values(&args_of(&d), "health-addr"), ["0.0.0.0:8081"]);
     let c = container_of(&d);
     for probe in ["livenessProbe", "readinessProbe"] {
         assert!(c[probe]["httpGet"].get("host").is_none(), "{probe}: {c}");
-        assert_eq!(c[probe]["httpGet"]["port"], "metrics", "{probe}");
+        assert_eq!(c[probe]["httpGet"]["port"], "health", "{probe}");
     }
     assert_eq!(
         find(&d, "Deployment")[0]["spec"]["strategy"],
@@ -46,7 +47,7 @@ fn chart_host_network_values_reach_the_pod_and_the_flags() {
     // through extraEnv.
     let d = rendered_with(&[
         "--set",
-        "hostNetwork=true,metricsBindAddress=127.0.0.1,metricsPort=18080,probes.host=127.0.0.1",
+        "hostNetwork=true,metricsBindAddress=127.0.0.1,metricsPort=18080,healthPort=18081,probes.host=127.0.0.1",
         "--set",
         "updateStrategy.rollingUpdate.maxSurge=0,updateStrategy.rollingUpdate.maxUnavailable=1",
         "--set",
@@ -63,11 +64,19 @@ fn chart_host_network_values_reach_the_pod_and_the_flags() {
         flag_values(&args_of(&d), "metrics-addr"),
         ["127.0.0.1:18080"]
     );
+    assert_eq!(
+        flag_values(&args_of(&d), "health-addr"),
+        ["127.0.0.1:18081"]
+    );
     let c = container_of(&d);
     assert_eq!(c["ports"][0]["containerPort"], 18080);
+    assert_eq!(
+        c["ports"][1],
+        json!({"name": "health", "containerPort": 18081, "protocol": "TCP"})
+    );
     for probe in ["livenessProbe", "readinessProbe"] {
         assert_eq!(c[probe]["httpGet"]["host"], "127.0.0.1", "{probe}");
-        assert_eq!(c[probe]["httpGet"]["port"], "metrics", "{probe}");
+        assert_eq!(c[probe]["httpGet"]["port"], "health", "{probe}");
     }
     assert_eq!(
         find(&d, "Deployment")[0]["spec"]["strategy"],
@@ -107,6 +116,7 @@ fn chart_host_network_values_reach_the_pod_and_the_flags() {
         "probes.host=::1",
     ]);
     assert_eq!(flag_values(&args_of(&d), "metrics-addr"), ["[::1]:8080"]);
+    assert_eq!(flag_values(&args_of(&d), "health-addr"), ["[::1]:8081"]);
     assert_eq!(container_of(&d)["livenessProbe"]["httpGet"]["host"], "::1");
 
     // Recreate: no rollingUpdate (the API refuses one), even though the

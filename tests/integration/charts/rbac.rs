@@ -17,12 +17,26 @@ fn is_aggregated(role: &Value) -> bool {
     })
 }
 
+/// Whether an object belongs to the secure /metrics (its own ClusterRoles
+/// and bindings: charts/metrics.rs).
+pub(super) fn is_metrics(object: &Value) -> bool {
+    object["metadata"]["labels"]["app.kubernetes.io/component"] == "metrics"
+}
+
 /// The ClusterRoles for the operator itself (not those aggregated into
-/// view/edit/admin).
+/// view/edit/admin, nor those of the secure /metrics).
 pub(super) fn operator_cluster_roles(docs: &[Value]) -> Vec<&Value> {
     find(docs, "ClusterRole")
         .into_iter()
-        .filter(|r| !is_aggregated(r))
+        .filter(|r| !is_aggregated(r) && !is_metrics(r))
+        .collect()
+}
+
+/// The ClusterRoleBindings but those of the secure /metrics.
+pub(super) fn cluster_role_bindings(docs: &[Value]) -> Vec<&Value> {
+    find(docs, "ClusterRoleBinding")
+        .into_iter()
+        .filter(|b| !is_metrics(b))
         .collect()
 }
 
@@ -97,7 +111,7 @@ fn chart_lints_and_renders_least_privilege_and_a_restricted_pod() {
     let text = serde_json::to_string(&d).unwrap();
     assert!(!text.contains("\"*\""), "no wildcard anywhere");
     assert_eq!(
-        find(&d, "ClusterRoleBinding").len(),
+        cluster_role_bindings(&d).len(),
         1,
         "all namespaces by default"
     );
@@ -172,7 +186,7 @@ fn chart_lints_and_renders_least_privilege_and_a_restricted_pod() {
     );
     assert!(ok, "{out}");
     let d = docs(&out);
-    assert!(find(&d, "ClusterRoleBinding").is_empty());
+    assert!(cluster_role_bindings(&d).is_empty());
     let rb: Vec<_> = find(&d, "RoleBinding")
         .into_iter()
         .filter(|rb| rb["roleRef"]["kind"] == "ClusterRole")
@@ -204,7 +218,7 @@ fn chart_watching_two_namespaces_binds_each_and_nothing_cluster_wide() {
     assert_eq!(roles.len(), 1);
     assert_eq!(roles[0]["rules"], expected_rules());
     assert!(
-        find(&d, "ClusterRoleBinding").is_empty(),
+        cluster_role_bindings(&d).is_empty(),
         "nothing bound cluster-wide"
     );
     assert_eq!(
@@ -280,7 +294,7 @@ fn chart_reads_kube_system_only_for_the_operator_identity_without_a_cluster_name
         let r = reader(&d).unwrap_or_else(|| panic!("a kube-system reader for {sets:?}"));
         assert_eq!(r["rules"], kube_system_reader_rules());
         let name = r["metadata"]["name"].clone();
-        let crbs = find(&d, "ClusterRoleBinding");
+        let crbs = cluster_role_bindings(&d);
         let to_reader: Vec<_> = crbs
             .iter()
             .filter(|b| b["roleRef"]["name"] == name)
@@ -297,7 +311,7 @@ fn chart_reads_kube_system_only_for_the_operator_identity_without_a_cluster_name
     }
     let d = rendered(&["allowOperatorIdentity=true", "watchNamespaces={team-a}"]);
     assert_eq!(
-        find(&d, "ClusterRoleBinding").len(),
+        cluster_role_bindings(&d).len(),
         1,
         "only the kube-system reader is bound cluster-wide"
     );
@@ -365,7 +379,7 @@ fn chart_aggregates_connection_rights_into_view_edit_and_admin_but_never_status(
         );
     }
     // Aggregated, never bound by the chart.
-    for binding in find(&d, "ClusterRoleBinding")
+    for binding in cluster_role_bindings(&d)
         .into_iter()
         .chain(find(&d, "RoleBinding"))
     {

@@ -130,7 +130,7 @@ fn chart_refuses_bad_values_naming_them() {
     );
     // Its old default (all namespaces) is what an empty list means now.
     let d = rendered(&["watchNamespace="]);
-    assert_eq!(find(&d, "ClusterRoleBinding").len(), 1);
+    assert_eq!(super::rbac::cluster_role_bindings(&d).len(), 1);
 }
 
 #[test]

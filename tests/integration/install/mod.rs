@@ -2,19 +2,19 @@
 //! server, and the operator binary running with the chart's ServiceAccount
 //! token (not the admin certificate) gets a connection to Ready and reads
 //! nothing more than it must ([`operator`]); the roles for people give
-//! connections but never their status ([`people`]). (Rendering without a
-//! cluster: charts/. The chart's pods on a real node: the pods suite.)
+//! connections but never their status ([`people`]); /metrics answers only
+//! tokens the chart's reader role allows ([`metrics`]). (Rendering without
+//! a cluster: charts/. The chart's pods on a real node: the pods suite.)
 
+mod metrics;
 mod operator;
 mod people;
 
 use std::path::{Path, PathBuf};
 
-use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
 };
-use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::api::PostParams;
 use kube::{Api, Client, Config};
 use serde_json::json;
@@ -93,21 +93,7 @@ pub(super) struct Login {
 }
 
 pub(super) async fn as_service_account(env: &TestEnv, ns: &str, sa: &str, dir: &Path) -> Login {
-    let tr = TokenRequest {
-        spec: TokenRequestSpec {
-            audiences: vec![],
-            expiration_seconds: Some(3600),
-            bound_object_ref: None,
-        },
-        ..Default::default()
-    };
-    let token = Api::<ServiceAccount>::namespaced(env.kube.clone(), ns)
-        .create_token_request(sa, &PostParams::default(), &tr)
-        .await
-        .expect("token for the chart's ServiceAccount")
-        .status
-        .unwrap()
-        .token;
+    let token = env.token(ns, sa).await;
     let server = std::env::var("S3C_APISERVER_URL").expect("S3C_APISERVER_URL");
     let ca = std::env::var("S3C_CA_CERT").expect("S3C_CA_CERT");
     let kubeconfig = json!({

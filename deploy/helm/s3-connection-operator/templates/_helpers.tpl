@@ -85,6 +85,35 @@ when image.digest is set (the runtime then pulls by the digest).
 {{- end }}
 
 {{/*
+--health-addr: the same address, healthPort.
+*/}}
+{{- define "s3-connection-operator.healthAddr" -}}
+{{- $addr := .Values.metricsBindAddress | default "0.0.0.0" }}
+{{- $port := .Values.healthPort | default 8081 }}
+{{- if contains ":" $addr }}
+{{- printf "[%s]:%v" $addr $port }}
+{{- else }}
+{{- printf "%s:%v" $addr $port }}
+{{- end }}
+{{- end }}
+
+{{/*
+matchLabels as text: k=v,k=v (sorted by key).
+*/}}
+{{- define "s3-connection-operator.selectorText" -}}
+{{- $pairs := list }}
+{{- range $k, $v := . }}{{ $pairs = append $pairs (printf "%s=%s" $k $v) }}{{ end }}
+{{- join "," $pairs }}
+{{- end }}
+
+{{/*
+Where the metrics certificate Secret is mounted (--metrics-cert-dir).
+*/}}
+{{- define "s3-connection-operator.metricsCertDir" -}}
+/etc/s3-connection-operator/metrics-tls
+{{- end }}
+
+{{/*
 Whether metricsBindAddress is a loopback address (reachable from the pod's
 own network namespace only).
 */}}
@@ -98,6 +127,9 @@ Values that only make sense together (the schema checks each one alone).
 */}}
 {{- define "s3-connection-operator.checkNetwork" -}}
 {{- $probeHost := (.Values.probes | default dict).host | default "" }}
+{{- if eq (int (.Values.healthPort | default 8081)) (int .Values.metricsPort) }}
+{{- fail (printf "healthPort and metricsPort are both %v: /healthz and /readyz (plain HTTP) and /metrics are served on different ports; change one" .Values.metricsPort) }}
+{{- end }}
 {{- if not .Values.hostNetwork }}
 {{- if include "s3-connection-operator.metricsOnLoopback" . }}
 {{- fail (printf "metricsBindAddress %s is reachable from inside the pod only: the kubelet's probes and Prometheus connect to the pod IP. Use 0.0.0.0 (or ::), or hostNetwork=true with probes.host=%s" .Values.metricsBindAddress .Values.metricsBindAddress) }}
@@ -189,6 +221,9 @@ would refuse to start, or one would silently win): fail naming the value.
 {{- define "s3-connection-operator.checkExtraArgs" -}}
 {{- $owned := dict
   "--metrics-addr" "metricsPort (and metricsBindAddress)"
+  "--health-addr" "healthPort (and metricsBindAddress)"
+  "--metrics-secure" "metrics.secure.enabled"
+  "--metrics-cert-dir" "metrics.secure.certSecret"
   "--log-format" "logFormat"
   "--log-level" "logLevel"
   "--default-interval" "defaultInterval"
