@@ -280,6 +280,9 @@ fn chart_extra_args_may_not_repeat_a_flag_the_chart_sets() {
         ("--validation-timeout=30s", "validationTimeout"),
         ("--log-level=debug", "logLevel"),
         ("--require-credentials-label", "requireCredentialsLabel"),
+        ("--health-addr=0.0.0.0:9000", "healthPort"),
+        ("--metrics-secure=false", "metrics.secure.enabled"),
+        ("--metrics-cert-dir=/tmp", "metrics.secure.certSecret"),
     ] {
         let set = format!("extraArgs={{{arg}}}");
         let out = render(&[&set]).expect_err(arg);
