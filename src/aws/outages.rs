@@ -78,7 +78,7 @@ impl Default for Outages {
 }
 
 impl Outages {
-    /// Outages that are remembered for `hold` each, at most [`OUTAGES_MAX`].
+    /// Outages that are remembered for `hold` each, at most 4,096 of them.
     pub fn new(hold: Duration) -> Self {
         Self::bounded(hold, OUTAGES_MAX)
     }
