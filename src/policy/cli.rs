@@ -3,6 +3,8 @@
 //! input is one line on stderr and exit code 2.
 
 use std::io::Read;
+
+use serde::Deserialize;
 use std::path::Path;
 
 use super::identity_policy;
@@ -44,14 +46,7 @@ pub fn policy_for_file(path: &Path, format: Format) -> Result<Printed, String> {
 
 /// The identity policy of one S3Connection manifest.
 pub fn policy_for_manifest(text: &str, format: Format) -> Result<Printed, String> {
-    let value: yaml_serde::Value =
-        yaml_serde::from_str(text).map_err(|e| one_line(&format!("not YAML: {e}")))?;
-    let kind = value.get("kind").and_then(|k| k.as_str());
-    let api = value.get("apiVersion").and_then(|k| k.as_str());
-    let group = api.and_then(|a| a.split_once('/')).map(|(g, _)| g);
-    if kind != Some("S3Connection") || group != Some("s3connection.dev") {
-        return Err(messages::not_an_s3connection(kind, api));
-    }
+    let value = the_connection(text)?;
     let conn: S3Connection = yaml_serde::from_value(value)
         .map_err(|e| one_line(&format!("not a valid S3Connection: {e}")))?;
     // The interval plays no part in the policy.
@@ -60,9 +55,10 @@ pub fn policy_for_manifest(text: &str, format: Format) -> Result<Printed, String
     let aws = valid.endpoint.as_deref().is_none_or(allowlist::is_aws);
     let policy = identity_policy(&valid, aws);
     let stdout = match format {
-        Format::Json => serde_json::to_string_pretty(&policy.document).map(|s| s + "\n"),
-        Format::Yaml => serde_json::to_value(&policy.document)
-            .map(|v| yaml_serde::to_string(&v).unwrap_or_default()),
+        Format::Json => serde_json::to_string_pretty(&policy.document)
+            .map(|s| s + "\n")
+            .map_err(|e| e.to_string()),
+        Format::Yaml => yaml_serde::to_string(&policy.document).map_err(|e| e.to_string()),
     }
     .map_err(|e| one_line(&format!("cannot print the policy: {e}")))?;
     let mut notes = Vec::new();
@@ -70,6 +66,33 @@ pub fn policy_for_manifest(text: &str, format: Format) -> Result<Printed, String
         notes.push(messages::SIMULATION_ROLE_UNKNOWN.to_string());
     }
     Ok(Printed { stdout, notes })
+}
+
+/// The one S3Connection document of a manifest (other documents, such
+/// as the ServiceAccount of an IRSA example, are skipped).
+fn the_connection(text: &str) -> Result<yaml_serde::Value, String> {
+    let mut found = Vec::new();
+    let mut first = None;
+    for doc in yaml_serde::Deserializer::from_str(text) {
+        let value =
+            yaml_serde::Value::deserialize(doc).map_err(|e| one_line(&format!("not YAML: {e}")))?;
+        if value.is_null() {
+            continue;
+        }
+        let api = value.get("apiVersion").and_then(|k| k.as_str());
+        let group = api.and_then(|a| a.split_once('/')).map(|(g, _)| g);
+        let kind = value.get("kind").and_then(|k| k.as_str());
+        if kind == Some("S3Connection") && group == Some("s3connection.dev") {
+            found.push(value);
+        } else if first.is_none() {
+            first = Some(messages::not_an_s3connection(kind, api));
+        }
+    }
+    match found.len() {
+        1 => Ok(found.remove(0)),
+        0 => Err(first.unwrap_or_else(|| messages::not_an_s3connection(None, None))),
+        n => Err(format!("{n} S3Connections in one file; give one")),
+    }
 }
 
 /// At most [`MAX_MANIFEST`] bytes of `path`, as UTF-8.

@@ -218,6 +218,17 @@ fn manifest_prints_json_and_yaml() {
 }
 
 #[test]
+fn the_connection_is_found_among_other_documents() {
+    let with_sa =
+        format!("apiVersion: v1\nkind: ServiceAccount\nmetadata: {{name: s}}\n---\n{MANIFEST}");
+    let out = policy_for_manifest(&with_sa, Format::Json).unwrap();
+    let d: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(actions(&d), ["s3:ListBucket", "s3:GetObject"]);
+    let two = format!("{MANIFEST}---\n{MANIFEST}");
+    assert!(policy_for_manifest(&two, Format::Json).is_err());
+}
+
+#[test]
 fn bad_manifests_are_one_line_errors() {
     for bad in [
         "{{{not yaml",
