@@ -21,6 +21,8 @@
 //! - [`allowlist`]: the endpoints an administrator allows (pure)
 //! - [`aws`]: SDK clients for a connection, and what their errors mean
 //! - [`messages`]: every text a user reads about a connection
+//! - [`policy`]: the least-privilege IAM policy a spec needs (pure), and
+//!   the `policy` command
 //! - [`credentials`]: Secrets, IRSA and role assumption, cache, redaction
 //! - [`probe`]: the S3 requests of one validation
 //! - [`status`]: conditions, the status an outcome implies, writing it
@@ -36,6 +38,7 @@ pub mod http;
 pub mod leader;
 pub mod messages;
 pub mod outcome;
+pub mod policy;
 pub mod probe;
 pub mod reconcile;
 pub mod spec;

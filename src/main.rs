@@ -1,5 +1,5 @@
-//! The `s3-connection-operator` command: `run` the operator, or print the
-//! `crd`. The work is in the library crate (`s3_connection_operator`).
+//! The `s3-connection-operator` command: `run` the operator, print the
+//! `crd`, or print a connection's IAM `policy`. The work is in the library crate (`s3_connection_operator`).
 #![forbid(unsafe_code)]
 #![deny(rust_2018_idioms)]
 
@@ -13,6 +13,7 @@ use s3_connection_operator::allowlist::Allowlist;
 use s3_connection_operator::aws::{SdkFactory, Timeouts};
 use s3_connection_operator::http::{self, HttpState};
 use s3_connection_operator::leader::{self, Ended, LeaderConfig};
+use s3_connection_operator::policy;
 use s3_connection_operator::probe;
 use s3_connection_operator::reconcile::{self, Context};
 use s3_connection_operator::spec::{parse_duration, parse_interval};
@@ -36,6 +37,19 @@ enum Command {
     Run(Box<RunArgs>),
     /// Print the S3Connection CRD as YAML.
     Crd,
+    /// Print the least-privilege IAM identity policy an S3Connection
+    /// manifest needs (no cluster or credentials needed).
+    Policy(PolicyArgs),
+}
+
+#[derive(Args)]
+struct PolicyArgs {
+    /// The S3Connection manifest (`-` for stdin).
+    #[arg(short = 'f', long = "filename")]
+    file: std::path::PathBuf,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value = "json")]
+    output: policy::cli::Format,
 }
 
 #[derive(Args)]
@@ -155,6 +169,19 @@ fn main() -> anyhow_free::Result {
     match cli.command {
         Command::Crd => {
             print!("{}", s3_connection_operator::crd_yaml());
+            Ok(())
+        }
+        Command::Policy(args) => {
+            match policy::cli::policy_for_file(&args.file, args.output) {
+                Ok(printed) => {
+                    print!("{}", printed.stdout);
+                    printed.notes.iter().for_each(|n| eprintln!("{n}"));
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    std::process::exit(policy::cli::EXIT_BAD_INPUT.into());
+                }
+            }
             Ok(())
         }
         Command::Run(args) => tokio::runtime::Builder::new_multi_thread()

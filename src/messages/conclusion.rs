@@ -10,13 +10,15 @@ pub fn policy_hint(bucket: &str, prefix: &str) -> String {
 /// Every request was denied.
 pub fn all_denied(location: &str, denied: &str, hint: &str) -> String {
     format!(
-        "The credentials are valid but S3 denied every request for {location} ({denied}). Grant them in the IAM policy ({hint})."
+        "The credentials are valid but S3 denied every request for {location} ({denied}). Grant them in the IAM policy ({hint}).{POLICY_COMMAND}"
     )
 }
 
 /// Some permissions were denied.
 pub fn some_denied(location: &str, denied: &str, hint: &str) -> String {
-    format!("S3 denied {denied} on {location}. Add them to the IAM policy ({hint}).")
+    format!(
+        "S3 denied {denied} on {location}. Add them to the IAM policy ({hint}).{POLICY_COMMAND}"
+    )
 }
 
 /// Ready: what was proved, and as whom.
@@ -43,4 +45,20 @@ pub fn connected(
 /// Appended to a message while a probe object is left.
 pub fn leftover_suffix(bucket: &str, key: &str) -> String {
     format!(" Probe object s3://{bucket}/{key} is left over; delete it or grant s3:DeleteObject.")
+}
+
+/// Appended to a denial: where the whole policy comes from.
+pub const POLICY_COMMAND: &str =
+    " `s3-connection-operator policy -f <file>` prints the whole policy for this connection.";
+
+/// The `policy` command: IRSA without `roleArn` asks for s3:ReplicateObject.
+pub const SIMULATION_ROLE_UNKNOWN: &str = "note: spec.auth.iamRole.roleArn is not set, so the policy has no iam:SimulatePrincipalPolicy statement; allow it on the role's own ARN, or s3:ReplicateObject stays Unverified.";
+
+/// The `policy` command was given another kind of document.
+pub fn not_an_s3connection(kind: Option<&str>, api_version: Option<&str>) -> String {
+    super::printable(&format!(
+        "not an S3Connection (apiVersion {:?}, kind {:?}); expected apiVersion s3connection.dev/v1alpha1, kind S3Connection",
+        api_version.unwrap_or(""),
+        kind.unwrap_or("")
+    ))
 }

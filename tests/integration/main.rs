@@ -21,5 +21,6 @@ mod irsa;
 mod kstatus;
 mod minio;
 mod outage;
+mod policy;
 mod restart;
 mod tls;

@@ -1,0 +1,199 @@
+//! The least-privilege IAM identity policy a connection needs, generated
+//! from its [`ValidSpec`]: exactly the requested permissions on exactly its
+//! bucket and prefix, as typed data that serializes to IAM policy JSON.
+//! Pure functions, no I/O. The `policy` command ([`cli`]) prints it.
+//!
+//! What the probe sends, and the action IAM checks for it:
+//! - `ListObjectsV2` (at most one key, `prefix=<prefix>`): `s3:ListBucket` on
+//!   the bucket ARN, with an `s3:prefix` condition when the connection has a
+//!   prefix. `HeadBucket` (also `s3:ListBucket`) is sent but not required to
+//!   succeed, so nothing more is granted for it.
+//! - `PutObject` with `If-None-Match: *` and metadata: `s3:PutObject`;
+//!   `GetObject` (reading back, or checking a probe object's marker):
+//!   `s3:GetObject`; `DeleteObject`: `s3:DeleteObject`; all on
+//!   `arn:PARTITION:s3:::bucket/prefix*`.
+//! - `s3:ReplicateObject` is asked of IAM policy simulation on AWS, which
+//!   needs `iam:SimulatePrincipalPolicy` on the principal itself.
+//!
+//! Deliberately not granted: `s3:DeleteObjectVersion` (only lets the probe
+//! tidy up old versions in a versioned bucket; Ready does not need it) and
+//! `s3:GetBucketLocation` (never called).
+
+pub mod cli;
+
+use serde::Serialize;
+
+use crate::crd::Permission;
+use crate::spec::{AuthMethod, ValidSpec};
+
+/// The policy language version every document uses.
+pub const VERSION: &str = "2012-10-17";
+
+/// An IAM policy document: `{"Version": "2012-10-17", "Statement": [...]}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PolicyDocument {
+    /// Always [`VERSION`] (policy variables need it).
+    pub version: &'static str,
+    /// One statement per kind of resource.
+    pub statement: Vec<Statement>,
+}
+
+/// One `Allow` statement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Statement {
+    /// Alphanumeric, as IAM requires.
+    pub sid: &'static str,
+    /// Always `Allow`: the generated policy never denies.
+    pub effect: &'static str,
+    /// Actions, never a wildcard.
+    pub action: Vec<String>,
+    /// ARNs, never `*`.
+    pub resource: Vec<String>,
+    /// Only on the listing statement of a connection with a prefix.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub condition: Option<Condition>,
+}
+
+/// The one condition the generated policies use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Condition {
+    /// `StringLike` on `s3:prefix`.
+    #[serde(rename = "StringLike")]
+    pub string_like: PrefixCondition,
+}
+
+/// `{"s3:prefix": [...]}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PrefixCondition {
+    /// The prefix itself and everything under it.
+    #[serde(rename = "s3:prefix")]
+    pub prefix: Vec<String>,
+}
+
+/// The identity policy, and what could not go into it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityPolicy {
+    /// The document to attach to the user or role.
+    pub document: PolicyDocument,
+    /// `s3:ReplicateObject` was requested on AWS, but the role is not named
+    /// in the spec (it comes from the ServiceAccount's annotation), so no
+    /// `iam:SimulatePrincipalPolicy` statement could be written.
+    pub simulation_principal_unknown: bool,
+}
+
+/// The IAM action of policy simulation.
+pub const SIMULATE: &str = "iam:SimulatePrincipalPolicy";
+
+/// The partition of a region: `aws-cn` for `cn-*`, `aws-us-gov` for
+/// `us-gov-*`, else `aws`.
+pub fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
+/// `text` with the characters IAM reads as wildcards or variables in ARNs
+/// and `StringLike` values (`*`, `?`, `$`) written as the policy variables
+/// that stand for them literally (`${*}`, `${?}`, `${$}`).
+pub fn literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '*' | '?' | '$' => {
+                out.push_str("${");
+                out.push(c);
+                out.push('}');
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The identity policy `spec` needs; `aws` says whether its target is AWS
+/// (where IAM policy simulation is asked about `s3:ReplicateObject`).
+pub fn identity_policy(spec: &ValidSpec, aws: bool) -> IdentityPolicy {
+    let part = partition(&spec.region);
+    let bucket = &spec.target.bucket;
+    let prefix = literal(&spec.target.prefix);
+    let mut statement = Vec::new();
+    if spec.permissions.contains(&Permission::ListBucket) {
+        let condition = (!prefix.is_empty()).then(|| Condition {
+            string_like: PrefixCondition {
+                prefix: vec![prefix.clone(), format!("{prefix}*")],
+            },
+        });
+        statement.push(Statement {
+            sid: "ListBucket",
+            effect: "Allow",
+            action: vec![Permission::ListBucket.as_str().into()],
+            resource: vec![format!("arn:{part}:s3:::{bucket}")],
+            condition,
+        });
+    }
+    let objects: Vec<String> = spec
+        .permissions
+        .iter()
+        .filter(|p| **p != Permission::ListBucket)
+        .map(|p| p.as_str().to_string())
+        .collect();
+    if !objects.is_empty() {
+        statement.push(Statement {
+            sid: "Objects",
+            effect: "Allow",
+            action: objects,
+            resource: vec![format!("arn:{part}:s3:::{bucket}/{prefix}*")],
+            condition: None,
+        });
+    }
+    let mut simulation_principal_unknown = false;
+    if aws && spec.permissions.contains(&Permission::ReplicateObject) {
+        match simulation_resources(&spec.auth, part) {
+            Some(resource) => statement.push(Statement {
+                sid: "SimulateOwnPolicy",
+                effect: "Allow",
+                action: vec![SIMULATE.into()],
+                resource,
+                condition: None,
+            }),
+            None => simulation_principal_unknown = true,
+        }
+    }
+    IdentityPolicy {
+        document: PolicyDocument {
+            version: VERSION,
+            statement,
+        },
+        simulation_principal_unknown,
+    }
+}
+
+/// The principal the operator simulates, as policy resources: the role
+/// when the spec names it; for access keys the IAM user itself, written
+/// with policy variables since the spec does not name it (with and
+/// without an IAM path); `None` for IRSA without `roleArn`.
+fn simulation_resources(auth: &AuthMethod, part: &str) -> Option<Vec<String>> {
+    match auth {
+        AuthMethod::OperatorRole(r) => Some(vec![r.role_arn.clone()]),
+        AuthMethod::Irsa(r) => r.role_arn.clone().map(|a| vec![a]),
+        AuthMethod::AccessKey(_) => Some(
+            ["", "*/"]
+                .iter()
+                .map(|path| {
+                    format!(
+                        "arn:{part}:iam::${{aws:PrincipalAccount}}:user/{path}${{aws:username}}"
+                    )
+                })
+                .collect(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests;
