@@ -62,20 +62,33 @@ impl RelatedWatches {
 }
 
 /// `events` without the first list's `Init` and `InitApply` events;
-/// `listed` runs at its end. Everything else passes.
+/// `listed` runs once: at the first list's end, or at the first error
+/// before it (a watch that cannot list, for want of RBAC say, must not keep
+/// every validation waiting for a list that may never come; validations
+/// then read what they need and report the error themselves). Everything
+/// else passes.
 pub fn after_first_list<K>(
     events: impl Stream<Item = Result<Event<K>, watcher::Error>>,
     mut listed: impl FnMut() + Send,
 ) -> impl Stream<Item = Result<Event<K>, watcher::Error>> {
     let mut first_done = false;
+    let mut released = false;
+    let mut release = move || {
+        if !released {
+            released = true;
+            listed();
+        }
+    };
     events.filter(move |ev| {
         let keep = match ev {
             Ok(Event::Init | Event::InitApply(_)) => first_done,
             Ok(Event::InitDone) => {
-                if !first_done {
-                    first_done = true;
-                    listed();
-                }
+                first_done = true;
+                release();
+                true
+            }
+            Err(_) => {
+                release();
                 true
             }
             _ => true,
@@ -123,6 +136,26 @@ mod tests {
             ]
         );
         assert_eq!(listed.load(Ordering::SeqCst), 1, "once, for the first list");
+    }
+
+    #[tokio::test]
+    async fn a_watch_that_cannot_list_releases_the_validations_once() {
+        let events: Vec<Result<Event<u32>, watcher::Error>> = vec![
+            Err(watcher::Error::NoResourceVersion),
+            Err(watcher::Error::NoResourceVersion),
+            Ok(Event::Init),
+            Ok(Event::InitApply(1)),
+            Ok(Event::InitDone),
+        ];
+        let listed = Arc::new(AtomicUsize::new(0));
+        let count = listed.clone();
+        let out: Vec<_> = after_first_list(futures::stream::iter(events), move || {
+            count.fetch_add(1, Ordering::SeqCst);
+        })
+        .collect()
+        .await;
+        assert_eq!(out.len(), 3, "the errors and the end of the first list");
+        assert_eq!(listed.load(Ordering::SeqCst), 1, "once, at the first error");
     }
 
     #[tokio::test(start_paused = true)]
