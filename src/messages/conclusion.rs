@@ -1,9 +1,10 @@
 //! Texts that sum a validation up: Ready's message, the policy hint.
 
-/// The statements a policy needs for this location, as a hint.
-pub fn policy_hint(bucket: &str, prefix: &str) -> String {
+/// The statements a policy needs for this location, as a hint, in the
+/// bucket's partition (`aws`, `aws-cn`, `aws-us-gov`).
+pub fn policy_hint(partition: &str, bucket: &str, prefix: &str) -> String {
     format!(
-        "s3:ListBucket on arn:aws:s3:::{bucket}, object actions on arn:aws:s3:::{bucket}/{prefix}*"
+        "s3:ListBucket on arn:{partition}:s3:::{bucket}, object actions on arn:{partition}:s3:::{bucket}/{prefix}*"
     )
 }
 

@@ -272,7 +272,7 @@ fn conclude(p: &Plan, out: &mut Outcome) {
     let denied = out.actions_with(PermissionOutcome::Denied).join(", ");
     let allowed = out.actions_with(PermissionOutcome::Allowed).join(", ");
     let unverified = out.actions_with(PermissionOutcome::Unverified).join(", ");
-    let hint = messages::policy_hint(&p.bucket, &p.prefix);
+    let hint = messages::policy_hint(crate::policy::partition(&p.region), &p.bucket, &p.prefix);
     let location = p.location();
     let (reason, message) = if !denied.is_empty() && allowed.is_empty() && !out.bucket_reached {
         (

@@ -98,6 +98,22 @@ async fn everything_denied_is_access_denied() {
 }
 
 #[tokio::test]
+async fn the_policy_hint_is_in_the_buckets_partition() {
+    let mut p = plan(&all());
+    p.region = "cn-north-1".into();
+    let world = World {
+        bucket_region: "cn-north-1".into(),
+        ..world_denying(&["head", "list", "get", "put", "delete"])
+    };
+    let r = run_with(world, &p).await;
+    assert!(
+        r.out.message.contains("arn:aws-cn:s3:::output/customers/*"),
+        "{}",
+        r.out.message
+    );
+}
+
+#[tokio::test]
 async fn stores_without_conditional_writes_get_no_probe_object() {
     let w = World {
         no_conditional_writes: true,
