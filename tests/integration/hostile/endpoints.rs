@@ -94,20 +94,10 @@ async fn a_silent_endpoint_does_not_starve_other_namespaces() {
         spec_at(&env.endpoint, &other_bucket, "creds"),
     )
     .await;
-    let started = tokio::time::Instant::now();
-    env.apply_connection(&quiet, "data", spec_at(&env.endpoint, &bucket, "creds"))
-        .await;
-    env.wait_ready_within(
-        &quiet,
-        "data",
-        "True",
-        Some("Validated"),
-        Duration::from_secs(30),
-    )
-    .await;
+    let took = super::healthy_ready_within(&env, &quiet, &bucket, Duration::from_secs(30)).await;
     eprintln!(
         "healthy connection Ready {:?} after it was created, beside 10 silent ones",
-        started.elapsed()
+        took
     );
     // Only the two namespaces are watched: the third tenant's connection,
     // created before the healthy one, is not in the cache.

@@ -75,21 +75,11 @@ async fn tarpits_in_four_namespaces_do_not_hold_a_fifth_until_their_deadline() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let started = tokio::time::Instant::now();
-    env.apply_connection(&quiet, "data", spec_at(&env.endpoint, &bucket, "creds"))
-        .await;
     // Far within the tarpits' 60 s deadline.
-    env.wait_ready_within(
-        &quiet,
-        "data",
-        "True",
-        Some("Validated"),
-        Duration::from_secs(20),
-    )
-    .await;
+    let took = super::healthy_ready_within(&env, &quiet, &bucket, Duration::from_secs(20)).await;
     eprintln!(
         "healthy connection Ready {:?} after it was created, beside {} tarpits holding {} connections",
-        started.elapsed(),
+        took,
         TARPIT_NAMESPACES * TARPITS_PER_NAMESPACE,
         held()
     );

@@ -34,6 +34,8 @@ mod typed_secrets;
 mod virtual_hosts;
 mod writes;
 
+use std::time::Duration;
+
 use testkit::{Operator, Spec, TestEnv};
 
 pub(super) const AK: &str = "AWS_ACCESS_KEY_ID";
@@ -66,4 +68,21 @@ pub(super) async fn everything_told(env: &TestEnv, ns: &str, op: &Operator) -> S
         serde_json::to_string(&env.events(ns).await).unwrap(),
         op.log()
     )
+}
+
+/// Create connection `data` to `bucket` on the test endpoint (Secret
+/// `creds`) in `ns` and wait at most `within` until it is Ready; how long
+/// that took.
+pub(super) async fn healthy_ready_within(
+    env: &TestEnv,
+    ns: &str,
+    bucket: &str,
+    within: Duration,
+) -> Duration {
+    let started = tokio::time::Instant::now();
+    env.apply_connection(ns, "data", spec_at(&env.endpoint, bucket, "creds"))
+        .await;
+    env.wait_ready_within(ns, "data", "True", Some("Validated"), within)
+        .await;
+    started.elapsed()
 }
