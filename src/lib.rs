@@ -21,6 +21,7 @@
 //! - [`allowlist`]: the endpoints an administrator allows (pure)
 //! - [`aws`]: SDK clients for a connection, and what their errors mean
 //! - [`messages`]: every text a user reads about a connection
+//! - [`cli`]: what the commands a person runs share (manifests, exit codes)
 //! - [`policy`]: the least-privilege IAM policy a spec needs (pure), and
 //!   the `policy` command
 //! - [`credentials`]: Secrets, IRSA and role assumption, cache, redaction
@@ -31,6 +32,7 @@
 
 pub mod allowlist;
 pub mod aws;
+pub mod cli;
 pub mod crd;
 pub mod credentials;
 pub mod error;

@@ -179,7 +179,7 @@ fn main() -> anyhow_free::Result {
                 }
                 Err(e) => {
                     eprintln!("error: {e}");
-                    std::process::exit(policy::cli::EXIT_BAD_INPUT.into());
+                    std::process::exit(s3_connection_operator::cli::EXIT_UNKNOWN.into());
                 }
             }
             Ok(())
