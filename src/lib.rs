@@ -28,6 +28,7 @@
 //! - [`probe`]: the S3 requests of one validation
 //! - [`status`]: conditions, the status an outcome implies, writing it
 //! - [`reconcile`]: the reconciler, requeue policy and watches
+//! - [`why`]: a live connection's status explained, with the fix (`why` command)
 //! - [`leader`]: leader election on a Lease; [`http`]: health and metrics
 
 pub mod allowlist;
@@ -46,6 +47,7 @@ pub mod reconcile;
 pub mod spec;
 pub mod status;
 pub mod telemetry;
+pub mod why;
 
 #[cfg(test)]
 pub mod testing;

@@ -1,9 +1,14 @@
 //! The `s3-connection-operator` command: `run` the operator, print the
-//! `crd`, or print a connection's IAM `policy`. The work is in the library crate (`s3_connection_operator`).
+//! `crd`, print a connection's IAM `policy`, or explain `why` a live
+//! connection is (not) ready. Called as `kubectl-s3c` (a link to this
+//! binary on the PATH) it is the kubectl plugin `kubectl s3c`, with the
+//! commands a person runs. The work is in the library crate
+//! (`s3_connection_operator`).
 #![forbid(unsafe_code)]
 #![deny(rust_2018_idioms)]
 
 use std::net::SocketAddr;
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
@@ -18,6 +23,7 @@ use s3_connection_operator::probe;
 use s3_connection_operator::reconcile::{self, Context};
 use s3_connection_operator::spec::{parse_duration, parse_interval};
 use s3_connection_operator::telemetry::{self, LogFormat, Metrics};
+use s3_connection_operator::why;
 use tokio::sync::watch;
 
 #[derive(Parser)]
@@ -40,6 +46,35 @@ enum Command {
     /// Print the least-privilege IAM identity policy an S3Connection
     /// manifest needs (no cluster or credentials needed).
     Policy(PolicyArgs),
+    /// Explain a live connection's status in sentences, with the command
+    /// that fixes it (exit 0 Ready, 1 not Ready, 2 unknown).
+    Why(why::cli::Args),
+}
+
+/// The name the binary answers to as a kubectl plugin.
+const PLUGIN: &str = "kubectl-s3c";
+
+/// `kubectl s3c`: the commands a person runs, as a kubectl plugin.
+#[derive(Parser)]
+#[command(
+    name = "kubectl s3c",
+    bin_name = "kubectl s3c",
+    version,
+    about = "Check S3Connections, print the IAM policies they need, explain their status"
+)]
+struct Plugin {
+    #[command(subcommand)]
+    command: PluginCommand,
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Print the least-privilege IAM identity policy an S3Connection
+    /// manifest needs.
+    Policy(PolicyArgs),
+    /// Explain a connection's status in sentences, with the command that
+    /// fixes it (exit 0 Ready, 1 not Ready, 2 unknown).
+    Why(why::cli::Args),
 }
 
 #[derive(Args)]
@@ -164,30 +199,48 @@ struct RunArgs {
     credential_cache_mib: u64,
 }
 
-fn main() -> anyhow_free::Result {
-    let cli = Cli::parse();
-    match cli.command {
+/// Whether the binary was called by the plugin's name.
+fn called_as_plugin() -> bool {
+    std::env::args_os()
+        .next()
+        .map(std::path::PathBuf::from)
+        .and_then(|p| p.file_name().map(|n| n == PLUGIN))
+        .unwrap_or(false)
+}
+
+fn main() -> anyhow_free::Result<ExitCode> {
+    if called_as_plugin() {
+        return Ok(match Plugin::parse().command {
+            PluginCommand::Policy(args) => policy_command(args),
+            PluginCommand::Why(args) => why::cli::run(args, "kubectl s3c"),
+        });
+    }
+    match Cli::parse().command {
         Command::Crd => {
             print!("{}", s3_connection_operator::crd_yaml());
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
-        Command::Policy(args) => {
-            match policy::cli::policy_for_file(&args.file, args.output) {
-                Ok(printed) => {
-                    print!("{}", printed.stdout);
-                    printed.notes.iter().for_each(|n| eprintln!("{n}"));
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    std::process::exit(s3_connection_operator::cli::EXIT_UNKNOWN.into());
-                }
-            }
-            Ok(())
-        }
+        Command::Policy(args) => Ok(policy_command(args)),
+        Command::Why(args) => Ok(why::cli::run(args, "s3-connection-operator")),
         Command::Run(args) => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?
-            .block_on(run(*args)),
+            .block_on(run(*args))
+            .map(|()| ExitCode::SUCCESS),
+    }
+}
+
+fn policy_command(args: PolicyArgs) -> ExitCode {
+    match policy::cli::policy_for_file(&args.file, args.output) {
+        Ok(printed) => {
+            print!("{}", printed.stdout);
+            printed.notes.iter().for_each(|n| eprintln!("{n}"));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(s3_connection_operator::cli::EXIT_UNKNOWN)
+        }
     }
 }
 

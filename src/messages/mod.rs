@@ -11,6 +11,7 @@ mod conclusion;
 mod conditions;
 mod credentials;
 mod permissions;
+pub mod why;
 
 pub use bucket::*;
 pub use conclusion::*;

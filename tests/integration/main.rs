@@ -21,6 +21,7 @@ mod irsa;
 mod kstatus;
 mod minio;
 mod outage;
+mod plugin;
 mod policy;
 mod restart;
 mod tls;
