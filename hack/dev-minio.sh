@@ -14,6 +14,7 @@ MINIO_DIR=$DEV/minio
 # (the operator never sends a token for an AWS audience to a store).
 MINIO_CLIENT_ID=minio.s3connection.dev
 MINIO_ROLE_POLICY=s3c-webidentity
+MINIO_KMS_KEY_NAME=s3c-key
 
 minio_healthy() {
   curl -sf --max-time 3 --cacert "$PKI/s3-ca.crt" -o /dev/null "https://127.0.0.1:$MINIO_PORT/minio/health/ready"
@@ -51,6 +52,13 @@ ensure_minio_admin() {
   # shellcheck disable=SC1090
   source "$f"
   MINIO_ROLE_ARN=$(dev_env minio-role-arn "$MINIO_CLIENT_ID")
+  # MinIO's built-in KMS: one static key (SSE-S3 and SSE-KMS need a KMS),
+  # generated once per dev dir like the root keys, since the objects it
+  # encrypted stay on disk.
+  local k=$DEV/minio-kms.env
+  [[ -s $k ]] || (umask 077 && echo "MINIO_KMS_SECRET_KEY=$MINIO_KMS_KEY_NAME:$(head -c 32 /dev/urandom | base64)" > "$k")
+  # shellcheck disable=SC1090
+  source "$k"
 }
 
 # Its certs dir: public.crt/private.key (server) and CAs/ = the CAs MinIO
@@ -68,6 +76,7 @@ up_minio() {
     cmp -s "$src" "$dst" || install -m 600 "$src" "$dst"
   done
   MINIO_ROOT_USER=$MINIO_ROOT_USER MINIO_ROOT_PASSWORD=$MINIO_ROOT_PASSWORD \
+    MINIO_KMS_SECRET_KEY=$MINIO_KMS_SECRET_KEY \
     ensure minio minio_ready "$MINIO_PORT" -- \
     env MINIO_BROWSER=off MINIO_UPDATE=off \
     MINIO_IDENTITY_OPENID_CONFIG_URL="$ISSUER/.well-known/openid-configuration" \
@@ -107,6 +116,7 @@ export S3C_MINIO_ROOT_PASSWORD='$MINIO_ROOT_PASSWORD'
 export S3C_MINIO_CA_CERT='$PKI/s3-ca.crt'
 export S3C_MINIO_ROLE_ARN='$MINIO_ROLE_ARN'
 export S3C_MINIO_ROLE_POLICY='$MINIO_ROLE_POLICY'
+export S3C_MINIO_KMS_KEY='$MINIO_KMS_KEY_NAME'
 export S3C_MINIO_WEB_IDENTITY_AUDIENCE='$MINIO_CLIENT_ID'
 export S3C_MINIO_ADMIN='$REPO/hack/minio-admin'
 export S3C_MINIO_DATA_DIR='$MINIO_DIR/data'

@@ -15,6 +15,7 @@ use aws_sdk_s3::operation::head_object::HeadObjectOutput;
 use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
 use aws_sdk_s3::operation::put_object::PutObjectOutput;
 use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::RequestPayer;
 use aws_smithy_mocks::{MockResponse, Rule, RuleMode, mock, mock_client};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::http::StatusCode;
@@ -75,6 +76,14 @@ pub struct World {
     /// The account that owns the bucket; a request whose
     /// `x-amz-expected-bucket-owner` differs gets 403 AccessDenied.
     pub owner: String,
+    /// A Requester Pays bucket: requests without `x-amz-request-payer:
+    /// requester` get 403 AccessDenied (HeadBucket answers anyway).
+    pub requester_pays: bool,
+    /// A bucket policy denies PutObject without this
+    /// `x-amz-server-side-encryption`.
+    pub required_encryption: Option<String>,
+    /// The checksum algorithm each PutObject that got this far named.
+    pub put_checksums: Vec<Option<String>>,
 }
 
 impl Default for World {
@@ -103,6 +112,9 @@ impl Default for World {
             caller_calls: 0,
             simulation_calls: 0,
             owner: "123456789012".into(),
+            requester_pays: false,
+            required_encryption: None,
+            put_checksums: vec![],
         }
     }
 }
@@ -148,9 +160,18 @@ fn head_response(status: u16, region: &str) -> HttpResponse {
 
 /// The answer for an authenticated call on a body-carrying S3 operation,
 /// or `None` to go on.
-fn gate(w: &World, action: &str, expected_owner: Option<&str>) -> Option<HttpResponse> {
+fn gate(
+    w: &World,
+    action: &str,
+    expected_owner: Option<&str>,
+    payer: Option<&RequestPayer>,
+) -> Option<HttpResponse> {
     if w.throttled {
         return Some(s3_error(503, "SlowDown"));
+    }
+    // A Requester Pays bucket refuses requests that do not accept the charges.
+    if w.requester_pays && payer != Some(&RequestPayer::Requester) {
+        return Some(s3_error(403, "AccessDenied"));
     }
     if expected_owner.is_some_and(|o| o != w.owner) {
         return Some(s3_error(403, "AccessDenied"));
@@ -198,7 +219,7 @@ pub fn s3_rules(world: &Shared) -> Vec<Rule> {
     let w = world.clone();
     let list = mock!(aws_sdk_s3::Client::list_objects_v2).then_compute_response(move |req| {
         let w = w.lock().unwrap();
-        match gate(&w, "list", req.expected_bucket_owner()) {
+        match gate(&w, "list", req.expected_bucket_owner(), req.request_payer()) {
             Some(r) => MockResponse::Http(r),
             None => MockResponse::Output(ListObjectsV2Output::builder().build()),
         }
@@ -206,12 +227,20 @@ pub fn s3_rules(world: &Shared) -> Vec<Rule> {
     let w = world.clone();
     let put = mock!(aws_sdk_s3::Client::put_object).then_compute_response(move |req| {
         let mut w = w.lock().unwrap();
-        if let Some(r) = gate(&w, "put", req.expected_bucket_owner()) {
+        if let Some(r) = gate(&w, "put", req.expected_bucket_owner(), req.request_payer()) {
             return MockResponse::Http(r);
         }
         if w.no_conditional_writes {
             return MockResponse::Http(s3_error(501, "NotImplemented"));
         }
+        // A bucket policy that denies writes without this encryption.
+        if let Some(required) = &w.required_encryption
+            && req.server_side_encryption().map(|e| e.as_str()) != Some(required.as_str())
+        {
+            return MockResponse::Http(s3_error(403, "AccessDenied"));
+        }
+        w.put_checksums
+            .push(req.checksum_algorithm().map(|c| c.as_str().to_string()));
         let key = req.key().unwrap_or_default().to_string();
         assert_eq!(
             req.if_none_match(),
@@ -232,7 +261,7 @@ pub fn s3_rules(world: &Shared) -> Vec<Rule> {
     let w = world.clone();
     let get = mock!(aws_sdk_s3::Client::get_object).then_compute_response(move |req| {
         let w = w.lock().unwrap();
-        if let Some(r) = gate(&w, "get", req.expected_bucket_owner()) {
+        if let Some(r) = gate(&w, "get", req.expected_bucket_owner(), req.request_payer()) {
             return MockResponse::Http(r);
         }
         let key = req.key().unwrap_or_default();
@@ -259,7 +288,12 @@ pub fn s3_rules(world: &Shared) -> Vec<Rule> {
         let mut w = w.lock().unwrap();
         let key = req.key().unwrap_or_default().to_string();
         w.delete_calls.push(key.clone());
-        if let Some(r) = gate(&w, "delete", req.expected_bucket_owner()) {
+        if let Some(r) = gate(
+            &w,
+            "delete",
+            req.expected_bucket_owner(),
+            req.request_payer(),
+        ) {
             return MockResponse::Http(r);
         }
         if let Some(tag) = req.if_match() {

@@ -150,6 +150,53 @@ pub struct S3ConnectionSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(transform = schema::account_id)]
     pub expected_bucket_owner: Option<String>,
+
+    /// How the probe object is written and which requests are sent, for
+    /// buckets with rules: encryption a bucket policy requires, Requester
+    /// Pays, a checksum the store requires, or no writes at all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "ProbeSettings", transform = schema::probe)]
+    pub probe: Option<ProbeSettings>,
+}
+
+/// `spec.probe`: how the operator's requests are made, for buckets with
+/// rules.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProbeSettings {
+    /// Server-side encryption the probe object is written with
+    /// (`x-amz-server-side-encryption`): `AES256`, `aws:kms` or
+    /// `aws:kms:dsse`. Set it to what the bucket policy requires of writes
+    /// (a policy that denies `s3:PutObject` without it makes the operator
+    /// report `s3:PutObject` Denied otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = schema::server_side_encryption)]
+    pub server_side_encryption: Option<String>,
+    /// The KMS key for `aws:kms` and `aws:kms:dsse`: a key ID, key ARN,
+    /// alias name or alias ARN (`x-amz-server-side-encryption-aws-kms-key-id`).
+    /// Without it the bucket's default key (or `aws/s3`) is used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = schema::kms_key_id)]
+    pub kms_key_id: Option<String>,
+    /// Send `x-amz-request-payer: requester` with every request: the
+    /// bucket is a Requester Pays bucket and the connection's account pays
+    /// for its requests. Default false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = schema::plain_bool)]
+    pub requester_pays: Option<bool>,
+    /// The checksum sent with the probe object: `CRC32`, `CRC32C`,
+    /// `CRC64NVME`, `SHA1` or `SHA256`. Default: the AWS SDK's (`CRC32`) for
+    /// AWS, none for other stores (several reject the trailing checksums).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = schema::checksum_algorithm)]
+    pub checksum_algorithm: Option<String>,
+    /// Write nothing: prove `s3:ListBucket` and `s3:GetObject` by listing
+    /// and reading a key that does not exist; `s3:PutObject` and
+    /// `s3:DeleteObject` are then `Unverified`. For buckets whose
+    /// notifications or retention make every write count. Default false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = schema::plain_bool)]
+    pub read_only: Option<bool>,
 }
 
 /// A Secret in the connection's namespace.

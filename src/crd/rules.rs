@@ -172,6 +172,14 @@ pub static EXPECTED_BUCKET_OWNER: Field = Field::new(
     (None, 12),
     "a 12-digit AWS account ID",
 );
+/// `spec.probe.kmsKeyId`: a KMS key ID, key ARN, alias name or alias ARN
+/// (letters, digits and `:/_-`; KMS allows at most 2048 characters).
+pub static KMS_KEY_ID: Field = Field::new(
+    "spec.probe.kmsKeyId",
+    "^[A-Za-z0-9:/_-]+$",
+    (Some(1), 2048),
+    "a KMS key ID, key ARN, alias name or alias ARN",
+);
 /// `spec.bucket` as a whole: no whitespace, control characters or
 /// backslashes, 3 to 900 bytes (the bucket and path rules follow).
 pub static BUCKET_FIELD: Field = Field::new(
@@ -240,6 +248,30 @@ pub const IAM_ROLE_NAMES_ONE: Rule<IamRoleAuth> = Rule {
     holds: |r| r.role_arn.is_some() || r.service_account_name.is_some(),
     message: || "iamRole needs roleArn, serviceAccountName, or both".into(),
 };
+
+/// The values of `spec.probe.serverSideEncryption`, as S3 names them.
+pub const SERVER_SIDE_ENCRYPTION: [&str; 3] = ["AES256", "aws:kms", "aws:kms:dsse"];
+/// The values of `spec.probe.checksumAlgorithm`, as S3 names them.
+pub const CHECKSUM_ALGORITHMS: [&str; 5] = ["CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"];
+
+/// The rule of `spec.probe`.
+pub const KMS_KEY_NEEDS_KMS: Rule<super::ProbeSettings> = Rule {
+    cel: || {
+        "!has(self.kmsKeyId) || (has(self.serverSideEncryption) && self.serverSideEncryption.startsWith('aws:kms'))".into()
+    },
+    holds: |p| {
+        p.kms_key_id.is_none()
+            || p.server_side_encryption
+                .as_deref()
+                .is_some_and(|e| e.starts_with("aws:kms"))
+    },
+    message: || "kmsKeyId needs serverSideEncryption aws:kms or aws:kms:dsse".into(),
+};
+
+/// A value of `spec.probe` that is not one of `allowed`.
+pub fn not_one_of(path: &str, value: &str, allowed: &[&str]) -> String {
+    format!("{path} {value:?} is not one of {}", or_list(allowed))
+}
 
 /// Bucket names: 3-63 characters, lowercase letters, digits, dots, hyphens.
 const BUCKET_CHARSET: &str = "^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$";

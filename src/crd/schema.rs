@@ -121,6 +121,42 @@ pub fn account_id(s: &mut Schema) {
     string(s, &EXPECTED_BUCKET_OWNER);
 }
 
+/// `spec.probe`: a KMS key only with KMS encryption.
+pub fn probe(s: &mut Schema) {
+    s.insert(
+        "x-kubernetes-validations".into(),
+        validations([KMS_KEY_NEEDS_KMS.schema()]),
+    );
+}
+
+/// An enumerated string field: not `nullable`, one of `values`.
+fn one_of(s: &mut Schema, values: &[&str]) {
+    s.remove("nullable");
+    s.insert("type".into(), "string".into());
+    s.insert("enum".into(), json!(values));
+}
+
+/// `spec.probe.serverSideEncryption`.
+pub fn server_side_encryption(s: &mut Schema) {
+    one_of(s, &SERVER_SIDE_ENCRYPTION);
+}
+
+/// `spec.probe.checksumAlgorithm`.
+pub fn checksum_algorithm(s: &mut Schema) {
+    one_of(s, &CHECKSUM_ALGORITHMS);
+}
+
+/// `spec.probe.kmsKeyId`.
+pub fn kms_key_id(s: &mut Schema) {
+    string(s, &KMS_KEY_ID);
+}
+
+/// A boolean an `Option` holds, without `nullable`.
+pub fn plain_bool(s: &mut Schema) {
+    s.remove("nullable");
+    s.insert("type".into(), "boolean".into());
+}
+
 /// A new object reads as not yet observed (kstatus: InProgress), as Flux does.
 pub fn status(s: &mut Schema) {
     s.insert("default".into(), json!({"observedGeneration": -1}));

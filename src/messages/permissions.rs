@@ -93,6 +93,10 @@ pub fn delete_unexpected(key: &str, described: &str) -> String {
     )
 }
 
+/// `spec.probe.readOnly`: nothing is written, so neither is proved.
+pub const READ_ONLY: &str =
+    "Not tested: spec.probe.readOnly is set, so the operator writes and deletes nothing.";
+
 /// Why s3:DeleteObject is not proved without s3:PutObject.
 pub const DELETE_NEEDS_PUT: &str = "Proving s3:DeleteObject needs a probe object, and without s3:PutObject in spec.permissions the operator writes nothing.";
 

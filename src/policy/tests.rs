@@ -24,6 +24,7 @@ fn spec(bucket: &str, prefix: &str, region: &str, permissions: &[Permission]) ->
         interval: std::time::Duration::from_secs(600),
         ca_secret: None,
         expected_bucket_owner: None,
+        probe: Default::default(),
     }
 }
 

@@ -54,7 +54,8 @@ use crate::crd::{ConnectionId, Permission, PermissionOutcome, S3ConnectionStatus
 use crate::credentials::Resolved;
 use crate::messages;
 use crate::outcome::{Leftover, Outcome, PermissionCheck, Reason};
-use crate::spec::ValidSpec;
+use crate::spec::{ProbeOptions, ValidSpec};
+use aws_sdk_s3::types::RequestPayer;
 
 /// The directory under the connection's prefix that holds probe objects.
 pub const PROBE_DIR: &str = ".s3connection-probe";
@@ -166,6 +167,8 @@ pub struct Plan {
     /// credentials ([`Identities`](crate::aws::Identities)): no
     /// GetCallerIdentity is sent.
     pub known_identity: Option<String>,
+    /// How the requests are made (`spec.probe`).
+    pub probe: ProbeOptions,
 }
 
 impl Plan {
@@ -205,7 +208,13 @@ impl Plan {
             role_arn: resolved.role_arn.clone(),
             expected_owner: spec.expected_bucket_owner.clone(),
             known_identity: None,
+            probe: spec.probe.clone(),
         }
+    }
+
+    /// `x-amz-request-payer` of every request that has it.
+    pub(crate) fn request_payer(&self) -> Option<RequestPayer> {
+        self.probe.requester_pays.then_some(RequestPayer::Requester)
     }
 
     /// The same plan, with who the credentials are already known.
@@ -223,9 +232,9 @@ impl Plan {
     /// GetObject), so that S3 itself says whether it accepts the
     /// credentials. HeadBucket cannot: its 403 has no body.
     pub fn s3_proves_credentials(&self) -> bool {
+        let writes = self.wants(Permission::PutObject) && !self.probe.read_only;
         self.wants(Permission::ListBucket)
-            || (self.leftover.is_none()
-                && (self.wants(Permission::PutObject) || self.wants(Permission::GetObject)))
+            || (self.leftover.is_none() && (writes || self.wants(Permission::GetObject)))
     }
 
     fn location(&self) -> String {

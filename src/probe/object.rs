@@ -144,6 +144,9 @@ impl Probe<'_> {
             .metadata(MARKER, &p.uid)
             .metadata(MAC, p.keys.sign(&p.uid, key, body))
             .content_type("text/plain")
+            .set_server_side_encryption(p.probe.encryption.map(|e| e.as_str().into()))
+            .set_ssekms_key_id(p.probe.kms_key_id.clone())
+            .set_checksum_algorithm(p.probe.checksum.map(|c| c.as_str().into()))
             .body(ByteStream::from(body.to_vec()))
             .send();
         match self.send(Op::PutObject, call).await? {

@@ -1,7 +1,8 @@
 //! Every S3 request of a validation names the plan's bucket and carries the
-//! bucket owner the connection expects; those about the probe object also
-//! name its key. [`InBucket`] and [`AtProbeKey`] add that to a request, so
-//! no step can forget the expected owner.
+//! bucket owner the connection expects and, for a Requester Pays bucket,
+//! `x-amz-request-payer: requester` (HeadBucket has no such header); those
+//! about the probe object also name its key. [`InBucket`] and
+//! [`AtProbeKey`] add that to a request, so no step can forget them.
 
 use aws_sdk_s3::operation::delete_object::builders::DeleteObjectFluentBuilder;
 use aws_sdk_s3::operation::get_object::builders::GetObjectFluentBuilder;
@@ -32,9 +33,17 @@ macro_rules! in_bucket {
             fn in_bucket(self, plan: &Plan) -> Self {
                 self.bucket(&plan.bucket)
                     .set_expected_bucket_owner(plan.expected_owner.clone())
+                    .set_request_payer(plan.request_payer())
             }
         }
     )+};
+}
+
+impl InBucket for HeadBucketFluentBuilder {
+    fn in_bucket(self, plan: &Plan) -> Self {
+        self.bucket(&plan.bucket)
+            .set_expected_bucket_owner(plan.expected_owner.clone())
+    }
 }
 
 macro_rules! at_probe_key {
@@ -48,7 +57,6 @@ macro_rules! at_probe_key {
 }
 
 in_bucket!(
-    HeadBucketFluentBuilder,
     ListObjectsV2FluentBuilder,
     PutObjectFluentBuilder,
     GetObjectFluentBuilder,

@@ -65,7 +65,14 @@ impl<'a> Probe<'a> {
         if self.plan.wants(ListBucket) {
             self.list().await?;
         }
-        if self.plan.wants(PutObject) {
+        if self.plan.probe.read_only {
+            if self.plan.wants(GetObject) {
+                self.read_missing().await?;
+            }
+            for p in [PutObject, DeleteObject] {
+                self.results.set(p, Unverified, messages::READ_ONLY);
+            }
+        } else if self.plan.wants(PutObject) {
             self.write_read_delete().await?;
         } else {
             if self.plan.wants(GetObject) {
@@ -244,7 +251,11 @@ impl<'a> Probe<'a> {
                 .await
                 .is_ok()
         } else {
-            let mut req = s3.list_objects_v2().bucket(&p.bucket).max_keys(0);
+            let mut req = s3
+                .list_objects_v2()
+                .bucket(&p.bucket)
+                .set_request_payer(p.request_payer())
+                .max_keys(0);
             if !p.prefix.is_empty() {
                 req = req.prefix(&p.prefix);
             }

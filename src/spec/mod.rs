@@ -6,12 +6,12 @@
 use std::time::Duration;
 
 use crate::crd::rules::{
-    self, AUTH_EXACTLY_ONE, BUCKET_RULES, IAM_ROLE_NAMES_ONE, INTERVAL_RULES, PATH_MAX_LEN,
-    PATH_RULES, Rule,
+    self, AUTH_EXACTLY_ONE, BUCKET_RULES, IAM_ROLE_NAMES_ONE, INTERVAL_RULES, KMS_KEY_NEEDS_KMS,
+    PATH_MAX_LEN, PATH_RULES, Rule,
 };
 use crate::crd::{
     AccessKeyAuth, Auth, AuthKind, DEFAULT_ACCESS_KEY_ID_KEY, DEFAULT_SECRET_ACCESS_KEY_KEY,
-    IamRoleAuth, Permission, S3ConnectionSpec,
+    IamRoleAuth, Permission, ProbeSettings, S3ConnectionSpec,
 };
 use strum::IntoEnumIterator;
 
@@ -80,6 +80,69 @@ impl AuthMethod {
     }
 }
 
+/// Server-side encryption of the probe object (`spec.probe`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::IntoStaticStr)]
+pub enum Encryption {
+    /// SSE-S3.
+    #[strum(serialize = "AES256")]
+    Aes256,
+    /// SSE-KMS.
+    #[strum(serialize = "aws:kms")]
+    Kms,
+    /// Dual-layer SSE-KMS.
+    #[strum(serialize = "aws:kms:dsse")]
+    KmsDsse,
+}
+
+impl Encryption {
+    /// The value of `x-amz-server-side-encryption`.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+/// The checksum sent with the probe object (`spec.probe.checksumAlgorithm`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::IntoStaticStr)]
+pub enum Checksum {
+    /// CRC-32.
+    #[strum(serialize = "CRC32")]
+    Crc32,
+    /// CRC-32C.
+    #[strum(serialize = "CRC32C")]
+    Crc32c,
+    /// CRC-64/NVME.
+    #[strum(serialize = "CRC64NVME")]
+    Crc64Nvme,
+    /// SHA-1.
+    #[strum(serialize = "SHA1")]
+    Sha1,
+    /// SHA-256.
+    #[strum(serialize = "SHA256")]
+    Sha256,
+}
+
+impl Checksum {
+    /// The name S3 gives it.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+/// How the probe's requests are made (`spec.probe`, defaults applied).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProbeOptions {
+    /// Encryption the probe object is written with.
+    pub encryption: Option<Encryption>,
+    /// The KMS key for [`Encryption::Kms`] and [`Encryption::KmsDsse`].
+    pub kms_key_id: Option<String>,
+    /// `x-amz-request-payer: requester` on every request.
+    pub requester_pays: bool,
+    /// The probe object's checksum; `None`: the client's default.
+    pub checksum: Option<Checksum>,
+    /// Write nothing.
+    pub read_only: bool,
+}
+
 /// A spec that passed every rule, with defaults applied.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ValidSpec {
@@ -101,6 +164,8 @@ pub struct ValidSpec {
     pub ca_secret: Option<String>,
     /// The account that must own the bucket.
     pub expected_bucket_owner: Option<String>,
+    /// How the probe's requests are made.
+    pub probe: ProbeOptions,
 }
 
 /// Why a spec is invalid: names the field and what is wrong with it.
@@ -134,6 +199,7 @@ pub fn validate(
             .check(owner)
             .map_err(InvalidSpec)?;
     }
+    let probe = probe_options(spec.probe.as_ref()).map_err(InvalidSpec)?;
     Ok(ValidSpec {
         target,
         region: spec.region.clone(),
@@ -144,6 +210,52 @@ pub fn validate(
         interval,
         ca_secret: spec.ca_secret_ref.as_ref().map(|r| r.name.clone()),
         expected_bucket_owner: spec.expected_bucket_owner.clone(),
+        probe,
+    })
+}
+
+/// An enumerated field's value as its type; the message names the values
+/// the schema allows.
+fn one_of<T: std::str::FromStr>(
+    path: &str,
+    value: Option<&str>,
+    allowed: &[&str],
+) -> Result<Option<T>, String> {
+    value
+        .map(|v| {
+            v.parse::<T>()
+                .map_err(|_| rules::not_one_of(path, v, allowed))
+        })
+        .transpose()
+}
+
+/// `spec.probe`, checked against the rules the schema states.
+fn probe_options(p: Option<&ProbeSettings>) -> Result<ProbeOptions, String> {
+    let Some(p) = p else {
+        return Ok(ProbeOptions::default());
+    };
+    let encryption = one_of(
+        "spec.probe.serverSideEncryption",
+        p.server_side_encryption.as_deref(),
+        &rules::SERVER_SIDE_ENCRYPTION,
+    )?;
+    let checksum = one_of(
+        "spec.probe.checksumAlgorithm",
+        p.checksum_algorithm.as_deref(),
+        &rules::CHECKSUM_ALGORITHMS,
+    )?;
+    if let Some(k) = &p.kms_key_id {
+        rules::KMS_KEY_ID.check(k)?;
+    }
+    if !(KMS_KEY_NEEDS_KMS.holds)(p) {
+        return Err(broken("spec.probe", &KMS_KEY_NEEDS_KMS));
+    }
+    Ok(ProbeOptions {
+        encryption,
+        kms_key_id: p.kms_key_id.clone(),
+        requester_pays: p.requester_pays.unwrap_or(false),
+        checksum,
+        read_only: p.read_only.unwrap_or(false),
     })
 }
 

@@ -21,6 +21,7 @@ fn spec() -> S3ConnectionSpec {
         suspend: None,
         ca_secret_ref: None,
         expected_bucket_owner: None,
+        probe: None,
     }
 }
 
@@ -240,4 +241,81 @@ fn endpoint_and_region_rules() {
     s.endpoint = None;
     s.region = "US-WEST-1".into();
     assert!(validate_spec(&s, DEFAULT_INTERVAL).is_err());
+}
+
+#[test]
+fn probe_settings_become_typed_options() {
+    assert_eq!(
+        validate_spec(&spec(), DEFAULT_INTERVAL).unwrap().probe,
+        ProbeOptions::default()
+    );
+    let mut s = spec();
+    s.probe = Some(ProbeSettings {
+        server_side_encryption: Some("aws:kms".into()),
+        kms_key_id: Some("arn:aws:kms:us-west-1:123456789012:key/0c1d".into()),
+        requester_pays: Some(true),
+        checksum_algorithm: Some("SHA256".into()),
+        read_only: Some(true),
+    });
+    let p = validate_spec(&s, DEFAULT_INTERVAL).unwrap().probe;
+    assert_eq!(p.encryption, Some(Encryption::Kms));
+    assert_eq!(p.encryption.unwrap().as_str(), "aws:kms");
+    assert_eq!(p.checksum.unwrap().as_str(), "SHA256");
+    assert!(p.requester_pays && p.read_only);
+    for (e, name) in [
+        (Encryption::Aes256, "AES256"),
+        (Encryption::KmsDsse, "aws:kms:dsse"),
+    ] {
+        assert_eq!(name.parse::<Encryption>().unwrap(), e);
+    }
+}
+
+#[test]
+fn probe_settings_the_schema_refuses_are_refused_again() {
+    let with = |p: ProbeSettings| {
+        let mut s = spec();
+        s.probe = Some(p);
+        validate_spec(&s, DEFAULT_INTERVAL).unwrap_err()
+    };
+    let e = with(ProbeSettings {
+        server_side_encryption: Some("aws:kms:bogus".into()),
+        ..Default::default()
+    });
+    assert_eq!(
+        e,
+        r#"spec.probe.serverSideEncryption "aws:kms:bogus" is not one of AES256, aws:kms or aws:kms:dsse"#
+    );
+    let e = with(ProbeSettings {
+        checksum_algorithm: Some("MD5".into()),
+        ..Default::default()
+    });
+    assert!(
+        e.contains("CRC32, CRC32C, CRC64NVME, SHA1 or SHA256"),
+        "{e}"
+    );
+    let e = with(ProbeSettings {
+        server_side_encryption: Some("AES256".into()),
+        kms_key_id: Some("alias/data".into()),
+        ..Default::default()
+    });
+    assert_eq!(
+        e,
+        "spec.probe: kmsKeyId needs serverSideEncryption aws:kms or aws:kms:dsse"
+    );
+    for hostile in [
+        "key\u{7}".to_string(),
+        "k\nX-Injected: 1".into(),
+        "k".repeat(10 * 1024),
+    ] {
+        let e = with(ProbeSettings {
+            server_side_encryption: Some("aws:kms".into()),
+            kms_key_id: Some(hostile.clone()),
+            ..Default::default()
+        });
+        assert!(e.starts_with("spec.probe.kmsKeyId"), "{e}");
+        assert!(
+            e.len() < 12 * 1024,
+            "the message stays bounded by the value's bound"
+        );
+    }
 }

@@ -5,7 +5,7 @@
 //! it.
 
 use s3_connection_operator::crd::{
-    AccessKeyAuth, Auth, IamRoleAuth, S3ConnectionSpec, SecretReference,
+    AccessKeyAuth, Auth, IamRoleAuth, ProbeSettings, S3ConnectionSpec, SecretReference,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -30,7 +30,14 @@ impl Spec {
             suspend: None,
             ca_secret_ref: None,
             expected_bucket_owner: None,
+            probe: None,
         })
+    }
+
+    /// `spec.probe`: how the probe's requests are made.
+    pub fn probe(mut self, probe: ProbeSettings) -> Self {
+        self.0.probe = Some(probe);
+        self
     }
 
     /// `bucket` (and path) in `region` on AWS (no endpoint), with the

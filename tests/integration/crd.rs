@@ -175,6 +175,40 @@ async fn bad_input_is_rejected_by_the_api_server() {
         ),
         ("bad-region", with(&["region"], json!("US West")), "region"),
         (
+            "encryption-outside-enum",
+            with(&["probe"], json!({"serverSideEncryption": "aws:kms:bogus"})),
+            "Unsupported value",
+        ),
+        (
+            "kms-key-control-characters",
+            with(
+                &["probe"],
+                json!({"serverSideEncryption": "aws:kms", "kmsKeyId": "key\u{7}\nX-Injected: 1"}),
+            ),
+            "kmsKeyId",
+        ),
+        (
+            "kms-key-10k",
+            with(
+                &["probe"],
+                json!({"serverSideEncryption": "aws:kms", "kmsKeyId": "k".repeat(10 * 1024)}),
+            ),
+            "kmsKeyId",
+        ),
+        (
+            "kms-key-without-kms",
+            with(
+                &["probe"],
+                json!({"serverSideEncryption": "AES256", "kmsKeyId": "alias/data"}),
+            ),
+            "kmsKeyId needs serverSideEncryption aws:kms or aws:kms:dsse",
+        ),
+        (
+            "checksum-outside-enum",
+            with(&["probe"], json!({"checksumAlgorithm": "MD5"})),
+            "Unsupported value",
+        ),
+        (
             "missing-region",
             {
                 let mut s = good_spec();
@@ -259,4 +293,20 @@ async fn explain_documents_the_api() {
         "{text}"
     );
     assert!(text.contains("iamRole"), "{text}");
+    let out = std::process::Command::new("kubectl")
+        .args(["explain", "s3connection.spec.probe"])
+        .env("KUBECONFIG", &env.kubeconfig)
+        .output()
+        .expect("kubectl on PATH");
+    let text = String::from_utf8_lossy(&out.stdout);
+    for field in [
+        "serverSideEncryption",
+        "kmsKeyId",
+        "requesterPays",
+        "checksumAlgorithm",
+        "readOnly",
+    ] {
+        assert!(text.contains(field), "{field}: {text}");
+    }
+    assert!(text.contains("Requester Pays"), "{text}");
 }

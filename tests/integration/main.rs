@@ -11,6 +11,7 @@ const OPERATOR: &str = env!("CARGO_BIN_EXE_s3-connection-operator");
 mod access_key;
 mod alerts;
 mod argocd;
+mod bucket_rules;
 mod charts;
 mod control;
 mod crd;

@@ -7,6 +7,7 @@ mod identity;
 mod permissions;
 mod plan;
 mod probe_object;
+mod rules;
 
 use std::sync::Arc;
 
@@ -48,6 +49,7 @@ fn plan(perms: &[Permission]) -> Plan {
         role_arn: None,
         expected_owner: None,
         known_identity: None,
+        probe: Default::default(),
     }
 }
 

@@ -29,6 +29,7 @@ fn a_recorded_leftover_other_than_the_own_probe_key_is_ignored() {
         interval: std::time::Duration::from_secs(600),
         ca_secret: None,
         expected_bucket_owner: None,
+        probe: Default::default(),
     };
     let resolved = Resolved::new(
         aws_credential_types::Credentials::new("AKIAX", "secret", None, None, "t"),
