@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use prometheus_client::registry::Registry;
 use s3_connection_operator::allowlist::Allowlist;
 use s3_connection_operator::aws::{SdkFactory, Timeouts};
+use s3_connection_operator::credentials::role;
 use s3_connection_operator::http::{self, HttpState};
 use s3_connection_operator::leader::{self, Ended, LeaderConfig};
 use s3_connection_operator::policy;
@@ -204,7 +205,15 @@ async fn run(args: RunArgs) -> anyhow_free::Result {
         .build();
     let cluster_name = match (&args.cluster_name, args.allow_operator_identity) {
         (Some(name), true) => Some(name.clone()),
-        (None, true) => Some(kube_system_uid(&client).await?),
+        (None, true) => Some(
+            role::kube_system_uid(&client, std::time::Duration::from_secs(30))
+                .await
+                .map_err(|e| {
+                    format!(
+                        "--allow-operator-identity needs a cluster name for the ExternalId: set --cluster-name, or let the operator read the kube-system namespace (get namespaces/kube-system): {e}"
+                    )
+                })?,
+        ),
         (_, false) => None,
     };
     let aws = SdkFactory::new(Timeouts::default(), args.allow_operator_identity, |k| {
@@ -362,23 +371,6 @@ async fn probe_keys(
     })?);
     secret.refresh(client.clone(), keys.clone());
     Ok(keys)
-}
-
-/// The UID of the `kube-system` namespace: a stable name of this cluster.
-async fn kube_system_uid(client: &kube::Client) -> anyhow_free::Result<String> {
-    let api: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(client.clone());
-    let read = s3_connection_operator::error::within(
-        std::time::Duration::from_secs(30),
-        || "get namespaces/kube-system".to_string(),
-        api.get("kube-system"),
-    )
-    .await?;
-    let ns = read.map_err(|e| {
-        format!(
-            "--allow-operator-identity needs a cluster name for the ExternalId: set --cluster-name, or let the operator read the kube-system namespace (get namespaces/kube-system): {e}"
-        )
-    })?;
-    Ok(ns.metadata.uid.unwrap_or_default())
 }
 
 fn hostname() -> String {

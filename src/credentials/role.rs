@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use aws_credential_types::Credentials;
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
-use k8s_openapi::api::core::v1::ServiceAccount;
+use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use kube::Api;
 use kube::api::{ObjectMeta, PostParams};
 
@@ -332,6 +332,18 @@ impl ServiceAccounts {
 /// whose trust policy requires it serves that namespace only.
 pub fn external_id(cluster: &str, namespace: &str) -> String {
     format!("{cluster}:{namespace}")
+}
+
+/// The default `<cluster>` of [`external_id`]: the UID of the
+/// `kube-system` namespace, a stable name of this cluster (the call given
+/// at most `timeout`).
+pub async fn kube_system_uid(client: &kube::Client, timeout: Duration) -> Result<String, Error> {
+    let api: Api<Namespace> = Api::all(client.clone());
+    let what = || "get namespaces/kube-system".to_string();
+    let ns = within(timeout, what, api.get("kube-system"))
+        .await?
+        .map_err(|e| Error::kube(what(), e))?;
+    Ok(ns.metadata.uid.unwrap_or_default())
 }
 
 /// With the operator's own identity: `s3c-<namespace>-<sessionName or name>`,
