@@ -4,6 +4,7 @@
 #![deny(rust_2018_idioms)]
 
 use std::net::SocketAddr;
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
@@ -38,19 +39,11 @@ enum Command {
     Run(Box<RunArgs>),
     /// Print the S3Connection CRD as YAML.
     Crd,
-    /// Print the least-privilege IAM identity policy an S3Connection
-    /// manifest needs (no cluster or credentials needed).
-    Policy(PolicyArgs),
-}
-
-#[derive(Args)]
-struct PolicyArgs {
-    /// The S3Connection manifest (`-` for stdin).
-    #[arg(short = 'f', long = "filename")]
-    file: std::path::PathBuf,
-    /// Output format.
-    #[arg(short = 'o', long = "output", value_enum, default_value = "json")]
-    output: policy::cli::Format,
+    /// Print the least-privilege IAM policy an S3Connection needs: the
+    /// identity policy, the trust policy of its role (--trust), or a bucket
+    /// policy (--bucket-policy); from a manifest (-f, no cluster or
+    /// credentials needed) or a live object (NAME).
+    Policy(policy::cli::Args),
 }
 
 #[derive(Args)]
@@ -165,30 +158,19 @@ struct RunArgs {
     credential_cache_mib: u64,
 }
 
-fn main() -> anyhow_free::Result {
+fn main() -> anyhow_free::Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command {
         Command::Crd => {
             print!("{}", s3_connection_operator::crd_yaml());
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
-        Command::Policy(args) => {
-            match policy::cli::policy_for_file(&args.file, args.output) {
-                Ok(printed) => {
-                    print!("{}", printed.stdout);
-                    printed.notes.iter().for_each(|n| eprintln!("{n}"));
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    std::process::exit(s3_connection_operator::cli::EXIT_UNKNOWN.into());
-                }
-            }
-            Ok(())
-        }
+        Command::Policy(args) => Ok(policy::cli::run(args)),
         Command::Run(args) => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?
-            .block_on(run(*args)),
+            .block_on(run(*args))
+            .map(|()| ExitCode::SUCCESS),
     }
 }
 
