@@ -52,6 +52,10 @@ pub fn leftover_suffix(bucket: &str, key: &str) -> String {
 pub const POLICY_COMMAND: &str =
     " `s3-connection-operator policy -f <file>` prints the whole policy for this connection.";
 
+/// Appended to a refusal by the role's trust policy: where the trust
+/// policy comes from.
+pub const TRUST_COMMAND: &str = " `s3-connection-operator policy --trust -f <file>` prints the trust policy the role needs for this connection.";
+
 /// The `policy` command: IRSA without `roleArn` asks for s3:ReplicateObject.
 pub const SIMULATION_ROLE_UNKNOWN: &str = "note: spec.auth.iamRole.roleArn is not set, so the policy has no iam:SimulatePrincipalPolicy statement; allow it on the role's own ARN, or s3:ReplicateObject stays Unverified.";
 
