@@ -24,3 +24,4 @@ mod outage;
 mod policy;
 mod restart;
 mod tls;
+mod trust_policy;
