@@ -22,9 +22,9 @@
 //! - [`aws`]: SDK clients for a connection, and what their errors mean
 //! - [`messages`]: every text a user reads about a connection
 //! - [`cli`]: what the commands a person runs share (manifests, exit codes)
-//! - [`policy`]: the least-privilege IAM policy a spec needs (pure), and
-//!   the `policy` command
 //! - [`credentials`]: Secrets, IRSA and role assumption, cache, redaction
+//! - [`policy`]: the least-privilege IAM policies a connection needs
+//!   (identity, trust and bucket policies; pure), and the `policy` command
 //! - [`probe`]: the S3 requests of one validation
 //! - [`status`]: conditions, the status an outcome implies, writing it
 //! - [`reconcile`]: the reconciler, requeue policy and watches

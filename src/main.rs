@@ -16,6 +16,7 @@ use clap::{Args, Parser, Subcommand};
 use prometheus_client::registry::Registry;
 use s3_connection_operator::allowlist::Allowlist;
 use s3_connection_operator::aws::{SdkFactory, Timeouts};
+use s3_connection_operator::credentials::role;
 use s3_connection_operator::http::{self, HttpState};
 use s3_connection_operator::leader::{self, Ended, LeaderConfig};
 use s3_connection_operator::policy;
@@ -43,9 +44,11 @@ enum Command {
     Run(Box<RunArgs>),
     /// Print the S3Connection CRD as YAML.
     Crd,
-    /// Print the least-privilege IAM identity policy an S3Connection
-    /// manifest needs (no cluster or credentials needed).
-    Policy(PolicyArgs),
+    /// Print the least-privilege IAM policy an S3Connection needs: the
+    /// identity policy, the trust policy of its role (--trust), or a bucket
+    /// policy (--bucket-policy); from a manifest (-f, no cluster or
+    /// credentials needed) or a live object (NAME).
+    Policy(policy::cli::Args),
     /// Explain a live connection's status in sentences, with the command
     /// that fixes it (exit 0 Ready, 1 not Ready, 2 unknown).
     Why(why::cli::Args),
@@ -69,22 +72,13 @@ struct Plugin {
 
 #[derive(Subcommand)]
 enum PluginCommand {
-    /// Print the least-privilege IAM identity policy an S3Connection
-    /// manifest needs.
-    Policy(PolicyArgs),
+    /// Print the least-privilege IAM policy an S3Connection needs: the
+    /// identity policy, the trust policy of its role (--trust), or a bucket
+    /// policy (--bucket-policy).
+    Policy(policy::cli::Args),
     /// Explain a connection's status in sentences, with the command that
     /// fixes it (exit 0 Ready, 1 not Ready, 2 unknown).
     Why(why::cli::Args),
-}
-
-#[derive(Args)]
-struct PolicyArgs {
-    /// The S3Connection manifest (`-` for stdin).
-    #[arg(short = 'f', long = "filename")]
-    file: std::path::PathBuf,
-    /// Output format.
-    #[arg(short = 'o', long = "output", value_enum, default_value = "json")]
-    output: policy::cli::Format,
 }
 
 #[derive(Args)]
@@ -211,7 +205,7 @@ fn called_as_plugin() -> bool {
 fn main() -> anyhow_free::Result<ExitCode> {
     if called_as_plugin() {
         return Ok(match Plugin::parse().command {
-            PluginCommand::Policy(args) => policy_command(args),
+            PluginCommand::Policy(args) => policy::cli::run(args),
             PluginCommand::Why(args) => why::cli::run(args, "kubectl s3c"),
         });
     }
@@ -220,27 +214,13 @@ fn main() -> anyhow_free::Result<ExitCode> {
             print!("{}", s3_connection_operator::crd_yaml());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Policy(args) => Ok(policy_command(args)),
+        Command::Policy(args) => Ok(policy::cli::run(args)),
         Command::Why(args) => Ok(why::cli::run(args, "s3-connection-operator")),
         Command::Run(args) => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?
             .block_on(run(*args))
             .map(|()| ExitCode::SUCCESS),
-    }
-}
-
-fn policy_command(args: PolicyArgs) -> ExitCode {
-    match policy::cli::policy_for_file(&args.file, args.output) {
-        Ok(printed) => {
-            print!("{}", printed.stdout);
-            printed.notes.iter().for_each(|n| eprintln!("{n}"));
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(s3_connection_operator::cli::EXIT_UNKNOWN)
-        }
     }
 }
 
@@ -257,7 +237,15 @@ async fn run(args: RunArgs) -> anyhow_free::Result {
         .build();
     let cluster_name = match (&args.cluster_name, args.allow_operator_identity) {
         (Some(name), true) => Some(name.clone()),
-        (None, true) => Some(kube_system_uid(&client).await?),
+        (None, true) => Some(
+            role::kube_system_uid(&client, std::time::Duration::from_secs(30))
+                .await
+                .map_err(|e| {
+                    format!(
+                        "--allow-operator-identity needs a cluster name for the ExternalId: set --cluster-name, or let the operator read the kube-system namespace (get namespaces/kube-system): {e}"
+                    )
+                })?,
+        ),
         (_, false) => None,
     };
     let aws = SdkFactory::new(Timeouts::default(), args.allow_operator_identity, |k| {
@@ -415,23 +403,6 @@ async fn probe_keys(
     })?);
     secret.refresh(client.clone(), keys.clone());
     Ok(keys)
-}
-
-/// The UID of the `kube-system` namespace: a stable name of this cluster.
-async fn kube_system_uid(client: &kube::Client) -> anyhow_free::Result<String> {
-    let api: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(client.clone());
-    let read = s3_connection_operator::error::within(
-        std::time::Duration::from_secs(30),
-        || "get namespaces/kube-system".to_string(),
-        api.get("kube-system"),
-    )
-    .await?;
-    let ns = read.map_err(|e| {
-        format!(
-            "--allow-operator-identity needs a cluster name for the ExternalId: set --cluster-name, or let the operator read the kube-system namespace (get namespaces/kube-system): {e}"
-        )
-    })?;
-    Ok(ns.metadata.uid.unwrap_or_default())
 }
 
 fn hostname() -> String {

@@ -12,6 +12,7 @@
 //!   [`Remote`], [`S3Target`])
 //! - `sdk`: the real factory ([`SdkFactory`]), its [`Timeouts`] and retry,
 //!   and whose STS and IAM a connection's credentials may go to
+//!   ([`is_aws_home`])
 //! - `destinations`: the allowlist checked on every request's final URI
 //!   ([`Destinations`])
 //! - `http`: the HTTPS client and the bound on response bodies
@@ -43,5 +44,5 @@ pub use factory::{AwsFactory, Clients, Remote, S3Target};
 pub use http::{BoundedBodies, MAX_RESPONSE_BODY, https_client};
 pub use identities::Identities;
 pub use outages::{Outages, Seen, Service, Skipped};
-pub use sdk::{SdkFactory, Timeouts};
+pub use sdk::{SdkFactory, Timeouts, aws_stand_ins, is_aws_home};
 pub use trust::TrustCache;

@@ -65,6 +65,30 @@ enum Home {
     Store(String),
 }
 
+/// `scheme://host:port` of the endpoints that stand in for AWS (a test's
+/// emulator, a gateway): `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_S3` as
+/// `env` has them.
+pub fn aws_stand_ins(env: impl Fn(&str) -> Option<String>) -> Vec<String> {
+    ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"]
+        .into_iter()
+        .filter_map(|k| {
+            env(k)
+                .filter(|v| !v.trim().is_empty())
+                .and_then(|v| crate::allowlist::entry_for(&v))
+        })
+        .collect()
+}
+
+/// Whether a connection with `endpoint` (`spec.endpoint`) has AWS's STS
+/// and IAM: no endpoint, an AWS endpoint, or one of `stand_ins`
+/// ([`aws_stand_ins`]). Otherwise it is a store's.
+pub fn is_aws_home(endpoint: Option<&str>, stand_ins: &[String]) -> bool {
+    endpoint.is_none_or(|ep| {
+        crate::allowlist::is_aws(ep)
+            || crate::allowlist::entry_for(ep).is_some_and(|o| stand_ins.contains(&o))
+    })
+}
+
 /// The real factory.
 pub struct SdkFactory {
     http: SharedHttpClient,
@@ -96,10 +120,7 @@ impl SdkFactory {
         let env = |k: &str| endpoint_env(k).filter(|v| !v.trim().is_empty());
         let sts_endpoint = env("AWS_ENDPOINT_URL_STS").or_else(|| env("AWS_ENDPOINT_URL"));
         let iam_endpoint = env("AWS_ENDPOINT_URL_IAM").or_else(|| env("AWS_ENDPOINT_URL"));
-        let aws_origins = ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"]
-            .into_iter()
-            .filter_map(|k| env(k).and_then(|v| crate::allowlist::entry_for(&v)))
-            .collect();
+        let aws_origins = aws_stand_ins(env);
         let operator = if allow_operator_identity {
             Some(
                 aws_config::defaults(BehaviorVersion::latest())
@@ -140,15 +161,8 @@ impl SdkFactory {
     /// Whose STS and IAM `target`'s credentials are for.
     fn home(&self, target: &S3Target) -> Home {
         match &target.endpoint {
-            None => Home::Aws,
-            Some(ep)
-                if crate::allowlist::is_aws(ep)
-                    || crate::allowlist::entry_for(ep)
-                        .is_some_and(|o| self.aws_origins.contains(&o)) =>
-            {
-                Home::Aws
-            }
-            Some(ep) => Home::Store(ep.clone()),
+            Some(ep) if !is_aws_home(Some(ep), &self.aws_origins) => Home::Store(ep.clone()),
+            _ => Home::Aws,
         }
     }
 

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use aws_credential_types::Credentials;
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
-use k8s_openapi::api::core::v1::ServiceAccount;
+use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use kube::Api;
 use kube::api::{ObjectMeta, PostParams};
 
@@ -242,11 +242,13 @@ pub async fn exchange_web_identity(
 
 /// The problem of an STS call for `request` that failed: TLS, an
 /// unreachable STS and temporary failures are the endpoint's (the last two
-/// retried); anything else is STS refusing the request.
+/// retried); anything else is STS refusing the request, and `AccessDenied`
+/// the role's trust policy refusing it.
 fn sts_failed(f: &Failure, request: &str) -> Problem {
     let described = f.describe();
     match &f.class {
         Class::Tls(why) => messages::sts_tls_failed(request, why),
+        Class::Denied => messages::sts_denied(request, &described),
         Class::Unreachable => messages::sts_unreachable(request, &described),
         Class::Transient(_) => messages::sts_transient(request, &described),
         _ => messages::sts_refused(request, &described),
@@ -334,6 +336,18 @@ pub fn external_id(cluster: &str, namespace: &str) -> String {
     format!("{cluster}:{namespace}")
 }
 
+/// The default `<cluster>` of [`external_id`]: the UID of the
+/// `kube-system` namespace, a stable name of this cluster (the call given
+/// at most `timeout`).
+pub async fn kube_system_uid(client: &kube::Client, timeout: Duration) -> Result<String, Error> {
+    let api: Api<Namespace> = Api::all(client.clone());
+    let what = || "get namespaces/kube-system".to_string();
+    let ns = within(timeout, what, api.get("kube-system"))
+        .await?
+        .map_err(|e| Error::kube(what(), e))?;
+    Ok(ns.metadata.uid.unwrap_or_default())
+}
+
 /// With the operator's own identity: `s3c-<namespace>-<sessionName or name>`,
 /// so the session always names the namespace (cut to 64 characters).
 pub fn operator_session_name(configured: Option<&str>, id: &ConnectionId) -> String {
@@ -382,6 +396,19 @@ mod tests {
         let p = sts_failed(&failed(Class::Denied, 403, Some("AccessDenied")), "x");
         assert_eq!(p.reason, Reason::AssumeRoleFailed);
         assert!(p.message.contains("AccessDenied"), "{}", p.message);
+        // A trust policy refused it: the message names the command that
+        // prints the trust policy; other refusals do not.
+        assert!(p.message.contains("policy --trust -f"), "{}", p.message);
+        let p = sts_failed(
+            &failed(
+                Class::Other("InvalidIdentityToken".into()),
+                400,
+                Some("InvalidIdentityToken"),
+            ),
+            "x",
+        );
+        assert_eq!(p.reason, Reason::AssumeRoleFailed);
+        assert!(!p.message.contains("policy --trust"), "{}", p.message);
         let p = sts_failed(&failed(Class::Unreachable, 0, None), "x");
         assert_eq!(p.reason, Reason::EndpointUnreachable);
         let p = sts_failed(&failed(Class::Transient("t".into()), 503, None), "x");

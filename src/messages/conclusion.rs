@@ -52,8 +52,51 @@ pub fn leftover_suffix(bucket: &str, key: &str) -> String {
 pub const POLICY_COMMAND: &str =
     " `s3-connection-operator policy -f <file>` prints the whole policy for this connection.";
 
+/// Appended to a refusal by the role's trust policy: where the trust
+/// policy comes from.
+pub const TRUST_COMMAND: &str = " `s3-connection-operator policy --trust -f <file>` prints the trust policy the role needs for this connection.";
+
 /// The `policy` command: IRSA without `roleArn` asks for s3:ReplicateObject.
 pub const SIMULATION_ROLE_UNKNOWN: &str = "note: spec.auth.iamRole.roleArn is not set, so the policy has no iam:SimulatePrincipalPolicy statement; allow it on the role's own ARN, or s3:ReplicateObject stays Unverified.";
+
+/// `policy --trust` of a connection with an access key.
+pub const TRUST_FOR_ACCESS_KEY: &str = "the connection uses an access key, which assumes no role, so there is no trust policy to print; the identity policy (without --trust) goes on the key's IAM user";
+
+/// `policy --trust` could not tell the audience: how to say it.
+pub const AUDIENCE_FLAG: &str =
+    "For this command, --audience names the audience the operator is configured with.";
+
+/// `policy --trust` of a connection with the operator's own identity,
+/// without `--operator-principal`.
+pub const OPERATOR_PRINCIPAL_MISSING: &str = "the connection assumes its role with the operator's own identity: give --operator-principal ARN, the IAM role or user the operator runs as (with IRSA, its ServiceAccount's eks.amazonaws.com/role-arn)";
+
+/// `policy --bucket-policy` of a connection whose spec names no role.
+pub const BUCKET_POLICY_PRINCIPAL_MISSING: &str = "the spec names no role to let into the bucket: give --principal ARN, the IAM user or role the connection's credentials belong to";
+
+/// `policy --trust` with IRSA, without `--oidc-issuer`, and the cluster
+/// could not say its issuer (`why`).
+pub fn issuer_unknown(why: &str) -> String {
+    format!(
+        "the trust policy names the cluster's service-account issuer: give --oidc-issuer URL (on EKS: aws eks describe-cluster --query cluster.identity.oidc.issuer), or a kubeconfig that can read /.well-known/openid-configuration ({why})"
+    )
+}
+
+/// `policy --trust` with the operator's own identity, without
+/// `--cluster-name`, and the cluster could not say its kube-system UID
+/// (`why`).
+pub fn cluster_name_unknown(why: &str) -> String {
+    format!(
+        "the ExternalId is <cluster>:<namespace>: give --cluster-name as the operator has it, or a kubeconfig that can read namespaces/kube-system (the operator's default is its UID) ({why})"
+    )
+}
+
+/// `policy --trust` of a manifest without a namespace: the trust policy
+/// names `ns`.
+pub fn namespace_assumed(ns: &str) -> String {
+    format!(
+        "note: the manifest names no namespace, so the trust policy is for namespace {ns:?} (the kubeconfig's, else default); -n NAMESPACE gives another."
+    )
+}
 
 /// The `policy` command was given another kind of document.
 pub fn not_an_s3connection(kind: Option<&str>, api_version: Option<&str>) -> String {

@@ -186,6 +186,18 @@ pub fn sts_refused(request: &str, described: &str) -> Problem {
     )
 }
 
+/// STS refused `request` with `AccessDenied`: the role's trust policy does
+/// not allow it.
+pub fn sts_denied(request: &str, described: &str) -> Problem {
+    Problem::new(
+        Reason::AssumeRoleFailed,
+        format!(
+            "STS refused {request} ({described}).{}",
+            super::TRUST_COMMAND
+        ),
+    )
+}
+
 /// STS answered without credentials.
 pub fn sts_returned_no_credentials(role_arn: &str) -> Problem {
     Problem::new(

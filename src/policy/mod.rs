@@ -1,7 +1,9 @@
 //! The least-privilege IAM identity policy a connection needs, generated
 //! from its [`ValidSpec`]: exactly the requested permissions on exactly its
 //! bucket and prefix, as typed data that serializes to IAM policy JSON.
-//! Pure functions, no I/O. The `policy` command ([`cli`]) prints it.
+//! Pure functions, no I/O. The `policy` command ([`cli`]) prints it, the
+//! trust policy of the role it assumes ([`trust`]), or the bucket policy
+//! that lets a principal of another account in ([`bucket_policy`]).
 //!
 //! What the probe sends, and the action IAM checks for it:
 //! - `ListObjectsV2` (at most one key, `prefix=<prefix>`): `s3:ListBucket` on
@@ -20,6 +22,7 @@
 //! `s3:GetBucketLocation` (never called).
 
 pub mod cli;
+pub mod trust;
 
 use serde::Serialize;
 
@@ -29,14 +32,16 @@ use crate::spec::{AuthMethod, ValidSpec};
 /// The policy language version every document uses.
 pub const VERSION: &str = "2012-10-17";
 
-/// An IAM policy document: `{"Version": "2012-10-17", "Statement": [...]}`.
+/// An IAM policy document: `{"Version": "2012-10-17", "Statement": [...]}`
+/// of identity or bucket policy statements, or of trust policy ones
+/// ([`trust::TrustDocument`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct PolicyDocument {
+pub struct PolicyDocument<S = Statement> {
     /// Always [`VERSION`] (policy variables need it).
     pub version: &'static str,
     /// One statement per kind of resource.
-    pub statement: Vec<Statement>,
+    pub statement: Vec<S>,
 }
 
 /// One `Allow` statement.
@@ -47,6 +52,9 @@ pub struct Statement {
     pub sid: &'static str,
     /// Always `Allow`: the generated policy never denies.
     pub effect: &'static str,
+    /// Only in a bucket policy: who is allowed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub principal: Option<Principal>,
     /// Actions, never a wildcard.
     pub action: Vec<String>,
     /// ARNs, never `*`.
@@ -54,6 +62,40 @@ pub struct Statement {
     /// Only on the listing statement of a connection with a prefix.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub condition: Option<Condition>,
+}
+
+/// The `Principal` of a resource or trust policy statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// `{"AWS": ARN}`: an IAM user or role, an account, a role session.
+    Aws(String),
+    /// `{"Federated": ARN}`: an identity provider (IAM OIDC provider).
+    Federated(String),
+}
+
+/// A map of one entry in JSON and in YAML alike (serde's enum
+/// representation would be a YAML tag).
+impl Serialize for Principal {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (kind, arn) = match self {
+            Principal::Aws(arn) => ("AWS", arn),
+            Principal::Federated(arn) => ("Federated", arn),
+        };
+        ordered_map(&[(kind, arn.as_str())], s)
+    }
+}
+
+/// `entries` as a map, in their order.
+fn ordered_map<K: Serialize, V: Serialize, S: serde::Serializer>(
+    entries: &[(K, V)],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = s.serialize_map(Some(entries.len()))?;
+    for (k, v) in entries {
+        map.serialize_entry(k, v)?;
+    }
+    map.end()
 }
 
 /// The one condition the generated policies use.
@@ -132,6 +174,7 @@ pub fn identity_policy(spec: &ValidSpec, aws: bool) -> IdentityPolicy {
         statement.push(Statement {
             sid: "ListBucket",
             effect: "Allow",
+            principal: None,
             action: vec![Permission::ListBucket.as_str().into()],
             resource: vec![format!("arn:{part}:s3:::{bucket}")],
             condition,
@@ -147,6 +190,7 @@ pub fn identity_policy(spec: &ValidSpec, aws: bool) -> IdentityPolicy {
         statement.push(Statement {
             sid: "Objects",
             effect: "Allow",
+            principal: None,
             action: objects,
             resource: vec![format!("arn:{part}:s3:::{bucket}/{prefix}*")],
             condition: None,
@@ -158,6 +202,7 @@ pub fn identity_policy(spec: &ValidSpec, aws: bool) -> IdentityPolicy {
             Some(resource) => statement.push(Statement {
                 sid: "SimulateOwnPolicy",
                 effect: "Allow",
+                principal: None,
                 action: vec![SIMULATE.into()],
                 resource,
                 condition: None,
@@ -172,6 +217,20 @@ pub fn identity_policy(spec: &ValidSpec, aws: bool) -> IdentityPolicy {
         },
         simulation_principal_unknown,
     }
+}
+
+/// The bucket policy that lets `principal` (an ARN, checked with
+/// [`trust::principal_arn`]) do what `spec` needs on its bucket, for a
+/// principal in another account than the bucket: the identity policy's S3
+/// statements with `"Principal": {"AWS": principal}`, nothing of IAM. The
+/// principal still needs the identity policy in its own account.
+pub fn bucket_policy(spec: &ValidSpec, principal: &str) -> Result<PolicyDocument, String> {
+    let principal = trust::principal_arn(principal)?;
+    let mut document = identity_policy(spec, false).document;
+    for statement in &mut document.statement {
+        statement.principal = Some(Principal::Aws(principal.clone()));
+    }
+    Ok(document)
 }
 
 /// The principal the operator simulates, as policy resources: the role

@@ -245,3 +245,5 @@ fn bad_manifests_are_one_line_errors() {
         assert!(!e.is_empty());
     }
 }
+
+mod trust;

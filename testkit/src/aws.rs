@@ -299,6 +299,12 @@ impl TestEnv {
             .unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// The ARN of the IAM user whose keys are the environment's admin keys
+    /// (the operator's own identity in [`crate::Operator::start_as_admin`]).
+    pub fn admin_principal(&self) -> String {
+        format!("arn:aws:iam::{}:user/admin", self.account)
+    }
+
     /// A trust policy letting exactly one ServiceAccount assume a role by web
     /// identity, the way EKS IRSA trust policies read.
     pub fn irsa_trust(&self, ns: &str, sa: &str) -> Value {

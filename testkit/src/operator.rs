@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::env::{TIMEOUT, TestEnv};
+use crate::env::{REGION, TIMEOUT, TestEnv, var};
 use crate::net::{free_port, http_get};
 
 /// How often a wait on the process or its log looks again.
@@ -261,6 +261,28 @@ impl Operator {
             Some(ns),
             extra,
             &[("KUBECONFIG", env.kubeconfig.as_str())],
+        )
+        .await
+    }
+
+    /// [`Self::start`] with `--allow-operator-identity` and the
+    /// environment's admin keys (IAM user `admin`,
+    /// [`TestEnv::admin_principal`]) as the operator's own AWS identity.
+    /// Without --cluster-name it names the cluster by the kube-system
+    /// namespace's UID.
+    pub async fn start_as_admin(env: &TestEnv, ns: &str) -> Self {
+        let key = var("AWS_ACCESS_KEY_ID");
+        let secret = var("AWS_SECRET_ACCESS_KEY");
+        Self::start_with(
+            env,
+            Some(ns),
+            &["--allow-operator-identity"],
+            &[
+                ("KUBECONFIG", env.kubeconfig.as_str()),
+                ("AWS_ACCESS_KEY_ID", key.as_str()),
+                ("AWS_SECRET_ACCESS_KEY", secret.as_str()),
+                ("AWS_REGION", REGION),
+            ],
         )
         .await
     }

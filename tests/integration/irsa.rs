@@ -254,7 +254,7 @@ async fn the_operator_identity_sends_an_external_id_naming_the_namespace() {
             "Effect": "Allow",
             // moto matches principals literally (an account root does not
             // cover its users), so the trust names the admin user.
-            "Principal": {"AWS": format!("arn:aws:iam::{}:user/admin", env.account)},
+            "Principal": {"AWS": env.admin_principal()},
             "Action": "sts:AssumeRole",
             "Condition": {"StringEquals": {"sts:ExternalId": format!("{kube_system}:{ns}")}}
         }]
@@ -262,20 +262,7 @@ async fn the_operator_identity_sends_an_external_id_naming_the_namespace() {
     let role = env.role("opext", trust, s3_policy(&bucket, "", &ALL)).await;
     // The operator's own identity: the environment's admin keys. Without
     // --cluster-name it names the cluster by the kube-system namespace's UID.
-    let key = std::env::var("AWS_ACCESS_KEY_ID").unwrap();
-    let secret = std::env::var("AWS_SECRET_ACCESS_KEY").unwrap();
-    let _op = Operator::start_with(
-        &env,
-        Some(&ns),
-        &["--allow-operator-identity"],
-        &[
-            ("KUBECONFIG", env.kubeconfig.as_str()),
-            ("AWS_ACCESS_KEY_ID", key.as_str()),
-            ("AWS_SECRET_ACCESS_KEY", secret.as_str()),
-            ("AWS_REGION", testkit::REGION),
-        ],
-    )
-    .await;
+    let _op = Operator::start_as_admin(&env, &ns).await;
     env.apply_connection(&ns, "own", spec(&env, &bucket, Some(&role), None))
         .await;
     let c = env.wait_ready(&ns, "own", "True", Some("Validated")).await;

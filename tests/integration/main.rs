@@ -26,3 +26,4 @@ mod plugin;
 mod policy;
 mod restart;
 mod tls;
+mod trust_policy;

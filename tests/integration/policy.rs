@@ -65,7 +65,7 @@ const MATRIX: &[Case] = &[
 ];
 
 /// Run the operator binary's `policy` command on `manifest`.
-fn policy_command(manifest: &str, args: &[&str]) -> Output {
+pub(crate) fn policy_command(manifest: &str, args: &[&str]) -> Output {
     let mut file = tempfile::NamedTempFile::new().unwrap();
     file.write_all(manifest.as_bytes()).unwrap();
     Command::new(OPERATOR)
