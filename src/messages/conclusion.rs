@@ -98,6 +98,9 @@ pub fn namespace_assumed(ns: &str) -> String {
     )
 }
 
+/// The `policy` command: SSE-KMS with a key the policy cannot name.
+pub const KMS_KEY_UNNAMED: &str = "note: spec.probe.kmsKeyId is not a key ARN (or is not set: the bucket's default key), so the policy has no KMS statement; allow kms:GenerateDataKey (writing) and kms:Decrypt (reading back) on the key's ARN, and let the key policy allow them.";
+
 /// The `policy` command was given another kind of document.
 pub fn not_an_s3connection(kind: Option<&str>, api_version: Option<&str>) -> String {
     super::printable(&format!(

@@ -460,6 +460,9 @@ fn identity(valid: &ValidSpec, format: Format) -> Result<Printed, String> {
     if policy.simulation_principal_unknown {
         notes.push(messages::SIMULATION_ROLE_UNKNOWN.to_string());
     }
+    if policy.kms_key_unnamed {
+        notes.push(messages::KMS_KEY_UNNAMED.to_string());
+    }
     Ok(Printed {
         stdout: render(&policy.document, format)?,
         notes,

@@ -16,6 +16,9 @@
 //!   `arn:PARTITION:s3:::bucket/prefix*`.
 //! - `s3:ReplicateObject` is asked of IAM policy simulation on AWS, which
 //!   needs `iam:SimulatePrincipalPolicy` on the principal itself.
+//! - With `spec.probe.serverSideEncryption` `aws:kms(:dsse)` the probe
+//!   object needs `kms:GenerateDataKey` (writing) and `kms:Decrypt`
+//!   (reading it back) on the key, when `kmsKeyId` names its ARN.
 //!
 //! Deliberately not granted: `s3:DeleteObjectVersion` (only lets the probe
 //! tidy up old versions in a versioned bucket; Ready does not need it) and
@@ -27,7 +30,7 @@ pub mod trust;
 use serde::Serialize;
 
 use crate::crd::Permission;
-use crate::spec::{AuthMethod, ValidSpec};
+use crate::spec::{AuthMethod, Encryption, ValidSpec};
 
 /// The policy language version every document uses.
 pub const VERSION: &str = "2012-10-17";
@@ -123,7 +126,17 @@ pub struct IdentityPolicy {
     /// in the spec (it comes from the ServiceAccount's annotation), so no
     /// `iam:SimulatePrincipalPolicy` statement could be written.
     pub simulation_principal_unknown: bool,
+    /// The probe object is written with SSE-KMS, but `spec.probe.kmsKeyId`
+    /// is not a key ARN (an alias, a key ID, or the bucket's default key),
+    /// so no KMS statement could be written.
+    pub kms_key_unnamed: bool,
 }
+
+/// The KMS actions S3 needs of the caller for an SSE-KMS object: a data
+/// key to write it, decryption to read it back.
+pub const KMS_WRITE: &str = "kms:GenerateDataKey";
+/// See [`KMS_WRITE`].
+pub const KMS_READ: &str = "kms:Decrypt";
 
 /// The IAM action of policy simulation.
 pub const SIMULATE: &str = "iam:SimulatePrincipalPolicy";
@@ -162,6 +175,64 @@ pub fn literal(text: &str) -> String {
 /// (where IAM policy simulation is asked about `s3:ReplicateObject`).
 pub fn identity_policy(spec: &ValidSpec, aws: bool) -> IdentityPolicy {
     let part = partition(&spec.region);
+    let mut statement = s3_statements(spec);
+    let mut kms_key_unnamed = false;
+    let kms = matches!(
+        spec.probe.encryption,
+        Some(Encryption::Kms | Encryption::KmsDsse)
+    );
+    let writes = spec.permissions.contains(&Permission::PutObject) && !spec.probe.read_only;
+    if kms && writes {
+        let mut action = vec![KMS_WRITE.to_string()];
+        if spec.permissions.contains(&Permission::GetObject) {
+            action.push(KMS_READ.into());
+        }
+        match spec.probe.kms_key_id.as_deref().filter(|k| is_key_arn(k)) {
+            Some(key) => statement.push(Statement {
+                sid: "KmsKey",
+                effect: "Allow",
+                principal: None,
+                action,
+                resource: vec![key.to_string()],
+                condition: None,
+            }),
+            None => kms_key_unnamed = true,
+        }
+    }
+    let mut simulation_principal_unknown = false;
+    if aws && spec.permissions.contains(&Permission::ReplicateObject) {
+        match simulation_resources(&spec.auth, part) {
+            Some(resource) => statement.push(Statement {
+                sid: "SimulateOwnPolicy",
+                effect: "Allow",
+                principal: None,
+                action: vec![SIMULATE.into()],
+                resource,
+                condition: None,
+            }),
+            None => simulation_principal_unknown = true,
+        }
+    }
+    IdentityPolicy {
+        document: PolicyDocument {
+            version: VERSION,
+            statement,
+        },
+        simulation_principal_unknown,
+        kms_key_unnamed,
+    }
+}
+
+/// `arn:PARTITION:kms:REGION:ACCOUNT:key/ID`: a key a policy can name.
+fn is_key_arn(key: &str) -> bool {
+    let parts: Vec<&str> = key.splitn(6, ':').collect();
+    matches!(parts.as_slice(), ["arn", _, "kms", _, _, rest] if rest.starts_with("key/"))
+}
+
+/// The S3 statements of `spec`: listing on the bucket, object actions
+/// under its prefix.
+fn s3_statements(spec: &ValidSpec) -> Vec<Statement> {
+    let part = partition(&spec.region);
     let bucket = &spec.target.bucket;
     let prefix = literal(&spec.target.prefix);
     let mut statement = Vec::new();
@@ -196,27 +267,7 @@ pub fn identity_policy(spec: &ValidSpec, aws: bool) -> IdentityPolicy {
             condition: None,
         });
     }
-    let mut simulation_principal_unknown = false;
-    if aws && spec.permissions.contains(&Permission::ReplicateObject) {
-        match simulation_resources(&spec.auth, part) {
-            Some(resource) => statement.push(Statement {
-                sid: "SimulateOwnPolicy",
-                effect: "Allow",
-                principal: None,
-                action: vec![SIMULATE.into()],
-                resource,
-                condition: None,
-            }),
-            None => simulation_principal_unknown = true,
-        }
-    }
-    IdentityPolicy {
-        document: PolicyDocument {
-            version: VERSION,
-            statement,
-        },
-        simulation_principal_unknown,
-    }
+    statement
 }
 
 /// The bucket policy that lets `principal` (an ARN, checked with
@@ -226,7 +277,10 @@ pub fn identity_policy(spec: &ValidSpec, aws: bool) -> IdentityPolicy {
 /// principal still needs the identity policy in its own account.
 pub fn bucket_policy(spec: &ValidSpec, principal: &str) -> Result<PolicyDocument, String> {
     let principal = trust::principal_arn(principal)?;
-    let mut document = identity_policy(spec, false).document;
+    let mut document = PolicyDocument {
+        version: VERSION,
+        statement: s3_statements(spec),
+    };
     for statement in &mut document.statement {
         statement.principal = Some(Principal::Aws(principal.clone()));
     }

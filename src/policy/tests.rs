@@ -247,3 +247,53 @@ fn bad_manifests_are_one_line_errors() {
 }
 
 mod trust;
+
+#[test]
+fn an_sse_kms_probe_needs_the_key_when_the_spec_names_its_arn() {
+    use crate::spec::{Encryption, ProbeOptions};
+    let key = "arn:aws:kms:us-west-1:123456789012:key/0c1d2e3f";
+    let kms = |key: Option<&str>, permissions: &[Permission], read_only: bool| {
+        let mut s = spec("output", "customers/", "us-west-1", permissions);
+        s.probe = ProbeOptions {
+            encryption: Some(Encryption::Kms),
+            kms_key_id: key.map(str::to_string),
+            read_only,
+            ..Default::default()
+        };
+        s
+    };
+    let s = kms(
+        Some(key),
+        &[ListBucket, GetObject, PutObject, DeleteObject],
+        false,
+    );
+    let d = doc(&s, true);
+    let k = statement(&d, "KmsKey").expect("a KMS statement");
+    assert_eq!(k["Action"], json!(["kms:GenerateDataKey", "kms:Decrypt"]));
+    assert_eq!(k["Resource"], json!([key]));
+    assert!(!identity_policy(&s, true).kms_key_unnamed);
+    // Writing without reading back needs only the data key.
+    let d = doc(&kms(Some(key), &[PutObject], false), true);
+    assert_eq!(
+        statement(&d, "KmsKey").unwrap()["Action"],
+        json!(["kms:GenerateDataKey"])
+    );
+    // Nothing written, nothing encrypted.
+    let d = doc(
+        &kms(Some(key), &[ListBucket, GetObject, PutObject], true),
+        true,
+    );
+    assert!(statement(&d, "KmsKey").is_none());
+    // An alias or the bucket's default key cannot be named: a note instead.
+    for unnamed in [Some("alias/data"), Some("0c1d2e3f"), None] {
+        let p = identity_policy(&kms(unnamed, &[PutObject], false), true);
+        assert!(p.kms_key_unnamed, "{unnamed:?}");
+        let d = serde_json::to_value(p.document).unwrap();
+        assert!(statement(&d, "KmsKey").is_none());
+    }
+    // A bucket policy holds S3 statements only.
+    let b = bucket_policy(&s, "arn:aws:iam::210987654321:role/reader").unwrap();
+    let b = serde_json::to_value(b).unwrap();
+    assert!(statement(&b, "KmsKey").is_none());
+    assert!(statement(&b, "Objects").is_some());
+}
