@@ -26,6 +26,8 @@
 //!   the `policy` command
 //! - [`credentials`]: Secrets, IRSA and role assumption, cache, redaction
 //! - [`probe`]: the S3 requests of one validation
+//! - [`validation`]: one validation's stages in order, whoever supplies the
+//!   credentials (the operator, the `check` command)
 //! - [`status`]: conditions, the status an outcome implies, writing it
 //! - [`reconcile`]: the reconciler, requeue policy and watches
 //! - [`leader`]: leader election on a Lease; [`http`]: health and metrics
@@ -46,6 +48,7 @@ pub mod reconcile;
 pub mod spec;
 pub mod status;
 pub mod telemetry;
+pub mod validation;
 
 #[cfg(test)]
 pub mod testing;
