@@ -30,10 +30,13 @@
 //!   credentials (the operator, the `check` command)
 //! - [`status`]: conditions, the status an outcome implies, writing it
 //! - [`reconcile`]: the reconciler, requeue policy and watches
+//! - [`check`]: the `check` command: a manifest validated from here through
+//!   the operator's stages, answered as the operator would
 //! - [`leader`]: leader election on a Lease; [`http`]: health and metrics
 
 pub mod allowlist;
 pub mod aws;
+pub mod check;
 pub mod cli;
 pub mod crd;
 pub mod credentials;

@@ -1,5 +1,5 @@
 //! The `s3-connection-operator` command: `run` the operator, print the
-//! `crd`, or print a connection's IAM `policy`. The work is in the library crate (`s3_connection_operator`).
+//! `crd`, print a connection's IAM `policy`, or `check` a connection. The work is in the library crate (`s3_connection_operator`).
 #![forbid(unsafe_code)]
 #![deny(rust_2018_idioms)]
 
@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use prometheus_client::registry::Registry;
 use s3_connection_operator::allowlist::Allowlist;
 use s3_connection_operator::aws::{SdkFactory, Timeouts};
+use s3_connection_operator::check;
 use s3_connection_operator::http::{self, HttpState};
 use s3_connection_operator::leader::{self, Ended, LeaderConfig};
 use s3_connection_operator::policy;
@@ -40,6 +41,9 @@ enum Command {
     /// Print the least-privilege IAM identity policy an S3Connection
     /// manifest needs (no cluster or credentials needed).
     Policy(PolicyArgs),
+    /// Validate an S3Connection manifest as the operator would, from here,
+    /// and print its answer (exit 0 Ready, 1 not Ready, 2 unknown).
+    Check(check::Args),
 }
 
 #[derive(Args)]
@@ -164,31 +168,27 @@ struct RunArgs {
     credential_cache_mib: u64,
 }
 
-fn main() -> anyhow_free::Result {
+fn main() -> anyhow_free::Result<std::process::ExitCode> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Crd => {
-            print!("{}", s3_connection_operator::crd_yaml());
-            Ok(())
-        }
-        Command::Policy(args) => {
-            match policy::cli::policy_for_file(&args.file, args.output) {
-                Ok(printed) => {
-                    print!("{}", printed.stdout);
-                    printed.notes.iter().for_each(|n| eprintln!("{n}"));
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    std::process::exit(s3_connection_operator::cli::EXIT_UNKNOWN.into());
-                }
+        Command::Crd => print!("{}", s3_connection_operator::crd_yaml()),
+        Command::Policy(args) => match policy::cli::policy_for_file(&args.file, args.output) {
+            Ok(printed) => {
+                print!("{}", printed.stdout);
+                printed.notes.iter().for_each(|n| eprintln!("{n}"));
             }
-            Ok(())
-        }
+            Err(e) => {
+                eprintln!("error: {e}");
+                std::process::exit(s3_connection_operator::cli::EXIT_UNKNOWN.into());
+            }
+        },
+        Command::Check(args) => return Ok(check::run(args)),
         Command::Run(args) => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?
-            .block_on(run(*args)),
+            .block_on(run(*args))?,
     }
+    Ok(std::process::ExitCode::SUCCESS)
 }
 
 async fn run(args: RunArgs) -> anyhow_free::Result {

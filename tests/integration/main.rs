@@ -12,6 +12,7 @@ mod access_key;
 mod alerts;
 mod argocd;
 mod charts;
+mod check;
 mod control;
 mod crd;
 mod ha;
