@@ -13,7 +13,7 @@ use futures::future::join_all;
 use s3_connection_operator::crd::S3Connection;
 use serde_json::{Value, json};
 use testkit::net::free_addr;
-use testkit::{ALL, Operator, PROVABLE, Setup, Spec, TestEnv, ready_of, s3_policy, unique};
+use testkit::{ALL, Minio, Operator, PROVABLE, Setup, Spec, TestEnv, ready_of, s3_policy, unique};
 
 use crate::OPERATOR;
 
@@ -301,11 +301,7 @@ async fn secret_files_and_local_credentials_answer_as_the_cluster_would() {
     // check of connection `name` whose Secret `name`, in a file, holds `id`.
     let from_file = async |name: &str, id: &str| {
         let path = dir.path().join(format!("{name}.yaml"));
-        let doc = json!({
-            "apiVersion": "v1", "kind": "Secret", "metadata": {"name": name},
-            "type": "Opaque", "stringData": {AK: id, SK: sk},
-        });
-        std::fs::write(&path, doc.to_string()).unwrap();
+        std::fs::write(&path, secret_manifest(name, &[(AK, id), (SK, sk)])).unwrap();
         let file = path.display().to_string();
         let args = [&allowed[..], &["--secret-file", &file]].concat();
         check(&env, &manifest(&ns, name, &spec(name)), &args, &[]).await
@@ -349,6 +345,92 @@ async fn secret_files_and_local_credentials_answer_as_the_cluster_would() {
     .await;
     assert_eq!(run.code, Some(2), "{}", run.stderr);
     assert!(run.stdout.is_empty());
+}
+
+/// Secret `name` holding `data`, as a manifest.
+fn secret_manifest(name: &str, data: &[(&str, &str)]) -> String {
+    let data: BTreeMap<&str, &str> = data.iter().copied().collect();
+    json!({
+        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": name},
+        "type": "Opaque", "stringData": data,
+    })
+    .to_string()
+}
+
+#[tokio::test]
+async fn a_private_ca_comes_from_the_cluster_or_a_secret_file() {
+    let env = TestEnv::new(OPERATOR).await;
+    let minio = Minio::from_env();
+    let ns = env.namespace("check-ca").await;
+    let bucket = env.minio_bucket(&minio, "check-ca").await;
+    let user = env
+        .minio_user("check-ca", s3_policy(&bucket, "", &ALL))
+        .await;
+    let keys = [
+        (AK, user.access_key_id.as_str()),
+        (SK, user.secret_access_key.as_str()),
+    ];
+    let ca = [("ca.crt", minio.ca_pem.as_str())];
+    env.secret(&ns, "creds", &keys).await;
+    env.secret(&ns, "s3-ca", &ca).await;
+    let _op = Operator::start(&env, &ns, &["--allowed-endpoint", &minio.endpoint]).await;
+    let spec = Spec::access_key(&bucket, &minio.endpoint, "creds")
+        .ca("s3-ca")
+        .interval("1h");
+    env.apply_connection(&ns, "data", spec.clone()).await;
+    let conn = manifest(&ns, "data", &spec);
+
+    let dir = tempfile::tempdir().unwrap();
+    let write = |file: &str, text: String| {
+        let path = dir.path().join(file);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+    let creds = write("creds.yaml", secret_manifest("creds", &keys));
+    let ca_file = write("ca.yaml", secret_manifest("s3-ca", &ca));
+    let both = write(
+        "both.yaml",
+        format!(
+            "{}\n---\n{}",
+            secret_manifest("creds", &keys),
+            secret_manifest("s3-ca", &ca)
+        ),
+    );
+    let allowed = ["-o", "json", "--allowed-endpoint", minio.endpoint.as_str()];
+    let status = env.wait_ready(&ns, "data", "True", Some("Validated")).await;
+    for files in [
+        vec![creds.as_str(), ca_file.as_str()],
+        vec![both.as_str()],
+        vec![],
+    ] {
+        let mut args = allowed.to_vec();
+        if files.is_empty() {
+            args.push("--from-cluster");
+        }
+        for f in &files {
+            args.extend(["--secret-file", f]);
+        }
+        let run = check(&env, &conn, &args, &[]).await;
+        run.assert_tells_none_of(&[keys[0].1, keys[1].1]);
+        assert_eq!(
+            run.code,
+            Some(0),
+            "{files:?}: {}\n{}",
+            run.stdout,
+            run.stderr
+        );
+        assert_agree("data", &run.json(), &status);
+    }
+    // Without the CA Secret: the operator's reason for a missing one.
+    let args = [&allowed[..], &["--secret-file", &creds]].concat();
+    let run = check(&env, &conn, &args, &[]).await;
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    let answer = run.json();
+    assert_eq!(answer["reason"], "SecretNotFound");
+    assert!(
+        answer["message"].as_str().unwrap().contains("caSecretRef"),
+        "{answer}"
+    );
 }
 
 #[tokio::test]
