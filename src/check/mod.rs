@@ -167,6 +167,12 @@ async fn check(args: &Args, redactor: Arc<Mutex<Redactor>>) -> Result<Report, St
     if let Some(conflict) = input::conflicting(flags) {
         return Err(conflict.into());
     }
+    let stdin = std::iter::once(&args.file)
+        .chain(&args.secret_files)
+        .filter(|p| p.as_os_str() == "-");
+    if stdin.count() > 1 {
+        return Err("stdin (-) can be read once: give it to -f or to one --secret-file".into());
+    }
     let allowed = Allowlist::parse(&args.allowed_endpoints)
         .map_err(|e| one_line(&format!("--allowed-endpoint: {e}")))?;
     let conn = manifest::the_connection(&manifest::read_bounded(&args.file)?)?;
@@ -179,13 +185,11 @@ async fn check(args: &Args, redactor: Arc<Mutex<Redactor>>) -> Result<Report, St
     let deadline = Instant::now() + timeout;
     let timed_out = || format!("did not finish within {}s", timeout.as_secs());
 
-    let cluster = match args.from_cluster {
-        true => Some(
-            tokio::time::timeout_at(deadline, connect())
-                .await
-                .map_err(|_| format!("--from-cluster: the kubeconfig {}", timed_out()))??,
-        ),
-        false => None,
+    let cluster = if args.from_cluster {
+        let connected = tokio::time::timeout_at(deadline, connect()).await;
+        Some(connected.map_err(|_| format!("--from-cluster: the kubeconfig {}", timed_out()))??)
+    } else {
+        None
     };
     let namespace = input::namespace(
         conn.metadata.namespace.as_deref(),

@@ -440,6 +440,7 @@ async fn answers_before_any_request_are_the_operators() {
         ("apiVersion: v1\nkind: ConfigMap\n".into(), &[]),
         (conn_yaml(""), &["-n", "elsewhere"]),
         (conn_yaml(""), &["--allowed-endpoint", "ftp://x"]),
+        (conn_yaml(""), &["--secret-file", "-", "--secret-file", "-"]),
     ] {
         let e = offline(&manifest, Some(&secret), extra).await.unwrap_err();
         assert!(!e.is_empty() && !e.contains('\n'), "{e}");
