@@ -26,13 +26,18 @@
 //! - [`policy`]: the least-privilege IAM policies a connection needs
 //!   (identity, trust and bucket policies; pure), and the `policy` command
 //! - [`probe`]: the S3 requests of one validation
+//! - [`validation`]: one validation's stages in order, whoever supplies the
+//!   credentials (the operator, the `check` command)
 //! - [`status`]: conditions, the status an outcome implies, writing it
 //! - [`reconcile`]: the reconciler, requeue policy and watches
+//! - [`check`]: the `check` command: a manifest validated from here through
+//!   the operator's stages, answered as the operator would
 //! - [`why`]: a live connection's status explained, with the fix (`why` command)
 //! - [`leader`]: leader election on a Lease; [`http`]: health and metrics
 
 pub mod allowlist;
 pub mod aws;
+pub mod check;
 pub mod cli;
 pub mod crd;
 pub mod credentials;
@@ -47,6 +52,7 @@ pub mod reconcile;
 pub mod spec;
 pub mod status;
 pub mod telemetry;
+pub mod validation;
 pub mod why;
 
 #[cfg(test)]

@@ -1,9 +1,9 @@
 //! The `s3-connection-operator` command: `run` the operator, print the
-//! `crd`, print a connection's IAM `policy`, or explain `why` a live
-//! connection is (not) ready. Called as `kubectl-s3c` (a link to this
-//! binary on the PATH) it is the kubectl plugin `kubectl s3c`, with the
-//! commands a person runs. The work is in the library crate
-//! (`s3_connection_operator`).
+//! `crd`, print a connection's IAM `policy`, `check` a connection manifest
+//! as the operator would, or explain `why` a live connection is (not)
+//! ready. Called as `kubectl-s3c` (a link to this binary on the PATH) it is
+//! the kubectl plugin `kubectl s3c`, with the commands a person runs. The
+//! work is in the library crate (`s3_connection_operator`).
 #![forbid(unsafe_code)]
 #![deny(rust_2018_idioms)]
 
@@ -16,6 +16,7 @@ use clap::{Args, Parser, Subcommand};
 use prometheus_client::registry::Registry;
 use s3_connection_operator::allowlist::Allowlist;
 use s3_connection_operator::aws::{SdkFactory, Timeouts};
+use s3_connection_operator::check;
 use s3_connection_operator::credentials::role;
 use s3_connection_operator::http::{self, HttpState};
 use s3_connection_operator::leader::{self, Ended, LeaderConfig};
@@ -52,6 +53,9 @@ enum Command {
     /// Explain a live connection's status in sentences, with the command
     /// that fixes it (exit 0 Ready, 1 not Ready, 2 unknown).
     Why(why::cli::Args),
+    /// Validate an S3Connection manifest as the operator would, from here,
+    /// and print its answer (exit 0 Ready, 1 not Ready, 2 unknown).
+    Check(check::Args),
 }
 
 /// The name the binary answers to as a kubectl plugin.
@@ -72,6 +76,9 @@ struct Plugin {
 
 #[derive(Subcommand)]
 enum PluginCommand {
+    /// Validate an S3Connection manifest as the operator would, from here,
+    /// and print its answer (exit 0 Ready, 1 not Ready, 2 unknown).
+    Check(check::Args),
     /// Print the least-privilege IAM policy an S3Connection needs: the
     /// identity policy, the trust policy of its role (--trust), or a bucket
     /// policy (--bucket-policy).
@@ -205,6 +212,7 @@ fn called_as_plugin() -> bool {
 fn main() -> anyhow_free::Result<ExitCode> {
     if called_as_plugin() {
         return Ok(match Plugin::parse().command {
+            PluginCommand::Check(args) => check::run(args),
             PluginCommand::Policy(args) => policy::cli::run(args),
             PluginCommand::Why(args) => why::cli::run(args, "kubectl s3c"),
         });
@@ -215,6 +223,7 @@ fn main() -> anyhow_free::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Policy(args) => Ok(policy::cli::run(args)),
+        Command::Check(args) => Ok(check::run(args)),
         Command::Why(args) => Ok(why::cli::run(args, "s3-connection-operator")),
         Command::Run(args) => tokio::runtime::Builder::new_multi_thread()
             .enable_all()

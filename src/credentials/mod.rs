@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use aws_credential_types::Credentials;
 use k8s_openapi::api::core::v1::Secret;
-use kube::{Api, Client};
+use kube::{Api, Client, ResourceExt};
 
 pub use cache::{CredentialCache, Limits as CacheLimits, SessionKey};
 pub use redact::Redactor;
@@ -96,6 +96,29 @@ pub fn check_value(part: Part, value: &str) -> Result<(), ValueFlaw> {
     Ok(())
 }
 
+/// The extra trust roots a `spec.caSecretRef` Secret holds: its key
+/// [`CA_KEY`], which must hold a PEM certificate.
+pub fn trust_roots_of(secret: &Secret) -> Result<Arc<[u8]>, Problem> {
+    let name = secret.name_any();
+    let pem = secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get(CA_KEY))
+        .ok_or_else(|| messages::secret_key_missing(&name, CA_KEY, KeyFlaw::Absent))?;
+    if !pem
+        .0
+        .windows(27)
+        .any(|w| w == b"-----BEGIN CERTIFICATE-----")
+    {
+        return Err(messages::secret_value_invalid(
+            &name,
+            CA_KEY,
+            ValueFlaw::NotPem,
+        ));
+    }
+    Ok(Arc::from(pem.0.as_slice()))
+}
+
 /// Why no credentials came out.
 #[derive(Debug)]
 pub enum ResolveError {
@@ -166,19 +189,7 @@ impl Resolver<'_> {
             .await?
             .map_err(|e| Error::kube(what(), e))?
             .ok_or_else(|| messages::ca_secret_not_found(name, ns))?;
-        let pem = secret
-            .data
-            .as_ref()
-            .and_then(|d| d.get(CA_KEY))
-            .ok_or_else(|| messages::secret_key_missing(name, CA_KEY, KeyFlaw::Absent))?;
-        if !pem
-            .0
-            .windows(27)
-            .any(|w| w == b"-----BEGIN CERTIFICATE-----")
-        {
-            return Err(messages::secret_value_invalid(name, CA_KEY, ValueFlaw::NotPem).into());
-        }
-        Ok(Arc::from(pem.0.as_slice()))
+        Ok(trust_roots_of(&secret)?)
     }
 
     async fn read_secret(&self, keys: &SecretKeys, ns: &str) -> Result<Resolved, ResolveError> {

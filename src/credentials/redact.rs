@@ -22,7 +22,17 @@ impl Redactor {
     pub fn add(&mut self, secret: &str) {
         let s = secret.trim();
         if s.len() >= 4 && !self.secrets.iter().any(|x| x == s) {
-            self.secrets.push(s.to_string());
+            // Longest first: a value that contains another is replaced
+            // whole, not around the shorter one.
+            let at = self.secrets.partition_point(|x| x.len() >= s.len());
+            self.secrets.insert(at, s.to_string());
+        }
+    }
+
+    /// Every secret value `other` knows, known here too.
+    pub fn merge(&mut self, other: &Redactor) {
+        for s in &other.secrets {
+            self.add(s);
         }
     }
 
@@ -73,6 +83,16 @@ mod tests {
         let s = r.scrub("key AKIAEXAMPLE123 secret wJalrXUtnFEMI/K7MDENG ab");
         assert_eq!(s, "key [REDACTED] secret [REDACTED] ab");
         assert!(format!("{r:?}").contains("2 secrets"));
+    }
+
+    #[test]
+    fn a_value_that_contains_another_is_replaced_whole() {
+        let mut r = Redactor::default();
+        r.add("ABCD");
+        let mut other = Redactor::default();
+        other.add("ABCDEFGH");
+        r.merge(&other);
+        assert_eq!(r.scrub("x ABCDEFGH ABCD"), "x [REDACTED] [REDACTED]");
     }
 
     #[test]

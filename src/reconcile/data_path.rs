@@ -1,24 +1,24 @@
 //! One validation, the data path: `S3Connection` → [`crate::spec::ValidSpec`]
 //! → [`crate::credentials::Resolved`] → [`Outcome`], in a task of its own
-//! and within its deadline ([`data_path_isolated`]).
+//! and within its deadline ([`data_path_isolated`]). The stages are
+//! [`crate::validation`]'s, with the operator's caches and its
+//! [`Resolver`](crate::credentials::Resolver).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use jiff::Timestamp;
 use kube::ResourceExt;
 use tracing::error;
 
 use super::{Context, requested_at};
-use crate::allowlist;
-use crate::aws::{Clients, S3Target};
 use crate::crd::{AuthKind, ConnectionId, S3Connection};
 use crate::credentials::{ResolveError, role};
 use crate::error::Result;
 use crate::messages;
-use crate::outcome::{Outcome, Problem, Reason};
-use crate::probe::{self, Plan, Previous};
-use crate::spec;
+use crate::outcome::{Outcome, Problem};
+use crate::probe::Previous;
+use crate::validation::{self, Engine};
 
 /// What one validation found, and when to validate again.
 pub(super) struct Verdict {
@@ -72,7 +72,7 @@ pub(super) async fn data_path_isolated(
     });
     let abort = task.abort_handle();
     let interval = || {
-        spec::validate(&conn.spec, ctx.config.default_interval)
+        validation::valid_spec(&conn.spec, ctx.config.default_interval)
             .map(|s| s.interval)
             .unwrap_or(ctx.config.default_interval)
     };
@@ -105,12 +105,9 @@ async fn data_path(conn: &S3Connection, ctx: &Context, now: Timestamp) -> Result
     let id = ConnectionId::of(conn);
     let stopped = |p: Problem, interval: Duration| Verdict::stopped(conn, ctx, p, interval);
 
-    let spec = match spec::validate(&conn.spec, ctx.config.default_interval) {
+    let spec = match validation::valid_spec(&conn.spec, ctx.config.default_interval) {
         Ok(v) => v,
-        Err(invalid) => {
-            let p = messages::invalid_spec(&invalid.to_string());
-            return Ok(stopped(p, ctx.config.default_interval));
-        }
+        Err(p) => return Ok(stopped(p, ctx.config.default_interval)),
     };
     // A request for this validation that the operator cannot echo.
     if let Some(r) = requested_at(conn)
@@ -121,58 +118,23 @@ async fn data_path(conn: &S3Connection, ctx: &Context, now: Timestamp) -> Result
             spec.interval,
         ));
     }
-    // Before any Secret, token or request: where would the requests go?
-    if let Some(endpoint) = &spec.endpoint
-        && !ctx.config.allowed_endpoints.allows(endpoint)
-    {
-        let entry = allowlist::entry_for(endpoint).unwrap_or_else(|| endpoint.clone());
-        let p = messages::endpoint_not_allowed(endpoint, &entry);
-        return Ok(stopped(p, spec.interval));
-    }
-    let resolver = ctx.resolver();
-    let trust = match &spec.ca_secret {
-        None => None,
-        Some(name) => match resolver.trust_roots(&id.namespace, name).await {
-            Ok(pem) => Some(pem),
-            Err(ResolveError::Problem(p)) => return Ok(stopped(p, spec.interval)),
-            Err(ResolveError::Operator(e)) => return Err(e),
-        },
+    let engine = Engine {
+        aws: ctx.aws.as_ref(),
+        outages: ctx.outages.clone(),
+        identities: &ctx.identities,
+        allowed_endpoints: &ctx.config.allowed_endpoints,
+        probe_keys: ctx.config.probe_keys.get(),
     };
-    let target = S3Target::of(&spec).trusting(trust);
-    let resolved = match resolver.resolve(&spec, &target, &id).await {
-        Ok(r) => r,
-        Err(ResolveError::Problem(p)) => return Ok(stopped(p, spec.interval)),
-        Err(ResolveError::Operator(e)) => return Err(e),
-    };
-
-    let clients = Clients::new(
-        ctx.aws.as_ref(),
-        &target,
-        &resolved.credentials,
-        ctx.outages.clone(),
-    );
     let previous = Previous::of(conn.status.as_ref(), &id.uid);
-    let sts = &clients.sts.location;
-    let known = ctx
-        .identities
-        .get(sts, &resolved.credentials, Instant::now());
-    let keys = ctx.config.probe_keys.get();
-    let plan = Plan::new(&spec, &resolved, &id, previous, now, keys).knowing(known.as_deref());
-    let mut outcome = probe::run(&clients, &plan).await;
-    stamp(conn, ctx, &mut outcome);
-    let outcome = resolved.redactor.scrub_outcome(outcome);
-    if outcome.reason == Reason::InvalidCredentials {
-        resolver.forget(&resolved);
-        ctx.identities.forget(sts, &resolved.credentials);
-    } else if known.is_none()
-        && let Some(arn) = &outcome.identity
-    {
-        // What STS just said, as the status shows it (tamed, scrubbed).
-        ctx.identities
-            .learn(sts, &resolved.credentials, arn, Instant::now());
+    match validation::run(&engine, &ctx.resolver(), &spec, &id, previous, now).await {
+        Ok(mut outcome) => {
+            stamp(conn, ctx, &mut outcome);
+            Ok(Verdict {
+                outcome,
+                interval: spec.interval,
+            })
+        }
+        Err(ResolveError::Problem(p)) => Ok(stopped(p, spec.interval)),
+        Err(ResolveError::Operator(e)) => Err(e),
     }
-    Ok(Verdict {
-        outcome,
-        interval: spec.interval,
-    })
 }

@@ -13,6 +13,7 @@ mod alerts;
 mod argocd;
 mod bucket_rules;
 mod charts;
+mod check;
 mod control;
 mod crd;
 mod ha;

@@ -118,6 +118,20 @@ async fn kubectl_s3c_why_explains_live_connections_with_their_fix() {
     );
     assert!(!err.contains("panicked"), "{err}");
 
+    // check and policy answer through the plugin too: the live object's
+    // policy, and a manifest check cannot use, as one line with exit 2.
+    let policy = kubectl_s3c(&env, &dir, &["policy", "works", "-n", ns]);
+    let (out, err) = text(&policy);
+    assert_eq!(policy.status.code(), Some(0), "{out}{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).expect("policy prints JSON");
+    assert_eq!(doc["Version"], "2012-10-17");
+    let not_yaml = dir.join("..").join("not-a-manifest.yaml");
+    std::fs::write(&not_yaml, "kind: [unclosed").unwrap();
+    let check = kubectl_s3c(&env, &dir, &["check", "-f", not_yaml.to_str().unwrap()]);
+    let (out, err) = text(&check);
+    assert_eq!(check.status.code(), Some(2), "{out}{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+
     // The plugin answers kubectl's own way of asking for help.
     let help = kubectl_s3c(&env, &dir, &["--help"]);
     let (out, _) = text(&help);

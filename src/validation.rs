@@ -1,0 +1,145 @@
+//! One validation's stages in order, whoever runs it: the spec checked
+//! ([`valid_spec`]), then ([`run`]) the endpoint allowlist, the CA trust
+//! roots, the credentials, the SDK clients, the probes, and every text
+//! scrubbed of the values handled. The operator (`reconcile`) and the
+//! `check` command run this one sequence; only where Secrets and
+//! credentials come from differs ([`Source`]).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+
+use crate::allowlist::{self, Allowlist};
+use crate::aws::{AwsFactory, Clients, Identities, Outages, S3Target};
+use crate::crd::{ConnectionId, S3ConnectionSpec};
+use crate::credentials::{ResolveError, Resolved, Resolver};
+use crate::messages;
+use crate::outcome::{Outcome, Problem, Reason};
+use crate::probe::{self, MarkerKeys, Plan, Previous};
+use crate::spec::{self, ValidSpec};
+
+/// What the stages share beyond one connection.
+pub struct Engine<'a> {
+    /// Makes the SDK clients.
+    pub aws: &'a dyn AwsFactory,
+    /// STS and IAM locations that recently did not answer.
+    pub outages: Arc<Outages>,
+    /// Who credentials are, as STS recently answered.
+    pub identities: &'a Identities,
+    /// The endpoints connections may use.
+    pub allowed_endpoints: &'a Allowlist,
+    /// The keys that sign and verify probe markers.
+    pub probe_keys: Arc<MarkerKeys>,
+}
+
+/// Where a validation's CA Secret and credentials come from: the operator's
+/// [`Resolver`], or what the `check` command was given.
+pub trait Source {
+    /// The extra trust roots of Secret `name` in `ns` (`spec.caSecretRef`).
+    fn trust_roots(
+        &self,
+        ns: &str,
+        name: &str,
+    ) -> impl Future<Output = Result<Arc<[u8]>, ResolveError>> + Send;
+
+    /// Credentials for `spec`, whose requests go to `target`.
+    fn resolve(
+        &self,
+        spec: &ValidSpec,
+        target: &S3Target,
+        id: &ConnectionId,
+    ) -> impl Future<Output = Result<Resolved, ResolveError>> + Send;
+
+    /// Forget cached credentials that S3 or STS rejected.
+    fn forget(&self, resolved: &Resolved);
+}
+
+impl Source for Resolver<'_> {
+    fn trust_roots(
+        &self,
+        ns: &str,
+        name: &str,
+    ) -> impl Future<Output = Result<Arc<[u8]>, ResolveError>> + Send {
+        Resolver::trust_roots(self, ns, name)
+    }
+
+    fn resolve(
+        &self,
+        spec: &ValidSpec,
+        target: &S3Target,
+        id: &ConnectionId,
+    ) -> impl Future<Output = Result<Resolved, ResolveError>> + Send {
+        Resolver::resolve(self, spec, target, id)
+    }
+
+    fn forget(&self, resolved: &Resolved) {
+        Resolver::forget(self, resolved)
+    }
+}
+
+/// The spec checked, with defaults filled in (`default_interval` when it
+/// sets no `validationInterval`); `InvalidSpec` otherwise.
+pub fn valid_spec(
+    spec: &S3ConnectionSpec,
+    default_interval: Duration,
+) -> Result<ValidSpec, Problem> {
+    spec::validate(spec, default_interval)
+        .map_err(|invalid| messages::invalid_spec(&invalid.to_string()))
+}
+
+/// Every stage after the spec: where requests would go (the allowlist,
+/// before any Secret, token or request), the CA, the credentials from
+/// `source`, then the probes. The outcome's texts are scrubbed of every
+/// value the credentials carry. `Err` is a problem that stopped the
+/// validation before the probes ran, or a failure of the caller's own
+/// (a Kubernetes API call).
+pub async fn run(
+    engine: &Engine<'_>,
+    source: &impl Source,
+    spec: &ValidSpec,
+    id: &ConnectionId,
+    previous: Previous,
+    now: Timestamp,
+) -> Result<Outcome, ResolveError> {
+    if let Some(endpoint) = &spec.endpoint
+        && !engine.allowed_endpoints.allows(endpoint)
+    {
+        let entry = allowlist::entry_for(endpoint).unwrap_or_else(|| endpoint.clone());
+        return Err(messages::endpoint_not_allowed(endpoint, &entry).into());
+    }
+    let trust = match &spec.ca_secret {
+        None => None,
+        Some(name) => Some(source.trust_roots(&id.namespace, name).await?),
+    };
+    let target = S3Target::of(spec).trusting(trust);
+    let resolved = source.resolve(spec, &target, id).await?;
+
+    let clients = Clients::new(
+        engine.aws,
+        &target,
+        &resolved.credentials,
+        engine.outages.clone(),
+    );
+    let sts = &clients.sts.location;
+    let known = engine
+        .identities
+        .get(sts, &resolved.credentials, Instant::now());
+    let keys = engine.probe_keys.clone();
+    let plan = Plan::new(spec, &resolved, id, previous, now, keys).knowing(known.as_deref());
+    let outcome = probe::run(&clients, &plan).await;
+    let outcome = resolved.redactor.scrub_outcome(outcome);
+    if outcome.reason == Reason::InvalidCredentials {
+        source.forget(&resolved);
+        engine.identities.forget(sts, &resolved.credentials);
+    } else if known.is_none()
+        && let Some(arn) = &outcome.identity
+    {
+        // What STS just said, as the status shows it (tamed, scrubbed).
+        engine
+            .identities
+            .learn(sts, &resolved.credentials, arn, Instant::now());
+    }
+    Ok(outcome)
+}
