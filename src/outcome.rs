@@ -69,6 +69,9 @@ pub enum Reason {
     /// its own (the administrator's or the ServiceAccount's), nor with one
     /// AWS accepts.
     TokenAudienceRefused,
+    /// KMS refused the key of an SSE-KMS probe object: the caller may not
+    /// use it (the KMS action and key named), or it cannot be used.
+    KmsAccessDenied,
 }
 
 /// How far a reason lets the operator trust the connection.
@@ -140,6 +143,7 @@ impl Reason {
             | Reason::BucketOwnerMismatch
             | Reason::AccessDenied => Check::Bucket,
             Reason::PermissionDenied
+            | Reason::KmsAccessDenied
             | Reason::ProbeKeyInUse
             | Reason::ProbeContentMismatch
             | Reason::Validated

@@ -84,6 +84,9 @@ pub struct World {
     pub required_encryption: Option<String>,
     /// The checksum algorithm each PutObject that got this far named.
     pub put_checksums: Vec<Option<String>>,
+    /// S3's answer when KMS refuses: `(action, code, message)`, for
+    /// "put" (an SSE-KMS write) or "get" (reading it back).
+    pub kms_refuses: Option<(&'static str, String, String)>,
 }
 
 impl Default for World {
@@ -115,6 +118,7 @@ impl Default for World {
             requester_pays: false,
             required_encryption: None,
             put_checksums: vec![],
+            kms_refuses: None,
         }
     }
 }
@@ -133,10 +137,15 @@ pub struct AssumeRoleCall {
 
 /// An S3 error response (XML `<Error>` with `code`).
 pub fn s3_error(status: u16, code: &str) -> HttpResponse {
+    s3_error_saying(status, code, &format!("{code} from the fake"))
+}
+
+/// An S3 error response with `code` and `message`.
+pub fn s3_error_saying(status: u16, code: &str, message: &str) -> HttpResponse {
     HttpResponse::new(
         StatusCode::try_from(status).unwrap(),
         SdkBody::from(format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>{code} from the fake</Message><RequestId>r</RequestId></Error>"
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>{message}</Message><RequestId>r</RequestId></Error>"
         )),
     )
 }
@@ -187,6 +196,12 @@ fn gate(
     }
     if w.deny.contains(action) {
         return Some(s3_error(403, "AccessDenied"));
+    }
+    if let Some((refused, code, message)) = &w.kms_refuses
+        && *refused == action
+    {
+        let status = if code.starts_with("KMS.") { 400 } else { 403 };
+        return Some(s3_error_saying(status, code, message));
     }
     None
 }

@@ -15,6 +15,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use regex::Regex;
 
 use super::facts::{ErrorFacts, FailureKind, facts};
+use super::kms::{self, KmsRefusal};
 
 /// The operation that failed; it decides what a bare status means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
@@ -110,6 +111,8 @@ pub enum Class {
     Other(String),
     /// Not sent: the request's final URI is not an allowed endpoint (why).
     Refused(String),
+    /// S3 refused because KMS did: the key of an SSE-KMS object.
+    Kms(KmsRefusal),
 }
 
 /// The error code with which a service rejected the credentials themselves
@@ -201,6 +204,9 @@ pub fn classify(op: Op, f: &ErrorFacts) -> Class {
     }
     let status = f.status.unwrap_or(0);
     if let Some(code) = f.code.as_deref() {
+        if let Some(k) = kms::refusal(code, f.message.as_deref()) {
+            return Class::Kms(k);
+        }
         if DENIED.contains(&code) {
             return Class::Denied;
         }

@@ -34,6 +34,7 @@ pub mod arn;
 pub mod classify;
 pub mod facts;
 pub mod identities;
+pub mod kms;
 pub mod recorder;
 pub mod tame;
 pub mod trust;

@@ -1,5 +1,6 @@
 //! Texts of each permission's result: what the probe requests proved.
 
+use crate::aws::kms::KmsRefusal;
 use crate::outcome::{Problem, Reason};
 
 /// s3:ListBucket proved.
@@ -202,6 +203,47 @@ pub fn put_allowed_elsewhere(key: &str, taken: &str) -> String {
 pub fn probe_replaced(key: &str) -> String {
     format!(
         "Probe object {key} was replaced by another writer before the operator deleted it (the delete is conditional on what the operator wrote); the replacement is left alone, so s3:DeleteObject is not proved."
+    )
+}
+
+/// What KMS refused, in words.
+fn kms_words(k: &KmsRefusal) -> String {
+    match k {
+        KmsRefusal::NotAllowed { action, key } => format!(
+            "KMS did not allow {} on {}",
+            action.as_str(),
+            key.as_deref().unwrap_or("the object's key")
+        ),
+        KmsRefusal::KeyUnusable(code) => format!("the KMS key cannot be used ({code})"),
+    }
+}
+
+/// A permission row refused by KMS, not by S3's policy.
+pub fn kms_refused_row(op: &str, key: &str, k: &KmsRefusal) -> String {
+    format!(
+        "{op} of probe object {key} was refused because {}; the S3 grant itself was not tested.",
+        kms_words(k)
+    )
+}
+
+/// The connection's problem when KMS refused the probe object's key.
+pub fn kms_refused(location: &str, k: &KmsRefusal) -> Problem {
+    let fix = match k {
+        KmsRefusal::NotAllowed { action, key } => format!(
+            "Allow {} on {} to the connection's identity (its IAM policy, and the key policy if it does not delegate to IAM), or name another key in spec.probe.kmsKeyId.",
+            action.as_str(),
+            key.as_deref().unwrap_or("the key")
+        ),
+        KmsRefusal::KeyUnusable(_) => {
+            "Enable the key (or name a usable one in spec.probe.kmsKeyId).".into()
+        }
+    };
+    Problem::new(
+        Reason::KmsAccessDenied,
+        format!(
+            "S3 could not encrypt or decrypt the probe object on {location}: {}. {fix}",
+            kms_words(k)
+        ),
     )
 }
 

@@ -67,7 +67,7 @@ pub fn leftover_line(bucket: &str, key: &str) -> String {
 }
 
 /// Introduces the fix.
-pub const FIX: &str = "To fix it:";
+pub const FIX: &str = "Fix:";
 
 /// Nothing to fix.
 pub const NOTHING_TO_FIX: &str = "Nothing to fix.";
@@ -81,21 +81,28 @@ pub fn attach_policy(program: &str, ns: &str, name: &str, identity: Option<&str>
         .map(|i| format!(" to {i}"))
         .unwrap_or_else(|| " to the user or role of these credentials".into());
     format!(
-        "attach the policy that `{program} policy {name} -n {ns}` prints{to} (it grants exactly the requested permissions on this bucket and path)."
+        "Attach the policy that `{program} policy {name} -n {ns}` prints{to} (it grants exactly the requested permissions on this bucket and path)."
+    )
+}
+
+/// Grant the KMS key.
+pub fn kms_grant(program: &str, ns: &str, name: &str) -> String {
+    format!(
+        "Grant the KMS action the message names on that key (IAM policy and key policy): `{program} policy {name} -n {ns}` prints the statement when spec.probe.kmsKeyId is the key's ARN."
     )
 }
 
 /// Fix the role's trust policy.
 pub fn trust_policy(program: &str, ns: &str, name: &str) -> String {
     format!(
-        "let the role trust this caller: `{program} policy --trust {name} -n {ns}` prints the trust policy the role needs."
+        "Let the role trust this caller: `{program} policy --trust {name} -n {ns}` prints the trust policy the role needs."
     )
 }
 
 /// Create the Secret with the keys the spec names.
 pub fn create_secret(ns: &str, secret: &str, id_key: &str, secret_key: &str) -> String {
     format!(
-        "create it: kubectl create secret generic {} -n {ns} --from-literal={}=<access key id> --from-literal={}=<secret access key>",
+        "Create the Secret: kubectl create secret generic {} -n {ns} --from-literal={}=<access key id> --from-literal={}=<secret access key>",
         shell_word(secret),
         shell_word(id_key),
         shell_word(secret_key)
@@ -105,7 +112,7 @@ pub fn create_secret(ns: &str, secret: &str, id_key: &str, secret_key: &str) -> 
 /// Put the right keys or values into the Secret.
 pub fn edit_secret(ns: &str, secret: &str) -> String {
     format!(
-        "correct the Secret as the message says: kubectl edit secret {} -n {ns}",
+        "Correct the Secret as the message says: kubectl edit secret {} -n {ns}",
         shell_word(secret)
     )
 }
@@ -113,7 +120,7 @@ pub fn edit_secret(ns: &str, secret: &str) -> String {
 /// Label the Secret for the operator.
 pub fn label_secret(ns: &str, secret: &str, label: &str) -> String {
     format!(
-        "label it for the operator: kubectl label secret {} -n {ns} {label}=true",
+        "Label the Secret for the operator: kubectl label secret {} -n {ns} {label}=true",
         shell_word(secret)
     )
 }
@@ -121,7 +128,7 @@ pub fn label_secret(ns: &str, secret: &str, label: &str) -> String {
 /// Put the credentials into an `Opaque` Secret.
 pub fn opaque_secret(secret: &str) -> String {
     format!(
-        "put the credentials into a Secret of type Opaque (kubectl create secret generic ...) and name it in spec.auth.accessKey.secretName instead of {}.",
+        "Put the credentials into a Secret of type Opaque (kubectl create secret generic ...) and name it in spec.auth.accessKey.secretName instead of {}.",
         shell_word(secret)
     )
 }
@@ -129,7 +136,7 @@ pub fn opaque_secret(secret: &str) -> String {
 /// Replace rejected keys.
 pub fn rotate_keys(ns: &str, secret: &str) -> String {
     format!(
-        "put valid, active keys into the Secret: kubectl edit secret {} -n {ns} (or recreate it); the operator re-validates when it changes.",
+        "Put valid, active keys into the Secret: kubectl edit secret {} -n {ns} (or recreate it); the operator re-validates when it changes.",
         shell_word(secret)
     )
 }
@@ -137,7 +144,7 @@ pub fn rotate_keys(ns: &str, secret: &str) -> String {
 /// Create the ServiceAccount.
 pub fn create_service_account(ns: &str, sa: &str) -> String {
     format!(
-        "create it: kubectl create serviceaccount {} -n {ns}",
+        "Create the ServiceAccount: kubectl create serviceaccount {} -n {ns}",
         shell_word(sa)
     )
 }
@@ -145,18 +152,18 @@ pub fn create_service_account(ns: &str, sa: &str) -> String {
 /// Name the role.
 pub fn name_role(ns: &str, sa: &str) -> String {
     format!(
-        "name the role: set spec.auth.iamRole.roleArn, or kubectl annotate serviceaccount {} -n {ns} eks.amazonaws.com/role-arn=arn:aws:iam::<account>:role/<name>",
+        "Name the role: set spec.auth.iamRole.roleArn, or kubectl annotate serviceaccount {} -n {ns} eks.amazonaws.com/role-arn=arn:aws:iam::<account>:role/<name>",
         shell_word(sa)
     )
 }
 
 /// The operator's identity is off.
-pub const OPERATOR_IDENTITY: &str = "use a ServiceAccount (spec.auth.iamRole.serviceAccountName) or access keys, or ask the operator's administrator to enable its own identity (Helm value allowOperatorIdentity).";
+pub const OPERATOR_IDENTITY: &str = "Use a ServiceAccount (spec.auth.iamRole.serviceAccountName) or access keys, or ask the operator's administrator to enable its own identity (Helm value allowOperatorIdentity).";
 
 /// The endpoint is not allowed.
 pub fn allow_endpoint(entry: &str) -> String {
     format!(
-        "ask the operator's administrator to allow the endpoint: Helm value allowedEndpoints (flag --allowed-endpoint {}).",
+        "Ask the operator's administrator to allow the endpoint: Helm value allowedEndpoints (flag --allowed-endpoint {}).",
         shell_word(entry)
     )
 }
@@ -164,23 +171,23 @@ pub fn allow_endpoint(entry: &str) -> String {
 /// Point the connection at the bucket's region.
 pub fn set_region(ns: &str, name: &str, region: &str) -> String {
     format!(
-        "set the bucket's region: kubectl patch s3connection {name} -n {ns} --type merge -p '{{\"spec\":{{\"region\":\"{region}\"}}}}'"
+        "Set the bucket's region: kubectl patch s3connection {name} -n {ns} --type merge -p '{{\"spec\":{{\"region\":\"{region}\"}}}}'"
     )
 }
 
 /// Region unknown.
 pub const SET_REGION_UNKNOWN: &str =
-    "set spec.region to the region the bucket lives in (the message names it when S3 told).";
+    "Set spec.region to the region the bucket lives in (the message names it when S3 told).";
 
 /// The bucket name.
 pub const CHECK_BUCKET: &str =
-    "check spec.bucket (and spec.endpoint): S3 says no such bucket exists there.";
+    "Check spec.bucket (and spec.endpoint): S3 says no such bucket exists there.";
 
 /// The rest: the message says what to do.
-pub const SEE_MESSAGE: &str = "do what the message above says.";
+pub const SEE_MESSAGE: &str = "Do what the message above says.";
 
 /// Temporary: the operator retries by itself.
-pub const RETRIED: &str = "nothing, if it is temporary: the operator retries with backoff. If it persists, check that the endpoint is reachable from the operator's pods.";
+pub const RETRIED: &str = "Nothing, if it is temporary: the operator retries with backoff. If it persists, check that the endpoint is reachable from the operator's pods.";
 
 /// How to ask for a validation now.
 pub fn request_now(ns: &str, name: &str) -> String {

@@ -17,7 +17,7 @@ use super::other_probe_key;
 use super::removal::{Known, Removal};
 use super::requests::AtProbeKey;
 use super::steps::{Probe, Step};
-use crate::aws::classify::{Class, Op};
+use crate::aws::classify::{Class, Failure, Op};
 use crate::crd::Permission::*;
 use crate::crd::PermissionOutcome::{self, *};
 use crate::messages;
@@ -162,6 +162,15 @@ impl Probe<'_> {
             Err(f) => {
                 match f.class {
                     Class::PreconditionFailed => return Ok(Put::InTheWay),
+                    Class::Kms(ref k) => {
+                        self.authenticated_if_coded(&f);
+                        self.results.set(
+                            PutObject,
+                            Unverified,
+                            messages::kms_refused_row("PutObject", key, k),
+                        );
+                        self.blocker = Some(messages::kms_refused(&p.location(), k));
+                    }
                     Class::Denied => {
                         self.authenticated_if_coded(&f);
                         self.results.set(
@@ -244,6 +253,17 @@ impl Probe<'_> {
             Err(f) if f.class == Class::Denied => {
                 self.results
                     .set(GetObject, Denied, messages::read_back_denied(&f.describe()))
+            }
+            Err(Failure {
+                class: Class::Kms(k),
+                ..
+            }) => {
+                self.results.set(
+                    GetObject,
+                    Unverified,
+                    messages::kms_refused_row("GetObject", key, &k),
+                );
+                self.blocker = Some(messages::kms_refused(&p.location(), &k));
             }
             Err(f) => self.results.set(
                 GetObject,

@@ -146,6 +146,7 @@ fn fix(conn: &S3Connection, reason: Reason, program: &str) -> String {
             text::attach_policy(program, ns, name, identity)
         }
         (Reason::AssumeRoleFailed, _, _) => text::trust_policy(program, ns, name),
+        (Reason::KmsAccessDenied, _, _) => text::kms_grant(program, ns, name),
         (Reason::SecretNotFound, Some(secret), _) => {
             let k = auth.access_key.as_ref();
             let id_key = k.and_then(|k| k.access_key_id_key.as_deref());

@@ -84,3 +84,62 @@ async fn encryption_a_bucket_policy_requires_is_sent_when_the_spec_names_it() {
     assert_eq!(w.put_checksums, vec![Some("SHA256".to_string())]);
     assert!(w.objects.is_empty());
 }
+
+const KEY_ARN: &str = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+fn kms_world(op: &'static str, code: &str, message: String) -> World {
+    World {
+        kms_refuses: Some((op, code.into(), message)),
+        ..World::default()
+    }
+}
+
+#[tokio::test]
+async fn a_kms_refusal_names_the_action_and_key_and_is_no_s3_denial() {
+    let encrypted = with_probe(ProbeOptions {
+        encryption: Some(Encryption::Kms),
+        kms_key_id: Some(KEY_ARN.into()),
+        ..Default::default()
+    });
+    let not_authorized = |action: &str| {
+        format!(
+            "User: arn:aws:iam::123456789012:user/sync is not authorized to perform: {action} on resource: {KEY_ARN} because no identity-based policy allows the {action} action"
+        )
+    };
+    // Writing: no data key.
+    let w = kms_world("put", "AccessDenied", not_authorized("kms:GenerateDataKey"));
+    let r = run_with(w, &encrypted).await;
+    let o = &r.out;
+    assert_eq!(o.reason, Reason::KmsAccessDenied, "{}", o.message);
+    assert!(
+        o.message.contains("kms:GenerateDataKey") && o.message.contains(KEY_ARN),
+        "{}",
+        o.message
+    );
+    assert_eq!(result(o, PutObject), PermissionOutcome::Unverified);
+    assert_eq!(result(o, ListBucket), PermissionOutcome::Allowed);
+    assert!(
+        o.permissions
+            .iter()
+            .all(|p| p.result != PermissionOutcome::Denied),
+        "{:?}",
+        o.permissions
+    );
+    // Reading back: no decryption. The object written is still deleted.
+    let w = kms_world("get", "AccessDenied", not_authorized("kms:Decrypt"));
+    let r = run_with(w, &encrypted).await;
+    assert_eq!(r.out.reason, Reason::KmsAccessDenied, "{}", r.out.message);
+    assert!(r.out.message.contains("kms:Decrypt"), "{}", r.out.message);
+    assert_eq!(result(&r.out, GetObject), PermissionOutcome::Unverified);
+    assert_eq!(result(&r.out, PutObject), PermissionOutcome::Allowed);
+    assert!(r.world.lock().unwrap().objects.is_empty());
+    // A key that cannot be used at all.
+    let w = kms_world("put", "KMS.DisabledException", "key is disabled".into());
+    let r = run_with(w, &encrypted).await;
+    assert_eq!(r.out.reason, Reason::KmsAccessDenied, "{}", r.out.message);
+    assert!(
+        r.out.message.contains("KMS.DisabledException"),
+        "{}",
+        r.out.message
+    );
+}
