@@ -231,6 +231,10 @@ pub struct Leftover {
     pub bucket: String,
     /// Its key.
     pub key: String,
+    /// The version the bucket's Object Lock retains, when the object itself
+    /// was deleted (a delete marker hides it) but its version cannot be
+    /// removed until the retention ends.
+    pub version: Option<String>,
 }
 
 /// The result of proving one permission.

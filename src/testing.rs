@@ -87,6 +87,13 @@ pub struct World {
     /// S3's answer when KMS refuses: `(action, code, message)`, for
     /// "put" (an SSE-KMS write) or "get" (reading it back).
     pub kms_refuses: Option<(&'static str, String, String)>,
+    /// A versioned bucket with Object Lock default retention: each write
+    /// makes a version `v<n>`, a plain delete a delete marker `m<n>`.
+    pub object_lock: bool,
+    /// Versions still in the bucket (written, not removed).
+    pub versions: HashSet<String>,
+    /// The retention has not ended: deleting a version answers as MinIO does.
+    pub retention_running: bool,
 }
 
 impl Default for World {
@@ -119,6 +126,9 @@ impl Default for World {
             required_encryption: None,
             put_checksums: vec![],
             kms_refuses: None,
+            object_lock: false,
+            versions: HashSet::new(),
+            retention_running: false,
         }
     }
 }
@@ -271,7 +281,16 @@ pub fn s3_rules(world: &Shared) -> Vec<Rule> {
         let tag = (!w.no_etags).then(|| etag(&body));
         w.objects.insert(key, body);
         w.writes += 1;
-        MockResponse::Output(PutObjectOutput::builder().set_e_tag(tag).build())
+        let version = w.object_lock.then(|| format!("v{}", w.writes));
+        if let Some(v) = &version {
+            w.versions.insert(v.clone());
+        }
+        MockResponse::Output(
+            PutObjectOutput::builder()
+                .set_e_tag(tag)
+                .set_version_id(version)
+                .build(),
+        )
     });
     let w = world.clone();
     let get = mock!(aws_sdk_s3::Client::get_object).then_compute_response(move |req| {
@@ -311,6 +330,17 @@ pub fn s3_rules(world: &Shared) -> Vec<Rule> {
         ) {
             return MockResponse::Http(r);
         }
+        if let Some(v) = req.version_id() {
+            if v.starts_with('v') && w.retention_running {
+                return MockResponse::Http(s3_error_saying(
+                    400,
+                    "InvalidRequest",
+                    "Object is WORM protected and cannot be overwritten",
+                ));
+            }
+            w.versions.remove(v);
+            return MockResponse::Output(DeleteObjectOutput::builder().version_id(v).build());
+        }
         if let Some(tag) = req.if_match() {
             if w.no_conditional_deletes {
                 return MockResponse::Http(s3_error(501, "NotImplemented"));
@@ -325,6 +355,15 @@ pub fn s3_rules(world: &Shared) -> Vec<Rule> {
         }
         w.objects.remove(&key);
         w.metadata.remove(&key);
+        if w.object_lock {
+            let marker = format!("m{}", w.delete_calls.len());
+            return MockResponse::Output(
+                DeleteObjectOutput::builder()
+                    .delete_marker(true)
+                    .version_id(marker)
+                    .build(),
+            );
+        }
         MockResponse::Output(DeleteObjectOutput::builder().build())
     });
     let w = world.clone();

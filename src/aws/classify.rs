@@ -16,6 +16,7 @@ use regex::Regex;
 
 use super::facts::{ErrorFacts, FailureKind, facts};
 use super::kms::{self, KmsRefusal};
+use super::lock;
 
 /// The operation that failed; it decides what a bare status means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
@@ -113,6 +114,8 @@ pub enum Class {
     Refused(String),
     /// S3 refused because KMS did: the key of an SSE-KMS object.
     Kms(KmsRefusal),
+    /// The bucket's Object Lock retains the object version.
+    Retained,
 }
 
 /// The error code with which a service rejected the credentials themselves
@@ -206,6 +209,9 @@ pub fn classify(op: Op, f: &ErrorFacts) -> Class {
     if let Some(code) = f.code.as_deref() {
         if let Some(k) = kms::refusal(code, f.message.as_deref()) {
             return Class::Kms(k);
+        }
+        if lock::retained(code, f.message.as_deref()) {
+            return Class::Retained;
         }
         if DENIED.contains(&code) {
             return Class::Denied;

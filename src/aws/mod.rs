@@ -35,6 +35,7 @@ pub mod classify;
 pub mod facts;
 pub mod identities;
 pub mod kms;
+pub mod lock;
 pub mod recorder;
 pub mod tame;
 pub mod trust;

@@ -361,6 +361,7 @@ fn the_probe_objects_fate() {
     o.leftover = Some(Leftover {
         bucket: "b".into(),
         key: "p/other".into(),
+        version: None,
     });
     let left = ProbeObject::of(&o, "b", "p/k");
     assert_eq!(

@@ -437,6 +437,14 @@ pub struct S3ConnectionStatus {
     /// Bucket holding `leftoverProbeObject`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leftover_probe_bucket: Option<String>,
+
+    /// The version of `leftoverProbeObject` the bucket's Object Lock
+    /// retains: the object was deleted (a delete marker hides it), but the
+    /// version stays until its retention ends. The operator deletes it then
+    /// and writes no other probe object until it has, so at most one
+    /// retained probe version exists per connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leftover_probe_version: Option<String>,
 }
 
 /// The result of proving one permission.

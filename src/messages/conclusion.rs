@@ -43,6 +43,14 @@ pub fn connected(
     m
 }
 
+/// Appended to a message while the bucket's Object Lock retains a probe
+/// version.
+pub fn retained_suffix(bucket: &str, key: &str, version: &str) -> String {
+    format!(
+        " Version {version} of probe object s3://{bucket}/{key} is retained by the bucket's Object Lock; it is deleted when the retention ends, and no other probe object is written until then."
+    )
+}
+
 /// Appended to a message while a probe object is left.
 pub fn leftover_suffix(bucket: &str, key: &str) -> String {
     format!(" Probe object s3://{bucket}/{key} is left over; delete it or grant s3:DeleteObject.")

@@ -80,6 +80,16 @@ pub fn deleted(key: &str) -> String {
 /// Added when a versioned bucket keeps the probe's old version.
 pub const OLD_VERSION_KEPT: &str = " The bucket is versioned and removing the probe's old version was not allowed; grant s3:DeleteObjectVersion on the probe key or expire old versions with a lifecycle rule.";
 
+/// Appended when the bucket's Object Lock retains the probe's version.
+pub const VERSION_RETAINED: &str = " The bucket's Object Lock retains the probe's version until its retention ends (a delete marker hides it); the operator deletes it then and writes no other probe object until it has.";
+
+/// A retained probe version blocks writes.
+pub fn retained_blocks(bucket: &str, key: &str, version: &str) -> String {
+    format!(
+        "Version {version} of probe object s3://{bucket}/{key} is retained by the bucket's Object Lock; the operator writes no other probe object until its retention ends and it can be deleted."
+    )
+}
+
 /// s3:DeleteObject denied; the probe object is left.
 pub fn delete_denied(key: &str, described: &str) -> String {
     format!(

@@ -115,6 +115,12 @@ impl Previous {
             (Some(bucket), Some(key)) if own_key(key) => Some(Leftover {
                 bucket: bucket.clone(),
                 key: key.clone(),
+                // A version ID is an opaque token S3 chose: kept only when
+                // it could be one (a hand-edited status may hold anything).
+                version: s
+                    .leftover_probe_version
+                    .clone()
+                    .filter(|v| v.len() <= 1024 && v.bytes().all(|b| b.is_ascii_graphic())),
             }),
             _ => None,
         };
@@ -302,7 +308,10 @@ fn conclude(p: &Plan, out: &mut Outcome) {
     out.reason = reason;
     out.message = message;
     if let Some(l) = &out.leftover {
-        out.message
-            .push_str(&messages::leftover_suffix(&l.bucket, &l.key));
+        let suffix = match &l.version {
+            Some(v) => messages::retained_suffix(&l.bucket, &l.key, v),
+            None => messages::leftover_suffix(&l.bucket, &l.key),
+        };
+        out.message.push_str(&suffix);
     }
 }

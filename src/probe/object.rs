@@ -17,8 +17,8 @@ use super::other_probe_key;
 use super::removal::{Known, Removal};
 use super::requests::AtProbeKey;
 use super::steps::{Probe, Step};
-use crate::aws::classify::{Class, Failure, Op};
-use crate::crd::Permission::*;
+use crate::aws::classify::{Class, Failure, Op, attempt};
+use crate::crd::Permission::{self, *};
 use crate::crd::PermissionOutcome::{self, *};
 use crate::messages;
 use crate::outcome::Leftover;
@@ -60,7 +60,24 @@ impl Probe<'_> {
     /// object goes to a fresh key of the connection instead.
     pub(super) async fn write_read_delete(&mut self) -> Step {
         let p = self.plan;
-        if let Some(l) = &p.leftover {
+        if let Some(
+            l @ Leftover {
+                version: Some(v), ..
+            },
+        ) = &p.leftover
+        {
+            match self.remove_versions(&l.key, &[Some(v.clone())]).await {
+                // Its retention ended: gone, a new probe may be written.
+                Versions::Removed => self.out.leftover = None,
+                Versions::Retained(_) => {
+                    self.blocked_by_retention(l, v);
+                    return Ok(());
+                }
+                // Not removable for another reason (no longer allowed, not
+                // there): forgotten, as the status cannot make it go.
+                Versions::Kept => self.out.leftover = None,
+            }
+        } else if let Some(l) = &p.leftover {
             match self.remove_at(&l.key).await? {
                 // Not ours after all (a status edited by hand, a key reused):
                 // left alone, and forgotten.
@@ -84,6 +101,7 @@ impl Probe<'_> {
             let at = Leftover {
                 bucket: p.bucket.clone(),
                 key: key.clone(),
+                version: None,
             };
             match self.remove_at(&key).await? {
                 Removal::Gone(_) => match self.put(&key).await? {
@@ -292,8 +310,19 @@ impl Probe<'_> {
                 if let Some(v) = version {
                     let marker =
                         o.and_then(|o| o.version_id.filter(|_| o.delete_marker == Some(true)));
-                    if !self.remove_versions(key, &[Some(v), marker]).await {
-                        msg.push_str(messages::OLD_VERSION_KEPT);
+                    match self.remove_versions(key, &[Some(v), marker]).await {
+                        Versions::Removed => {}
+                        Versions::Kept => msg.push_str(messages::OLD_VERSION_KEPT),
+                        // Kept until its retention ends: recorded, and no
+                        // other probe object is written until it is gone.
+                        Versions::Retained(v) => {
+                            msg.push_str(messages::VERSION_RETAINED);
+                            self.out.leftover = Some(Leftover {
+                                bucket: p.bucket.clone(),
+                                key: key.to_string(),
+                                version: Some(v),
+                            });
+                        }
                     }
                 }
                 self.results.set(DeleteObject, Allowed, msg);
@@ -312,6 +341,7 @@ impl Probe<'_> {
         self.out.leftover = Some(Leftover {
             bucket: p.bucket.clone(),
             key: key.to_string(),
+            version: None,
         });
         let f = failure?;
         if f.class == Class::Denied {
@@ -330,22 +360,26 @@ impl Probe<'_> {
         Ok(())
     }
 
-    /// Delete these versions of the probe object at `key`; whether all went.
-    async fn remove_versions(&self, key: &str, versions: &[Option<String>]) -> bool {
+    /// Delete these versions of the probe object at `key`.
+    async fn remove_versions(&self, key: &str, versions: &[Option<String>]) -> Versions {
         let p = self.plan;
-        let mut ok = true;
+        let mut out = Versions::Removed;
         for v in versions.iter().flatten() {
-            let r = self
+            let call = self
                 .clients
                 .s3
                 .delete_object()
                 .at_key(p, key)
                 .version_id(v)
-                .send()
-                .await;
-            ok &= r.is_ok();
+                .send();
+            match attempt(Op::DeleteObject, call).await {
+                Ok(_) => {}
+                Err(f) if f.class == Class::Retained => out = Versions::Retained(v.clone()),
+                Err(_) if out == Versions::Removed => out = Versions::Kept,
+                Err(_) => {}
+            }
         }
-        ok
+        out
     }
 
     /// Objects that are not this connection's hold the probe key and the
@@ -360,6 +394,28 @@ impl Probe<'_> {
         self.blocker = Some(problem);
     }
 
+    /// The bucket's Object Lock still retains version `v` of an earlier
+    /// probe object: write nothing, keep the earlier results.
+    fn blocked_by_retention(&mut self, l: &Leftover, v: &str) {
+        let note = messages::retained_blocks(&l.bucket, &l.key, v);
+        self.keep_previous(&[PutObject, GetObject, DeleteObject], &note);
+    }
+
+    /// `perms` keep the results of the last validation, not re-tested
+    /// because of `note`.
+    fn keep_previous(&mut self, perms: &[Permission], note: &str) {
+        for p in perms {
+            let previous = self
+                .plan
+                .previous
+                .iter()
+                .find(|r| r.permission == *p)
+                .map(|r| r.result)
+                .unwrap_or(Unverified);
+            self.results.set(*p, previous, messages::not_retested(note));
+        }
+    }
+
     /// A probe object from earlier could not be deleted: write nothing, keep
     /// earlier results for what cannot be re-tested.
     fn blocked_by_leftover(&mut self, l: &Leftover, removal: &Removal) {
@@ -370,16 +426,7 @@ impl Probe<'_> {
     /// keep their earlier results, DeleteObject comes to `delete`.
     fn blocked(&mut self, l: &Leftover, why: &str, delete: PermissionOutcome) {
         let note = messages::leftover_blocks(&l.bucket, &l.key, why);
-        for p in [PutObject, GetObject] {
-            let previous = self
-                .plan
-                .previous
-                .iter()
-                .find(|r| r.permission == p)
-                .map(|r| r.result)
-                .unwrap_or(Unverified);
-            self.results.set(p, previous, messages::not_retested(&note));
-        }
+        self.keep_previous(&[PutObject, GetObject], &note);
         self.results.set(DeleteObject, delete, note);
     }
 
@@ -444,4 +491,15 @@ impl Probe<'_> {
         }
         Ok(())
     }
+}
+
+/// What became of the versions of a probe object the probe tried to remove.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Versions {
+    /// All gone.
+    Removed,
+    /// The bucket's Object Lock retains this one (until its retention ends).
+    Retained(String),
+    /// Some could not be removed for another reason (not allowed, ...).
+    Kept,
 }

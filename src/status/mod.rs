@@ -28,9 +28,13 @@ pub fn build_status(
         now,
     );
     let auth = o.auth.map(|a| a.as_str().to_string());
-    let (leftover_probe_object, leftover_probe_bucket) = match &o.leftover {
-        Some(l) => (Some(l.key.clone()), Some(l.bucket.clone())),
-        None => (None, None),
+    let (leftover_probe_object, leftover_probe_bucket, leftover_probe_version) = match &o.leftover {
+        Some(l) => (
+            Some(l.key.clone()),
+            Some(l.bucket.clone()),
+            l.version.clone(),
+        ),
+        None => (None, None, None),
     };
     let severity = o.reason.severity();
     if severity == Severity::Transient {
@@ -41,6 +45,7 @@ pub fn build_status(
             external_id: o.external_id.clone(),
             leftover_probe_object,
             leftover_probe_bucket,
+            leftover_probe_version,
             last_handled_requested_at: o.requested_at.clone(),
             ..old.clone()
         };
@@ -56,6 +61,7 @@ pub fn build_status(
         last_handled_requested_at: o.requested_at.clone(),
         leftover_probe_object,
         leftover_probe_bucket,
+        leftover_probe_version,
     }
 }
 
@@ -227,6 +233,7 @@ mod tests {
         o.leftover = Some(Leftover {
             bucket: "b".into(),
             key: ".s3connection-probe/u1".into(),
+            version: None,
         });
         let s = build_status(GENERATION, &S3ConnectionStatus::default(), &o, &t(1));
         assert_eq!(

@@ -142,3 +142,39 @@ impl TestEnv {
         }
     }
 }
+
+impl TestEnv {
+    /// Wait until `status.lastHandledRequestedAt` of `ns/name` is `value`
+    /// (a requested-at annotation was answered); how long it took. Within
+    /// 20 s: connections waiting on it are validated hourly, so sooner can
+    /// only be the annotation's doing.
+    pub async fn wait_handled(
+        &self,
+        ns: &str,
+        name: &str,
+        value: &str,
+    ) -> (S3Connection, Duration) {
+        let started = std::time::Instant::now();
+        let want = value.to_string();
+        let handled = move |c: Option<&S3Connection>| {
+            c.and_then(|c| c.status.as_ref())
+                .and_then(|s| s.last_handled_requested_at.as_deref())
+                == Some(want.as_str())
+        };
+        let within = Duration::from_secs(20);
+        match tokio::time::timeout(within, await_condition(self.connections(ns), name, handled))
+            .await
+        {
+            Ok(Ok(Some(c))) => (c, started.elapsed()),
+            other => panic!(
+                "{ns}/{name}: request {value:?} not handled within {within:?} ({:?}): {:?}",
+                other.map(|r| r.map(|_| ())),
+                self.connections(ns)
+                    .get(name)
+                    .await
+                    .ok()
+                    .and_then(|c| c.status)
+            ),
+        }
+    }
+}

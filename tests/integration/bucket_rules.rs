@@ -3,9 +3,14 @@
 //! policy that denies writes without SSE-KMS reads as a denied
 //! `s3:PutObject` until the spec names the encryption, and then as Ready;
 //! a read-only check proves what it can and leaves not even a version or
-//! a delete marker in a versioned bucket.
+//! a delete marker in a versioned bucket; on a bucket whose Object Lock
+//! retains every version, forced validations leave at most one probe
+//! version.
 
-use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+use aws_sdk_s3::types::{
+    BucketVersioningStatus, DefaultRetention, ObjectLockConfiguration, ObjectLockEnabled,
+    ObjectLockRetentionMode, ObjectLockRule, VersioningConfiguration,
+};
 use serde_json::json;
 use testkit::{Minio, Operator, PROVABLE, Spec, TestEnv, condition, permission};
 
@@ -13,16 +18,24 @@ use s3_connection_operator::crd::ProbeSettings;
 
 use crate::OPERATOR;
 
-/// Allow the four provable actions on `bucket`, and deny writes that are
-/// not SSE-KMS (as a bucket with an encryption rule does).
-fn kms_only(bucket: &str) -> serde_json::Value {
+/// The four provable actions on `bucket`.
+fn provable(bucket: &str) -> serde_json::Value {
     json!([
         {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [format!("arn:aws:s3:::{bucket}")]},
         {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
          "Resource": [format!("arn:aws:s3:::{bucket}/*")]},
-        {"Effect": "Deny", "Action": ["s3:PutObject"], "Resource": [format!("arn:aws:s3:::{bucket}/*")],
-         "Condition": {"StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}}},
     ])
+}
+
+/// [`provable`], and writes that are not SSE-KMS denied (as a bucket with
+/// an encryption rule does).
+fn kms_only(bucket: &str) -> serde_json::Value {
+    let mut statements = provable(bucket);
+    statements.as_array_mut().unwrap().push(json!(
+        {"Effect": "Deny", "Action": ["s3:PutObject"], "Resource": [format!("arn:aws:s3:::{bucket}/*")],
+         "Condition": {"StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}}}
+    ));
+    statements
 }
 
 async fn minio_setup(env: &TestEnv, minio: &Minio, name: &str) -> (String, String) {
@@ -42,6 +55,14 @@ async fn keys_for(env: &TestEnv, ns: &str, user: &testkit::IamUser) {
         ],
     )
     .await;
+}
+
+/// A user allowed [`provable`] on `bucket`, its keys in Secret `creds`,
+/// and the operator allowing MinIO.
+async fn granted(env: &TestEnv, minio: &Minio, ns: &str, bucket: &str, name: &str) -> Operator {
+    let user = env.minio_user(name, provable(bucket)).await;
+    keys_for(env, ns, &user).await;
+    Operator::start(env, ns, &["--allowed-endpoint", &minio.endpoint]).await
 }
 
 fn on_minio(minio: &Minio, bucket: &str) -> Spec {
@@ -104,18 +125,7 @@ async fn a_read_only_check_leaves_no_version_and_no_delete_marker() {
         .send()
         .await
         .expect("enable versioning");
-    let user = env
-        .minio_user(
-            "ro",
-            json!([
-                {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [format!("arn:aws:s3:::{bucket}")]},
-                {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                 "Resource": [format!("arn:aws:s3:::{bucket}/*")]},
-            ]),
-        )
-        .await;
-    keys_for(&env, &ns, &user).await;
-    let _op = Operator::start(&env, &ns, &["--allowed-endpoint", &minio.endpoint]).await;
+    let _op = granted(&env, &minio, &ns, &bucket, "ro").await;
     let read_only = on_minio(&minio, &bucket).probe(ProbeSettings {
         read_only: Some(true),
         ..Default::default()
@@ -143,6 +153,93 @@ async fn a_read_only_check_leaves_no_version_and_no_delete_marker() {
     assert!(versions.versions().is_empty(), "{:?}", versions.versions());
     assert!(
         versions.delete_markers().is_empty(),
+        "{:?}",
+        versions.delete_markers()
+    );
+}
+
+#[tokio::test]
+async fn an_object_lock_keeps_at_most_one_probe_version_through_ten_validations() {
+    let env = TestEnv::new(OPERATOR).await;
+    let minio = Minio::from_env();
+    let ns = env.namespace("lock").await;
+    env.secret(&ns, "s3-ca", &[("ca.crt", &minio.ca_pem)]).await;
+    // A bucket whose every new version is retained for a day.
+    let bucket = testkit::unique("lock");
+    minio
+        .s3
+        .create_bucket()
+        .bucket(&bucket)
+        .object_lock_enabled_for_bucket(true)
+        .send()
+        .await
+        .expect("create a bucket with Object Lock");
+    let rule = ObjectLockRule::builder()
+        .default_retention(
+            DefaultRetention::builder()
+                .mode(ObjectLockRetentionMode::Governance)
+                .days(1)
+                .build(),
+        )
+        .build();
+    minio
+        .s3
+        .put_object_lock_configuration()
+        .bucket(&bucket)
+        .object_lock_configuration(
+            ObjectLockConfiguration::builder()
+                .object_lock_enabled(ObjectLockEnabled::Enabled)
+                .rule(rule)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("default retention");
+    let _op = granted(&env, &minio, &ns, &bucket, "lock").await;
+    // Object Lock buckets want a checksum on writes.
+    let spec = on_minio(&minio, &bucket).probe(ProbeSettings {
+        checksum_algorithm: Some("CRC32".into()),
+        ..Default::default()
+    });
+    env.apply_connection(&ns, "locked", spec).await;
+    let c = env
+        .wait_ready(&ns, "locked", "True", Some("Validated"))
+        .await;
+    for action in PROVABLE {
+        assert_eq!(permission(&c, action), "Allowed", "{action}");
+    }
+    let status = c.status.clone().unwrap();
+    assert!(status.leftover_probe_version.is_some(), "{status:?}");
+    let ready = condition(&c, "Ready").message;
+    assert!(
+        ready.contains("retained by the bucket's Object Lock"),
+        "{ready}"
+    );
+
+    for i in 1..=10 {
+        let value = format!("lock-{i}");
+        testkit::annotate(&env, &ns, "locked", "s3connection.dev/requested-at", &value);
+        let (c, _) = env.wait_handled(&ns, "locked", &value).await;
+        assert_eq!(condition(&c, "Ready").reason, "Validated");
+        for action in PROVABLE {
+            assert_eq!(
+                permission(&c, action),
+                "Allowed",
+                "{action} after request {i}"
+            );
+        }
+    }
+    let versions = minio
+        .s3
+        .list_object_versions()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("list versions");
+    let probes: Vec<_> = versions.versions().iter().filter_map(|v| v.key()).collect();
+    assert_eq!(probes.len(), 1, "one retained probe version: {probes:?}");
+    assert!(
+        versions.delete_markers().len() <= 1,
         "{:?}",
         versions.delete_markers()
     );

@@ -21,36 +21,6 @@ fn hourly(env: &TestEnv, bucket: &str) -> Spec {
     env.access_key_spec(bucket, "creds").interval("1h")
 }
 
-/// Wait until `status.lastHandledRequestedAt` is `value`; how long it took.
-async fn wait_handled(
-    env: &TestEnv,
-    ns: &str,
-    name: &str,
-    value: &str,
-) -> (S3Connection, Duration) {
-    let started = Instant::now();
-    let want = value.to_string();
-    let handled = move |c: Option<&S3Connection>| {
-        c.and_then(|c| c.status.as_ref())
-            .and_then(|s| s.last_handled_requested_at.as_deref())
-            == Some(want.as_str())
-    };
-    // The interval is an hour: 20 s can only be the annotation's doing.
-    let within = Duration::from_secs(20);
-    match tokio::time::timeout(within, await_condition(env.connections(ns), name, handled)).await {
-        Ok(Ok(Some(c))) => (c, started.elapsed()),
-        other => panic!(
-            "{ns}/{name}: request {value:?} not handled within {within:?} ({:?}): {:?}",
-            other.map(|r| r.map(|_| ())),
-            env.connections(ns)
-                .get(name)
-                .await
-                .ok()
-                .and_then(|c| c.status)
-        ),
-    }
-}
-
 #[tokio::test]
 async fn a_requested_at_annotation_revalidates_now_after_iam_was_fixed_elsewhere() {
     let env = TestEnv::new(OPERATOR).await;
@@ -66,7 +36,7 @@ async fn a_requested_at_annotation_revalidates_now_after_iam_was_fixed_elsewhere
     env.set_user_policy(&user, s3_policy(&bucket, "", &ALL))
         .await;
     annotate(&env, &ns, "data", REQUESTED_AT, "2026-11-28T15:00:00Z");
-    let (c, took) = wait_handled(&env, &ns, "data", "2026-11-28T15:00:00Z").await;
+    let (c, took) = env.wait_handled(&ns, "data", "2026-11-28T15:00:00Z").await;
     eprintln!("requested validation handled {took:?} after the annotation");
     let ready = condition(&c, "Ready");
     assert_eq!(
@@ -84,7 +54,7 @@ async fn a_requested_at_annotation_revalidates_now_after_iam_was_fixed_elsewhere
     env.set_user_policy(&user, s3_policy(&bucket, "", &ALL))
         .await;
     annotate(&env, &ns, "flux", FLUX_REQUESTED_AT, "flux-1");
-    let (c, _) = wait_handled(&env, &ns, "flux", "flux-1").await;
+    let (c, _) = env.wait_handled(&ns, "flux", "flux-1").await;
     assert_eq!(condition(&c, "Ready").status, "True");
 
     // Each connection was validated twice, once when created and once when

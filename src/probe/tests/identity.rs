@@ -166,6 +166,7 @@ async fn a_known_identity_is_asked_again_when_no_s3_answer_could_reject_the_key(
     p.leftover = Some(Leftover {
         bucket: "output".into(),
         key: KEY.into(),
+        version: None,
     });
     let r = run_with(World::default(), &p).await;
     assert_eq!(r.world.lock().unwrap().caller_calls, 1);

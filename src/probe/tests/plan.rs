@@ -45,6 +45,7 @@ fn a_recorded_leftover_other_than_the_own_probe_key_is_ignored() {
         leftover: Some(Leftover {
             bucket: bucket.into(),
             key: key.into(),
+            version: None,
         }),
         results: vec![],
     };

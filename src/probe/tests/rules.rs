@@ -143,3 +143,58 @@ async fn a_kms_refusal_names_the_action_and_key_and_is_no_s3_denial() {
         r.out.message
     );
 }
+
+#[tokio::test]
+async fn an_object_lock_retains_at_most_one_probe_version_at_a_time() {
+    let world = World {
+        object_lock: true,
+        retention_running: true,
+        ..World::default()
+    };
+    let first = run_with(world, &plan(&all())).await;
+    let o = &first.out;
+    assert_eq!(o.reason, Reason::Validated, "{}", o.message);
+    // The delete itself worked (a delete marker): no missing grant.
+    assert_eq!(result(o, DeleteObject), PermissionOutcome::Allowed);
+    let retained = o
+        .leftover
+        .clone()
+        .expect("the retained version is recorded");
+    assert_eq!(retained.version.as_deref(), Some("v1"));
+    assert!(
+        o.message.contains("retained by the bucket's Object Lock"),
+        "{}",
+        o.message
+    );
+
+    // While the retention runs: nothing written, the earlier results kept.
+    let world = std::mem::take(&mut *first.world.lock().unwrap());
+    let again = Plan {
+        leftover: Some(retained.clone()),
+        previous: o.permissions.clone(),
+        ..plan(&all())
+    };
+    let second = run_with(world, &again).await;
+    assert_eq!(
+        second.out.reason,
+        Reason::Validated,
+        "{}",
+        second.out.message
+    );
+    assert_eq!(second.world.lock().unwrap().writes, 1);
+    for a in [PutObject, GetObject, DeleteObject] {
+        assert_eq!(result(&second.out, a), PermissionOutcome::Allowed, "{a}");
+    }
+    assert_eq!(second.out.leftover, Some(retained.clone()));
+
+    // Once it ended: the old version goes, a new probe is written (and, no
+    // longer retained, removed too).
+    let mut world = std::mem::take(&mut *second.world.lock().unwrap());
+    world.retention_running = false;
+    let third = run_with(world, &again).await;
+    assert_eq!(third.out.reason, Reason::Validated, "{}", third.out.message);
+    assert!(third.out.leftover.is_none());
+    let w = third.world.lock().unwrap();
+    assert_eq!(w.writes, 2);
+    assert!(w.versions.is_empty(), "{:?}", w.versions);
+}
