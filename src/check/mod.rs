@@ -208,7 +208,10 @@ async fn check(args: &Args, redactor: Arc<Mutex<Redactor>>) -> Result<Report, St
     };
     let now = Timestamp::now();
     let answer = |outcome: Outcome, spec: Option<&crate::spec::ValidSpec>| {
-        let key = probe::probe_key(spec.map_or("", |s| s.target.prefix.as_str()), &id.uid);
+        let key = match spec {
+            Some(s) => probe::probe_key(&s.target.prefix, &s.probe.key_prefix, &id.uid),
+            None => probe::probe_key("", probe::PROBE_DIR, &id.uid),
+        };
         let file = args.file.display().to_string();
         Report::new(&id, spec, &outcome.printable(), &key, &file, now)
     };

@@ -197,6 +197,13 @@ pub struct ProbeSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(transform = schema::plain_bool)]
     pub read_only: Option<bool>,
+    /// The directory under the connection's path that holds its probe
+    /// objects (`<path>/<keyPrefix>/<connection UID>`), one path segment.
+    /// Default `.s3connection-probe`. Changing it while a probe object is
+    /// left over forgets that object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = schema::probe_key_prefix)]
+    pub key_prefix: Option<String>,
 }
 
 /// A Secret in the connection's namespace.

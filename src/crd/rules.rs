@@ -172,6 +172,17 @@ pub static EXPECTED_BUCKET_OWNER: Field = Field::new(
     (None, 12),
     "a 12-digit AWS account ID",
 );
+/// The directory under a connection's prefix that holds its probe objects
+/// when `spec.probe.keyPrefix` is not set.
+pub const PROBE_DIR: &str = ".s3connection-probe";
+
+/// `spec.probe.keyPrefix`: one path segment, not `.` or `..`.
+pub static PROBE_KEY_PREFIX: Field = Field::new(
+    "spec.probe.keyPrefix",
+    r"^\.?[A-Za-z0-9_-][A-Za-z0-9_.-]{0,62}$",
+    (Some(1), 64),
+    "one path segment of letters, digits and _.- (not . or ..), such as .s3connection-probe",
+);
 /// `spec.probe.kmsKeyId`: a KMS key ID, key ARN, alias name or alias ARN
 /// (letters, digits and `:/_-`; KMS allows at most 2048 characters).
 pub static KMS_KEY_ID: Field = Field::new(

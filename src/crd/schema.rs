@@ -146,6 +146,11 @@ pub fn checksum_algorithm(s: &mut Schema) {
     one_of(s, &CHECKSUM_ALGORITHMS);
 }
 
+/// `spec.probe.keyPrefix`.
+pub fn probe_key_prefix(s: &mut Schema) {
+    string(s, &PROBE_KEY_PREFIX);
+}
+
 /// `spec.probe.kmsKeyId`.
 pub fn kms_key_id(s: &mut Schema) {
     string(s, &KMS_KEY_ID);

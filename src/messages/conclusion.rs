@@ -56,6 +56,9 @@ pub fn leftover_suffix(bucket: &str, key: &str) -> String {
     format!(" Probe object s3://{bucket}/{key} is left over; delete it or grant s3:DeleteObject.")
 }
 
+/// Appended when a write without encryption was denied.
+pub const ENCRYPTION_HINT: &str = " If a bucket policy requires encryption on writes, set spec.probe.serverSideEncryption (and kmsKeyId) to what it requires.";
+
 /// Appended to a denial: where the whole policy comes from.
 pub const POLICY_COMMAND: &str =
     " `s3-connection-operator policy -f <file>` prints the whole policy for this connection.";

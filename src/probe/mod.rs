@@ -57,12 +57,14 @@ use crate::outcome::{Leftover, Outcome, PermissionCheck, Reason};
 use crate::spec::{ProbeOptions, ValidSpec};
 use aws_sdk_s3::types::RequestPayer;
 
-/// The directory under the connection's prefix that holds probe objects.
-pub const PROBE_DIR: &str = ".s3connection-probe";
+/// The directory under the connection's prefix that holds probe objects,
+/// unless `spec.probe.keyPrefix` names another.
+pub use crate::crd::rules::PROBE_DIR;
 
-/// The probe key for a connection: `<prefix>.s3connection-probe/<uid>`.
-pub fn probe_key(prefix: &str, uid: &str) -> String {
-    format!("{prefix}{PROBE_DIR}/{uid}")
+/// The probe key for a connection: `<prefix><dir>/<uid>`, the directory
+/// `.s3connection-probe` unless the spec names another.
+pub fn probe_key(prefix: &str, dir: &str, uid: &str) -> String {
+    format!("{prefix}{dir}/{uid}")
 }
 
 /// Hex digits of the random part of [`other_probe_key`].
@@ -70,17 +72,17 @@ const NONCE_HEX: usize = 16;
 
 /// A fresh probe key of the connection, used when an object the operator
 /// did not write holds [`probe_key`]:
-/// `<prefix>.s3connection-probe/<uid>.<16 random hex digits>`. Nobody can
-/// put an object there before the operator chooses it.
-pub fn other_probe_key(prefix: &str, uid: &str) -> String {
+/// `<prefix><dir>/<uid>.<16 random hex digits>`. Nobody can put an object
+/// there before the operator chooses it.
+pub fn other_probe_key(prefix: &str, dir: &str, uid: &str) -> String {
     let nonce = marker::hex(&marker::random_bytes::<{ NONCE_HEX / 2 }>());
-    format!("{}.{nonce}", probe_key(prefix, uid))
+    format!("{}.{nonce}", probe_key(prefix, dir, uid))
 }
 
-/// Whether `key` is a probe key of connection `uid` under `prefix`:
-/// [`probe_key`] or an [`other_probe_key`].
-pub fn is_probe_key(prefix: &str, uid: &str, key: &str) -> bool {
-    match key.strip_prefix(&probe_key(prefix, uid)) {
+/// Whether `key` is a probe key of connection `uid` in `dir` under
+/// `prefix`: [`probe_key`] or an [`other_probe_key`].
+pub fn is_probe_key(prefix: &str, dir: &str, uid: &str, key: &str) -> bool {
+    match key.strip_prefix(&probe_key(prefix, dir, uid)) {
         Some("") => true,
         Some(rest) => rest.strip_prefix('.').is_some_and(|n| {
             n.len() == NONCE_HEX && n.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
@@ -102,14 +104,15 @@ impl Previous {
     /// What the status of connection `uid` recorded. A leftover whose key is
     /// not a probe key of this connection is dropped: the status may have
     /// been edited by hand, and the operator touches only its own objects.
+    /// (Whether it is under the connection's prefix and probe directory,
+    /// [`Plan::new`] checks against the spec.)
     pub fn of(status: Option<&S3ConnectionStatus>, uid: &str) -> Self {
         let Some(s) = status else {
             return Self::default();
         };
-        let own = probe_key("", uid);
         let own_key = |key: &str| {
-            key.rfind(&own)
-                .is_some_and(|at| is_probe_key(&key[..at], uid, key))
+            key.rfind(&format!("/{uid}"))
+                .is_some_and(|at| is_probe_key(&key[..at], "", uid, key))
         };
         let leftover = match (&s.leftover_probe_bucket, &s.leftover_probe_object) {
             (Some(bucket), Some(key)) if own_key(key) => Some(Leftover {
@@ -188,7 +191,8 @@ impl Plan {
         now: Timestamp,
         keys: Arc<MarkerKeys>,
     ) -> Self {
-        let key = probe_key(&spec.target.prefix, &id.uid);
+        let dir = &spec.probe.key_prefix;
+        let key = probe_key(&spec.target.prefix, dir, &id.uid);
         Self {
             bucket: spec.target.bucket.clone(),
             prefix: spec.target.prefix.clone(),
@@ -207,7 +211,8 @@ impl Plan {
             ),
             // Only this connection's own probe keys, whatever the status says.
             leftover: previous.leftover.filter(|l| {
-                l.bucket == spec.target.bucket && is_probe_key(&spec.target.prefix, &id.uid, &l.key)
+                l.bucket == spec.target.bucket
+                    && is_probe_key(&spec.target.prefix, dir, &id.uid, &l.key)
             }),
             previous: previous.results,
             sts_authoritative: spec.endpoint.is_none(),
@@ -307,6 +312,15 @@ fn conclude(p: &Plan, out: &mut Outcome) {
     };
     out.reason = reason;
     out.message = message;
+    // A write denied without encryption may be a bucket policy's rule
+    // rather than a missing grant: S3's answer cannot tell them apart.
+    let write_denied = out
+        .permissions
+        .iter()
+        .any(|c| c.permission == Permission::PutObject && c.result == PermissionOutcome::Denied);
+    if write_denied && p.probe.encryption.is_none() {
+        out.message.push_str(messages::ENCRYPTION_HINT);
+    }
     if let Some(l) = &out.leftover {
         let suffix = match &l.version {
             Some(v) => messages::retained_suffix(&l.bucket, &l.key, v),

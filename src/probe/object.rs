@@ -114,7 +114,7 @@ impl Probe<'_> {
                 },
                 // Not ours: left alone; a fresh key nobody can have taken.
                 Removal::Foreign if key == p.probe_key => {
-                    key = other_probe_key(&p.prefix, &p.uid);
+                    key = other_probe_key(&p.prefix, &p.probe.key_prefix, &p.uid);
                 }
                 // Even the fresh key was taken: a store that answers so is
                 // not to be written to.

@@ -129,7 +129,7 @@ impl Checksum {
 }
 
 /// How the probe's requests are made (`spec.probe`, defaults applied).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProbeOptions {
     /// Encryption the probe object is written with.
     pub encryption: Option<Encryption>,
@@ -141,6 +141,21 @@ pub struct ProbeOptions {
     pub checksum: Option<Checksum>,
     /// Write nothing.
     pub read_only: bool,
+    /// The directory under the connection's prefix for probe objects.
+    pub key_prefix: String,
+}
+
+impl Default for ProbeOptions {
+    fn default() -> Self {
+        Self {
+            encryption: None,
+            kms_key_id: None,
+            requester_pays: false,
+            checksum: None,
+            read_only: false,
+            key_prefix: rules::PROBE_DIR.into(),
+        }
+    }
 }
 
 /// A spec that passed every rule, with defaults applied.
@@ -247,6 +262,9 @@ fn probe_options(p: Option<&ProbeSettings>) -> Result<ProbeOptions, String> {
     if let Some(k) = &p.kms_key_id {
         rules::KMS_KEY_ID.check(k)?;
     }
+    if let Some(d) = &p.key_prefix {
+        rules::PROBE_KEY_PREFIX.check(d)?;
+    }
     if !(KMS_KEY_NEEDS_KMS.holds)(p) {
         return Err(broken("spec.probe", &KMS_KEY_NEEDS_KMS));
     }
@@ -256,6 +274,10 @@ fn probe_options(p: Option<&ProbeSettings>) -> Result<ProbeOptions, String> {
         requester_pays: p.requester_pays.unwrap_or(false),
         checksum,
         read_only: p.read_only.unwrap_or(false),
+        key_prefix: p
+            .key_prefix
+            .clone()
+            .unwrap_or_else(|| rules::PROBE_DIR.into()),
     })
 }
 

@@ -256,12 +256,15 @@ fn probe_settings_become_typed_options() {
         requester_pays: Some(true),
         checksum_algorithm: Some("SHA256".into()),
         read_only: Some(true),
+        key_prefix: Some("_probe".into()),
     });
     let p = validate_spec(&s, DEFAULT_INTERVAL).unwrap().probe;
     assert_eq!(p.encryption, Some(Encryption::Kms));
     assert_eq!(p.encryption.unwrap().as_str(), "aws:kms");
     assert_eq!(p.checksum.unwrap().as_str(), "SHA256");
     assert!(p.requester_pays && p.read_only);
+    assert_eq!(p.key_prefix, "_probe");
+    assert_eq!(ProbeOptions::default().key_prefix, ".s3connection-probe");
     for (e, name) in [
         (Encryption::Aes256, "AES256"),
         (Encryption::KmsDsse, "aws:kms:dsse"),
@@ -302,6 +305,22 @@ fn probe_settings_the_schema_refuses_are_refused_again() {
         e,
         "spec.probe: kmsKeyId needs serverSideEncryption aws:kms or aws:kms:dsse"
     );
+    for dir in [
+        ".",
+        "..",
+        "..x",
+        "a/b",
+        "",
+        "a b",
+        "\u{1b}",
+        &"p".repeat(65),
+    ] {
+        let e = with(ProbeSettings {
+            key_prefix: Some(dir.to_string()),
+            ..Default::default()
+        });
+        assert!(e.starts_with("spec.probe.keyPrefix"), "{dir:?}: {e}");
+    }
     for hostile in [
         "key\u{7}".to_string(),
         "k\nX-Injected: 1".into(),

@@ -97,6 +97,11 @@ async fn an_encryption_rule_is_met_once_the_spec_names_the_kms_key() {
         .await;
     assert_eq!(permission(&c, "s3:PutObject"), "Denied");
     assert_eq!(permission(&c, "s3:ListBucket"), "Allowed");
+    let ready = condition(&c, "Ready").message;
+    assert!(
+        ready.contains("set spec.probe.serverSideEncryption"),
+        "{ready}"
+    );
 
     let c = env
         .wait_ready(&ns, "encrypted", "True", Some("Validated"))
@@ -196,9 +201,11 @@ async fn an_object_lock_keeps_at_most_one_probe_version_through_ten_validations(
         .await
         .expect("default retention");
     let _op = granted(&env, &minio, &ns, &bucket, "lock").await;
-    // Object Lock buckets want a checksum on writes.
+    // Object Lock buckets want a checksum on writes; the probe objects go
+    // to a directory of the user's choosing.
     let spec = on_minio(&minio, &bucket).probe(ProbeSettings {
         checksum_algorithm: Some("CRC32".into()),
+        key_prefix: Some("_probe".into()),
         ..Default::default()
     });
     env.apply_connection(&ns, "locked", spec).await;
@@ -210,6 +217,8 @@ async fn an_object_lock_keeps_at_most_one_probe_version_through_ten_validations(
     }
     let status = c.status.clone().unwrap();
     assert!(status.leftover_probe_version.is_some(), "{status:?}");
+    let retained = status.leftover_probe_object.unwrap_or_default();
+    assert!(retained.starts_with("_probe/"), "{retained}");
     let ready = condition(&c, "Ready").message;
     assert!(
         ready.contains("retained by the bucket's Object Lock"),
@@ -237,7 +246,7 @@ async fn an_object_lock_keeps_at_most_one_probe_version_through_ten_validations(
         .await
         .expect("list versions");
     let probes: Vec<_> = versions.versions().iter().filter_map(|v| v.key()).collect();
-    assert_eq!(probes.len(), 1, "one retained probe version: {probes:?}");
+    assert_eq!(probes, [retained.as_str()], "one retained probe version");
     assert!(
         versions.delete_markers().len() <= 1,
         "{:?}",

@@ -204,6 +204,16 @@ async fn bad_input_is_rejected_by_the_api_server() {
             "kmsKeyId needs serverSideEncryption aws:kms or aws:kms:dsse",
         ),
         (
+            "probe-dir-dotdot",
+            with(&["probe"], json!({"keyPrefix": ".."})),
+            "keyPrefix",
+        ),
+        (
+            "probe-dir-two-segments",
+            with(&["probe"], json!({"keyPrefix": "a/b"})),
+            "keyPrefix",
+        ),
+        (
             "checksum-outside-enum",
             with(&["probe"], json!({"checksumAlgorithm": "MD5"})),
             "Unsupported value",
@@ -305,6 +315,7 @@ async fn explain_documents_the_api() {
         "requesterPays",
         "checksumAlgorithm",
         "readOnly",
+        "keyPrefix",
     ] {
         assert!(text.contains(field), "{field}: {text}");
     }

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::outcome::Leftover;
-use crate::probe::probe_key;
+use crate::probe::{PROBE_DIR, probe_key};
 
 #[test]
 fn a_recorded_leftover_other_than_the_own_probe_key_is_ignored() {
@@ -79,22 +79,24 @@ fn a_recorded_leftover_other_than_the_own_probe_key_is_ignored() {
 fn other_probe_keys_are_fresh_and_recognised_as_the_connections_own() {
     use crate::probe::{is_probe_key, other_probe_key};
     let (a, b) = (
-        other_probe_key("customers/", "uid-1"),
-        other_probe_key("customers/", "uid-1"),
+        other_probe_key("customers/", PROBE_DIR, "uid-1"),
+        other_probe_key("customers/", PROBE_DIR, "uid-1"),
     );
     assert_ne!(a, b);
     assert!(a.starts_with(&format!("{KEY}.")), "{a}");
-    assert!(is_probe_key("customers/", "uid-1", &a));
-    assert!(is_probe_key("customers/", "uid-1", KEY));
-    assert!(!is_probe_key("customers/", "uid-2", &a));
-    assert!(!is_probe_key("", "uid-1", &a));
+    assert!(is_probe_key("customers/", PROBE_DIR, "uid-1", &a));
+    assert!(is_probe_key("customers/", PROBE_DIR, "uid-1", KEY));
+    assert!(!is_probe_key("customers/", PROBE_DIR, "uid-2", &a));
+    assert!(!is_probe_key("", PROBE_DIR, "uid-1", &a));
+    assert!(!is_probe_key("customers/", "_probe", "uid-1", &a));
 }
 
 #[test]
 fn probe_keys_live_under_the_prefix() {
     assert_eq!(
-        probe_key("customers/", "u-1"),
+        probe_key("customers/", PROBE_DIR, "u-1"),
         "customers/.s3connection-probe/u-1"
     );
-    assert_eq!(probe_key("", "u-1"), ".s3connection-probe/u-1");
+    assert_eq!(probe_key("", PROBE_DIR, "u-1"), ".s3connection-probe/u-1");
+    assert_eq!(probe_key("data/", "_probe", "u-1"), "data/_probe/u-1");
 }

@@ -127,7 +127,7 @@ async fn an_object_at_the_probe_key_without_our_marker_is_left_alone_and_another
         assert_eq!(w.writes, 1);
         let used = w.delete_calls.first().expect("the probe was deleted");
         assert!(
-            crate::probe::is_probe_key("customers/", "uid-1", used),
+            crate::probe::is_probe_key("customers/", crate::probe::PROBE_DIR, "uid-1", used),
             "{used}"
         );
         assert_ne!(used, KEY);

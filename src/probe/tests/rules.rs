@@ -71,6 +71,11 @@ async fn encryption_a_bucket_policy_requires_is_sent_when_the_spec_names_it() {
     };
     let r = run_with(world(), &plan(&all())).await;
     assert_eq!(result(&r.out, PutObject), PermissionOutcome::Denied);
+    assert!(
+        r.out.message.ends_with(messages::ENCRYPTION_HINT),
+        "{}",
+        r.out.message
+    );
     let encrypted = with_probe(ProbeOptions {
         encryption: Some(Encryption::Kms),
         kms_key_id: Some("alias/data".into()),
