@@ -45,17 +45,9 @@ enum Command {
     Run(Box<RunArgs>),
     /// Print the S3Connection CRD as YAML.
     Crd,
-    /// Print the least-privilege IAM policy an S3Connection needs: the
-    /// identity policy, the trust policy of its role (--trust), or a bucket
-    /// policy (--bucket-policy); from a manifest (-f, no cluster or
-    /// credentials needed) or a live object (NAME).
-    Policy(policy::cli::Args),
-    /// Explain a live connection's status in sentences, with the command
-    /// that fixes it (exit 0 Ready, 1 not Ready, 2 unknown).
-    Why(why::cli::Args),
-    /// Validate an S3Connection manifest as the operator would, from here,
-    /// and print its answer (exit 0 Ready, 1 not Ready, 2 unknown).
-    Check(check::Args),
+    /// The commands a person runs, also the kubectl plugin's.
+    #[command(flatten)]
+    Person(PersonCommand),
 }
 
 /// The name the binary answers to as a kubectl plugin.
@@ -71,21 +63,35 @@ const PLUGIN: &str = "kubectl-s3c";
 )]
 struct Plugin {
     #[command(subcommand)]
-    command: PluginCommand,
+    command: PersonCommand,
 }
 
+/// The commands a person runs: `s3-connection-operator COMMAND` and
+/// `kubectl s3c COMMAND` alike.
 #[derive(Subcommand)]
-enum PluginCommand {
+enum PersonCommand {
     /// Validate an S3Connection manifest as the operator would, from here,
     /// and print its answer (exit 0 Ready, 1 not Ready, 2 unknown).
     Check(check::Args),
     /// Print the least-privilege IAM policy an S3Connection needs: the
     /// identity policy, the trust policy of its role (--trust), or a bucket
-    /// policy (--bucket-policy).
+    /// policy (--bucket-policy); from a manifest (-f, no cluster or
+    /// credentials needed) or a live object (NAME).
     Policy(policy::cli::Args),
-    /// Explain a connection's status in sentences, with the command that
-    /// fixes it (exit 0 Ready, 1 not Ready, 2 unknown).
+    /// Explain a live connection's status in sentences, with the command
+    /// that fixes it (exit 0 Ready, 1 not Ready, 2 unknown).
     Why(why::cli::Args),
+}
+
+impl PersonCommand {
+    /// Run it; `program` is how the user called us (for the commands quoted).
+    fn run(self, program: &str) -> ExitCode {
+        match self {
+            PersonCommand::Check(args) => check::run(args),
+            PersonCommand::Policy(args) => policy::cli::run(args),
+            PersonCommand::Why(args) => why::cli::run(args, program),
+        }
+    }
 }
 
 #[derive(Args)]
@@ -211,20 +217,14 @@ fn called_as_plugin() -> bool {
 
 fn main() -> anyhow_free::Result<ExitCode> {
     if called_as_plugin() {
-        return Ok(match Plugin::parse().command {
-            PluginCommand::Check(args) => check::run(args),
-            PluginCommand::Policy(args) => policy::cli::run(args),
-            PluginCommand::Why(args) => why::cli::run(args, "kubectl s3c"),
-        });
+        return Ok(Plugin::parse().command.run("kubectl s3c"));
     }
     match Cli::parse().command {
         Command::Crd => {
             print!("{}", s3_connection_operator::crd_yaml());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Policy(args) => Ok(policy::cli::run(args)),
-        Command::Check(args) => Ok(check::run(args)),
-        Command::Why(args) => Ok(why::cli::run(args, "s3-connection-operator")),
+        Command::Person(command) => Ok(command.run("s3-connection-operator")),
         Command::Run(args) => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?

@@ -13,7 +13,7 @@
 //! `kube-system`, as the operator defaults it).
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -220,13 +220,6 @@ impl Cluster {
             .await
             .map_err(|e| e.to_string())
     }
-}
-
-/// Read `path` (`-` for stdin) and render its identity policy; the error
-/// is one line naming what is wrong.
-pub fn policy_for_file(path: &Path, format: Format) -> Result<Printed, String> {
-    let text = manifest::read_bounded(path)?;
-    policy_for_manifest(&text, format)
 }
 
 /// The identity policy of one S3Connection manifest.

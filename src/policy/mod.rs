@@ -29,6 +29,7 @@ pub mod trust;
 
 use serde::Serialize;
 
+use crate::aws::Arn;
 use crate::crd::Permission;
 use crate::spec::{AuthMethod, Encryption, ValidSpec};
 
@@ -225,8 +226,7 @@ pub fn identity_policy(spec: &ValidSpec, aws: bool) -> IdentityPolicy {
 
 /// `arn:PARTITION:kms:REGION:ACCOUNT:key/ID`: a key a policy can name.
 fn is_key_arn(key: &str) -> bool {
-    let parts: Vec<&str> = key.splitn(6, ':').collect();
-    matches!(parts.as_slice(), ["arn", _, "kms", _, _, rest] if rest.starts_with("key/"))
+    Arn::parse(key).is_some_and(|a| a.service == "kms" && a.resource.starts_with("key/"))
 }
 
 /// The S3 statements of `spec`: listing on the bucket, object actions

@@ -7,6 +7,7 @@
 //! retains every version, forced validations leave at most one probe
 //! version.
 
+use aws_sdk_s3::operation::list_object_versions::ListObjectVersionsOutput;
 use aws_sdk_s3::types::{
     BucketVersioningStatus, DefaultRetention, ObjectLockConfiguration, ObjectLockEnabled,
     ObjectLockRetentionMode, ObjectLockRule, VersioningConfiguration,
@@ -38,11 +39,29 @@ fn kms_only(bucket: &str) -> serde_json::Value {
     statements
 }
 
-async fn minio_setup(env: &TestEnv, minio: &Minio, name: &str) -> (String, String) {
+/// A namespace with MinIO's CA in Secret `s3-ca`.
+async fn minio_namespace(env: &TestEnv, minio: &Minio, name: &str) -> String {
     let ns = env.namespace(name).await;
     env.secret(&ns, "s3-ca", &[("ca.crt", &minio.ca_pem)]).await;
+    ns
+}
+
+/// [`minio_namespace`] and a bucket.
+async fn minio_setup(env: &TestEnv, minio: &Minio, name: &str) -> (String, String) {
+    let ns = minio_namespace(env, minio, name).await;
     let bucket = env.minio_bucket(minio, name).await;
     (ns, bucket)
+}
+
+/// Every version and delete marker in `bucket`.
+async fn versions_in(minio: &Minio, bucket: &str) -> ListObjectVersionsOutput {
+    minio
+        .s3
+        .list_object_versions()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("list versions")
 }
 
 async fn keys_for(env: &TestEnv, ns: &str, user: &testkit::IamUser) {
@@ -148,13 +167,7 @@ async fn a_read_only_check_leaves_no_version_and_no_delete_marker() {
         "{ready}"
     );
 
-    let versions = minio
-        .s3
-        .list_object_versions()
-        .bucket(&bucket)
-        .send()
-        .await
-        .expect("list versions");
+    let versions = versions_in(&minio, &bucket).await;
     assert!(versions.versions().is_empty(), "{:?}", versions.versions());
     assert!(
         versions.delete_markers().is_empty(),
@@ -167,8 +180,7 @@ async fn a_read_only_check_leaves_no_version_and_no_delete_marker() {
 async fn an_object_lock_keeps_at_most_one_probe_version_through_ten_validations() {
     let env = TestEnv::new(OPERATOR).await;
     let minio = Minio::from_env();
-    let ns = env.namespace("lock").await;
-    env.secret(&ns, "s3-ca", &[("ca.crt", &minio.ca_pem)]).await;
+    let ns = minio_namespace(&env, &minio, "lock").await;
     // A bucket whose every new version is retained for a day.
     let bucket = testkit::unique("lock");
     minio
@@ -238,13 +250,7 @@ async fn an_object_lock_keeps_at_most_one_probe_version_through_ten_validations(
             );
         }
     }
-    let versions = minio
-        .s3
-        .list_object_versions()
-        .bucket(&bucket)
-        .send()
-        .await
-        .expect("list versions");
+    let versions = versions_in(&minio, &bucket).await;
     let probes: Vec<_> = versions.versions().iter().filter_map(|v| v.key()).collect();
     assert_eq!(probes, [retained.as_str()], "one retained probe version");
     assert!(
