@@ -17,7 +17,7 @@ use crate::crd::{ConnectionId, S3ConnectionSpec};
 use crate::credentials::{ResolveError, Resolved, Resolver};
 use crate::messages;
 use crate::outcome::{Outcome, Problem, Reason};
-use crate::probe::{self, MarkerKeys, Plan, Previous};
+use crate::probe::{self, Cleanup, MarkerKeys, Plan, Previous};
 use crate::spec::{self, ValidSpec};
 
 /// What the stages share beyond one connection.
@@ -89,20 +89,26 @@ pub fn valid_spec(
         .map_err(|invalid| messages::invalid_spec(&invalid.to_string()))
 }
 
-/// Every stage after the spec: where requests would go (the allowlist,
+/// What the stages before the probes make for one connection.
+struct Prepared {
+    clients: Clients,
+    plan: Plan,
+    resolved: Resolved,
+    /// Who the credentials are, as STS recently answered.
+    known: Option<Arc<str>>,
+}
+
+/// The stages before the probes: where requests would go (the allowlist,
 /// before any Secret, token or request), the CA, the credentials from
-/// `source`, then the probes. The outcome's texts are scrubbed of every
-/// value the credentials carry. `Err` is a problem that stopped the
-/// validation before the probes ran, or a failure of the caller's own
-/// (a Kubernetes API call).
-pub async fn run(
+/// `source`, the SDK clients, the plan.
+async fn prepare(
     engine: &Engine<'_>,
     source: &impl Source,
     spec: &ValidSpec,
     id: &ConnectionId,
     previous: Previous,
     now: Timestamp,
-) -> Result<Outcome, ResolveError> {
+) -> Result<Prepared, ResolveError> {
     if let Some(endpoint) = &spec.endpoint
         && !engine.allowed_endpoints.allows(endpoint)
     {
@@ -128,6 +134,33 @@ pub async fn run(
         .get(sts, &resolved.credentials, Instant::now());
     let keys = engine.probe_keys.clone();
     let plan = Plan::new(spec, &resolved, id, previous, now, keys).knowing(known.as_deref());
+    Ok(Prepared {
+        clients,
+        plan,
+        resolved,
+        known,
+    })
+}
+
+/// Every stage after the spec ([`prepare`]'s, then the probes). The
+/// outcome's texts are scrubbed of every value the credentials carry.
+/// `Err` is a problem that stopped the validation before the probes ran,
+/// or a failure of the caller's own (a Kubernetes API call).
+pub async fn run(
+    engine: &Engine<'_>,
+    source: &impl Source,
+    spec: &ValidSpec,
+    id: &ConnectionId,
+    previous: Previous,
+    now: Timestamp,
+) -> Result<Outcome, ResolveError> {
+    let Prepared {
+        clients,
+        plan,
+        resolved,
+        known,
+    } = prepare(engine, source, spec, id, previous, now).await?;
+    let sts = &clients.sts.location;
     let outcome = probe::run(&clients, &plan).await;
     let outcome = resolved.redactor.scrub_outcome(outcome);
     if outcome.reason == Reason::InvalidCredentials {
@@ -142,4 +175,27 @@ pub async fn run(
             .learn(sts, &resolved.credentials, arn, Instant::now());
     }
     Ok(outcome)
+}
+
+/// For a deleted connection: the same stages as [`run`], then one attempt
+/// to remove `leftover`, the probe object its status recorded. The texts
+/// are scrubbed like an outcome's.
+pub async fn clean_up(
+    engine: &Engine<'_>,
+    source: &impl Source,
+    spec: &ValidSpec,
+    id: &ConnectionId,
+    previous: Previous,
+    now: Timestamp,
+) -> Result<Option<Cleanup>, ResolveError> {
+    let Some(leftover) = previous.leftover.clone() else {
+        return Ok(None);
+    };
+    let p = prepare(engine, source, spec, id, previous, now).await?;
+    Ok(Some(
+        match probe::remove_leftover(&p.clients, &p.plan, leftover).await {
+            Cleanup::Left(l, why) => Cleanup::Left(l, p.resolved.redactor.scrub(&why)),
+            done => done,
+        },
+    ))
 }

@@ -7,6 +7,7 @@
 use crate::outcome::{Problem, Reason};
 
 mod bucket;
+mod cleanup;
 mod conclusion;
 mod conditions;
 mod credentials;
@@ -14,6 +15,7 @@ mod permissions;
 pub mod why;
 
 pub use bucket::*;
+pub use cleanup::*;
 pub use conclusion::*;
 pub use conditions::*;
 pub use credentials::*;

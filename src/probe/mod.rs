@@ -23,6 +23,7 @@
 //!   ones (STS, the bucket, listing)
 //! - `object`: the probe object (write, read back, delete)
 //! - `removal`: deleting an object at a probe key, only if it is ours
+//! - `cleanup`: removing a deleted connection's leftover probe object
 //! - `marker`: the keyed MAC that marks the operator's probe objects
 //! - `keys`: the Secret that holds its key
 //! - `replicate`: s3:ReplicateObject by IAM policy simulation
@@ -30,6 +31,7 @@
 //! - `requests`: the bucket, expected owner and probe key every S3 request
 //!   carries
 
+mod cleanup;
 pub mod keys;
 pub mod marker;
 mod object;
@@ -39,6 +41,7 @@ mod requests;
 mod results;
 mod steps;
 
+pub use cleanup::{Cleanup, remove_leftover};
 pub use marker::{MAC, MARKER, MarkerKeys, SharedKeys};
 pub use replicate::principal_arn;
 

@@ -361,7 +361,7 @@ impl Probe<'_> {
     }
 
     /// Delete these versions of the probe object at `key`.
-    async fn remove_versions(&self, key: &str, versions: &[Option<String>]) -> Versions {
+    pub(super) async fn remove_versions(&self, key: &str, versions: &[Option<String>]) -> Versions {
         let p = self.plan;
         let mut out = Versions::Removed;
         for v in versions.iter().flatten() {
@@ -495,7 +495,7 @@ impl Probe<'_> {
 
 /// What became of the versions of a probe object the probe tried to remove.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Versions {
+pub(super) enum Versions {
     /// All gone.
     Removed,
     /// The bucket's Object Lock retains this one (until its retention ends).
