@@ -1,7 +1,7 @@
 //! The `s3-connection-operator` command: `run` the operator, print the
-//! `crd`, print a connection's IAM `policy`, `check` a connection manifest
-//! as the operator would, or explain `why` a live connection is (not)
-//! ready. Called as `kubectl-s3c` (a link to this binary on the PATH) it is
+//! `crd`, `release-finalizers` when no operator will, print a connection's
+//! IAM `policy`, `check` a connection manifest as the operator would, or
+//! explain `why` a live connection is (not) ready. Called as `kubectl-s3c` (a link to this binary on the PATH) it is
 //! the kubectl plugin `kubectl s3c`, with the commands a person runs. The
 //! work is in the library crate (`s3_connection_operator`).
 #![forbid(unsafe_code)]
@@ -45,6 +45,10 @@ enum Command {
     Run(Box<RunArgs>),
     /// Print the S3Connection CRD as YAML.
     Crd,
+    /// Remove the operator's finalizer from every S3Connection in scope, for
+    /// when no operator will run to do it (before `helm uninstall` removes
+    /// it): their leftover probe objects stay where they are.
+    ReleaseFinalizers(ReleaseArgs),
     /// The commands a person runs, also the kubectl plugin's.
     #[command(flatten)]
     Person(PersonCommand),
@@ -92,6 +96,20 @@ impl PersonCommand {
             PersonCommand::Why(args) => why::cli::run(args, program),
         }
     }
+}
+
+/// Which connections `release-finalizers` releases: those an operator with
+/// the same flags would watch.
+#[derive(Args)]
+struct ReleaseArgs {
+    /// Only in these namespaces (repeat the flag, or separate with commas;
+    /// default: all namespaces).
+    #[arg(long = "namespace", env = "WATCH_NAMESPACE", value_delimiter = ',')]
+    namespaces: Vec<String>,
+    /// Only connections this label selector selects (the operator's
+    /// --watch-label-selector).
+    #[arg(long, env = "WATCH_LABEL_SELECTOR")]
+    watch_label_selector: Option<String>,
 }
 
 #[derive(Args)]
@@ -225,12 +243,33 @@ fn main() -> anyhow_free::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Person(command) => Ok(command.run("s3-connection-operator")),
+        Command::ReleaseFinalizers(args) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(release_finalizers(args))
+            .map(|()| ExitCode::SUCCESS),
         Command::Run(args) => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?
             .block_on(run(*args))
             .map(|()| ExitCode::SUCCESS),
     }
+}
+
+async fn release_finalizers(args: ReleaseArgs) -> anyhow_free::Result {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let client = kube::Client::try_default().await?;
+    let selector = args
+        .watch_label_selector
+        .as_deref()
+        .filter(|s| !s.is_empty());
+    let timeout = std::time::Duration::from_secs(30);
+    let n = reconcile::finalizer::release_all(&client, &args.namespaces, selector, timeout).await?;
+    println!(
+        "released {n} S3Connection(s) from {}",
+        reconcile::finalizer::FINALIZER
+    );
+    Ok(())
 }
 
 async fn run(args: RunArgs) -> anyhow_free::Result {

@@ -18,6 +18,7 @@ use crate::crd;
 use crate::credentials::{CacheLimits, CredentialCache, Resolver, SecretVersions, role};
 use crate::status::write;
 use crate::telemetry::Metrics;
+use crate::validation::Engine;
 
 /// Settings of a running controller.
 #[derive(Debug, Clone)]
@@ -170,6 +171,17 @@ impl Context {
             api_timeout: self.config.status_timeout,
             require_credentials_label: self.config.require_credentials_label,
             allowed_endpoints: &self.config.allowed_endpoints,
+        }
+    }
+
+    /// What the validation stages share, from this context.
+    pub(super) fn engine(&self) -> Engine<'_> {
+        Engine {
+            aws: self.aws.as_ref(),
+            outages: self.outages.clone(),
+            identities: &self.identities,
+            allowed_endpoints: &self.config.allowed_endpoints,
+            probe_keys: self.config.probe_keys.get(),
         }
     }
 }

@@ -18,7 +18,7 @@ use crate::error::Result;
 use crate::messages;
 use crate::outcome::{Outcome, Problem};
 use crate::probe::Previous;
-use crate::validation::{self, Engine};
+use crate::validation;
 
 /// What one validation found, and when to validate again.
 pub(super) struct Verdict {
@@ -118,13 +118,7 @@ async fn data_path(conn: &S3Connection, ctx: &Context, now: Timestamp) -> Result
             spec.interval,
         ));
     }
-    let engine = Engine {
-        aws: ctx.aws.as_ref(),
-        outages: ctx.outages.clone(),
-        identities: &ctx.identities,
-        allowed_endpoints: &ctx.config.allowed_endpoints,
-        probe_keys: ctx.config.probe_keys.get(),
-    };
+    let engine = ctx.engine();
     let previous = Previous::of(conn.status.as_ref(), &id.uid);
     match validation::run(&engine, &ctx.resolver(), &spec, &id, previous, now).await {
         Ok(mut outcome) => {

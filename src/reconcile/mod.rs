@@ -6,6 +6,7 @@
 
 pub mod context;
 mod data_path;
+pub mod finalizer;
 pub mod freshness;
 pub mod latest;
 pub mod per_uid;
@@ -92,6 +93,9 @@ pub async fn reconcile(conn: Arc<S3Connection>, ctx: Arc<Context>) -> Result<Act
     let Some(conn) = current(conn, &ctx).await? else {
         return Ok(Action::await_change());
     };
+    if conn.metadata.deletion_timestamp.is_some() {
+        return finalizer::on_delete(conn, &ctx).await;
+    }
     let generation = conn.metadata.generation;
     let first = conn.status.clone().unwrap_or_default();
     // The version every status below is computed from.
@@ -104,11 +108,10 @@ pub async fn reconcile(conn: Arc<S3Connection>, ctx: Arc<Context>) -> Result<Act
         );
         let now = Time(Timestamp::now());
         let new = status::suspended_status(generation, &first, &now);
-        let changed = write_if_changed(&conn, &ctx, &first, &new, version.as_deref(), None).await?;
-        return Ok(if changed {
-            Action::requeue(conflict_retry(&uid))
-        } else {
-            Action::await_change()
+        let wrote = write_if_changed(&conn, &ctx, &first, &new, version.as_deref(), None).await?;
+        return Ok(match finish(&conn, &ctx, &new, wrote, version).await? {
+            Finished::Again => Action::requeue(conflict_retry(&uid)),
+            Finished::Done => Action::await_change(),
         });
     }
     let endpoint = slots::endpoint_key(conn.spec.endpoint.as_deref(), &conn.spec.region);
@@ -177,7 +180,8 @@ pub async fn reconcile(conn: Arc<S3Connection>, ctx: Arc<Context>) -> Result<Act
     // An event compares with what the status said before this validation
     // began, not with the "validating" in between.
     let event = Some((&first, &outcome));
-    if write_if_changed(&conn, &ctx, &old, &new, version.as_deref(), event).await? {
+    let wrote = write_if_changed(&conn, &ctx, &old, &new, version.as_deref(), event).await?;
+    if finish(&conn, &ctx, &new, wrote, version).await? == Finished::Again {
         // Changed while it was validated: validate what it is now.
         return Ok(Action::requeue(conflict_retry(&uid)));
     }
@@ -239,8 +243,7 @@ fn conflict_retry(uid: &str) -> Duration {
 
 /// Write `new` if it differs from `old` (see [`status::needs_write`]),
 /// computed from the object at `version`; publish an event when Ready
-/// changed from `since`'s. True when nothing was written because the
-/// object changed since `version` (a write conflict).
+/// changed from `since`'s. `None` when nothing needed writing.
 async fn write_if_changed(
     conn: &S3Connection,
     ctx: &Context,
@@ -248,11 +251,11 @@ async fn write_if_changed(
     new: &S3ConnectionStatus,
     version: Option<&str>,
     event: Option<(&S3ConnectionStatus, &Outcome)>,
-) -> Result<bool> {
+) -> Result<Option<Applied>> {
     if !status::needs_write(old, new) {
         ctx.metrics
             .status_patch(crate::telemetry::PatchOutcome::Unchanged, None);
-        return Ok(false);
+        return Ok(None);
     }
     let applied = write::apply(
         &ctx.client,
@@ -272,7 +275,41 @@ async fn write_if_changed(
             write::publish_transition(&ctx.events, conn, since, new, outcome).await;
         }
     }
-    Ok(applied == Applied::Conflict)
+    Ok(Some(applied))
+}
+
+/// After a status write: done, or validate again at once (the object
+/// changed since it was read).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Finished {
+    Done,
+    Again,
+}
+
+/// After `wrote` (what became of writing `new`; `None`: nothing to write)
+/// for the object at `version`: give or take the finalizer as `new` says
+/// ([`finalizer::sync`]).
+async fn finish(
+    conn: &S3Connection,
+    ctx: &Context,
+    new: &S3ConnectionStatus,
+    wrote: Option<Applied>,
+    version: Option<String>,
+) -> Result<Finished> {
+    let version = match wrote {
+        None => version,
+        Some(Applied::Written(v)) => v,
+        Some(Applied::Conflict) => return Ok(Finished::Again),
+        Some(Applied::Gone) => return Ok(Finished::Done),
+    };
+    match finalizer::sync(ctx, conn, new, version.as_deref()).await? {
+        finalizer::Changed::Done(Some(v)) => {
+            ctx.latest.note(&conn.uid().unwrap_or_default(), &v);
+            Ok(Finished::Done)
+        }
+        finalizer::Changed::Done(None) | finalizer::Changed::Gone => Ok(Finished::Done),
+        finalizer::Changed::Conflict => Ok(Finished::Again),
+    }
 }
 
 /// After a reconcile failed (an error of the operator, not of the connection): retry with backoff.

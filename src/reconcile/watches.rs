@@ -77,24 +77,27 @@ where
     }
 }
 
-/// What makes a connection worth validating again when it changes: its
-/// generation (the spec), or a new value of a requested-at annotation. Not
-/// its status: the operator's own writes must not trigger validations.
+/// What makes a connection worth reconciling again when it changes: its
+/// generation (the spec), a new value of a requested-at annotation, or its
+/// deletion (see [`super::finalizer`]). Not its status or its finalizers:
+/// the operator's own writes must not trigger validations.
 fn spec_or_request(c: &S3Connection) -> Option<u64> {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     c.metadata.generation.hash(&mut h);
     super::requested_at(c).hash(&mut h);
+    c.metadata.deletion_timestamp.is_some().hash(&mut h);
     Some(h.finish())
 }
 
 /// What the S3Connection cache keeps of an object's metadata: what finding
 /// it, writing its status and events, and the requested-at annotations
 /// need (a value that is not an acceptable token is kept as one character:
-/// a tenant cannot grow the cache with annotations). Not its managed fields, labels, other annotations (a client-side
-/// apply copy of the whole object, Helm's and Argo CD's tracking), owner
-/// references or finalizers: with 10,000 connections these were most of
-/// the cache.
+/// a tenant cannot grow the cache with annotations), and whether it carries
+/// the operator's finalizer. Not its managed fields, labels, other
+/// annotations (a client-side apply copy of the whole object, Helm's and
+/// Argo CD's tracking), owner references or other finalizers: with 10,000
+/// connections these were most of the cache.
 fn slim(c: &mut S3Connection) {
     let m = &mut c.metadata;
     let annotations = m.annotations.take().and_then(|a| {
@@ -108,7 +111,13 @@ fn slim(c: &mut S3Connection) {
             .collect();
         (!kept.is_empty()).then_some(kept)
     });
+    let finalizers = m
+        .finalizers
+        .take()
+        .filter(|f| f.iter().any(|f| f == super::finalizer::FINALIZER))
+        .map(|_| vec![super::finalizer::FINALIZER.to_string()]);
     *m = kube::api::ObjectMeta {
+        finalizers,
         name: m.name.take(),
         namespace: m.namespace.take(),
         uid: m.uid.take(),
@@ -395,6 +404,16 @@ mod tests {
         assert_eq!(m.annotations.as_ref().map(|a| a.len()), Some(1));
         assert!(m.labels.is_none() && m.finalizers.is_none());
         assert!(m.owner_references.is_none() && m.managed_fields.is_none());
+        c.metadata.finalizers = Some(vec![
+            "example.com/other".into(),
+            super::super::finalizer::FINALIZER.into(),
+        ]);
+        slim(&mut c);
+        assert_eq!(
+            c.metadata.finalizers,
+            Some(vec![super::super::finalizer::FINALIZER.to_string()]),
+            "only whether it carries the operator's own"
+        );
     }
 
     #[test]

@@ -15,7 +15,9 @@ use super::budget::Budget;
 use super::conditions::{CondStatus, ConditionType, status_of};
 use crate::crd::{S3Connection, S3ConnectionStatus};
 use crate::error::{Error, Result, within};
+use crate::messages;
 use crate::outcome::Outcome;
+use crate::probe::Cleanup;
 use crate::telemetry::{Metrics, PatchOutcome};
 
 /// The field manager of every write.
@@ -159,6 +161,7 @@ impl Events {
     async fn publish(
         &self,
         conn: &S3Connection,
+        action: &str,
         type_: &str,
         reason: &str,
         note: String,
@@ -172,7 +175,7 @@ impl Events {
                 ..Default::default()
             },
             event_time: Some(MicroTime(now)),
-            action: Some("Validate".into()),
+            action: Some(action.into()),
             reason: Some(reason.to_string()),
             note: Some(note),
             type_: Some(type_.to_string()),
@@ -234,36 +237,81 @@ pub async fn publish_transition(
     let Some(type_) = transition_event(before, after) else {
         return;
     };
-    if !events
-        .budget
-        .take(&conn.uid().unwrap_or_default(), Instant::now())
-    {
-        events.metrics.event("suppressed");
-        debug!(
-            namespace = conn.namespace().unwrap_or_default(),
-            name = conn.name_any(),
-            reason = outcome.reason.as_str(),
-            "event not published: the connection had {} this minute",
-            super::budget::PER_OBJECT
-        );
-        return;
-    }
-    let note = truncate(&outcome.message, EVENT_NOTE_MAX);
-    let published = events
-        .publish(conn, type_, outcome.reason.as_str(), note)
+    let reason = outcome.reason.as_str();
+    events
+        .within_budget(conn, "Validate", type_, reason, &outcome.message)
         .await;
-    events.metrics.event(if published.is_ok() {
-        "published"
-    } else {
-        "failed"
-    });
-    if let Err(e) = published {
-        warn!(
-            namespace = conn.namespace().unwrap_or_default(),
-            name = conn.name_any(),
-            error = %e,
-            "could not publish event"
-        );
+}
+
+/// Publish what became of a deleted connection's leftover probe object
+/// (see [`crate::reconcile::finalizer`]): `ProbeObjectRemoved` and
+/// `ProbeObjectNotOurs` are Normal, `ProbeObjectLeft` a Warning that names
+/// the object and why.
+pub async fn publish_cleanup(events: &Events, conn: &S3Connection, cleanup: &Cleanup) {
+    let l = cleanup.leftover();
+    let (type_, reason, note) = match cleanup {
+        Cleanup::Removed(_) => (
+            "Normal",
+            "ProbeObjectRemoved",
+            messages::cleanup_removed(&l.bucket, &l.key),
+        ),
+        Cleanup::NotOurs(_) => (
+            "Normal",
+            "ProbeObjectNotOurs",
+            messages::cleanup_not_ours(&l.bucket, &l.key),
+        ),
+        Cleanup::Left(_, why) => (
+            "Warning",
+            "ProbeObjectLeft",
+            messages::cleanup_left(&l.bucket, &l.key, why),
+        ),
+    };
+    let note = messages::printable(&note);
+    events
+        .within_budget(conn, "Delete", type_, reason, &note)
+        .await;
+}
+
+impl Events {
+    /// Publish an event about `conn` unless it had its budget's worth this
+    /// minute; counted in metrics, a failure logged.
+    async fn within_budget(
+        &self,
+        conn: &S3Connection,
+        action: &str,
+        type_: &str,
+        reason: &str,
+        note: &str,
+    ) {
+        if !self
+            .budget
+            .take(&conn.uid().unwrap_or_default(), Instant::now())
+        {
+            self.metrics.event("suppressed");
+            debug!(
+                namespace = conn.namespace().unwrap_or_default(),
+                name = conn.name_any(),
+                reason,
+                "event not published: the connection had {} this minute",
+                super::budget::PER_OBJECT
+            );
+            return;
+        }
+        let note = truncate(note, EVENT_NOTE_MAX);
+        let published = self.publish(conn, action, type_, reason, note).await;
+        self.metrics.event(if published.is_ok() {
+            "published"
+        } else {
+            "failed"
+        });
+        if let Err(e) = published {
+            warn!(
+                namespace = conn.namespace().unwrap_or_default(),
+                name = conn.name_any(),
+                error = %e,
+                "could not publish event"
+            );
+        }
     }
 }
 

@@ -6,8 +6,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Namespace;
-use kube::api::DeleteParams;
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use kube::{Api, Client};
+use s3_connection_operator::crd::S3Connection;
 
 use crate::aws::{admin_credentials, iam_client, s3_client};
 use crate::env::TestEnv;
@@ -68,11 +69,14 @@ async fn remove_all(mut created: Vec<Created>, endpoint: &str, kubeconfig: &str)
         let res = match &c {
             Created::HelmRelease { name, namespace } => uninstall(name, namespace, kubeconfig),
             Created::Namespace(name) => match &kube {
-                Some(k) => Api::<Namespace>::all(k.clone())
-                    .delete(name, &DeleteParams::default())
-                    .await
-                    .map(|_| ())
-                    .or_else(ignore_not_found),
+                Some(k) => {
+                    release_connections(k, name).await;
+                    Api::<Namespace>::all(k.clone())
+                        .delete(name, &DeleteParams::default())
+                        .await
+                        .map(|_| ())
+                        .or_else(ignore_not_found)
+                }
                 None => Err("no Kubernetes client".into()),
             },
             Created::Bucket(name) => remove_bucket(&s3, name).await,
@@ -91,10 +95,34 @@ async fn remove_all(mut created: Vec<Created>, endpoint: &str, kubeconfig: &str)
     }
 }
 
+/// Drop the finalizers of the connections in `ns`: the operator that would
+/// remove them has stopped with the test, and the namespace would stay
+/// Terminating.
+async fn release_connections(kube: &Client, ns: &str) {
+    let api: Api<S3Connection> = Api::namespaced(kube.clone(), ns);
+    let Ok(list) = api.list(&ListParams::default()).await else {
+        return;
+    };
+    let patch = serde_json::json!({ "metadata": { "finalizers": null } });
+    for c in list
+        .items
+        .iter()
+        .filter(|c| c.metadata.finalizers.is_some())
+    {
+        let name = c.metadata.name.clone().unwrap_or_default();
+        let _ = api
+            .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await;
+    }
+}
+
 /// `helm uninstall`; a release that is not there is gone already.
 fn uninstall(name: &str, namespace: &str, kubeconfig: &str) -> Result<(), String> {
     let out = Command::new("helm")
-        .args(["uninstall", name, "--namespace", namespace])
+        // Without hooks: a test that failed half-way may have no node to
+        // run them; the connections' finalizers are released with their
+        // namespaces.
+        .args(["uninstall", name, "--namespace", namespace, "--no-hooks"])
         .env("KUBECONFIG", kubeconfig)
         .output();
     match out {

@@ -16,6 +16,7 @@ mod charts;
 mod check;
 mod control;
 mod crd;
+mod finalizer;
 mod ha;
 mod hostile;
 mod install;
