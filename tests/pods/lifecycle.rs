@@ -3,12 +3,15 @@
 //! pod; logs, metrics, readiness, the Service's endpoints and the NOTES;
 //! the pod deleted and the next one leading; `helm upgrade` to another tag
 //! with no connection losing its status and one validation each; the CRD
-//! upgraded as the NOTES say; `helm uninstall` leaving what the docs say.
+//! upgraded as the NOTES say; `helm uninstall` leaving what the docs say,
+//! its pre-delete hook releasing the finalizer of a connection with a
+//! leftover probe object.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Pod, ServiceAccount};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
@@ -18,9 +21,10 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::api::{DeleteParams, ListParams};
 use kube::{Api, ResourceExt};
 use s3_connection_operator::crd::S3Connection;
+use s3_connection_operator::reconcile::finalizer::FINALIZER;
 use testkit::chart::CHART;
 use testkit::process::container_process;
-use testkit::{ALL, TestEnv, await_object, s3_policy, total, unique};
+use testkit::{ALL, PROVABLE, TestEnv, await_object, s3_policy, total, unique};
 
 use crate::OPERATOR;
 use crate::node::{SCRAPER, images, metrics_port, values};
@@ -344,7 +348,45 @@ async fn helm_install_runs_the_image_fails_over_upgrades_and_uninstalls() {
         "one validation per connection after the upgrade:\n{m}"
     );
 
+    // A connection whose probe object could not be deleted: it carries the
+    // operator's finalizer while its status records the leftover.
+    let keeper = env
+        .user(
+            "e2e-nodelete",
+            s3_policy(
+                &tenant.bucket,
+                "",
+                &["s3:ListBucket", "s3:GetObject", "s3:PutObject"],
+            ),
+        )
+        .await;
+    env.secret(
+        &tenant.ns,
+        "no-delete",
+        &[
+            ("AWS_ACCESS_KEY_ID", &keeper.access_key_id),
+            ("AWS_SECRET_ACCESS_KEY", &keeper.secret_access_key),
+        ],
+    )
+    .await;
+    let sticky = env
+        .access_key_spec(&tenant.bucket, "no-delete")
+        .permissions(&PROVABLE);
+    env.apply_connection(&tenant.ns, "sticky", sticky).await;
+    env.wait_ready(&tenant.ns, "sticky", "False", Some("PermissionDenied"))
+        .await;
+    let has_finalizer = |c: &S3Connection| c.finalizers().iter().any(|f| f == FINALIZER);
+    await_object(
+        &conns,
+        "sticky",
+        "the finalizer on the connection with a leftover",
+        ROLLOUT,
+        move |c: Option<&S3Connection>| c.is_some_and(has_finalizer),
+    )
+    .await;
+
     // --- uninstall -------------------------------------------------------
+    // The pre-delete hook (a Job on the node) releases the finalizer.
     release.helm(&env, "uninstall", &["--wait".into()]);
     let deployments: Api<Deployment> = Api::namespaced(env.kube.clone(), &system);
     assert!(
@@ -374,8 +416,29 @@ async fn helm_install_runs_the_image_fails_over_upgrades_and_uninstalls() {
             .unwrap()
             .is_some()
     );
-    let left = snapshot(conns.list(&ListParams::default()).await.unwrap().items);
+    let mut left = snapshot(conns.list(&ListParams::default()).await.unwrap().items);
+    left.remove("sticky");
     assert_eq!(left, before);
+    // With no operator left, the connection with a leftover can still be
+    // deleted: the hook took the finalizer away, the object stays.
+    conns
+        .delete("sticky", &DeleteParams::default())
+        .await
+        .unwrap();
+    await_object(
+        &conns,
+        "sticky",
+        "the connection with a leftover deleted after uninstall",
+        ROLLOUT,
+        |c: Option<&S3Connection>| c.is_none(),
+    )
+    .await;
+    let jobs: Api<Job> = Api::namespaced(env.kube.clone(), &system);
+    let hook = format!("{}-release-finalizers", release.fullname);
+    assert!(
+        jobs.get_opt(&hook).await.unwrap().is_none(),
+        "the hook's Job is deleted once it succeeded"
+    );
     let leases: Api<Lease> = Api::namespaced(env.kube.clone(), &system);
     assert!(leases.get_opt(&release.fullname).await.unwrap().is_some());
 }

@@ -78,9 +78,11 @@ pub(super) async fn install(env: &TestEnv, tenants: &[&str], sets: &[&str]) -> I
     }
 }
 
+/// `helm uninstall` without its pre-delete hook: no node here runs the
+/// hook's Job (the pods suite runs it on one).
 pub(super) async fn uninstall(env: &TestEnv, release: &str, ns: &str) {
     let (ok, out) = helm(
-        &["uninstall", release, "--namespace", ns],
+        &["uninstall", release, "--namespace", ns, "--no-hooks"],
         Some(&env.kubeconfig),
     );
     assert!(ok, "{out}");
