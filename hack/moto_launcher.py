@@ -17,7 +17,12 @@ What this adds on top of `moto_server` (moto 5.2.5):
    `POST /moto-api/reset-auth` with body `0`). Afterwards only keys of IAM users
    (and credentials of assumed roles) created in moto work. The admin user is
    re-created after `POST /moto-api/reset`, so tests can wipe moto's state
-   without losing the keys in .dev/env.
+   without losing the keys in .dev/env. The same admin keys also act in any
+   other account a request names with moto's `x-moto-account-id` header (12
+   digits; the admin is seeded there on first use): that is how a test makes
+   IAM users, KMS keys or buckets of a second account. moto takes a request's
+   account from its access key, so keys of a user made there act in that
+   account without the header.
 
 2. sts:AssumeRoleWithWebIdentity. Unpatched, an unsigned call crashes moto once
    enforcement is on (KeyError: 'HTTP_AUTHORIZATION' in
@@ -68,6 +73,55 @@ What this adds on top of `moto_server` (moto 5.2.5):
    contender. Instances are no longer recorded (`--track-instances` restores
    it); the dashboard then lists nothing, and nothing here reads it.
 
+5. Bucket rules moto stores (or not even that) but never enforces, emulated
+   inside moto's S3 handlers after the signature and the caller's identity
+   policy for the S3 action were checked, while enforcement is on
+   (hack/moto_bucket_rules.py):
+     - Requester Pays
+       (https://docs.aws.amazon.com/AmazonS3/latest/userguide/RequesterPaysBuckets.html,
+       https://docs.aws.amazon.com/AmazonS3/latest/userguide/ObjectsinRequesterPaysBuckets.html):
+       PutBucketRequestPayment / GetBucketRequestPayment are implemented
+       (bucket owner only; moto 5.2.5 has neither, see below). On a bucket
+       whose Payer is Requester, every request of a caller outside the bucket
+       owner's account without `x-amz-request-payer: requester` (header, or
+       the query parameter of a presigned URL) answers 403 AccessDenied
+       "Access Denied"; the bucket owner's own callers need no header. A
+       successful charged request answers `x-amz-request-charged: requester`.
+       Differs from AWS: the rule is applied to every request, HeadBucket
+       included (AWS says DELETE, GET, HEAD, POST and PUT requests; HeadBucket's
+       API has no RequestPayer parameter, so SDKs cannot send it there);
+       moto evaluates no bucket policy, so the cross-account grant a real
+       bucket needs is not checked.
+     - SSE-KMS key permissions
+       (https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html,
+       https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html):
+       PutObject (and CopyObject) that is SSE-KMS by its
+       `x-amz-server-side-encryption` (aws:kms, aws:kms:dsse) or, without one,
+       by the bucket's default encryption needs kms:GenerateDataKey on the key;
+       GetObject of an SSE-KMS object needs kms:Decrypt on the key it was
+       written with. The key: an ARN names its account and Region; a key ID
+       or alias is looked up in the caller's account in the bucket's Region;
+       none (or alias/aws/s3) is the AWS managed key, always allowed. An
+       unknown key answers 400 KMS.NotFoundException "Invalid keyId <id>", a
+       disabled one 400 KMS.DisabledException, one pending deletion 400
+       KMS.KMSInvalidStateException. Allowed when neither the key policy nor
+       an identity policy denies, and the key policy names the caller (or
+       "*") and, for a caller of another account, an identity policy allows
+       too; or the key policy names the caller's account (as moto's default
+       key policy does, "Enable IAM User Permissions") and an identity policy
+       allows (moto's evaluator, as for every request). Denied: 403
+       AccessDenied "User: <arn> is not authorized to perform: <action> on
+       resource: <key ARN> because no identity-based policy allows the
+       <action> action" (or "... with an explicit deny in an identity-based
+       policy"); when the key policy does not allow it: "... <action> on this
+       resource because the resource does not exist in this Region, no
+       resource-based policies allow access, or a resource-based policy
+       explicitly denies access" (the form S3 returns, without the key ARN).
+       Differs from AWS: key-policy statements with a Condition (and
+       NotPrincipal) are skipped; grants, multipart uploads (UploadPart needs
+       kms:Decrypt), SSE-C and S3 Bucket Keys are not emulated; the AWS
+       managed key is allowed to callers of any account.
+
 What moto 5.2.5 itself returns (measured with boto3 against plain `moto_server`,
 IAM enforcement on; "-> fixed" = this launcher changes it, see 3.):
   - HeadBucket on a bucket in another region than the request's signing
@@ -88,7 +142,13 @@ IAM enforcement on; "-> fixed" = this launcher changes it, see 3.):
     key when allowed: 204 (as S3).
   - x-amz-expected-bucket-owner (ExpectedBucketOwner): ignored. (Real S3:
     403 AccessDenied when another account owns the bucket.) -> fixed: 403
-    unless it names the moto account.
+    unless it names the bucket's account.
+  - PutBucketRequestPayment: 200, but nothing is stored (moto takes
+    `PUT /bucket?requestPayment` for CreateBucket); GetBucketRequestPayment:
+    200 with a ListObjects body and no Payer. -> fixed (see 5.).
+  - PutObject with SSE-KMS and any key ID, even one that exists nowhere: 200,
+    the key ID stored as given; no KMS permission is checked on write or
+    read. -> fixed (see 5.).
   - iam:SimulatePrincipalPolicy: not implemented. moto_server answers HTTP 500
     with an HTML page (NotImplementedError in the log); botocore raises
     ResponseParserError (an SDK sees an unparseable 500). Do not rely on it.
@@ -121,6 +181,8 @@ from werkzeug.serving import run_simple
 from moto import settings
 from moto.core.authorization import ActionAuthenticatorMixin
 from moto.iam.models import iam_backends
+from moto_bucket_rules import caller_key, charged, find_bucket, identity_verdict
+import moto_bucket_rules
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -168,11 +230,11 @@ def _xml_escape(s: str) -> str:
 # --------------------------------------------------------------------------- admin seeding
 
 
-def seed_admin() -> None:
-    """Create the admin IAM user with the fixed key (idempotent)."""
+def seed_admin(account: str = DEFAULT_ACCOUNT) -> None:
+    """Create the admin IAM user with the fixed key in `account` (idempotent)."""
     if not (CFG.admin_key_id and CFG.admin_secret):
         return
-    backend = iam_backends[DEFAULT_ACCOUNT]["aws"]
+    backend = iam_backends[account]["aws"]
     user_name = CFG.admin_user
     try:
         backend.get_user(user_name)
@@ -187,7 +249,7 @@ def seed_admin() -> None:
     key.access_key_id = CFG.admin_key_id
     key.secret_access_key = CFG.admin_secret
     backend.access_keys[key.access_key_id] = key
-    log.info("admin IAM user %r seeded", user_name)
+    log.info("admin IAM user %r seeded in account %s", user_name, account)
 
 
 def enforce_auth() -> None:
@@ -480,6 +542,9 @@ def patch_sts() -> None:
                 self.response_headers["Content-Type"] = "text/xml"
                 raise
             return  # unsigned by design: no signature check, no identity policies
+        account = getattr(self, "current_account", DEFAULT_ACCOUNT)
+        if account != DEFAULT_ACCOUNT and re.fullmatch(r"\d{12}", account) and self.access_key == CFG.admin_key_id:
+            seed_admin(account)  # see 1.: the admin keys act in any account named by x-moto-account-id
         orig_auth(self, iam_request_cls, resource)
 
     ActionAuthenticatorMixin._authenticate_and_authorize_action = _authenticate_and_authorize_action  # type: ignore[method-assign]
@@ -530,58 +595,24 @@ def _bucket_and_key(environ: dict[str, Any]) -> tuple[str | None, str]:
     return (parts[0] or None), (parts[1] if len(parts) > 1 else "")
 
 
-def _find_bucket(name: str) -> Any | None:
-    from moto.s3.models import s3_backends
-
-    loc = s3_backends.bucket_accounts.get(name)
-    if not loc:
-        return None
-    partition, account = loc
-    return s3_backends[account][partition].buckets.get(name)
+def _session_token(environ: dict[str, Any]) -> str | None:
+    return environ.get("HTTP_X_AMZ_SECURITY_TOKEN")
 
 
 def _key_known(environ: dict[str, Any], access_key: str) -> bool:
     """The access key (and session token) belong to an IAM user or assumed role."""
-    from moto.iam.access_control import create_access_key
-    from moto.iam.models import get_account_id_from
-
-    headers = {}
-    if "HTTP_X_AMZ_SECURITY_TOKEN" in environ:
-        headers["X-Amz-Security-Token"] = environ["HTTP_X_AMZ_SECURITY_TOKEN"]
-    try:
-        create_access_key(
-            account_id=get_account_id_from(access_key), partition="aws",
-            access_key_id=access_key, headers=headers,
-        )
-        return True
-    except Exception:
-        return False
+    return caller_key(access_key, _session_token(environ)) is not None
 
 
 def _caller_may_list(environ: dict[str, Any], access_key: str, region: str, bucket: str) -> bool:
-    from moto.iam.access_control import IAMPolicy, PermissionResult, create_access_key
-    from moto.iam.models import get_account_id_from
+    from moto.iam.access_control import PermissionResult
 
-    headers = {}
-    if "HTTP_X_AMZ_SECURITY_TOKEN" in environ:
-        headers["X-Amz-Security-Token"] = environ["HTTP_X_AMZ_SECURITY_TOKEN"]
+    key = caller_key(access_key, _session_token(environ))
     try:
-        key = create_access_key(
-            account_id=get_account_id_from(access_key),
-            partition="aws",
-            access_key_id=access_key,
-            headers=headers,
-        )
-        permitted = False
-        for policy in key.collect_policies():
-            r = IAMPolicy(policy).is_action_permitted("s3:ListBucket", f"arn:aws:s3:::{bucket}")
-            if r == PermissionResult.DENIED:
-                return False
-            if r == PermissionResult.PERMITTED:
-                permitted = True
-        return permitted
+        verdict = identity_verdict(key, "s3:ListBucket", f"arn:aws:s3:::{bucket}")
     except Exception:
         return True  # don't second-guess moto
+    return verdict == PermissionResult.PERMITTED
 
 
 def _s3_error(status: str, code: str, message: str, extra: str = "", headers: list | None = None, head: bool = False):
@@ -611,8 +642,15 @@ class S3Fixes:
         if not bucket_name:
             return self.app(environ, start_response)
         method = environ.get("REQUEST_METHOD", "GET")
-        bucket = _find_bucket(bucket_name)
+        bucket = find_bucket(bucket_name)
         head = method == "HEAD"
+        if getattr(bucket, "payer", None) == "Requester" and charged(
+            bucket,
+            environ.get("HTTP_X_MOTO_ACCOUNT_ID") or _account_of(access_key),
+            {"x-amz-request-payer": environ.get("HTTP_X_AMZ_REQUEST_PAYER", "")},
+            parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True),
+        ):
+            start_response = _charging(start_response)
 
         create_bucket = method == "PUT" and not key and not environ.get("QUERY_STRING")
         if bucket is not None and bucket.region_name != region and not create_bucket:
@@ -632,9 +670,9 @@ class S3Fixes:
 
         # ExpectedBucketOwner (x-amz-expected-bucket-owner), which moto
         # ignores: S3 answers 403 AccessDenied when the bucket belongs to
-        # another account. Every bucket here belongs to the moto account.
+        # another account.
         expected_owner = environ.get("HTTP_X_AMZ_EXPECTED_BUCKET_OWNER")
-        if bucket is not None and expected_owner and expected_owner != DEFAULT_ACCOUNT:
+        if bucket is not None and expected_owner and expected_owner != bucket.account_id:
             status, hdrs, body = _s3_error("403 Forbidden", "AccessDenied", "Access Denied", head=head)
             _drain(environ)
             start_response(status, hdrs)
@@ -680,6 +718,23 @@ class S3Fixes:
                 chunks = [b]
         start_response(status, headers)
         return chunks
+
+
+def _account_of(access_key: str) -> str:
+    from moto.iam.models import get_account_id_from
+
+    return get_account_id_from(access_key)
+
+
+def _charging(start_response: Any) -> Any:
+    """`x-amz-request-charged: requester` on a successful answer."""
+
+    def sr(status: str, headers: list, exc_info: Any = None) -> Any:
+        if status.startswith("2"):
+            headers = [*headers, ("x-amz-request-charged", "requester")]
+        return start_response(status, headers, exc_info)
+
+    return sr
 
 
 def _drain(environ: dict[str, Any]) -> None:
@@ -742,6 +797,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.track_instances:
         untrack_instances()
     patch_sts()
+    moto_bucket_rules.patch(auth_enforced)
     patch_reset()
     seed_admin()
     if not args.no_auth:

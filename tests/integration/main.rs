@@ -16,6 +16,7 @@ mod charts;
 mod check;
 mod control;
 mod crd;
+mod emulated_rules;
 mod finalizer;
 mod ha;
 mod hostile;
