@@ -22,7 +22,7 @@ use s3_connection_operator::http::{self, HttpState};
 use s3_connection_operator::leader::{self, Ended, LeaderConfig};
 use s3_connection_operator::policy;
 use s3_connection_operator::probe;
-use s3_connection_operator::reconcile::{self, Context};
+use s3_connection_operator::reconcile::{self, Context, Shard};
 use s3_connection_operator::spec::{parse_duration, parse_interval};
 use s3_connection_operator::telemetry::{self, LogFormat, Metrics};
 use s3_connection_operator::why;
@@ -154,6 +154,14 @@ struct RunArgs {
     /// default: all namespaces).
     #[arg(long = "namespace", env = "WATCH_NAMESPACE", value_delimiter = ',')]
     namespaces: Vec<String>,
+    /// Validate only the S3Connections whose labels this selector matches
+    /// (default: all), to share the connections among installs: a main one
+    /// with `!sharding.s3connection.dev/key`, shards with
+    /// `sharding.s3connection.dev/key=<shard>`. Forms: key, !key, key=value,
+    /// key!=value, key in (a,b), key notin (a,b), separated by commas; at
+    /// most 1024 bytes.
+    #[arg(long, env = "WATCH_LABEL_SELECTOR", default_value = "")]
+    watch_label_selector: String,
     /// An S3-compatible endpoint connections may use, as
     /// `scheme://host[:port]`; a leading `*.` in the host allows its
     /// subdomains (and virtual-hosted-style requests to them; otherwise
@@ -191,9 +199,12 @@ struct RunArgs {
     /// Elect a leader among replicas with a Lease; only the leader validates.
     #[arg(long, env = "LEADER_ELECTION")]
     leader_election: bool,
-    /// Name of the Lease used for leader election.
-    #[arg(long, env = "LEASE_NAME", default_value = "s3-connection-operator")]
-    lease_name: String,
+    /// Name of the Lease used for leader election (default:
+    /// `s3-connection-operator`; with --watch-label-selector,
+    /// `s3-connection-operator-<8 hex digits of the selector's hash>`, so
+    /// each shard elects its own leader).
+    #[arg(long, env = "LEASE_NAME")]
+    lease_name: Option<String>,
     /// Namespace of the Lease (default: POD_NAMESPACE, else the watched
     /// namespace, else `default`).
     #[arg(long, env = "LEASE_NAMESPACE")]
@@ -278,6 +289,7 @@ async fn run(args: RunArgs) -> anyhow_free::Result {
     telemetry::init_logging(args.log_format, &args.log_level);
     telemetry::log_panics();
     let allowed_endpoints = Allowlist::parse(&args.allowed_endpoints)?;
+    let shard = Shard::parse(&args.watch_label_selector).map_err(|e| e.to_string())?;
 
     let metrics = Metrics::default();
     let client = kube::client::ClientBuilder::try_from(kube::Config::infer().await?)?
@@ -327,6 +339,7 @@ async fn run(args: RunArgs) -> anyhow_free::Result {
         concurrency: args.concurrency,
         namespace_concurrency: args.namespace_concurrency,
         namespaces: args.namespaces.clone(),
+        shard: shard.clone(),
         allowed_endpoints,
         validation_timeout: args.validation_timeout,
         probe_keys,
@@ -345,6 +358,7 @@ async fn run(args: RunArgs) -> anyhow_free::Result {
         } else {
             config.namespaces.join(",")
         },
+        watch_label_selector = %config.shard,
         allowed_endpoints = %config.allowed_endpoints,
         concurrency = config.concurrency,
         namespace_concurrency = config.namespace_concurrency,
@@ -367,7 +381,7 @@ async fn run(args: RunArgs) -> anyhow_free::Result {
             reconcile::run(ctx, ready, stopped()).await;
             return Ok(Ended::Shutdown);
         }
-        let cfg = leader_config(&args);
+        let cfg = leader_config(&args, &shard);
         leader::lead(client, &cfg, ready.clone(), &metrics, stopped, |until| {
             reconcile::run(ctx, ready, until)
         })
@@ -392,11 +406,11 @@ async fn run(args: RunArgs) -> anyhow_free::Result {
     Ok(())
 }
 
-/// The Lease: named by flag, in the pod's namespace unless told otherwise,
-/// held under the pod's name.
-fn leader_config(args: &RunArgs) -> LeaderConfig {
+/// The Lease: named by flag (else after the shard), in the pod's namespace
+/// unless told otherwise, held under the pod's name.
+fn leader_config(args: &RunArgs, shard: &Shard) -> LeaderConfig {
     LeaderConfig {
-        lease_name: args.lease_name.clone(),
+        lease_name: lease_name(args.lease_name.as_deref(), shard),
         namespace: args
             .lease_namespace
             .clone()
@@ -406,6 +420,18 @@ fn leader_config(args: &RunArgs) -> LeaderConfig {
         identity: std::env::var("POD_NAME")
             .unwrap_or_else(|_| format!("{}-{}", hostname(), std::process::id())),
         duration_secs: args.lease_duration,
+    }
+}
+
+/// The Lease's name: `given`, else one of the shard's own, as Flux names
+/// its controllers' leases: installs that serve different shards must not
+/// elect one leader among them.
+fn lease_name(given: Option<&str>, shard: &Shard) -> String {
+    const DEFAULT: &str = "s3-connection-operator";
+    match (given, shard.id()) {
+        (Some(name), _) => name.to_string(),
+        (None, Some(id)) => format!("{DEFAULT}-{id}"),
+        (None, None) => DEFAULT.to_string(),
     }
 }
 
@@ -473,4 +499,60 @@ async fn signalled() {
 mod anyhow_free {
     pub type Result<T = (), E = Box<dyn std::error::Error + Send + Sync>> =
         std::result::Result<T, E>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_args(args: &[&str]) -> RunArgs {
+        let argv = ["s3-connection-operator", "run"].iter().chain(args);
+        match Cli::try_parse_from(argv).expect("parses").command {
+            Command::Run(args) => *args,
+            _ => unreachable!("run"),
+        }
+    }
+
+    #[test]
+    fn the_watch_label_selector_flag_and_the_lease_it_implies() {
+        let all = run_args(&[]);
+        assert_eq!(all.watch_label_selector, "");
+        let all = Shard::parse(&all.watch_label_selector).unwrap();
+        assert!(all.selects_all());
+        assert_eq!(lease_name(None, &all), "s3-connection-operator");
+
+        let args = run_args(&[
+            "--watch-label-selector",
+            "sharding.s3connection.dev/key=shard1",
+        ]);
+        let shard1 = Shard::parse(&args.watch_label_selector).unwrap();
+        let main = Shard::parse("!sharding.s3connection.dev/key").unwrap();
+        let (l1, lm) = (lease_name(None, &shard1), lease_name(None, &main));
+        assert!(
+            l1.starts_with("s3-connection-operator-") && l1.len() == 31,
+            "{l1}"
+        );
+        assert_ne!(l1, lm, "each shard elects its own leader");
+        // A name given wins.
+        let args = run_args(&["--watch-label-selector=a", "--lease-name", "mine"]);
+        assert_eq!(lease_name(args.lease_name.as_deref(), &shard1), "mine");
+    }
+
+    #[test]
+    fn a_hostile_selector_passes_clap_and_is_refused_by_the_shard_parser() {
+        // clap takes any text; the parser refuses it in one line, without
+        // repeating it.
+        let huge = "a".repeat(10 * 1024);
+        for bad in [huge.as_str(), "a=b\nc=d", "a=\u{1b}[2J"] {
+            let args = run_args(&["--watch-label-selector", bad]);
+            let err = Shard::parse(&args.watch_label_selector)
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with("--watch-label-selector: "), "{err}");
+            assert!(
+                !err.contains('\n') && !err.contains('\u{1b}') && err.len() < 300,
+                "{err:?}"
+            );
+        }
+    }
 }

@@ -11,6 +11,7 @@ use super::latest::Latest;
 use super::per_uid;
 use super::related::RelatedWatches;
 use super::requeue::Failures;
+use super::shard::Shard;
 use super::slots::Slots;
 use crate::allowlist::Allowlist;
 use crate::aws::{AwsFactory, Identities, Outages};
@@ -36,6 +37,9 @@ pub struct Config {
     pub namespace_concurrency: u16,
     /// Watch only these namespaces; all namespaces when empty.
     pub namespaces: Vec<String>,
+    /// Validate only the connections whose labels this selects
+    /// (`--watch-label-selector`); all when empty.
+    pub shard: Shard,
     /// S3-compatible endpoints connections may use.
     pub allowed_endpoints: Allowlist,
     /// Upper bound for one whole validation.
@@ -65,6 +69,7 @@ impl Default for Config {
             concurrency: 16,
             namespace_concurrency: 4,
             namespaces: vec![],
+            shard: Shard::all(),
             allowed_endpoints: Allowlist::default(),
             validation_timeout: Duration::from_secs(60),
             status_timeout: Duration::from_secs(10),

@@ -13,6 +13,7 @@ pub mod per_uid;
 pub mod related;
 pub mod requeue;
 pub mod resume;
+pub mod shard;
 pub mod slots;
 #[cfg(test)]
 mod tests;
@@ -38,6 +39,7 @@ pub use context::{Config, Context};
 use data_path::{Verdict, data_path_isolated};
 pub use freshness::Freshness;
 pub use latest::Latest;
+pub use shard::Shard;
 
 pub use watches::run;
 
@@ -201,7 +203,8 @@ pub async fn reconcile(conn: Arc<S3Connection>, ctx: Arc<Context>) -> Result<Act
 /// The connection as it is now: the cached copy when it is the newest
 /// version this process knows of, else (the cache has not yet seen this
 /// process's own last write, or the object changed since) the object read
-/// from the API server. `None` when it was deleted.
+/// from the API server. `None` when it was deleted, or its labels no longer
+/// match this process's shard ([`Shard`]).
 async fn current(conn: Arc<S3Connection>, ctx: &Context) -> Result<Option<Arc<S3Connection>>> {
     let uid = conn.uid().unwrap_or_default();
     if ctx
@@ -229,6 +232,15 @@ async fn current(conn: Arc<S3Connection>, ctx: &Context) -> Result<Option<Arc<S3
     let Some(fresh) = fresh.filter(|f| f.uid().as_deref() == Some(uid.as_str())) else {
         return Ok(None);
     };
+    // Relabelled to another shard since it was cached: that shard's now
+    // (this one's cache drops it as the watch says so).
+    if !ctx.config.shard.holds(fresh.metadata.labels.as_ref()) {
+        debug!(
+            namespace = ns,
+            name, "now in another shard (--watch-label-selector): not validated here"
+        );
+        return Ok(None);
+    }
     if let Some(v) = &fresh.metadata.resource_version {
         ctx.latest.note(&uid, v);
     }

@@ -1,5 +1,6 @@
-//! Running the reconciler: the S3Connection watch (only generation changes
-//! trigger a validation, so our own status writes do not), metadata-only
+//! Running the reconciler: the S3Connection watch (of this process's shard
+//! only, see [`super::shard`]; only generation changes trigger a
+//! validation, so our own status writes do not), metadata-only
 //! watches of Secrets and ServiceAccounts that re-validate the connections
 //! naming them when they change (not for their first list: see
 //! [`super::related`]), readiness, and a bounded graceful shutdown.
@@ -94,10 +95,11 @@ fn spec_or_request(c: &S3Connection) -> Option<u64> {
 /// it, writing its status and events, and the requested-at annotations
 /// need (a value that is not an acceptable token is kept as one character:
 /// a tenant cannot grow the cache with annotations), and whether it carries
-/// the operator's finalizer. Not its managed fields, labels, other
-/// annotations (a client-side apply copy of the whole object, Helm's and
-/// Argo CD's tracking), owner references or other finalizers: with 10,000
-/// connections these were most of the cache.
+/// the operator's finalizer. Not its managed fields, labels (the API server
+/// applies the shard's selector), other annotations (a client-side apply
+/// copy of the whole object, Helm's and Argo CD's tracking), owner
+/// references or other finalizers: with 10,000 connections these were most
+/// of the cache.
 fn slim(c: &mut S3Connection) {
     let m = &mut c.metadata;
     let annotations = m.annotations.take().and_then(|a| {
@@ -273,7 +275,13 @@ fn controller(
 
     let metrics = ctx.metrics.clone();
     let (reader, writer) = reflector::store();
-    let main = watcher(conns, watcher::Config::default().any_semantic());
+    // Only this shard's connections: the API server filters them.
+    let main = watcher(
+        conns,
+        ctx.config
+            .shard
+            .watch(watcher::Config::default().any_semantic()),
+    );
     let main = resilient("s3connections", main, metrics.clone())
         .modify(slim)
         .reflect(writer)

@@ -265,11 +265,23 @@ impl TestEnv {
     /// Server-side apply S3Connection `name` with `spec` (a [`crate::Spec`],
     /// or any JSON for specs the API server is to refuse).
     pub async fn apply_connection(&self, ns: &str, name: &str, spec: impl Serialize) {
+        self.apply_labelled_connection(ns, name, &[], spec).await
+    }
+
+    /// [`Self::apply_connection`] with `labels` (and no others: applying it
+    /// again with other labels replaces them).
+    pub async fn apply_labelled_connection(
+        &self,
+        ns: &str,
+        name: &str,
+        labels: &[(&str, &str)],
+        spec: impl Serialize,
+    ) {
         self.connections(ns)
             .patch(
                 name,
                 &PatchParams::apply("integration-test").force(),
-                &Patch::Apply(objects::connection(name, &[], spec)),
+                &Patch::Apply(objects::connection(name, labels, spec)),
             )
             .await
             .expect("apply S3Connection");

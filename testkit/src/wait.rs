@@ -112,9 +112,21 @@ impl TestEnv {
     /// Wait until an event of `type_` with `reason` exists in `ns` (events
     /// are published just after the status write a test waits for).
     pub async fn wait_event(&self, ns: &str, type_: &str, reason: &str) -> Event {
-        let api = Api::<Event>::namespaced(self.kube.clone(), ns);
         let matches =
             |e: &Event| e.type_.as_deref() == Some(type_) && e.reason.as_deref() == Some(reason);
+        self.wait_event_where(ns, &format!("{type_} event {reason}"), matches)
+            .await
+    }
+
+    /// Wait until an event that `matches` exists in `ns`; panics naming
+    /// `what`, with the events there, otherwise.
+    pub async fn wait_event_where(
+        &self,
+        ns: &str,
+        what: &str,
+        matches: impl Fn(&Event) -> bool,
+    ) -> Event {
+        let api = Api::<Event>::namespaced(self.kube.clone(), ns);
         let events = watcher(api, watcher::Config::default()).applied_objects();
         let found = tokio::time::timeout(TIMEOUT, async {
             futures::pin_mut!(events);
@@ -137,7 +149,7 @@ impl TestEnv {
                     .into_iter()
                     .map(|e| (e.type_, e.reason))
                     .collect();
-                panic!("no {type_} event {reason} in {ns} within {TIMEOUT:?}; events: {seen:?}")
+                panic!("no {what} in {ns} within {TIMEOUT:?}; events: {seen:?}")
             }
         }
     }

@@ -28,5 +28,6 @@ mod outage;
 mod plugin;
 mod policy;
 mod restart;
+mod shards;
 mod tls;
 mod trust_policy;

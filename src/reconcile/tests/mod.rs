@@ -20,6 +20,7 @@ use crate::testing::{FakeAws, HttpResponseFn, World, query_error};
 mod access_key;
 mod failures;
 mod roles;
+mod shard;
 mod status;
 
 const ACCESS_KEY: &str = "AKIAFROMSECRET";

@@ -4,11 +4,13 @@
 //! the alerts tests check ([`monitoring`]), puts the pod on the network and
 //! labels as asked ([`pod`]), and says in its NOTES what an install does
 //! ([`notes`]); /metrics over HTTPS with its RBAC, ServiceMonitor and
-//! NetworkPolicy ([`metrics`]).
+//! NetworkPolicy ([`metrics`]); a main install and a shard side by side
+//! ([`shards`]).
 
 mod metrics;
 mod monitoring;
 mod notes;
 mod pod;
 mod rbac;
+mod shards;
 mod values;

@@ -8,7 +8,7 @@ use testkit::chart::{CHART, docs, helm};
 /// The chart's NOTES as `helm install` prints them for release `s3c` in
 /// `s3c-system`, rendered without a cluster: `helm template` never renders
 /// NOTES.txt, so a copy of the chart gets a template that carries its text.
-fn notes(sets: &[&str]) -> String {
+pub(super) fn notes(sets: &[&str]) -> String {
     fn copy(from: &Path, to: &Path) {
         std::fs::create_dir_all(to).unwrap();
         for e in std::fs::read_dir(from).unwrap() {

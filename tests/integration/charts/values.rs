@@ -271,6 +271,7 @@ fn chart_extra_args_may_not_repeat_a_flag_the_chart_sets() {
         ("--namespace-concurrency=2", "namespaceConcurrency"),
         ("--metrics-addr=0.0.0.0:9090", "metricsPort"),
         ("--namespace=team-a", "watchNamespaces"),
+        ("--watch-label-selector=a", "shard.labelSelector"),
         (
             "--allowed-endpoint=https://minio.example.com",
             "allowedEndpoints",

@@ -234,6 +234,7 @@ would refuse to start, or one would silently win): fail naming the value.
   "--allow-operator-identity" "allowOperatorIdentity"
   "--cluster-name" "clusterName"
   "--namespace" "watchNamespaces"
+  "--watch-label-selector" "shard.labelSelector"
   "--leader-election" "leaderElection.enabled"
   "--lease-namespace" "leaderElection.enabled (the Lease is in the release namespace)"
   "--lease-name" "leaderElection.enabled (the Lease is named after the release)"
