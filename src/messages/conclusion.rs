@@ -56,7 +56,12 @@ pub fn leftover_suffix(bucket: &str, key: &str) -> String {
     format!(" Probe object s3://{bucket}/{key} is left over; delete it or grant s3:DeleteObject.")
 }
 
-/// Appended when a write without encryption was denied.
+/// Every request refused, and the requests did not say they pay: the
+/// refusal may be a Requester Pays bucket's.
+pub const REQUESTER_PAYS_HINT: &str = " If the bucket is a Requester Pays bucket of another account, set spec.probe.requesterPays: true.";
+
+/// Appended when a write without encryption was denied: it may be a
+/// bucket policy's rule.
 pub const ENCRYPTION_HINT: &str = " If a bucket policy requires encryption on writes, set spec.probe.serverSideEncryption (and kmsKeyId) to what it requires.";
 
 /// Appended to a denial: where the whole policy comes from.

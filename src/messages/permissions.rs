@@ -245,7 +245,7 @@ pub fn kms_refused(location: &str, k: &KmsRefusal) -> Problem {
             key.as_deref().unwrap_or("the key")
         ),
         KmsRefusal::KeyUnusable(_) => {
-            "Enable the key (or name a usable one in spec.probe.kmsKeyId).".into()
+            "Check that the key exists in the bucket's region and is enabled, not pending deletion (or name a usable one in spec.probe.kmsKeyId).".into()
         }
     };
     Problem::new(

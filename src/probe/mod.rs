@@ -324,6 +324,9 @@ fn conclude(p: &Plan, out: &mut Outcome) {
     if write_denied && p.probe.encryption.is_none() {
         out.message.push_str(messages::ENCRYPTION_HINT);
     }
+    if reason == Reason::AccessDenied && !p.probe.requester_pays {
+        out.message.push_str(messages::REQUESTER_PAYS_HINT);
+    }
     if let Some(l) = &out.leftover {
         let suffix = match &l.version {
             Some(v) => messages::retained_suffix(&l.bucket, &l.key, v),

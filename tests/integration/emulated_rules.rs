@@ -331,6 +331,8 @@ async fn a_requester_pays_bucket_answers_another_account_only_when_it_pays() {
         .await;
     let results = ["Denied", "Unverified", "Denied", "Unverified"];
     assert_eq!(rows(&c), expected(results));
+    let message = testkit::condition(&c, "Ready").message;
+    assert!(message.contains("spec.probe.requesterPays"), "{message}");
 
     let c = validated(&env, &ns, "paid").await;
     let identity = c.status.clone().unwrap().identity.unwrap_or_default();

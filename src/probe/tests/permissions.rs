@@ -95,6 +95,20 @@ async fn everything_denied_is_access_denied() {
     .await;
     assert_eq!(r.out.reason, Reason::AccessDenied, "{}", r.out.message);
     assert!(r.out.message.contains("arn:aws:s3:::output"));
+    assert!(
+        r.out
+            .message
+            .ends_with(crate::messages::REQUESTER_PAYS_HINT),
+        "{}",
+        r.out.message
+    );
+    // A partial denial is a grant's, not Requester Pays'.
+    let r = run_with(world_denying(&["get"]), &plan(&all())).await;
+    assert!(
+        !r.out.message.contains("requesterPays"),
+        "{}",
+        r.out.message
+    );
 }
 
 #[tokio::test]
