@@ -269,11 +269,12 @@ fn main() -> anyhow_free::Result<ExitCode> {
 
 async fn release_finalizers(args: ReleaseArgs) -> anyhow_free::Result {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    // The same check as `run`'s, before any call.
+    let shard = Shard::parse(args.watch_label_selector.as_deref().unwrap_or_default())
+        .map_err(|e| e.to_string())?;
+    let selector = (!shard.selects_all()).then(|| shard.to_string());
     let client = kube::Client::try_default().await?;
-    let selector = args
-        .watch_label_selector
-        .as_deref()
-        .filter(|s| !s.is_empty());
+    let selector = selector.as_deref();
     let timeout = std::time::Duration::from_secs(30);
     let n = reconcile::finalizer::release_all(&client, &args.namespaces, selector, timeout).await?;
     println!(
