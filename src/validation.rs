@@ -142,7 +142,7 @@ async fn prepare(
     })
 }
 
-/// Every stage after the spec ([`prepare`]'s, then the probes). The
+/// Every stage after the spec (`prepare`'s, then the probes). The
 /// outcome's texts are scrubbed of every value the credentials carry.
 /// `Err` is a problem that stopped the validation before the probes ran,
 /// or a failure of the caller's own (a Kubernetes API call).
