@@ -198,8 +198,23 @@ pub async fn acquire(
         identity = %cfg.identity,
         "waiting for leadership"
     );
+    let mut again = false;
     loop {
-        let (mut state, task) = manager(client.clone(), cfg).await?.watch().await;
+        let manager = match manager(client.clone(), cfg).await {
+            Ok(m) => m,
+            // The first time, as at any start: the error ends the process.
+            Err(e) if !again => return Err(e),
+            // After a release: the leader's work is waiting; read again.
+            Err(e) => {
+                warn!(error = %e, lease = %cfg.lease_name, "could not read the Lease; trying again");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                    _ = &mut cancel => return Ok(None),
+                }
+            }
+        };
+        again = true;
+        let (mut state, task) = manager.watch().await;
         loop {
             if *state.borrow_and_update() {
                 info!(lease = %cfg.lease_name, identity = %cfg.identity, "acquired leadership");
