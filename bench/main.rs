@@ -18,6 +18,8 @@
 //!   validation and after a spec change re-validates all of them.
 //! - `memory` (memory.rs): 10,000 connections naming missing Secrets plus
 //!   10,000 unrelated Secrets; time to settle and RSS.
+//! - `handover` (handover.rs): two replicas with leader election; from the
+//!   leader's SIGTERM to the standby leading (5 times).
 //!
 //! Between the operator and moto (and between the bare client and moto)
 //! sits a counting relay (relay.rs); the operator reaches the API server
@@ -31,6 +33,7 @@
 //! BENCH_ROUNDS,
 //! BENCH_IRSA_M, BENCH_IRSA_SERVICE_ACCOUNTS, BENCH_SINGLE_RUNS,
 //! BENCH_MEMORY_N, BENCH_MEMORY_NAMESPACES, BENCH_CREATE_CONCURRENCY,
+//! BENCH_HANDOVER_RUNS,
 //! BENCH_TIMEOUT (seconds per wait), BENCH_KUBE_RELAY (1/0),
 //! BENCH_OPERATOR_BIN, BENCH_BUILD_INFO, BENCH_RESULTS.
 
@@ -39,6 +42,7 @@ mod baseline;
 mod cpu;
 mod env;
 mod floor;
+mod handover;
 mod irsa;
 mod memory;
 mod params;
@@ -131,6 +135,7 @@ async fn run() -> env::Result<()> {
                 }
                 "irsa" => report.irsa = Some(irsa::irsa(&env, &p, &shared).await?),
                 "memory" => report.memory = Some(memory::memory(&env, &p).await?),
+                "handover" => report.handover = Some(handover::handover(&env, &p).await?),
                 _ => unreachable!(),
             }
             eprintln!(

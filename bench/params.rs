@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::env::{Result, bail, num_var, var_or};
 
 /// The parts, in the order they run.
-pub const ALL_PARTS: [&str; 4] = ["single", "throughput", "irsa", "memory"];
+pub const ALL_PARTS: [&str; 5] = ["single", "throughput", "irsa", "memory", "handover"];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Params {
@@ -22,6 +22,8 @@ pub struct Params {
     pub memory_n: u64,
     pub memory_namespaces: u64,
     pub create_concurrency: u64,
+    /// Leader hand-overs in the handover part.
+    pub handover_runs: u64,
     /// Applies in flight in the throughput part (operator and floor):
     /// 1, as `kubectl apply -f` sends a file's objects.
     pub apply_concurrency: u64,
@@ -72,6 +74,7 @@ impl Params {
             memory_n: num_var("BENCH_MEMORY_N", 10_000)?,
             memory_namespaces: num_var("BENCH_MEMORY_NAMESPACES", 5)?.max(1),
             create_concurrency: num_var("BENCH_CREATE_CONCURRENCY", 32)?.max(1),
+            handover_runs: num_var("BENCH_HANDOVER_RUNS", 5)?.max(1),
             apply_concurrency: num_var("BENCH_APPLY_CONCURRENCY", 1)?.max(1),
             timeout: std::env::var("BENCH_TIMEOUT")
                 .ok()

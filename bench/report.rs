@@ -8,6 +8,7 @@ use serde::Serialize;
 use testkit::process::{loadavg, mem_total_kib};
 
 use crate::env::var_or;
+use crate::handover::HandoverReport;
 use crate::irsa::IrsaReport;
 use crate::memory::MemoryReport;
 use crate::params::Params;
@@ -86,6 +87,8 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub memory: Option<MemoryReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub handover: Option<HandoverReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub failed: Option<String>,
 }
 
@@ -101,6 +104,7 @@ impl Report {
             throughput: None,
             irsa: None,
             memory: None,
+            handover: None,
             failed: None,
         }
     }

@@ -91,6 +91,17 @@ pub async fn start_operator(
     tag: &str,
     moto: Option<Relay>,
 ) -> Result<Running> {
+    start_operator_with(env, p, tag, moto, &[]).await
+}
+
+/// [`start_operator`] with `extra` arguments to `run`.
+pub async fn start_operator_with(
+    env: &Env,
+    p: &Params,
+    tag: &str,
+    moto: Option<Relay>,
+    extra: &[&str],
+) -> Result<Running> {
     let moto = match moto {
         Some(m) => m,
         None => env.moto_relay().await?,
@@ -101,7 +112,7 @@ pub async fn start_operator(
     } else {
         (None, PathBuf::from(var("KUBECONFIG")?))
     };
-    let mut op = spawn(env, p, tag, &moto.url(), &kubeconfig)?;
+    let mut op = spawn(env, p, tag, &moto.url(), &kubeconfig, extra)?;
     let ready_after = match op.ready(Duration::from_secs(120)).await {
         Ok(after) => after,
         Err(NotReady::Exited(status)) => bail!(
@@ -138,6 +149,7 @@ fn spawn(
     tag: &str,
     endpoint: &str,
     kubeconfig: &std::path::Path,
+    extra: &[&str],
 ) -> Result<Operator> {
     let log = env
         .dev_dir
@@ -152,6 +164,7 @@ fn spawn(
             "--namespace-concurrency",
             &p.namespace_concurrency.to_string(),
         ])
+        .args(extra)
         .env_clear()
         .env("PATH", var_or("PATH", "/usr/bin:/bin"))
         .env("HOME", var_or("HOME", "/tmp"))

@@ -326,6 +326,27 @@ pub fn print(r: &Report) {
             ),
         );
     }
+    if let Some(h) = &r.handover {
+        let (t, rel, left) = (
+            &h.sigterm_to_new_leader_ms,
+            &h.release_to_new_leader_ms,
+            &h.lease_left_at_release_s,
+        );
+        row(
+            "handover",
+            format!(
+                "SIGTERM -> standby leads p50 {} ms (min {}, max {}, n {}); release -> leads p50 {} ms; lease ({} s) left at the release p50 {} s (min {})",
+                pick(t, "p50"),
+                pick(t, "min"),
+                pick(t, "max"),
+                t.n,
+                pick(rel, "p50"),
+                h.lease_duration_s,
+                pick(left, "p50"),
+                pick(left, "min")
+            ),
+        );
+    }
     if let Some(e) = &r.failed {
         row("FAILED", e.lines().next().unwrap_or_default().to_string());
     }

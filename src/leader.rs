@@ -4,6 +4,14 @@
 //! on a graceful shutdown so a standby takes over at once instead of after
 //! the lease expires. [`lead`] is the whole loop.
 //!
+//! The lease library's standby reads the Lease, then sleeps until it would
+//! expire: a release goes unnoticed until then. So a standby also watches
+//! its Lease ([`Freed`]) and, when the Lease it saw held is free, starts
+//! the library's acquisition over at once. The acquisition itself is the
+//! library's, a server-side apply of the holder that the API server refuses
+//! (409) when another replica's apply got there first: never two holders.
+//! A Lease that a dead leader left held still expires the library's way.
+//!
 //! The lease library keeps believing it leads while it cannot reach the API
 //! server, so the leader also watches its own Lease ([`Confirmation`]): if
 //! no renewal by this process is seen for almost a lease duration (the API
@@ -17,13 +25,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use futures::{Stream, StreamExt};
 use k8s_openapi::api::coordination::v1::Lease;
+use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client};
 use kube_lease_manager::{LeaseManager, LeaseManagerBuilder, LeaseManagerError};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
+use crate::reconcile::resume::resilient;
 use crate::telemetry::Metrics;
 
 /// Which Lease to compete for, and as whom.
@@ -46,51 +57,209 @@ pub struct Leadership {
     task: JoinHandle<Result<LeaseManager, LeaseManagerError>>,
 }
 
+/// Whether a standby should try for the Lease now: it saw the Lease held,
+/// and now sees it free (released, or deleted). Pure; a watch of the one
+/// Lease feeds it.
+#[derive(Debug, Default)]
+pub struct Freed {
+    held: bool,
+    /// In a list: whether it has shown the Lease yet.
+    listing: Option<bool>,
+}
+
+impl Freed {
+    /// Take one event of the watch; `true` when the Lease was just freed.
+    pub fn observe(&mut self, event: &Event<Lease>) -> bool {
+        match event {
+            Event::Apply(l) => self.now(holds(l)),
+            Event::InitApply(l) => {
+                self.listing = Some(true);
+                self.now(holds(l))
+            }
+            Event::Delete(_) => self.now(false),
+            Event::Init => {
+                self.listing = Some(false);
+                false
+            }
+            // A list without the Lease: deleted while the watch was down.
+            Event::InitDone => self.listing.take() == Some(false) && self.now(false),
+        }
+    }
+
+    /// Whether the Lease was last seen held.
+    pub fn held(&self) -> bool {
+        self.held
+    }
+
+    fn now(&mut self, held: bool) -> bool {
+        std::mem::replace(&mut self.held, held) && !held
+    }
+}
+
+/// Whether `lease` names a holder.
+fn holds(lease: &Lease) -> bool {
+    lease
+        .spec
+        .as_ref()
+        .and_then(|s| s.holder_identity.as_deref())
+        .is_some_and(|h| !h.is_empty())
+}
+
+/// The longest holder name a log line shows (a pod name has at most 253
+/// characters).
+const HOLDER_SHOWN: usize = 253;
+
+/// A standby's watch of its Lease.
+struct Releases {
+    events: Pin<Box<dyn Stream<Item = Result<Event<Lease>, watcher::Error>> + Send>>,
+    freed: Freed,
+}
+
+impl Releases {
+    fn new(leases: Api<Lease>, name: &str, metrics: Metrics) -> Self {
+        let one = watcher::Config::default().fields(&format!("metadata.name={name}"));
+        Self {
+            events: Box::pin(resilient("lease", watcher::watcher(leases, one), metrics)),
+            freed: Freed::default(),
+        }
+    }
+
+    /// Wait until the watch's first list is complete (or failed: a standby
+    /// that cannot watch its Lease still takes over when it expires), for
+    /// at most `bound`; log who holds the Lease.
+    async fn listed(&mut self, bound: Duration) {
+        let list = async {
+            let mut holder = None;
+            while let Some(ev) = self.events.next().await {
+                match ev {
+                    Ok(Event::InitDone) => {
+                        self.freed.observe(&Event::InitDone);
+                        return holder;
+                    }
+                    Ok(ev) => {
+                        if let Event::InitApply(l) = &ev {
+                            holder = l.spec.as_ref().and_then(|s| s.holder_identity.clone());
+                        }
+                        self.freed.observe(&ev);
+                    }
+                    Err(_) => return None,
+                }
+            }
+            None
+        };
+        let holder = tokio::time::timeout(bound, list).await.ok().flatten();
+        if self.freed.held() {
+            let holder: String = holder
+                .unwrap_or_default()
+                .chars()
+                .take(HOLDER_SHOWN)
+                .collect();
+            info!(%holder, "standing by: the Lease is held");
+        }
+    }
+
+    /// Resolves when the Lease is freed; never, if the watch cannot run.
+    async fn next(&mut self) {
+        while let Some(ev) = self.events.next().await {
+            if let Ok(ev) = ev
+                && self.freed.observe(&ev)
+            {
+                return;
+            }
+        }
+        std::future::pending::<()>().await
+    }
+}
+
+/// How long a standby waits for its Lease watch's first list before it
+/// competes without it.
+const FIRST_LIST: Duration = Duration::from_secs(5);
+
 /// Wait until this process holds the lease, or `None` when `cancel`
 /// resolves first (shutdown while standing by).
 pub async fn acquire(
     client: Client,
     cfg: &LeaderConfig,
+    metrics: &Metrics,
     cancel: impl Future<Output = ()>,
 ) -> Result<Option<Leadership>, LeaseManagerError> {
-    let grace = (cfg.duration_secs / 3).max(1);
-    let manager = LeaseManagerBuilder::new(client, &cfg.lease_name)
-        .with_namespace(&cfg.namespace)
-        .with_identity(&cfg.identity)
-        .with_duration(cfg.duration_secs)
-        .with_grace(grace)
-        .build()
-        .await?;
-    let (mut state, task) = manager.watch().await;
+    tokio::pin!(cancel);
+    // The watch lists before the library first reads the Lease, so that a
+    // release after that read is an event the watch sees.
+    let leases: Api<Lease> = Api::namespaced(client.clone(), &cfg.namespace);
+    let mut releases = Releases::new(leases, &cfg.lease_name, metrics.clone());
+    tokio::select! {
+        _ = releases.listed(FIRST_LIST) => {}
+        _ = &mut cancel => return Ok(None),
+    }
     info!(
         lease = %cfg.lease_name,
         namespace = %cfg.namespace,
         identity = %cfg.identity,
         "waiting for leadership"
     );
-    tokio::pin!(cancel);
+    let mut again = false;
     loop {
-        if *state.borrow_and_update() {
-            info!(lease = %cfg.lease_name, identity = %cfg.identity, "acquired leadership");
-            return Ok(Some(Leadership { state, task }));
-        }
-        tokio::select! {
-            changed = state.changed() => {
-                if changed.is_err() {
-                    // The lease task ended: report its error.
-                    return match task.await {
-                        Ok(Err(e)) => Err(e),
-                        _ => Ok(None),
-                    };
+        let manager = match manager(client.clone(), cfg).await {
+            Ok(m) => m,
+            // The first time, as at any start: the error ends the process.
+            Err(e) if !again => return Err(e),
+            // After a release: the leader's work is waiting; read again.
+            Err(e) => {
+                warn!(error = %e, lease = %cfg.lease_name, "could not read the Lease; trying again");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                    _ = &mut cancel => return Ok(None),
                 }
             }
-            _ = &mut cancel => {
-                drop(state);
-                let _ = task.await;
-                return Ok(None);
+        };
+        again = true;
+        let (mut state, task) = manager.watch().await;
+        loop {
+            if *state.borrow_and_update() {
+                info!(lease = %cfg.lease_name, identity = %cfg.identity, "acquired leadership");
+                return Ok(Some(Leadership { state, task }));
+            }
+            tokio::select! {
+                changed = state.changed() => {
+                    if changed.is_err() {
+                        // The lease task ended: report its error.
+                        return match task.await {
+                            Ok(Err(e)) => Err(e),
+                            _ => Ok(None),
+                        };
+                    }
+                }
+                _ = &mut cancel => {
+                    drop(state);
+                    let _ = task.await;
+                    return Ok(None);
+                }
+                _ = releases.next() => {
+                    // Stop this manager without its release: a release by a
+                    // standby could clear another standby's fresh hold. Its
+                    // acquisition, had it just succeeded, is found by the
+                    // next manager (same identity) as this process's own.
+                    task.abort();
+                    let _ = task.await;
+                    info!(lease = %cfg.lease_name, "the Lease was released; trying for it now");
+                    break;
+                }
             }
         }
     }
+}
+
+/// The lease library's manager for `cfg`.
+async fn manager(client: Client, cfg: &LeaderConfig) -> Result<LeaseManager, LeaseManagerError> {
+    let grace = (cfg.duration_secs / 3).max(1);
+    LeaseManagerBuilder::new(client, &cfg.lease_name)
+        .with_namespace(&cfg.namespace)
+        .with_identity(&cfg.identity)
+        .with_duration(cfg.duration_secs)
+        .with_grace(grace)
+        .build()
+        .await
 }
 
 impl Leadership {
@@ -242,7 +411,7 @@ where
 {
     ready.store(true, Ordering::SeqCst);
     let leases: Api<Lease> = Api::namespaced(client.clone(), &cfg.namespace);
-    let Some(leadership) = acquire(client, cfg, shutdown()).await? else {
+    let Some(leadership) = acquire(client, cfg, metrics, shutdown()).await? else {
         return Ok(Ended::Shutdown);
     };
     ready.store(false, Ordering::SeqCst);
@@ -320,5 +489,39 @@ mod tests {
         let err = c.observe(Some(&lease("them", 1)), t0).unwrap_err();
         assert!(err.contains("held by them"), "{err}");
         assert!(c.observe(None, t0).unwrap_err().contains("nobody"));
+    }
+
+    #[test]
+    fn a_standby_tries_at_once_when_the_lease_it_saw_held_is_free() {
+        let free = || Lease {
+            spec: Some(LeaseSpec::default()),
+            ..Default::default()
+        };
+        let held = || lease("leader", 1);
+        let mut f = Freed::default();
+        // Free from the start: the library takes it without help.
+        assert!(!f.observe(&Event::Init));
+        assert!(!f.observe(&Event::InitApply(free())));
+        assert!(!f.observe(&Event::InitDone));
+        assert!(!f.observe(&Event::Apply(held())));
+        assert!(!f.observe(&Event::Apply(held())), "a renewal");
+        assert!(f.observe(&Event::Apply(free())), "released");
+        assert!(!f.observe(&Event::Apply(free())), "once");
+        // Taken by another, then deleted.
+        assert!(!f.observe(&Event::Apply(held())));
+        assert!(f.observe(&Event::Delete(held())));
+        // Held when the watch went down; a relist shows it released...
+        f.observe(&Event::Apply(held()));
+        assert!(!f.observe(&Event::Init));
+        assert!(f.observe(&Event::InitApply(free())));
+        assert!(!f.observe(&Event::InitDone));
+        // ...or does not show it at all (deleted meanwhile).
+        f.observe(&Event::Apply(held()));
+        f.observe(&Event::Init);
+        assert!(f.observe(&Event::InitDone));
+        assert!(!f.held());
+        // An empty holder is no holder.
+        f.observe(&Event::Apply(held()));
+        assert!(f.observe(&Event::Apply(lease("", 2))));
     }
 }

@@ -14,11 +14,11 @@ use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Controller;
 use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{WatchStreamExt, predicates, watcher};
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource};
 use tracing::{debug, info, warn};
 
-use super::related::after_first_list;
+use super::related::changes;
 use super::resume::{NoBackoff, resilient};
 use super::{Context, Freshness, error_policy, reconcile};
 use crate::crd::rules::requested_at;
@@ -310,9 +310,7 @@ fn controller(
                 versions.apply(ev);
             }
         });
-    let secret_events = after_first_list(secret_events, listed())
-        .touched_objects()
-        .predicate_filter(predicates::resource_version, Default::default());
+    let secret_events = changes("secrets", secret_events, listed());
     // ServiceAccount metadata: IRSA's uid, role and audience of each.
     let mut known = ctx.accounts.watch();
     let sa_events = resilient(
@@ -325,9 +323,7 @@ fn controller(
             known.apply(ev);
         }
     });
-    let sa_events = after_first_list(sa_events, listed())
-        .touched_objects()
-        .predicate_filter(predicates::resource_version, Default::default());
+    let sa_events = changes("serviceaccounts", sa_events, listed());
 
     let secret_store = reader.clone();
     let sa_store = reader.clone();

@@ -118,7 +118,7 @@ fn chart_lints_and_renders_least_privilege_and_a_restricted_pod() {
     let lease_role = named(&d, "Role", "s3c-s3-connection-operator-leader-election");
     assert_eq!(
         lease_role["rules"],
-        json!([{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "create", "patch"]}])
+        json!([{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "list", "watch", "create", "patch"]}])
     );
     assert_probe_key_role(&d);
 

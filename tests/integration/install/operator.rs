@@ -71,6 +71,8 @@ async fn operator_runs_with_only_the_charts_permissions() {
         .await
     );
     assert!(can(&client, &ns, "patch", "coordination.k8s.io", "leases").await);
+    // Standbys watch the Lease to take over when it is released.
+    assert!(can(&client, &ns, "watch", "coordination.k8s.io", "leases").await);
     for (verb, group, resource) in [
         ("update", "s3connection.dev", "s3connections"),
         ("delete", "s3connection.dev", "s3connections"),
