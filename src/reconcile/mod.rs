@@ -76,9 +76,15 @@ pub fn requested_at(conn: &S3Connection) -> Option<Requested<'_>> {
 }
 
 /// How soon a reconcile tries again when it would have waited for a slot
-/// and the line was full ([`slots`]).
+/// and the line was full, or it lost its place in line ([`slots`]).
 fn busy_retry(uid: &str) -> Duration {
     jittered(Duration::from_millis(500), uid) + Duration::from_millis(500)
+}
+
+/// Put back a reconcile that found no place in line, or lost it.
+fn deferred(ctx: &Context, uid: &str) -> Result<Action> {
+    ctx.metrics.deferred();
+    Ok(Action::requeue(busy_retry(uid)))
 }
 
 /// The longest a validation waits for the Secret and ServiceAccount
@@ -114,10 +120,9 @@ pub async fn reconcile(conn: Arc<S3Connection>, ctx: Arc<Context>) -> Result<Act
     let endpoint = slots::endpoint_key(conn.spec.endpoint.as_deref(), &conn.spec.region);
     let Some(place) = ctx
         .slots
-        .place(&conn.namespace().unwrap_or_default(), &endpoint)
+        .place(&conn.namespace().unwrap_or_default(), &endpoint, &uid)
     else {
-        ctx.metrics.deferred();
-        return Ok(Action::requeue(busy_retry(&uid)));
+        return deferred(&ctx, &uid);
     };
     // A spec edit of a connection that has a result: say first that the
     // new generation is being validated (kstatus, `kubectl wait`), so the
@@ -150,7 +155,9 @@ pub async fn reconcile(conn: Arc<S3Connection>, ctx: Arc<Context>) -> Result<Act
         }
         old = progressing;
     }
-    let slot = ctx.slots.slot(place).await;
+    let Some(slot) = ctx.slots.slot(place).await else {
+        return deferred(&ctx, &uid);
+    };
     let started = Instant::now();
     // One timestamp per validation: every time field written below uses it.
     let now = Timestamp::now();

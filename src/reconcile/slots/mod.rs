@@ -16,40 +16,60 @@
 //! slots beyond them: at most `2 × total` run at once, and only while
 //! others hold more than their share.
 //!
-//! At most `queue` validations of one namespace, and `total` in all, wait
-//! in line; a reconcile beyond that does not wait (it would hold one of the
-//! controller's own slots): it is requeued shortly. A slot is given back as
-//! soon as the probes are done: the status write and the event that follow
-//! do not keep the next validation from starting (the controller runs
-//! [`Slots::controller_concurrency`] reconciles at once for that).
+//! At most `total` validations wait in line, and one namespace alone may
+//! take every place: a slot freed is taken at once while anyone waits. A
+//! reconcile that finds the line full does not wait (it would hold one of
+//! the controller's own slots) unless its namespace, or its endpoint, holds
+//! fewer places in line than its fair share (`total` over the namespaces,
+//! or endpoints, with validations waiting): it then takes the place of the
+//! newest waiter of whoever holds the most places (namespaces and endpoints
+//! counted together: the swap must leave the line more even). Refused and
+//! bumped reconciles are requeued shortly. A connection that lost its place
+//! is not bumped again on its next one, so none is bumped every time.
+//!
+//! A slot is given back as soon as the probes are done: the status write
+//! and the event that follow do not keep the next validation from starting
+//! (the controller runs [`Slots::controller_concurrency`] reconciles at
+//! once for that).
 
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::oneshot;
+
+use super::per_uid::{self, Key};
+
+/// Connections that lost their place remembered per probe slot, until
+/// they have a place again (the oldest are forgotten first beyond that).
+const BUMPED_PER_SLOT: usize = 64;
 
 /// The probe slots, and who holds and waits for them.
 #[derive(Debug)]
 pub struct Slots {
     total: usize,
-    queue: usize,
     state: Arc<Mutex<State>>,
 }
 
 /// Who runs and who waits.
 #[derive(Debug, Default)]
 struct State {
-    /// Validations probing now.
-    running: usize,
+    /// Tickets of validations probing now.
+    running: HashSet<u64>,
     /// Namespaces with validations running or waiting.
     namespaces: HashMap<String, Group>,
     /// Endpoints with validations running or waiting.
     endpoints: HashMap<String, Group>,
     /// Waiters by their number: first come, first in this map.
     waiting: BTreeMap<u64, Waiter>,
+    /// Connections that lost their place in line and have not had one
+    /// since, with the number of the place they lost.
+    bumped: HashMap<Key, u64>,
+    /// The same, oldest first (entries of connections that had a place
+    /// since are skipped when they come up).
+    bumped_order: VecDeque<(Key, u64)>,
     next: u64,
 }
 
@@ -64,7 +84,19 @@ struct Group {
 struct Waiter {
     namespace: String,
     endpoint: String,
-    granted: oneshot::Sender<()>,
+    connection: Key,
+    /// It lost its place last time: not bumped again.
+    spared: bool,
+    answer: oneshot::Sender<Answer>,
+}
+
+/// What a waiter is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    /// A slot is its.
+    Slot,
+    /// Another took its place in line.
+    Bumped,
 }
 
 /// A validation's place in line (or its slot, when it was given one at
@@ -72,7 +104,7 @@ struct Waiter {
 #[derive(Debug)]
 pub struct Place {
     ticket: Ticket,
-    granted: oneshot::Receiver<()>,
+    answer: oneshot::Receiver<Answer>,
 }
 
 /// A probe slot; freed when dropped.
@@ -93,12 +125,10 @@ struct Ticket {
 
 impl Slots {
     /// `total` validations at once (more only for those below their fair
-    /// share, see the module docs); at most `queue` of one namespace wait.
-    pub fn new(total: usize, queue: usize) -> Self {
-        let total = total.max(1);
+    /// share) and `total` waiting, see the module docs.
+    pub fn new(total: usize) -> Self {
         Self {
-            total,
-            queue: queue.clamp(1, total),
+            total: total.max(1),
             state: Arc::default(),
         }
     }
@@ -110,21 +140,25 @@ impl Slots {
         u16::try_from(self.total * 4).unwrap_or(u16::MAX)
     }
 
-    /// A place in line for a validation in `namespace` against `endpoint`
-    /// (given a slot at once when the rules allow), unless it would have to
-    /// wait and the line is full: the namespace's `queue`, or `total` in
-    /// all.
-    pub fn place(&self, namespace: &str, endpoint: &str) -> Option<Place> {
+    /// A place in line for a validation of the connection `uid` in
+    /// `namespace` against `endpoint` (given a slot at once when the rules
+    /// allow), unless it would have to wait, the line is full and it may
+    /// not take anyone's place (see the module docs).
+    pub fn place(&self, namespace: &str, endpoint: &str, uid: &str) -> Option<Place> {
+        let connection = per_uid::key(uid);
         let mut state = lock(&self.state);
         let (tx, rx) = oneshot::channel();
         let id = state.next;
         state.next += 1;
+        let spared = state.bumped.contains_key(&connection);
         state.waiting.insert(
             id,
             Waiter {
                 namespace: namespace.to_string(),
                 endpoint: endpoint.to_string(),
-                granted: tx,
+                connection,
+                spared,
+                answer: tx,
             },
         );
         group(&mut state.namespaces, namespace).waiting += 1;
@@ -137,35 +171,35 @@ impl Slots {
             slots: self.state.clone(),
             total: self.total,
         };
-        if state.waiting.contains_key(&id) {
-            let line = state.waiting.len() - 1;
-            let mine = state.namespaces.get(namespace).map_or(0, |g| g.waiting) - 1;
-            if line >= self.total || mine >= self.queue {
+        if state.waiting.len() > self.total && state.waiting.contains_key(&id) {
+            let Some(victim) = state.victim(id, self.total) else {
                 drop(state);
                 // The ticket's drop takes it out of line.
                 drop(ticket);
                 return None;
-            }
+            };
+            state.bump(victim, self.total);
         }
-        Some(Place {
-            ticket,
-            granted: rx,
-        })
+        state.bumped.remove(&connection);
+        Some(Place { ticket, answer: rx })
     }
 
-    /// Wait until the place is given a slot.
-    pub async fn slot(&self, place: Place) -> Slot {
-        let Place { ticket, granted } = place;
+    /// Wait until the place is given a slot; `None` when another took the
+    /// place in line (see the module docs).
+    pub async fn slot(&self, place: Place) -> Option<Slot> {
+        let Place { ticket, answer } = place;
         // The sender lives in the line until it is used: an error would
         // mean the waiter was dropped from the line, which only its own
         // ticket does.
-        let _ = granted.await;
-        Slot { _ticket: ticket }
+        match answer.await {
+            Ok(Answer::Slot) => Some(Slot { _ticket: ticket }),
+            Ok(Answer::Bumped) | Err(_) => None,
+        }
     }
 
     /// Validations probing now.
     pub fn running(&self) -> usize {
-        lock(&self.state).running
+        lock(&self.state).running.len()
     }
 }
 
@@ -176,7 +210,7 @@ impl State {
             let Some(w) = self.waiting.remove(&id) else {
                 return;
             };
-            self.running += 1;
+            self.running.insert(id);
             for (groups, key) in [
                 (&mut self.namespaces, &w.namespace),
                 (&mut self.endpoints, &w.endpoint),
@@ -186,16 +220,16 @@ impl State {
                 g.running += 1;
             }
             // A receiver dropped meanwhile: its ticket gives the slot back.
-            let _ = w.granted.send(());
+            let _ = w.answer.send(Answer::Slot);
         }
     }
 
     /// The waiter to run next, if one may run now.
     fn next_to_run(&self, total: usize) -> Option<u64> {
-        if self.running >= 2 * total {
+        if self.running.len() >= 2 * total {
             return None;
         }
-        let beyond = self.running >= total;
+        let beyond = self.running.len() >= total;
         // The fewest slots for its share (its running times the number of
         // groups sharing), of its namespace and its endpoint, whichever is
         // more; the first come among equals.
@@ -213,6 +247,66 @@ impl State {
             .min_by_key(|(load, id, _)| (*load, *id))
             .map(|(_, id, _)| id)
     }
+
+    /// Whose place the waiter `id` takes in a full line: none unless its
+    /// namespace or its endpoint holds fewer places than its share of the
+    /// line. Then the waiter (not spared) whose namespace and endpoint hold
+    /// the most places more than the newcomer's, the newest among equals,
+    /// if the swap leaves the places more even.
+    fn victim(&self, id: u64, total: usize) -> Option<u64> {
+        let me = self.waiting.get(&id)?;
+        let places =
+            |groups: &HashMap<String, Group>, key: &str| groups.get(key).map_or(0, |g| g.waiting);
+        let sharing =
+            |groups: &HashMap<String, Group>| groups.values().filter(|g| g.waiting > 0).count();
+        // Places held besides the newcomer's own.
+        let my_ns = places(&self.namespaces, &me.namespace).saturating_sub(1);
+        let my_ep = places(&self.endpoints, &me.endpoint).saturating_sub(1);
+        if my_ns * sharing(&self.namespaces) >= total && my_ep * sharing(&self.endpoints) >= total {
+            return None;
+        }
+        // How many more places than the newcomer's group the other group
+        // holds after the swap (0 for the same group).
+        let margin = |groups: &HashMap<String, Group>, theirs: &str, mine: &str, held: usize| {
+            if theirs == mine {
+                0
+            } else {
+                places(groups, theirs) as isize - held as isize - 1
+            }
+        };
+        self.waiting
+            .iter()
+            .filter(|(w_id, w)| **w_id != id && !w.spared)
+            .map(|(w_id, w)| {
+                let ns = margin(&self.namespaces, &w.namespace, &me.namespace, my_ns);
+                let ep = margin(&self.endpoints, &w.endpoint, &me.endpoint, my_ep);
+                (ns + ep, *w_id)
+            })
+            .filter(|(margin, _)| *margin > 0)
+            .max()
+            .map(|(_, w_id)| w_id)
+    }
+
+    /// Take the waiter `id` out of line and tell it so; its connection is
+    /// spared next time.
+    fn bump(&mut self, id: u64, total: usize) {
+        let Some(w) = self.waiting.remove(&id) else {
+            return;
+        };
+        release(&mut self.namespaces, &w.namespace, true);
+        release(&mut self.endpoints, &w.endpoint, true);
+        self.bumped.insert(w.connection, id);
+        self.bumped_order.push_back((w.connection, id));
+        while self.bumped_order.len() > total * BUMPED_PER_SLOT {
+            if let Some((connection, lost)) = self.bumped_order.pop_front()
+                && self.bumped.get(&connection) == Some(&lost)
+            {
+                self.bumped.remove(&connection);
+            }
+        }
+        // A receiver dropped meanwhile: its ticket finds nothing to free.
+        let _ = w.answer.send(Answer::Bumped);
+    }
 }
 
 impl Drop for Ticket {
@@ -220,25 +314,27 @@ impl Drop for Ticket {
         let mut guard = lock(&self.slots);
         let state = &mut *guard;
         let was_waiting = state.waiting.remove(&self.id).is_some();
-        for (groups, key) in [
-            (&mut state.namespaces, &self.namespace),
-            (&mut state.endpoints, &self.endpoint),
-        ] {
-            if let Some(g) = groups.get_mut(key.as_str()) {
-                if was_waiting {
-                    g.waiting = g.waiting.saturating_sub(1);
-                } else {
-                    g.running = g.running.saturating_sub(1);
-                }
-                if g.running == 0 && g.waiting == 0 {
-                    groups.remove(key.as_str());
-                }
-            }
-        }
-        if !was_waiting {
-            state.running = state.running.saturating_sub(1);
+        // Neither waiting nor running: it lost its place, already counted.
+        if was_waiting || state.running.remove(&self.id) {
+            release(&mut state.namespaces, &self.namespace, was_waiting);
+            release(&mut state.endpoints, &self.endpoint, was_waiting);
         }
         state.dispatch(self.total);
+    }
+}
+
+/// One fewer waiting (or running) in the group `key`; a group with none
+/// left is forgotten.
+fn release(groups: &mut HashMap<String, Group>, key: &str, waiting: bool) {
+    if let Some(g) = groups.get_mut(key) {
+        if waiting {
+            g.waiting = g.waiting.saturating_sub(1);
+        } else {
+            g.running = g.running.saturating_sub(1);
+        }
+        if g.running == 0 && g.waiting == 0 {
+            groups.remove(key);
+        }
     }
 }
 
