@@ -27,8 +27,7 @@
 //! (testkit/), shared with the integration tests.
 //!
 //! Parameters come from the environment (the Makefile sets them; params.rs):
-//! BENCH_N, BENCH_CONCURRENCY, BENCH_NAMESPACE_CONCURRENCY, BENCH_PARTS,
-//! BENCH_ROUNDS,
+//! BENCH_N, BENCH_CONCURRENCY, BENCH_PARTS, BENCH_ROUNDS,
 //! BENCH_IRSA_M, BENCH_IRSA_SERVICE_ACCOUNTS, BENCH_SINGLE_RUNS,
 //! BENCH_MEMORY_N, BENCH_MEMORY_NAMESPACES, BENCH_CREATE_CONCURRENCY,
 //! BENCH_TIMEOUT (seconds per wait), BENCH_KUBE_RELAY (1/0),

@@ -148,10 +148,6 @@ fn spawn(
         .command()
         .args(["--allowed-endpoint", endpoint])
         .args(["--concurrency", &p.concurrency.to_string()])
-        .args([
-            "--namespace-concurrency",
-            &p.namespace_concurrency.to_string(),
-        ])
         .env_clear()
         .env("PATH", var_or("PATH", "/usr/bin:/bin"))
         .env("HOME", var_or("HOME", "/tmp"))
