@@ -23,9 +23,17 @@
 //! fewer places in line than its fair share (`total` over the namespaces,
 //! or endpoints, with validations waiting): it then takes the place of the
 //! newest waiter of whoever holds the most places (namespaces and endpoints
-//! counted together: the swap must leave the line more even). Refused and
-//! bumped reconciles are requeued shortly. A connection that lost its place
-//! is not bumped again on its next one, so none is bumped every time.
+//! counted together: the swap must leave the line more even). A connection
+//! that lost its place is not bumped again on its next one, so none is
+//! bumped every time.
+//!
+//! Refused and bumped reconciles are requeued for when a place should be
+//! free: a full line drains in the time a slot is held (on average,
+//! recently); the first put back comes again when it is half drained, the
+//! others one place's time (that over `total`) apart, in the order they
+//! were put back, between [`MIN_RETRY`] and [`MAX_RETRY`] later. So slots
+//! do not sit idle waiting for them, and a crowd put back does not come
+//! back all at once.
 //!
 //! A slot is given back as soon as the probes are done: the status write
 //! and the event that follow do not keep the next validation from starting
@@ -35,12 +43,20 @@
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
 use super::per_uid::{self, Key};
+
+/// The soonest a reconcile put back asks again.
+pub const MIN_RETRY: Duration = Duration::from_millis(10);
+/// The latest a reconcile put back asks again.
+pub const MAX_RETRY: Duration = Duration::from_secs(5);
+/// How long a slot is taken to be held before any was given back.
+const FIRST_HOLD: Duration = Duration::from_millis(500);
 
 /// Connections that lost their place remembered per probe slot, until
 /// they have a place again (the oldest are forgotten first beyond that).
@@ -56,8 +72,12 @@ pub struct Slots {
 /// Who runs and who waits.
 #[derive(Debug, Default)]
 struct State {
-    /// Tickets of validations probing now.
-    running: HashSet<u64>,
+    /// Tickets of validations probing now, and since when.
+    running: HashMap<u64, Instant>,
+    /// How long a slot is held, on average (recent validations weigh most).
+    hold: Option<Duration>,
+    /// When the next reconcile put back is to come again.
+    next_return: Option<Instant>,
     /// Namespaces with validations running or waiting.
     namespaces: HashMap<String, Group>,
     /// Endpoints with validations running or waiting.
@@ -95,8 +115,8 @@ struct Waiter {
 enum Answer {
     /// A slot is its.
     Slot,
-    /// Another took its place in line.
-    Bumped,
+    /// Another took its place in line: come again after this long.
+    Bumped(Duration),
 }
 
 /// A validation's place in line (or its slot, when it was given one at
@@ -143,8 +163,9 @@ impl Slots {
     /// A place in line for a validation of the connection `uid` in
     /// `namespace` against `endpoint` (given a slot at once when the rules
     /// allow), unless it would have to wait, the line is full and it may
-    /// not take anyone's place (see the module docs).
-    pub fn place(&self, namespace: &str, endpoint: &str, uid: &str) -> Option<Place> {
+    /// not take anyone's place (see the module docs): then how long to
+    /// wait before asking again.
+    pub fn place(&self, namespace: &str, endpoint: &str, uid: &str) -> Result<Place, Duration> {
         let connection = per_uid::key(uid);
         let mut state = lock(&self.state);
         let (tx, rx) = oneshot::channel();
@@ -173,27 +194,28 @@ impl Slots {
         };
         if state.waiting.len() > self.total && state.waiting.contains_key(&id) {
             let Some(victim) = state.victim(id, self.total) else {
+                let retry = state.put_back(self.total, Instant::now());
                 drop(state);
                 // The ticket's drop takes it out of line.
                 drop(ticket);
-                return None;
+                return Err(retry);
             };
             state.bump(victim, self.total);
         }
         state.bumped.remove(&connection);
-        Some(Place { ticket, answer: rx })
+        Ok(Place { ticket, answer: rx })
     }
 
-    /// Wait until the place is given a slot; `None` when another took the
-    /// place in line (see the module docs).
-    pub async fn slot(&self, place: Place) -> Option<Slot> {
+    /// Wait until the place is given a slot; when another took the place
+    /// in line, how long to wait before asking again (see the module docs).
+    pub async fn slot(&self, place: Place) -> Result<Slot, Duration> {
         let Place { ticket, answer } = place;
-        // The sender lives in the line until it is used: an error would
-        // mean the waiter was dropped from the line, which only its own
-        // ticket does.
         match answer.await {
-            Ok(Answer::Slot) => Some(Slot { _ticket: ticket }),
-            Ok(Answer::Bumped) | Err(_) => None,
+            Ok(Answer::Slot) => Ok(Slot { _ticket: ticket }),
+            Ok(Answer::Bumped(retry)) => Err(retry),
+            // The sender lives in the line until it is used: the waiter was
+            // dropped from the line, which only its own ticket does.
+            Err(_) => Err(MIN_RETRY),
         }
     }
 
@@ -210,7 +232,7 @@ impl State {
             let Some(w) = self.waiting.remove(&id) else {
                 return;
             };
-            self.running.insert(id);
+            self.running.insert(id, Instant::now());
             for (groups, key) in [
                 (&mut self.namespaces, &w.namespace),
                 (&mut self.endpoints, &w.endpoint),
@@ -295,6 +317,7 @@ impl State {
         };
         release(&mut self.namespaces, &w.namespace, true);
         release(&mut self.endpoints, &w.endpoint, true);
+        let retry = self.put_back(total, Instant::now());
         self.bumped.insert(w.connection, id);
         self.bumped_order.push_back((w.connection, id));
         while self.bumped_order.len() > total * BUMPED_PER_SLOT {
@@ -305,7 +328,28 @@ impl State {
             }
         }
         // A receiver dropped meanwhile: its ticket finds nothing to free.
-        let _ = w.answer.send(Answer::Bumped);
+        let _ = w.answer.send(Answer::Bumped(retry));
+    }
+
+    /// How long from `now` a reconcile put back waits: until the line, full
+    /// now, is half drained (half the time a slot is held), and one place's
+    /// time after the one put back before it.
+    fn put_back(&mut self, total: usize, now: Instant) -> Duration {
+        let hold = self.hold.unwrap_or(FIRST_HOLD);
+        let per_place = hold / u32::try_from(total).unwrap_or(u32::MAX);
+        let half_drained = now + hold / 2;
+        let at = self
+            .next_return
+            .map_or(half_drained, |next| next.max(half_drained))
+            .min(now + MAX_RETRY);
+        self.next_return = Some(at + per_place);
+        (at - now).clamp(MIN_RETRY, MAX_RETRY)
+    }
+
+    /// A slot taken at `since` was given back.
+    fn held(&mut self, since: Instant) {
+        let took = since.elapsed();
+        self.hold = Some(self.hold.map_or(took, |h| (h * 7 + took) / 8));
     }
 }
 
@@ -314,8 +358,12 @@ impl Drop for Ticket {
         let mut guard = lock(&self.slots);
         let state = &mut *guard;
         let was_waiting = state.waiting.remove(&self.id).is_some();
+        let was_running = state.running.remove(&self.id);
+        if let Some(since) = was_running {
+            state.held(since);
+        }
         // Neither waiting nor running: it lost its place, already counted.
-        if was_waiting || state.running.remove(&self.id) {
+        if was_waiting || was_running.is_some() {
             release(&mut state.namespaces, &self.namespace, was_waiting);
             release(&mut state.endpoints, &self.endpoint, was_waiting);
         }

@@ -4,14 +4,24 @@ use std::time::Duration;
 
 use super::*;
 
+/// What a place has been told, without when to come again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Told {
+    Slot,
+    Bumped,
+}
+
 /// What the place has been told so far (without waiting).
-fn told(p: &mut Place) -> Option<Answer> {
-    p.answer.try_recv().ok()
+fn told(p: &mut Place) -> Option<Told> {
+    p.answer.try_recv().ok().map(|a| match a {
+        Answer::Slot => Told::Slot,
+        Answer::Bumped(_) => Told::Bumped,
+    })
 }
 
 /// Whether the place has been given its slot.
 fn granted(p: &mut Place) -> bool {
-    told(p) == Some(Answer::Slot)
+    told(p) == Some(Told::Slot)
 }
 
 /// A connection UID not used before.
@@ -66,7 +76,7 @@ fn a_namespace_alone_fills_the_whole_line() {
     let mut line: Vec<Place> = (0..4).map(|_| wait(&slots, "a", "x")).collect();
     assert_eq!(waiting(&slots), 4);
     // The line is full and nobody else is in it: the next one is put back.
-    assert!(slots.place("a", "x", &fresh()).is_none());
+    assert!(slots.place("a", "x", &fresh()).is_err());
     assert_eq!(waiting(&slots), 4, "a refused place leaves no count");
     // A freed slot is taken at once, and the place it leaves is free again.
     held.pop();
@@ -90,7 +100,7 @@ fn two_slots_full_of_a() -> (Slots, VecDeque<Place>, Place, Place) {
 fn a_second_namespace_at_a_full_line_takes_the_first_s_newest_place() {
     let (slots, mut held, mut older, mut newest) = two_slots_full_of_a();
     let mut b = wait(&slots, "b", "x");
-    assert_eq!(told(&mut newest), Some(Answer::Bumped));
+    assert_eq!(told(&mut newest), Some(Told::Bumped));
     assert_eq!(told(&mut older), None, "the older waiter keeps its place");
     assert_eq!(waiting(&slots), 2, "the line stays at the total");
     // The newcomer holds nothing: it is served next.
@@ -108,7 +118,7 @@ fn a_second_endpoint_at_a_full_line_takes_the_first_s_newest_place() {
     let (slots, mut held, mut older, mut newest) = two_slots_full_of_a();
     // The same namespace, another store.
     let mut y = wait(&slots, "a", "y");
-    assert_eq!(told(&mut newest), Some(Answer::Bumped));
+    assert_eq!(told(&mut newest), Some(Told::Bumped));
     assert_eq!(told(&mut older), None);
     held.pop_front();
     assert!(granted(&mut y), "y holds no slot: it is served next");
@@ -120,13 +130,13 @@ fn a_namespace_holding_its_share_of_the_line_takes_no_place() {
     let _held: Vec<Place> = (0..4).map(|_| run(&slots, "a", "x")).collect();
     let mut a: Vec<Place> = (0..4).map(|_| wait(&slots, "a", "x")).collect();
     let _b: Vec<Place> = (0..2).map(|_| wait(&slots, "b", "x")).collect();
-    let answers: Vec<Option<Answer>> = a.iter_mut().map(told).collect();
-    let bumped = Some(Answer::Bumped);
+    let answers: Vec<Option<Told>> = a.iter_mut().map(told).collect();
+    let bumped = Some(Told::Bumped);
     assert_eq!(answers, [None, None, bumped, bumped], "a's newest two");
     // b now holds its share (4 places over 2 namespaces) ...
-    assert!(slots.place("b", "x", &fresh()).is_none());
+    assert!(slots.place("b", "x", &fresh()).is_err());
     // ... and a, back at its share, takes none back: no ping-pong.
-    assert!(slots.place("a", "x", &fresh()).is_none());
+    assert!(slots.place("a", "x", &fresh()).is_err());
     assert_eq!(waiting(&slots), 4);
 }
 
@@ -148,10 +158,10 @@ fn a_swap_must_leave_the_line_more_even_counting_endpoints_too() {
     // c against x: taking b's place would leave x with three of four
     // places; a's leaves both namespaces and endpoints even.
     let _c = wait(&slots, "c", "x");
-    let answers: Vec<Option<Answer>> = line.iter_mut().map(told).collect();
-    assert_eq!(answers, [None, Some(Answer::Bumped), None, None]);
+    let answers: Vec<Option<Told>> = line.iter_mut().map(told).collect();
+    assert_eq!(answers, [None, Some(Told::Bumped), None, None]);
     // The line is as even as it gets: the bumped one finds no place.
-    assert!(slots.place("a", "x", &fresh()).is_none());
+    assert!(slots.place("a", "x", &fresh()).is_err());
 }
 
 /// A connection bumped once keeps its next place; the newest waiter that
@@ -163,7 +173,7 @@ fn a_connection_that_lost_its_place_keeps_the_next_one() {
     let mut a1 = wait_as(&slots, "a", "x", "a1");
     let mut a2 = wait_as(&slots, "a", "x", "a2");
     let mut b1 = wait(&slots, "b", "x");
-    assert_eq!(told(&mut a2), Some(Answer::Bumped));
+    assert_eq!(told(&mut a2), Some(Told::Bumped));
     a_slots.pop_front();
     assert!(granted(&mut b1));
     // a2 comes back just before b's next newcomer: it is a's newest waiter,
@@ -171,7 +181,7 @@ fn a_connection_that_lost_its_place_keeps_the_next_one() {
     let mut a2 = wait_as(&slots, "a", "x", "a2");
     let _b2 = wait(&slots, "b", "x");
     assert_eq!(told(&mut a2), None, "a2 is not bumped twice in a row");
-    assert_eq!(told(&mut a1), Some(Answer::Bumped));
+    assert_eq!(told(&mut a1), Some(Told::Bumped));
 }
 
 /// Adversarial timing, deterministically: every round a slot is freed,
@@ -192,11 +202,11 @@ fn no_connection_is_bumped_every_time() {
         for _ in 0..out.len() {
             let uid = out.pop_front().unwrap();
             match slots.place("a", "x", &uid) {
-                Some(p) => line.push((uid, p)),
-                None => out.push_back(uid),
+                Ok(p) => line.push((uid, p)),
+                Err(_) => out.push_back(uid),
             }
         }
-        if let Some(p) = slots.place("b", "x", &format!("b{round}")) {
+        if let Ok(p) = slots.place("b", "x", &format!("b{round}")) {
             line.push((format!("b{round}"), p));
         }
         let mut kept = vec![];
@@ -204,7 +214,7 @@ fn no_connection_is_bumped_every_time() {
             match told(&mut p) {
                 None => kept.push((uid, p)),
                 Some(answer) => {
-                    let bumped = answer == Answer::Bumped;
+                    let bumped = answer == Told::Bumped;
                     if uid.starts_with('a') {
                         let before = last_bumped.insert(uid.clone(), bumped);
                         assert!(
@@ -243,6 +253,61 @@ fn no_connection_is_bumped_every_time() {
             "a{i} is served: {served:?}"
         );
     }
+}
+
+#[test]
+fn a_refused_reconcile_is_told_to_come_again_when_the_line_is_half_drained() {
+    let slots = Slots::new(2);
+    let _held: Vec<Place> = (0..2).map(|_| run(&slots, "a", "x")).collect();
+    let _line: Vec<Place> = (0..2).map(|_| wait(&slots, "a", "x")).collect();
+    // No slot given back yet: one is taken to be held FIRST_HOLD.
+    let first = slots.place("a", "x", &fresh()).unwrap_err();
+    assert_eq!(first, FIRST_HOLD / 2);
+    // The next one place's time (FIRST_HOLD over 2 slots) after it.
+    let second = slots.place("a", "x", &fresh()).unwrap_err();
+    assert!(second > first + FIRST_HOLD / 4 && second <= first + FIRST_HOLD / 2);
+}
+
+#[test]
+fn those_put_back_come_again_one_place_apart_within_bounds() {
+    let mut state = State {
+        hold: Some(Duration::from_millis(160)),
+        ..State::default()
+    };
+    let now = Instant::now();
+    let ms = |n| Duration::from_millis(n);
+    // Half of 160 ms, then 10 ms (160 over 16 places) apart.
+    let times: Vec<Duration> = (0..3).map(|_| state.put_back(16, now)).collect();
+    assert_eq!(times, [ms(80), ms(90), ms(100)]);
+    // Once they are due, the next starts afresh.
+    assert_eq!(state.put_back(16, now + ms(500)), ms(80));
+    // Slots held for a minute (hanging stores): no later than MAX_RETRY.
+    state.hold = Some(Duration::from_secs(60));
+    assert_eq!(state.put_back(16, now + ms(600)), MAX_RETRY);
+    assert_eq!(state.put_back(16, now + ms(600)), MAX_RETRY);
+    // Slots held for no time at all: no sooner than MIN_RETRY.
+    let mut quick = State {
+        hold: Some(Duration::ZERO),
+        ..State::default()
+    };
+    assert_eq!(quick.put_back(16, now), MIN_RETRY);
+}
+
+#[test]
+fn the_time_a_slot_is_held_is_a_recent_average() {
+    let mut state = State::default();
+    let ago = |ms| {
+        Instant::now()
+            .checked_sub(Duration::from_millis(ms))
+            .unwrap()
+    };
+    state.held(ago(800));
+    let first = state.hold.unwrap();
+    assert!(first >= Duration::from_millis(800) && first < Duration::from_millis(900));
+    // One eighth of the way towards the newest.
+    state.held(ago(0));
+    let second = state.hold.unwrap();
+    assert!(second >= first * 7 / 8 && second < first, "{second:?}");
 }
 
 #[test]
@@ -317,7 +382,7 @@ fn the_line_is_bounded_in_all() {
     let _b = wait(&slots, "b", "x");
     // c holds nothing, but neither a nor b holds more than one place:
     // taking one would not make the line more even.
-    assert!(slots.place("c", "x", &fresh()).is_none(), "two wait in all");
+    assert!(slots.place("c", "x", &fresh()).is_err(), "two wait in all");
     // Refused places leave no count behind.
     let state = lock(&slots.state);
     assert_eq!(state.waiting.len(), 2);
@@ -333,7 +398,7 @@ fn connections_that_lost_their_place_are_remembered_within_a_bound() {
         let _kept = wait(&slots, "a", "x");
         let mut lost = wait(&slots, "a", "x");
         let _b = wait(&slots, "b", "y");
-        assert_eq!(told(&mut lost), Some(Answer::Bumped));
+        assert_eq!(told(&mut lost), Some(Told::Bumped));
     }
     let state = lock(&slots.state);
     assert_eq!(state.bumped.len(), 2 * BUMPED_PER_SLOT);
@@ -391,7 +456,7 @@ async fn a_waiter_that_lost_its_place_is_told_at_once() {
     let slots = Arc::new(slots);
     let waiter = {
         let slots = slots.clone();
-        tokio::spawn(async move { slots.slot(newest).await.is_none() })
+        tokio::spawn(async move { slots.slot(newest).await.is_err() })
     };
     tokio::task::yield_now().await;
     assert!(!waiter.is_finished(), "the newest waits");
