@@ -238,11 +238,10 @@ BENCH_APISERVER_PORT ?= 32443
 BENCH_MOTO_PORT ?= 32000
 BENCH_MINIO_PORT ?= 32600
 # Connections in the throughput part; validations at once (the operator's
-# --concurrency, and the bare client's); per namespace (--namespace-concurrency:
-# the throughput part uses one namespace, so by default the same as CONCURRENCY).
+# --concurrency, and the bare client's). Everything else is the operator's
+# default.
 N ?= 500
 CONCURRENCY ?= 16
-NAMESPACE_CONCURRENCY ?= $(CONCURRENCY)
 # Parts: all, or a comma-separated list of single, throughput, irsa, memory,
 # handover.
 BENCH ?= all
@@ -321,7 +320,7 @@ bench-locked:
 	"$$bin/s3-connection-operator" crd > "$$bin/crd.yaml"; \
 	kubectl apply --server-side --force-conflicts -f "$$bin/crd.yaml" > /dev/null; \
 	kubectl wait --for=condition=Established --timeout=60s -f "$$bin/crd.yaml" > /dev/null; \
-	BENCH_N='$(N)' BENCH_CONCURRENCY='$(CONCURRENCY)' BENCH_NAMESPACE_CONCURRENCY='$(NAMESPACE_CONCURRENCY)' \
+	BENCH_N='$(N)' BENCH_CONCURRENCY='$(CONCURRENCY)' \
 	  BENCH_PARTS='$(BENCH)' BENCH_ROUNDS='$(ROUNDS)' BENCH_IRSA_M='$(IRSA_M)' BENCH_IRSA_SERVICE_ACCOUNTS='$(IRSA_SA)' \
 	  BENCH_SINGLE_RUNS='$(SINGLE_RUNS)' BENCH_MEMORY_N='$(MEMORY_N)' BENCH_MEMORY_NAMESPACES='$(MEMORY_NAMESPACES)' BENCH_HANDOVER_RUNS='$(HANDOVER_RUNS)' \
 	  BENCH_CREATE_CONCURRENCY='$(CREATE_CONCURRENCY)' BENCH_TIMEOUT='$(BENCH_TIMEOUT)' BENCH_KUBE_RELAY='$(BENCH_KUBE_RELAY)' BENCH_FLOOR='$(FLOOR)' BENCH_WARMUP='$(WARMUP)' BENCH_APPLY_CONCURRENCY='$(APPLY_CONCURRENCY)' \

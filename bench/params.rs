@@ -14,7 +14,6 @@ pub const ALL_PARTS: [&str; 5] = ["single", "throughput", "irsa", "memory", "han
 pub struct Params {
     pub n: u64,
     pub concurrency: u64,
-    pub namespace_concurrency: u64,
     pub parts: Vec<String>,
     pub irsa_m: u64,
     pub irsa_service_accounts: u64,
@@ -65,7 +64,6 @@ impl Params {
         Ok(Params {
             n,
             concurrency,
-            namespace_concurrency: num_var("BENCH_NAMESPACE_CONCURRENCY", concurrency)?,
             parts,
             rounds: num_var("BENCH_ROUNDS", 1)?.max(1),
             irsa_m: num_var("BENCH_IRSA_M", n.min(100))?,

@@ -160,10 +160,6 @@ fn spawn(
         .command()
         .args(["--allowed-endpoint", endpoint])
         .args(["--concurrency", &p.concurrency.to_string()])
-        .args([
-            "--namespace-concurrency",
-            &p.namespace_concurrency.to_string(),
-        ])
         .args(extra)
         .env_clear()
         .env("PATH", var_or("PATH", "/usr/bin:/bin"))

@@ -66,13 +66,12 @@ pub fn print(r: &Report) {
     row(
         "machine / params",
         format!(
-            "nproc {}  load {} -> {}  N={} CONCURRENCY={} NAMESPACE_CONCURRENCY={} parts={}",
+            "nproc {}  load {} -> {}  N={} CONCURRENCY={} parts={}",
             m.nproc,
             m.loadavg_start,
             f(&m.loadavg_end),
             p.n,
             p.concurrency,
-            p.namespace_concurrency,
             json(&p.parts)
         ),
     );

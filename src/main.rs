@@ -145,11 +145,12 @@ struct RunArgs {
     /// How many connections are validated at once, in all namespaces.
     #[arg(long, env = "CONCURRENCY", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
     concurrency: u16,
-    /// How many validations of one namespace may wait in line for a slot
-    /// (beyond that a reconcile is put back for a moment). Slots are shared
-    /// fairly by namespace and by endpoint; nobody alone is capped.
-    #[arg(long, env = "NAMESPACE_CONCURRENCY", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
-    namespace_concurrency: u16,
+    /// Removed: one namespace alone may fill the whole line of
+    /// --concurrency waiting validations, shared fairly by namespace and
+    /// endpoint. Still accepted (and ignored, with a warning) so that an
+    /// existing Deployment that sets it starts.
+    #[arg(long, env = "NAMESPACE_CONCURRENCY", hide = true)]
+    namespace_concurrency: Option<String>,
     /// Watch only these namespaces (repeat the flag, or separate with commas;
     /// default: all namespaces).
     #[arg(long = "namespace", env = "WATCH_NAMESPACE", value_delimiter = ',')]
@@ -289,6 +290,11 @@ async fn run(args: RunArgs) -> anyhow_free::Result {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     telemetry::init_logging(args.log_format, &args.log_level);
     telemetry::log_panics();
+    if args.namespace_concurrency.is_some() {
+        tracing::warn!(
+            "--namespace-concurrency (NAMESPACE_CONCURRENCY) was removed and is ignored: the line of --concurrency waiting validations is shared fairly by namespace and endpoint; drop the flag"
+        );
+    }
     let allowed_endpoints = Allowlist::parse(&args.allowed_endpoints)?;
     let shard = Shard::parse(&args.watch_label_selector).map_err(|e| e.to_string())?;
 
@@ -338,7 +344,6 @@ async fn run(args: RunArgs) -> anyhow_free::Result {
         allow_operator_identity: args.allow_operator_identity,
         cluster_name,
         concurrency: args.concurrency,
-        namespace_concurrency: args.namespace_concurrency,
         namespaces: args.namespaces.clone(),
         shard: shard.clone(),
         allowed_endpoints,
@@ -362,7 +367,6 @@ async fn run(args: RunArgs) -> anyhow_free::Result {
         watch_label_selector = %config.shard,
         allowed_endpoints = %config.allowed_endpoints,
         concurrency = config.concurrency,
-        namespace_concurrency = config.namespace_concurrency,
         default_interval_s = config.default_interval.as_secs(),
         leader_election = args.leader_election,
         require_credentials_label = config.require_credentials_label,

@@ -33,8 +33,6 @@ pub struct Config {
     pub cluster_name: Option<String>,
     /// Validations running at once, in all namespaces together.
     pub concurrency: u16,
-    /// Validations of one namespace running at once.
-    pub namespace_concurrency: u16,
     /// Watch only these namespaces; all namespaces when empty.
     pub namespaces: Vec<String>,
     /// Validate only the connections whose labels this selects
@@ -67,7 +65,6 @@ impl Default for Config {
             allow_operator_identity: false,
             cluster_name: None,
             concurrency: 16,
-            namespace_concurrency: 4,
             namespaces: vec![],
             shard: Shard::all(),
             allowed_endpoints: Allowlist::default(),
@@ -152,10 +149,7 @@ impl Context {
             accounts: role::ServiceAccounts::default(),
             outages: Arc::default(),
             identities: Identities::default(),
-            slots: Slots::new(
-                config.concurrency.into(),
-                config.namespace_concurrency.into(),
-            ),
+            slots: Slots::new(config.concurrency.into()),
             config,
             freshness: Freshness::default(),
             latest: Latest::default(),

@@ -25,7 +25,7 @@ use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
 use tracing::{info, warn};
 
-use super::{Context, busy_retry, conflict_retry, slots};
+use super::{Context, conflict_retry, deferred, slots};
 use crate::crd::{ConnectionId, S3Connection, S3ConnectionStatus};
 use crate::credentials::ResolveError;
 use crate::error::{Error, Result, within};
@@ -213,9 +213,9 @@ pub async fn on_delete(conn: Arc<S3Connection>, ctx: &Arc<Context>) -> Result<Ac
         // validation, so that deletions cannot crowd out other tenants.
         let endpoint = slots::endpoint_key(conn.spec.endpoint.as_deref(), &conn.spec.region);
         let ns = conn.namespace().unwrap_or_default();
-        let Some(place) = ctx.slots.place(&ns, &endpoint) else {
-            ctx.metrics.deferred();
-            return Ok(Action::requeue(busy_retry(&uid)));
+        let place = match ctx.slots.place(&ns, &endpoint, &uid) {
+            Ok(place) => place,
+            Err(retry) => return deferred(ctx, retry),
         };
         let slot = ctx.slots.slot(place).await;
         let cleanup = clean_up_isolated(conn.clone(), ctx.clone(), previous, leftover).await;

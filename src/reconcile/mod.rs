@@ -78,10 +78,11 @@ pub fn requested_at(conn: &S3Connection) -> Option<Requested<'_>> {
     })
 }
 
-/// How soon a reconcile tries again when it would have waited for a slot
-/// and the line was full ([`slots`]).
-fn busy_retry(uid: &str) -> Duration {
-    jittered(Duration::from_millis(500), uid) + Duration::from_millis(500)
+/// Put back a reconcile that found no place in line, or lost it, for as
+/// long as [`slots`] says.
+fn deferred(ctx: &Context, retry: Duration) -> Result<Action> {
+    ctx.metrics.deferred();
+    Ok(Action::requeue(retry))
 }
 
 /// The longest a validation waits for the Secret and ServiceAccount
@@ -117,12 +118,12 @@ pub async fn reconcile(conn: Arc<S3Connection>, ctx: Arc<Context>) -> Result<Act
         });
     }
     let endpoint = slots::endpoint_key(conn.spec.endpoint.as_deref(), &conn.spec.region);
-    let Some(place) = ctx
+    let place = match ctx
         .slots
-        .place(&conn.namespace().unwrap_or_default(), &endpoint)
-    else {
-        ctx.metrics.deferred();
-        return Ok(Action::requeue(busy_retry(&uid)));
+        .place(&conn.namespace().unwrap_or_default(), &endpoint, &uid)
+    {
+        Ok(place) => place,
+        Err(retry) => return deferred(&ctx, retry),
     };
     // A spec edit of a connection that has a result: say first that the
     // new generation is being validated (kstatus, `kubectl wait`), so the
@@ -155,7 +156,10 @@ pub async fn reconcile(conn: Arc<S3Connection>, ctx: Arc<Context>) -> Result<Act
         }
         old = progressing;
     }
-    let slot = ctx.slots.slot(place).await;
+    let slot = match ctx.slots.slot(place).await {
+        Ok(slot) => slot,
+        Err(retry) => return deferred(&ctx, retry),
+    };
     let started = Instant::now();
     // One timestamp per validation: every time field written below uses it.
     let now = Timestamp::now();

@@ -228,7 +228,7 @@ impl Metrics {
         );
         r.register(
             "validations_deferred",
-            "Reconciles put back for a moment because they would have waited for a validation slot and the line was full (their namespace's or everyone's)",
+            "Reconciles put back for a moment because they would have waited for a validation slot and the line was full, or lost their place in line to a namespace or endpoint below its share",
             self.deferred.clone(),
         );
         r.register(

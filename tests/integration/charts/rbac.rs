@@ -148,16 +148,16 @@ fn chart_lints_and_renders_least_privilege_and_a_restricted_pod() {
     let args = args_of(&d);
     assert_eq!(flag_values(&args, "concurrency"), ["16"], "{args:?}");
     assert_eq!(
-        flag_values(&args, "namespace-concurrency"),
-        ["4"],
-        "{args:?}"
-    );
-    assert_eq!(
         flag_values(&args, "validation-timeout"),
         ["60s"],
         "{args:?}"
     );
-    for absent in ["allowed-endpoint", "namespace", "cluster-name"] {
+    for absent in [
+        "allowed-endpoint",
+        "namespace",
+        "cluster-name",
+        "namespace-concurrency",
+    ] {
         assert!(
             flag_values(&args, absent).is_empty(),
             "no --{absent} by default: {args:?}"

@@ -55,7 +55,6 @@ fn chart_refuses_bad_values_naming_them() {
         ("watchNamespaces={team-a,team-a}", "watchNamespaces"),
         ("concurrency=0", "concurrency"),
         ("concurrency=257", "concurrency"),
-        ("namespaceConcurrency=0", "namespaceConcurrency"),
         ("validationTimeout=0s", "validationTimeout"),
         ("validationTimeout=60", "validationTimeout"),
         ("clusterName=a:b", "clusterName"),
@@ -131,6 +130,16 @@ fn chart_refuses_bad_values_naming_them() {
     // Its old default (all namespaces) is what an empty list means now.
     let d = rendered(&["watchNamespace="]);
     assert_eq!(super::rbac::cluster_role_bindings(&d).len(), 1);
+
+    // So is the per-namespace line: any value of it fails, naming what
+    // replaces it.
+    for set in ["namespaceConcurrency=4", "namespaceConcurrency=0"] {
+        let out = render(&[set]).expect_err("namespaceConcurrency was removed");
+        assert!(
+            out.contains("namespaceConcurrency was removed") && out.contains("set concurrency"),
+            "{out}"
+        );
+    }
 }
 
 #[test]
@@ -268,7 +277,6 @@ fn chart_spreads_pods_and_appends_extra_args_volumes_and_history_limit() {
 fn chart_extra_args_may_not_repeat_a_flag_the_chart_sets() {
     for (arg, value) in [
         ("--concurrency=3", "concurrency"),
-        ("--namespace-concurrency=2", "namespaceConcurrency"),
         ("--metrics-addr=0.0.0.0:9090", "metricsPort"),
         ("--namespace=team-a", "watchNamespaces"),
         ("--watch-label-selector=a", "shard.labelSelector"),

@@ -2,7 +2,8 @@
 //! namespaces whose connections point at endpoints that accept and never
 //! answer (each validation holds its slot until the deadline) do not keep a
 //! healthy connection to another endpoint in a fifth namespace waiting for
-//! that deadline.
+//! that deadline. And the per-namespace line that is gone: its flag is
+//! still accepted.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -83,4 +84,16 @@ async fn tarpits_in_four_namespaces_do_not_hold_a_fifth_until_their_deadline() {
         TARPIT_NAMESPACES * TARPITS_PER_NAMESPACE,
         held()
     );
+}
+
+/// An operator started with the removed `--namespace-concurrency` (as an
+/// older Deployment does) says so in its log and validates as usual.
+#[tokio::test]
+async fn the_removed_namespace_concurrency_flag_is_ignored_with_a_warning() {
+    let env = TestEnv::new(OPERATOR).await;
+    let Setup { ns, bucket, .. } = env.setup("oldflag", "", &ALL).await;
+    let op = Operator::start(&env, &ns, &["--namespace-concurrency=4"]).await;
+    let warning = "--namespace-concurrency (NAMESPACE_CONCURRENCY) was removed and is ignored";
+    assert!(op.log().contains(warning), "{}", op.tail(20));
+    super::healthy_ready_within(&env, &ns, &bucket, Duration::from_secs(60)).await;
 }

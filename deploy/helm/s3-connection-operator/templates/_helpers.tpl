@@ -198,10 +198,15 @@ Values the chart no longer reads: fail instead of ignoring them.
 watchNamespace (one string) became watchNamespaces (a list); the schema lets
 the old key through only so that this message can name the new one. An
 empty watchNamespace meant "all namespaces", which is still the default.
+namespaceConcurrency (the waiting validations of one namespace) is gone:
+one namespace may fill the whole line of `concurrency`, shared fairly.
 */}}
 {{- define "s3-connection-operator.checkRemovedValues" -}}
 {{- if not (empty .Values.watchNamespace) }}
 {{- fail (printf "watchNamespace was removed: use the list watchNamespaces instead, e.g. --set 'watchNamespaces={%v}' or in a values file `watchNamespaces: [%v]`, and drop watchNamespace" .Values.watchNamespace .Values.watchNamespace) }}
+{{- end }}
+{{- if hasKey .Values "namespaceConcurrency" }}
+{{- fail "namespaceConcurrency was removed: the line of validations waiting for a slot is as long as concurrency and shared fairly by namespace and endpoint (one namespace alone may fill it); set concurrency instead and drop namespaceConcurrency" }}
 {{- end }}
 {{- end }}
 
@@ -228,7 +233,6 @@ would refuse to start, or one would silently win): fail naming the value.
   "--log-level" "logLevel"
   "--default-interval" "defaultInterval"
   "--concurrency" "concurrency"
-  "--namespace-concurrency" "namespaceConcurrency"
   "--validation-timeout" "validationTimeout"
   "--allowed-endpoint" "allowedEndpoints"
   "--allow-operator-identity" "allowOperatorIdentity"
