@@ -20,7 +20,7 @@
 //!   10,000 unrelated Secrets; time to settle and RSS.
 //!
 //! Between the operator and moto (and between the bare client and moto)
-//! sits a counting relay (relay.rs); the operator reaches the API server
+//! sits a counting relay (the testkit's `counting`); the operator reaches the API server
 //! through another one (plain HTTP to the relay, TLS with the admin client
 //! certificate from the relay on), which counts its Kubernetes API requests.
 //! The operator process, the objects and /proc readings are the testkit's
@@ -42,7 +42,6 @@ mod floor;
 mod irsa;
 mod memory;
 mod params;
-mod relay;
 mod report;
 mod round;
 mod running;
