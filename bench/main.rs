@@ -16,6 +16,10 @@
 //! - `irsa` (irsa.rs): M connections through 10 IRSA ServiceAccounts; STS
 //!   AssumeRoleWithWebIdentity calls per ServiceAccount/role, after a first
 //!   validation and after a spec change re-validates all of them.
+//! - `cost` (cost.rs): N connections with the default settings; requests
+//!   per validation by operation and S3 price class, per connection-day,
+//!   and dollars a month for 1, 1,000 and 10,000 connections, beside what
+//!   the operator reports (status.requestsPerDay, the cost metrics).
 //! - `memory` (memory.rs): 10,000 connections naming missing Secrets plus
 //!   10,000 unrelated Secrets; time to settle and RSS.
 //!
@@ -36,6 +40,7 @@
 
 mod bare;
 mod baseline;
+mod cost;
 mod cpu;
 mod env;
 mod floor;
@@ -129,6 +134,7 @@ async fn run() -> env::Result<()> {
                     report.throughput = Some(throughput::throughput(&env, &p, &shared).await?)
                 }
                 "irsa" => report.irsa = Some(irsa::irsa(&env, &p, &shared).await?),
+                "cost" => report.cost = Some(cost::cost(&env, &p, &shared).await?),
                 "memory" => report.memory = Some(memory::memory(&env, &p).await?),
                 _ => unreachable!(),
             }

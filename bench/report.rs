@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 use testkit::process::{loadavg, mem_total_kib};
 
+use crate::cost::CostReport;
 use crate::env::var_or;
 use crate::irsa::IrsaReport;
 use crate::memory::MemoryReport;
@@ -84,6 +85,8 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub irsa: Option<IrsaReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<CostReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub memory: Option<MemoryReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failed: Option<String>,
@@ -100,6 +103,7 @@ impl Report {
             single: None,
             throughput: None,
             irsa: None,
+            cost: None,
             memory: None,
             failed: None,
         }
