@@ -242,8 +242,8 @@ BENCH_MINIO_PORT ?= 32600
 # default.
 N ?= 500
 CONCURRENCY ?= 16
-# Parts: all, or a comma-separated list of single, throughput, irsa, memory,
-# handover.
+# Parts: all, or a comma-separated list of single, throughput, irsa, cost,
+# memory, handover.
 BENCH ?= all
 # Throughput rounds (operator, Kubernetes floor and bare client each,
 # alternating whether the operator or the bare client goes first); the table
@@ -269,7 +269,7 @@ APPLY_CONCURRENCY ?= 1
 # driver. On exit, failure or Ctrl-C: kill the operators it started (pids in
 # bench-operator.pids, checked against their command line), dev-down.
 .PHONY: bench
-bench: ## benchmark the operator in bench/.dev: N=500 CONCURRENCY=16 BENCH=all|single,throughput,irsa,memory,handover
+bench: ## benchmark the operator in bench/.dev: N=500 CONCURRENCY=16 BENCH=all|single,throughput,irsa,cost,memory,handover
 	@mkdir -p "$$(dirname "$(BENCH_DEV_DIR)")"; \
 	rc=0; flock -n -E 75 -o "$(BENCH_DEV_DIR).lock" $(MAKE) bench-locked || rc=$$?; \
 	if [[ $$rc -eq 75 ]]; then \

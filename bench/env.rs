@@ -15,7 +15,7 @@ use kube::{Api, Client};
 use testkit::aws::{ALL, create_role, create_user, iam_client, irsa_trust, s3_client, s3_policy};
 use testkit::objects;
 
-use crate::relay::{Flavor, Relay, Upstream};
+use testkit::counting::{Flavor, Relay, Upstream};
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -12,7 +12,6 @@ use testkit::process::{Memory, memory};
 
 use crate::env::{Env, Result, concurrently};
 use crate::params::Params;
-use crate::relay::Counts;
 use crate::running::{
     LABEL, Running, Shared, apply, clean_connections, conn_api, metrics, start_operator,
 };
@@ -20,6 +19,7 @@ use crate::stats::{
     EventsReport, LogReport, LogStats, MetricsReport, Ordered, RequestCounts, round3,
 };
 use crate::watch::{Tracker, key};
+use testkit::counting::Counts;
 
 /// One ServiceAccount and its role.
 #[derive(Debug, Clone, Serialize)]

@@ -16,13 +16,17 @@
 //! - `irsa` (irsa.rs): M connections through 10 IRSA ServiceAccounts; STS
 //!   AssumeRoleWithWebIdentity calls per ServiceAccount/role, after a first
 //!   validation and after a spec change re-validates all of them.
+//! - `cost` (cost.rs): N connections with the default settings; requests
+//!   per validation by operation and S3 price class, per connection-day,
+//!   and dollars a month for 1, 1,000 and 10,000 connections, beside what
+//!   the operator reports (status.requestsPerDay, the cost metrics).
 //! - `memory` (memory.rs): 10,000 connections naming missing Secrets plus
 //!   10,000 unrelated Secrets; time to settle and RSS.
 //! - `handover` (handover.rs): two replicas with leader election; from the
 //!   leader's SIGTERM to the standby leading (5 times).
 //!
 //! Between the operator and moto (and between the bare client and moto)
-//! sits a counting relay (relay.rs); the operator reaches the API server
+//! sits a counting relay (the testkit's `counting`); the operator reaches the API server
 //! through another one (plain HTTP to the relay, TLS with the admin client
 //! certificate from the relay on), which counts its Kubernetes API requests.
 //! The operator process, the objects and /proc readings are the testkit's
@@ -38,6 +42,7 @@
 
 mod bare;
 mod baseline;
+mod cost;
 mod cpu;
 mod env;
 mod floor;
@@ -45,7 +50,6 @@ mod handover;
 mod irsa;
 mod memory;
 mod params;
-mod relay;
 mod report;
 mod round;
 mod running;
@@ -133,6 +137,7 @@ async fn run() -> env::Result<()> {
                     report.throughput = Some(throughput::throughput(&env, &p, &shared).await?)
                 }
                 "irsa" => report.irsa = Some(irsa::irsa(&env, &p, &shared).await?),
+                "cost" => report.cost = Some(cost::cost(&env, &p, &shared).await?),
                 "memory" => report.memory = Some(memory::memory(&env, &p).await?),
                 "handover" => report.handover = Some(handover::handover(&env, &p).await?),
                 _ => unreachable!(),

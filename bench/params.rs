@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::env::{Result, bail, num_var, var_or};
 
 /// The parts, in the order they run.
-pub const ALL_PARTS: [&str; 5] = ["single", "throughput", "irsa", "memory", "handover"];
+pub const ALL_PARTS: [&str; 6] = ["single", "throughput", "irsa", "cost", "memory", "handover"];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Params {

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 use testkit::process::{loadavg, mem_total_kib};
 
+use crate::cost::CostReport;
 use crate::env::var_or;
 use crate::handover::HandoverReport;
 use crate::irsa::IrsaReport;
@@ -85,6 +86,8 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub irsa: Option<IrsaReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<CostReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub memory: Option<MemoryReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub handover: Option<HandoverReport>,
@@ -103,6 +106,7 @@ impl Report {
             single: None,
             throughput: None,
             irsa: None,
+            cost: None,
             memory: None,
             handover: None,
             failed: None,

@@ -331,7 +331,7 @@ pub async fn operator_round(
 /// which re-validates each connection naming it, as a periodic
 /// re-validation would, only all at once. Waits until the operator's own
 /// validation count has grown by `n`; what it wrote meanwhile is the answer.
-async fn revalidate_unchanged(
+pub async fn revalidate_unchanged(
     env: &Env,
     run: &mut Running,
     ns: &str,

@@ -14,8 +14,8 @@ use testkit::operator::{Launch, NotReady, Operator};
 
 use crate::env::{Env, Result, bail, delete_all, var, var_or};
 use crate::params::Params;
-use crate::relay::{Counts, Relay};
 use crate::watch::connection_resource;
+use testkit::counting::{Counts, Relay};
 
 /// The Secret every access-key connection names.
 pub const SECRET: &str = "s3-creds";

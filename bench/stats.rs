@@ -16,8 +16,8 @@ use serde_json::Value;
 use testkit::metrics::Metrics;
 
 use crate::env::{Env, Result};
-use crate::relay::Counts;
 use crate::watch::key;
+use testkit::counting::Counts;
 
 pub fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0

@@ -289,6 +289,51 @@ pub fn print(r: &Report) {
             );
         }
     }
+    if let Some(c) = &r.cost {
+        for (label, v) in [
+            ("cost first validation", &c.first_validation),
+            ("cost steady validation", &c.steady_validation),
+        ] {
+            row(
+                label,
+                format!(
+                    "{} validations; per validation: S3 {} ({}), STS+IAM {}; by op {}",
+                    v.validations,
+                    f(&v.s3),
+                    json(&v.s3_by_class),
+                    f(&v.sts_iam),
+                    json(&v.by_operation)
+                ),
+            );
+        }
+        row(
+            "cost per connection-day",
+            format!(
+                "{} S3 requests at {} s; operator says {} (status.requestsPerDay)",
+                f(&c.s3_requests_per_connection_day),
+                c.interval_s,
+                f(&c.operator_says.status_requests_per_day_per_connection)
+            ),
+        );
+        row(
+            "cost $/month",
+            format!(
+                "{} by connections at {} per 1,000; operator says {} for these {} ({} a day by class)",
+                json(&c.monthly_dollars),
+                json(&c.prices_per_thousand),
+                f(&c.operator_says.all_estimated_monthly_cost_dollars),
+                c.connections,
+                json(&c.operator_says.all_requests_per_day)
+            ),
+        );
+        row(
+            "cost re-validation",
+            format!(
+                "status writes/conn {}",
+                f(&c.revalidation_status_writes_per_connection)
+            ),
+        );
+    }
     if let Some(mm) = &r.memory {
         row(
             "memory",

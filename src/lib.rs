@@ -15,6 +15,9 @@
 //! listed before it.
 //! - [`error`]: the operator's own errors (not a connection's problems)
 //! - [`crd`]: the custom resource types, every spec rule, the generated CRD
+//! - [`cost`]: what validations cost: requests by service and S3 price
+//!   class, per day, and in dollars at a price table (pure, but for the
+//!   task-local tally of a running validation)
 //! - [`outcome`]: reasons and results of a validation
 //! - [`telemetry`]: logs and metrics
 //! - [`spec`]: checking a spec and turning it into typed values (pure)
@@ -39,6 +42,7 @@ pub mod allowlist;
 pub mod aws;
 pub mod check;
 pub mod cli;
+pub mod cost;
 pub mod crd;
 pub mod credentials;
 pub mod error;

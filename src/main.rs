@@ -17,6 +17,7 @@ use prometheus_client::registry::Registry;
 use s3_connection_operator::allowlist::Allowlist;
 use s3_connection_operator::aws::{SdkFactory, Timeouts};
 use s3_connection_operator::check;
+use s3_connection_operator::cost;
 use s3_connection_operator::credentials::role;
 use s3_connection_operator::http::{self, HttpState};
 use s3_connection_operator::leader::{self, Ended, LeaderConfig};
@@ -234,6 +235,14 @@ struct RunArgs {
     /// used sessions are forgotten first).
     #[arg(long, env = "CREDENTIAL_CACHE_MIB", default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=4096))]
     credential_cache_mib: u64,
+    /// Dollars per 1,000 S3 PUT, COPY, POST and LIST requests, for the
+    /// estimated cost of validating connections (default: S3 Standard in
+    /// US East (N. Virginia)).
+    #[arg(long, env = "PRICE_TIER1_PER_THOUSAND", default_value = "0.005", value_parser = cost::parse_price)]
+    price_tier1_per_thousand: f64,
+    /// Dollars per 1,000 S3 GET, HEAD and other requests (DELETE is free).
+    #[arg(long, env = "PRICE_TIER2_PER_THOUSAND", default_value = "0.0004", value_parser = cost::parse_price)]
+    price_tier2_per_thousand: f64,
 }
 
 /// Whether the binary was called by the plugin's name.
@@ -299,6 +308,10 @@ async fn run(args: RunArgs) -> anyhow_free::Result {
     let shard = Shard::parse(&args.watch_label_selector).map_err(|e| e.to_string())?;
 
     let metrics = Metrics::default();
+    metrics.set_prices(cost::Prices::new(
+        args.price_tier1_per_thousand,
+        args.price_tier2_per_thousand,
+    ));
     let client = kube::client::ClientBuilder::try_from(kube::Config::infer().await?)?
         .with_layer(&metrics.kube_request_layer())
         .build();

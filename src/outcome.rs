@@ -3,6 +3,7 @@
 
 use strum::IntoEnumIterator;
 
+use crate::cost::Usage;
 use crate::crd::{AuthKind, Permission, PermissionOutcome, PermissionResult};
 
 /// Why a connection is (or is not) ready. The names are public API: they
@@ -294,6 +295,9 @@ pub struct Outcome {
     pub permissions: Vec<PermissionCheck>,
     /// A probe object this validation could not delete.
     pub leftover: Option<Leftover>,
+    /// The requests this validation sent, and how often the connection is
+    /// validated; `None` where nobody counted them (the `check` command).
+    pub usage: Option<Usage>,
 }
 
 impl Outcome {
@@ -325,6 +329,7 @@ impl Outcome {
             bucket_region: None,
             permissions: vec![],
             leftover: None,
+            usage: None,
         }
     }
 

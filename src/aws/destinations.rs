@@ -92,6 +92,11 @@ mod tests {
     /// each request head; its URL names `localhost` (a host name: the SDK
     /// would address buckets as `<bucket>.localhost`).
     async fn store() -> (String, Arc<Mutex<Vec<String>>>) {
+        store_answering(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").await
+    }
+
+    /// The same, answering `answer` to every request.
+    async fn store_answering(answer: &'static [u8]) -> (String, Arc<Mutex<Vec<String>>>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://localhost:{}", listener.local_addr().unwrap().port());
         let heads: Arc<Mutex<Vec<String>>> = Arc::default();
@@ -111,11 +116,7 @@ mod tests {
                     seen.lock()
                         .unwrap()
                         .push(String::from_utf8_lossy(&buf).to_ascii_lowercase());
-                    let _ = socket
-                        .write_all(
-                            b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                        )
-                        .await;
+                    let _ = socket.write_all(answer).await;
                 });
             }
         });
@@ -216,5 +217,60 @@ mod tests {
         let f = Failure::of(Op::Sts, &err);
         assert!(matches!(f.class, Class::Refused(_)), "{f:?}");
         assert!(heads.lock().unwrap().is_empty());
+    }
+
+    /// Every request sent is in the tally of the validation that sent it:
+    /// each attempt of a retried request, answered or not; a refused one
+    /// is not.
+    #[tokio::test]
+    async fn requests_are_tallied_as_sent_and_refused_ones_not() {
+        use crate::cost::{ByClass, Service, Tally, counting};
+        let (url, heads) = store().await;
+        let f = factory(&[url.as_str()])
+            .await
+            .with_metrics(crate::telemetry::Metrics::default());
+        let tally = Arc::new(Tally::default());
+        let s3 = f.s3(&target(&url), creds());
+        counting(tally.clone(), async {
+            s3.head_bucket().bucket("b").send().await.unwrap();
+            s3.delete_object()
+                .bucket("b")
+                .key("k")
+                .send()
+                .await
+                .unwrap();
+        })
+        .await;
+        assert_eq!(tally.requests().of(Service::S3), ByClass([0, 1, 1]));
+        assert_eq!(heads.lock().unwrap().len(), 2);
+
+        // STS at a store the allowlist no longer allows: refused, not sent.
+        let elsewhere = factory(&["http://elsewhere.example:9000"])
+            .await
+            .with_metrics(crate::telemetry::Metrics::default());
+        let sts = elsewhere.sts(&target(&url), Some(creds()));
+        counting(tally.clone(), async {
+            assert!(sts.client.get_caller_identity().send().await.is_err());
+        })
+        .await;
+        assert_eq!(tally.requests().to(Service::Sts), 0);
+        assert_eq!(heads.lock().unwrap().len(), 2);
+
+        // A store that fails every request: three attempts, three requests.
+        let (failing, seen) = store_answering(
+            b"HTTP/1.1 503 Slow Down\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        )
+        .await;
+        let f = factory(&[failing.as_str()])
+            .await
+            .with_metrics(crate::telemetry::Metrics::default());
+        let s3 = f.s3(&target(&failing), creds());
+        let failed = Arc::new(Tally::default());
+        counting(failed.clone(), async {
+            assert!(s3.put_object().bucket("b").key("k").send().await.is_err());
+        })
+        .await;
+        assert_eq!(seen.lock().unwrap().len(), 3);
+        assert_eq!(failed.requests().of(Service::S3), ByClass([3, 0, 0]));
     }
 }

@@ -1,15 +1,18 @@
 //! Metrics of every AWS call a validation makes, whatever the client:
 //! `s3connection_aws_requests_total{service,operation,outcome}` and
 //! `s3connection_aws_request_duration_seconds{service,operation}` (the
-//! whole operation, retries included). An SDK interceptor, so no call site
-//! can forget it.
+//! whole operation, retries included); and every HTTP request sent (each
+//! attempt, answered or not) in the tally of the validation sending it
+//! ([`crate::cost::sent`]). An SDK interceptor, so no call site can forget
+//! it.
 
 use std::time::Instant;
 
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::{
-    BeforeSerializationInterceptorContextRef, FinalizerInterceptorContextRef,
+    BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+    FinalizerInterceptorContextRef,
 };
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
@@ -43,6 +46,14 @@ impl Storable for Started {
     type Storer = StoreReplace<Self>;
 }
 
+/// The attempt under way was counted as sent.
+#[derive(Debug)]
+struct Counted(bool);
+
+impl Storable for Counted {
+    type Storer = StoreReplace<Self>;
+}
+
 /// The outcome label of a finished call, from what the last response said.
 pub fn outcome_label(succeeded: bool, status: Option<u16>, timed_out: bool) -> &'static str {
     if succeeded {
@@ -71,6 +82,45 @@ impl Intercept for CallRecorder {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         cfg.interceptor_state().store_put(Started(Instant::now()));
+        Ok(())
+    }
+
+    /// Each attempt, as it is handed to the HTTP client: counted now, so a
+    /// request that is never answered (or whose validation is stopped
+    /// meanwhile) is still counted.
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(meta) = cfg.load::<Metadata>() {
+            crate::cost::sent(meta.service(), meta.name());
+            cfg.interceptor_state().store_put(Counted(true));
+        }
+        Ok(())
+    }
+
+    /// An attempt counted as sent that another interceptor refused before
+    /// it left ([`super::Destinations`]) is taken back.
+    fn read_after_attempt(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let counted = cfg.load::<Counted>().is_some_and(|c| c.0);
+        cfg.interceptor_state().store_put(Counted(false));
+        let refused = match context.output_or_error() {
+            Some(Err(e)) => super::destinations::refused(e).is_some(),
+            _ => false,
+        };
+        if counted
+            && refused
+            && let Some(meta) = cfg.load::<Metadata>()
+        {
+            crate::cost::not_sent(meta.service(), meta.name());
+        }
         Ok(())
     }
 

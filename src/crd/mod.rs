@@ -81,6 +81,12 @@ pub const DEFAULT_SECRET_ACCESS_KEY_KEY: &str = "AWS_SECRET_ACCESS_KEY";
         priority = "1"
     ),
     printcolumn(
+        name = "Requests/Day",
+        type_ = "integer",
+        json_path = ".status.requestsPerDay",
+        priority = "1"
+    ),
+    printcolumn(
         name = "Message",
         type_ = "string",
         json_path = ".status.conditions[?(@.type==\"Ready\")].message",
@@ -425,6 +431,16 @@ pub struct S3ConnectionStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(transform = schema::permission_results)]
     pub permissions: Vec<PermissionResult>,
+
+    /// S3 requests a day the operator sends to validate this connection:
+    /// those of its last validation (every attempt, failed ones too) times
+    /// the validations a day at its interval (86400 s / interval). What S3
+    /// bills (PUT and LIST, GET and HEAD; DELETE is free); the free STS and
+    /// IAM requests, which connections with the same credentials share
+    /// through caches, are not included. 0 while suspended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub requests_per_day: Option<i64>,
 
     /// The value of the `s3connection.dev/requested-at` (or
     /// `reconcile.fluxcd.io/requestedAt`) annotation the last validation

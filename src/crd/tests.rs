@@ -34,7 +34,7 @@ fn crd_has_names_columns_and_status_subresource() {
         ]
     );
     // `-o wide` adds these.
-    assert_eq!(cols(1), ["Endpoint", "Identity", "Message"]);
+    assert_eq!(cols(1), ["Endpoint", "Identity", "Requests/Day", "Message"]);
     assert_eq!(crd.spec.names.categories, Some(vec!["s3".to_string()]));
 }
 

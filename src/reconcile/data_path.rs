@@ -1,6 +1,7 @@
 //! One validation, the data path: `S3Connection` → [`crate::spec::ValidSpec`]
 //! → [`crate::credentials::Resolved`] → [`Outcome`], in a task of its own
-//! and within its deadline ([`data_path_isolated`]). The stages are
+//! and within its deadline ([`data_path_isolated`]), counting every request
+//! the task sends ([`crate::cost`]). The stages are
 //! [`crate::validation`]'s, with the operator's caches and its
 //! [`Resolver`](crate::credentials::Resolver).
 
@@ -12,6 +13,7 @@ use kube::ResourceExt;
 use tracing::error;
 
 use super::{Context, requested_at};
+use crate::cost::{self, Tally, Usage};
 use crate::crd::{AuthKind, ConnectionId, S3Connection};
 use crate::credentials::{ResolveError, role};
 use crate::error::Result;
@@ -59,16 +61,36 @@ fn stamp(conn: &S3Connection, ctx: &Context, outcome: &mut Outcome) {
 
 /// Run [`data_path`] in a task of its own, within the validation deadline:
 /// a panic or a hang in one validation becomes that connection's problem,
-/// and every other connection goes on being validated.
+/// and every other connection goes on being validated. Every request the
+/// task sends is counted, also when it is stopped, and the outcome carries
+/// the count ([`Outcome::usage`]).
 pub(super) async fn data_path_isolated(
     conn: Arc<S3Connection>,
     ctx: Arc<Context>,
     now: Timestamp,
 ) -> Result<Verdict> {
+    let tally = Arc::new(Tally::default());
+    let verdict = counted_data_path(conn, ctx, now, tally.clone()).await;
+    verdict.map(|mut v| {
+        v.outcome.usage = Some(Usage {
+            requests: tally.requests(),
+            interval: v.interval,
+        });
+        v
+    })
+}
+
+/// [`data_path_isolated`], counting in `tally`.
+async fn counted_data_path(
+    conn: Arc<S3Connection>,
+    ctx: Arc<Context>,
+    now: Timestamp,
+    tally: Arc<Tally>,
+) -> Result<Verdict> {
     let deadline = ctx.config.validation_timeout;
     let task = tokio::spawn({
         let (conn, ctx) = (conn.clone(), ctx.clone());
-        async move { data_path(&conn, &ctx, now).await }
+        cost::counting(tally, async move { data_path(&conn, &ctx, now).await })
     });
     let abort = task.abort_handle();
     let interval = || {

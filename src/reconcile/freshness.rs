@@ -5,13 +5,17 @@
 //! watch event for every client of the API server). The metrics serve it
 //! (`s3connection_last_success_timestamp_seconds`), which is what the
 //! staleness alert needs; the status says since when a connection has been
-//! Ready or not (the conditions' `lastTransitionTime`).
+//! Ready or not (the conditions' `lastTransitionTime`). With them, the S3
+//! requests of the last validation by price class, which the cost metrics
+//! serve (`s3connection_estimated_monthly_cost_dollars`).
 
 use jiff::Timestamp;
 
 use super::per_uid::{Key, PerUid, key};
+use crate::cost::ByClass;
 
-/// Unix seconds of the last validation and the last success, per object UID.
+/// Unix seconds of the last validation and the last success, and the S3
+/// requests of the last validation, per object UID.
 #[derive(Default)]
 pub struct Freshness(PerUid<Seen>);
 
@@ -19,6 +23,7 @@ pub struct Freshness(PerUid<Seen>);
 struct Seen {
     validated: i64,
     succeeded: Option<i64>,
+    requests: Option<ByClass>,
 }
 
 impl Freshness {
@@ -31,6 +36,16 @@ impl Freshness {
         if ok {
             seen.succeeded = Some(now);
         }
+    }
+
+    /// The last validation sent `s3` requests to S3.
+    pub fn note_requests(&self, uid: &str, s3: ByClass) {
+        self.0.map().entry(key(uid)).or_default().requests = Some(s3);
+    }
+
+    /// The S3 requests of the last validation, since this process started.
+    pub fn requests(&self, uid: &str) -> Option<ByClass> {
+        self.0.map().get(&key(uid)).and_then(|s| s.requests)
     }
 
     /// Unix seconds of the last validation that found it working, since
@@ -80,6 +95,11 @@ mod tests {
         assert_eq!(f.last_success(uid), Some(100));
         assert_eq!(f.last_validation(uid), Some(200));
         f.note(uid, at(300), true);
+        assert_eq!(f.last_success(uid), Some(300));
+        assert_eq!(f.requests(uid), None);
+        f.note_requests(uid, ByClass([2, 2, 1]));
+        f.note_requests(uid, ByClass([2, 3, 1]));
+        assert_eq!(f.requests(uid), Some(ByClass([2, 3, 1])));
         assert_eq!(f.last_success(uid), Some(300));
     }
 

@@ -28,6 +28,7 @@ use kube::ResourceExt;
 use kube::runtime::controller::Action;
 use tracing::{debug, error, info};
 
+use crate::cost::Service;
 use crate::crd::{S3Connection, S3ConnectionStatus};
 use crate::error::{Error, Result};
 use crate::outcome::{Outcome, Severity};
@@ -172,11 +173,16 @@ pub async fn reconcile(conn: Arc<S3Connection>, ctx: Arc<Context>) -> Result<Act
     ctx.metrics.validated(outcome.reason, started.elapsed());
     ctx.freshness
         .note(&uid, now, outcome.reason.severity() == Severity::Ok);
+    let requests = outcome.usage.map(|u| u.requests).unwrap_or_default();
+    ctx.freshness.note_requests(&uid, requests.of(Service::S3));
     info!(
         namespace = conn.namespace().unwrap_or_default(),
         name = conn.name_any(),
         reason = outcome.reason.as_str(),
         took_ms = started.elapsed().as_millis() as u64,
+        s3_requests = requests.to(Service::S3),
+        sts_requests = requests.to(Service::Sts),
+        iam_requests = requests.to(Service::Iam),
         "validated: {}",
         outcome.message
     );

@@ -176,6 +176,11 @@ pub fn connection_views<'a>(
                     .map(|t| t as f64),
                 interval_seconds: interval.as_secs_f64(),
                 suspended: c.spec.suspend == Some(true),
+                requests: c
+                    .metadata
+                    .uid
+                    .as_deref()
+                    .and_then(|uid| freshness.requests(uid)),
             }
         })
         .collect()

@@ -36,6 +36,12 @@ pub fn build_status(
         ),
         None => (None, None, None),
     };
+    // What this validation sent, failed or not: a transient problem
+    // changes the count too.
+    let requests_per_day = match &o.usage {
+        Some(u) => Some(i64::try_from(u.s3_per_day()).unwrap_or(i64::MAX)),
+        None => old.requests_per_day,
+    };
     let severity = o.reason.severity();
     if severity == Severity::Transient {
         return S3ConnectionStatus {
@@ -47,6 +53,7 @@ pub fn build_status(
             leftover_probe_bucket,
             leftover_probe_version,
             last_handled_requested_at: o.requested_at.clone(),
+            requests_per_day,
             ..old.clone()
         };
     }
@@ -62,6 +69,7 @@ pub fn build_status(
         leftover_probe_object,
         leftover_probe_bucket,
         leftover_probe_version,
+        requests_per_day,
     }
 }
 
@@ -100,8 +108,8 @@ pub fn progressing_status(
     }
 }
 
-/// The status while `spec.suspend` is set: Suspended=True, the rest as the
-/// last validation left it.
+/// The status while `spec.suspend` is set: Suspended=True, no requests a
+/// day, the rest as the last validation left it.
 pub fn suspended_status(
     generation: Option<i64>,
     old: &S3ConnectionStatus,
@@ -115,6 +123,7 @@ pub fn suspended_status(
             generation,
             now,
         ),
+        requests_per_day: Some(0),
         ..old.clone()
     }
 }
@@ -184,6 +193,7 @@ mod tests {
                 message: String::new(),
             }],
             leftover: None,
+            usage: None,
         }
     }
 
@@ -275,6 +285,7 @@ mod tests {
             last_handled_requested_at: Some("now".into()),
             leftover_probe_object: Some("k".into()),
             leftover_probe_bucket: Some("b".into()),
+            requests_per_day: Some(720),
             ..Default::default()
         };
         assert_eq!(
@@ -288,7 +299,8 @@ mod tests {
                 "leftoverProbeBucket",
                 "leftoverProbeObject",
                 "observedGeneration",
-                "permissions"
+                "permissions",
+                "requestsPerDay"
             ]
         );
         assert!(stale_fields(&new, &old).is_empty());
@@ -326,6 +338,78 @@ mod tests {
         );
         let next = build_status(Some(4), &first, &ok_outcome(), &t(1010));
         assert!(needs_write(&first, &next), "a new generation");
+    }
+
+    /// `requestsPerDay`: the S3 requests of the validation at its
+    /// interval; written when it changes, never because STS or IAM
+    /// requests did.
+    #[test]
+    fn requests_per_day_follow_each_validation_and_only_s3() {
+        use crate::cost::{Requests, Tally, Usage, counting, sent};
+        use std::time::Duration;
+        let usage = |s3: &[&str], sts: usize, every: u64| {
+            let t = std::sync::Arc::new(Tally::default());
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap();
+            rt.block_on(counting(t.clone(), async {
+                s3.iter().for_each(|op| sent("S3", op));
+                (0..sts).for_each(|_| sent("STS", "GetCallerIdentity"));
+            }));
+            Usage {
+                requests: t.requests(),
+                interval: Duration::from_secs(every),
+            }
+        };
+        let probes = [
+            "HeadBucket",
+            "ListObjectsV2",
+            "PutObject",
+            "GetObject",
+            "DeleteObject",
+        ];
+        let with = |u: Option<Usage>| Outcome {
+            usage: u,
+            ..ok_outcome()
+        };
+        let none = S3ConnectionStatus::default();
+        let first = build_status(GENERATION, &none, &with(Some(usage(&probes, 1, 60))), &t(1));
+        assert_eq!(first.requests_per_day, Some(5 * 1440));
+        // The next validation finds the identity in the cache: one STS
+        // request fewer, nothing to write.
+        let next = build_status(
+            GENERATION,
+            &first,
+            &with(Some(usage(&probes, 0, 60))),
+            &t(2),
+        );
+        assert!(!needs_write(&first, &next));
+        // A retried request is a request: written.
+        let retried = [&probes[..], &["PutObject"]].concat();
+        let more = build_status(
+            GENERATION,
+            &first,
+            &with(Some(usage(&retried, 0, 60))),
+            &t(3),
+        );
+        assert_eq!(more.requests_per_day, Some(6 * 1440));
+        assert!(needs_write(&first, &more));
+        // A transient failure reports what it sent, too.
+        let down = Outcome {
+            usage: Some(usage(&["HeadBucket"; 3], 0, 600)),
+            ..Outcome::problem(Problem::new(Reason::EndpointUnreachable, "down"))
+        };
+        let unknown = build_status(GENERATION, &first, &down, &t(4));
+        assert_eq!(unknown.requests_per_day, Some(3 * 144));
+        // Nobody counted: what the status said stays.
+        let uncounted = build_status(GENERATION, &first, &with(None), &t(5));
+        assert_eq!(uncounted.requests_per_day, first.requests_per_day);
+        assert_eq!(Requests::default().to(crate::cost::Service::S3), 0);
+        // Suspended: none.
+        assert_eq!(
+            suspended_status(GENERATION, &first, &t(6)).requests_per_day,
+            Some(0)
+        );
     }
 
     #[test]

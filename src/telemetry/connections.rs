@@ -1,7 +1,10 @@
 //! The per-connection gauges (`s3connection_connections`, `_ready`,
 //! `_last_success_timestamp_seconds`, `_validation_interval_seconds`,
-//! `_suspended`): computed at scrape time from what the controller's cache
-//! holds, so a deleted connection's series are gone with it.
+//! `_suspended`, `_requests_per_day`, `_estimated_monthly_cost_dollars`)
+//! and the cost of all connections (`s3connection_all_requests_per_day`,
+//! `_all_estimated_monthly_cost_dollars`): computed at scrape time from
+//! what the controller's cache holds, so a deleted connection's series are
+//! gone with it.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -12,6 +15,7 @@ use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::gauge::ConstGauge;
 
+use crate::cost::{ByClass, Class, Prices, per_day};
 use crate::crd::CondStatus;
 
 /// What the metrics say about one connection (from the operator's cache, at
@@ -37,19 +41,49 @@ pub struct ConnectionView {
     pub interval_seconds: f64,
     /// `spec.suspend` is set: not validated, so alerts leave it out.
     pub suspended: bool,
+    /// The S3 requests of its last validation by price class, since the
+    /// operator started.
+    pub requests: Option<ByClass>,
+}
+
+impl ConnectionView {
+    /// S3 requests of its last validation by class, as many times as it is
+    /// validated in a day; none while suspended.
+    fn daily(&self) -> Option<ByClass> {
+        let r = self.requests?;
+        Some(if self.suspended {
+            ByClass::default()
+        } else {
+            r
+        })
+    }
+
+    fn interval(&self) -> std::time::Duration {
+        std::time::Duration::from_secs_f64(self.interval_seconds.max(1.0))
+    }
 }
 
 type Views = dyn Fn() -> Vec<ConnectionView> + Send + Sync;
 
 /// Where the per-connection gauges read from: set once, when the controller
-/// (and so its cache) starts; until then they have no samples.
+/// (and so its cache) starts; until then they have no samples. With the
+/// prices the cost gauges are computed at.
 #[derive(Clone, Default)]
-pub(super) struct ReadySource(Arc<OnceLock<Box<Views>>>);
+pub(super) struct ReadySource {
+    views: Arc<OnceLock<Box<Views>>>,
+    prices: Arc<OnceLock<Prices>>,
+}
 
 impl ReadySource {
     /// Read from `f` from now on (a second call is ignored).
     pub(super) fn set(&self, f: impl Fn() -> Vec<ConnectionView> + Send + Sync + 'static) {
-        let _ = self.0.set(Box::new(f));
+        let _ = self.views.set(Box::new(f));
+    }
+
+    /// Compute costs at `prices` (a second call is ignored; until the
+    /// first, the defaults).
+    pub(super) fn set_prices(&self, prices: Prices) {
+        let _ = self.prices.set(prices);
     }
 
     /// The collector that serves the gauges.
@@ -58,7 +92,11 @@ impl ReadySource {
     }
 
     fn views(&self) -> Vec<ConnectionView> {
-        self.0.get().map(|f| f()).unwrap_or_default()
+        self.views.get().map(|f| f()).unwrap_or_default()
+    }
+
+    fn prices(&self) -> Prices {
+        self.prices.get().copied().unwrap_or_default()
     }
 }
 
@@ -124,8 +162,61 @@ impl Collector for ConnectionsByReady {
             "1 while the connection's spec.suspend is true (it is not validated), else 0",
             |v| Some(f64::from(u8::from(v.suspended))),
         )?;
-        Ok(())
+        let prices = self.0.prices();
+        per_connection(
+            &mut encoder,
+            &views,
+            "requests_per_day",
+            "S3 requests a day to validate the connection: its last validation's, times validations a day at its interval (status.requestsPerDay)",
+            |v| Some(per_day(v.daily()?.total(), v.interval()) as f64),
+        )?;
+        per_connection(
+            &mut encoder,
+            &views,
+            "estimated_monthly_cost_dollars",
+            "What a month (30 days) of the connection's S3 requests costs at the operator's prices",
+            |v| Some(prices.monthly(v.daily()?, v.interval())),
+        )?;
+        all_connections(&mut encoder, &views, prices)
     }
+}
+
+/// The cost of all connections: S3 requests a day by class, and dollars a
+/// month.
+fn all_connections(
+    encoder: &mut DescriptorEncoder<'_>,
+    views: &[ConnectionView],
+    prices: Prices,
+) -> Result<(), fmt::Error> {
+    use strum::IntoEnumIterator;
+    let mut by_class = [0.0f64; Class::COUNT];
+    let mut dollars = 0.0;
+    for v in views {
+        let Some(daily) = v.daily() else { continue };
+        let validations = 86_400.0 / v.interval().as_secs_f64();
+        for c in Class::iter() {
+            by_class[c as usize] += f64::from(daily.get(c)) * validations;
+        }
+        dollars += prices.monthly(daily, v.interval());
+    }
+    let mut family = encoder.encode_descriptor(
+        "all_requests_per_day",
+        "S3 requests a day to validate all connections, by price class (tier1: PUT, COPY, POST, LIST; tier2: GET, HEAD and others; free: DELETE)",
+        None,
+        MetricType::Gauge,
+    )?;
+    for c in Class::iter() {
+        ConstGauge::new(by_class[c as usize].round())
+            .encode(family.encode_family(&[("class", c.as_str())])?)?;
+    }
+    let family = encoder.encode_descriptor(
+        "all_estimated_monthly_cost_dollars",
+        "What a month (30 days) of all connections' S3 requests costs at the operator's prices",
+        None,
+        MetricType::Gauge,
+    )?;
+    ConstGauge::new(dollars).encode(family)?;
+    Ok(())
 }
 
 /// A gauge family with one sample per connection (`namespace`, `name`)

@@ -290,6 +290,12 @@ impl Metrics {
         self.ready_source.set(f);
     }
 
+    /// The prices the cost gauges are computed at. Only the first call
+    /// counts; until then, the defaults ([`crate::cost::Prices::default`]).
+    pub fn set_prices(&self, prices: crate::cost::Prices) {
+        self.ready_source.set_prices(prices);
+    }
+
     /// This process leads now (`true`), or no longer (`false`).
     pub fn set_leader(&self, leading: bool) {
         self.leader.set(i64::from(leading));

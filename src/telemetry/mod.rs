@@ -59,6 +59,9 @@ mod tests {
             last_success: (ready == CondStatus::True).then_some(1_700_000_000.0),
             interval_seconds: 600.0,
             suspended: name == "c",
+            // a: 2 tier-1, 2 tier-2, 1 free request each validation; b and
+            // c the same but b was not validated since the start.
+            requests: (name != "b").then_some(crate::cost::ByClass([2, 2, 1])),
         };
         m.set_ready_source(move || {
             vec![
@@ -113,6 +116,40 @@ mod tests {
         ));
         assert!(text.contains("s3connection_aws_request_duration_seconds_count{service=\"S3\",operation=\"ListObjectsV2\"} 1"));
         assert!(text.contains("s3connection_suspended{namespace=\"ns\",name=\"c\"} 1"));
+        // Every 10 minutes: 144 validations a day of 5 S3 requests.
+        assert!(
+            text.contains("s3connection_requests_per_day{namespace=\"ns\",name=\"a\"} 720"),
+            "{text}"
+        );
+        assert!(!text.contains("s3connection_requests_per_day{namespace=\"ns\",name=\"b\"}"));
+        assert!(text.contains("s3connection_requests_per_day{namespace=\"ns\",name=\"c\"} 0"));
+        // 4320 validations a month: 8640 tier-1 at $0.005 and 8640 tier-2
+        // at $0.0004 per 1,000.
+        let value = |series: &str| -> f64 {
+            let line = text
+                .lines()
+                .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+                .unwrap_or_else(|| panic!("no {series} in {text}"));
+            line[series.len()..].trim().parse().unwrap()
+        };
+        let cost = "s3connection_estimated_monthly_cost_dollars";
+        let near = |x: f64, y: f64| (x - y).abs() < 1e-9;
+        assert!(near(
+            value(&format!("{cost}{{namespace=\"ns\",name=\"a\"}}")),
+            0.046656
+        ));
+        assert_eq!(
+            value(&format!("{cost}{{namespace=\"ns\",name=\"c\"}}")),
+            0.0
+        );
+        let all = "s3connection_all_requests_per_day";
+        assert_eq!(value(&format!("{all}{{class=\"tier1\"}}")), 288.0);
+        assert_eq!(value(&format!("{all}{{class=\"tier2\"}}")), 288.0);
+        assert_eq!(value(&format!("{all}{{class=\"free\"}}")), 144.0);
+        assert!(near(
+            value("s3connection_all_estimated_monthly_cost_dollars"),
+            0.046656
+        ));
         assert!(text.contains("s3connection_suspended{namespace=\"ns\",name=\"a\"} 0"));
         assert!(text.contains("s3connection_watch_restarts_total{watch=\"secrets\"} 0"));
         assert!(text.contains("s3connection_kube_requests_total{verb=\"patch\"} 0"));

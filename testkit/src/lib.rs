@@ -12,7 +12,8 @@
 //! - [`operator`]: one operator process: its command line, log, readiness
 //! - [`net`]: free ports and a plain HTTP GET
 //! - [`relay`]: TCP relays a test owns in front of a server ([`Relay`],
-//!   [`Gate`])
+//!   [`Gate`]); [`counting`]: an HTTP/1.1 relay that counts each request
+//!   by operation and response status
 //! - [`spec`]: a typed S3Connection spec builder ([`Spec`])
 //! - [`status`]: reading a connection's conditions and permissions
 //! - [`wait`]: waiting on conditions with timeouts (never fixed sleeps)
@@ -27,6 +28,7 @@
 pub mod aws;
 pub mod chart;
 pub mod cleanup;
+pub mod counting;
 pub mod env;
 pub mod jwt;
 pub mod metrics;

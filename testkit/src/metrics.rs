@@ -1,6 +1,6 @@
 //! The operator's /metrics text: summed by family for the tests
-//! ([`total`], [`metrics`]), and as a map of series for the bench
-//! ([`Metrics`]).
+//! ([`total`], [`metrics`], [`wait_metrics`]), and as a map of series for
+//! the bench and the tests ([`Metrics`]).
 
 use std::collections::BTreeMap;
 
@@ -21,6 +21,28 @@ pub async fn metrics(op: &Operator) -> String {
     let (code, body) = op.get("/metrics").await.expect("GET /metrics");
     assert_eq!(code, 200);
     body
+}
+
+/// Poll the operator's /metrics until `wanted` holds, for at most
+/// `within`; the text that satisfied it. Panics with the last text
+/// otherwise.
+pub async fn wait_metrics(
+    op: &Operator,
+    within: std::time::Duration,
+    wanted: impl Fn(&str) -> bool,
+) -> String {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let m = metrics(op).await;
+        if wanted(&m) {
+            return m;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "/metrics did not match within {within:?}:\n{m}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 /// A Prometheus text exposition: `name{labels}` → value.

@@ -3,8 +3,6 @@
 //! `reconcile.fluxcd.io/requestedAt`), suspend it (`spec.suspend`), and
 //! what the metrics say about it while it exists, and after.
 
-use std::time::{Duration, Instant};
-
 use kube::runtime::wait::await_condition;
 use s3_connection_operator::crd::S3Connection;
 use testkit::{
@@ -190,13 +188,5 @@ async fn per_connection_series_come_and_go_with_the_connection() {
 
 /// Poll /metrics until `wanted` holds; the text that satisfied it.
 async fn wait_metrics(op: &Operator, wanted: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + testkit::TIMEOUT;
-    loop {
-        let m = metrics(op).await;
-        if wanted(&m) {
-            return m;
-        }
-        assert!(Instant::now() < deadline, "/metrics never matched:\n{m}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    testkit::metrics::wait_metrics(op, testkit::TIMEOUT, wanted).await
 }

@@ -15,6 +15,7 @@ mod bucket_rules;
 mod charts;
 mod check;
 mod control;
+mod cost;
 mod crd;
 mod emulated_rules;
 mod finalizer;

@@ -27,6 +27,7 @@ fn validated(perms: Vec<PermissionCheck>) -> Outcome {
         bucket_region: Some("us-west-1".into()),
         permissions: perms,
         leftover: None,
+        usage: None,
     }
 }
 

@@ -88,7 +88,8 @@ async fn kubectl_get_prints_the_documented_columns() {
         );
     }
 
-    // `-o wide` adds where, who and what the operator said.
+    // `-o wide` adds where, who, the S3 requests a day and what the
+    // operator said.
     let out = std::process::Command::new("kubectl")
         .args(["get", "s3c", "-n", &ns, "-o", "wide"])
         .env("KUBECONFIG", &env.kubeconfig)
@@ -99,13 +100,15 @@ async fn kubectl_get_prints_the_documented_columns() {
     let row = text.lines().nth(1).unwrap();
     let c = env.connections(&ns).get("shown").await.unwrap();
     let message = condition(&c, "Ready").message;
-    let identity = c.status.unwrap().identity.unwrap();
-    for value in [env.endpoint.as_str(), &identity, &message] {
+    let status = c.status.unwrap();
+    let identity = status.identity.unwrap();
+    let per_day = status.requests_per_day.expect("requestsPerDay").to_string();
+    for value in [env.endpoint.as_str(), &identity, &per_day, &message] {
         assert!(row.contains(value), "{value:?} not in -o wide row: {row}");
     }
     let names: Vec<&str> = header.split_whitespace().collect();
     assert!(
-        names.ends_with(&["ENDPOINT", "IDENTITY", "MESSAGE"]),
+        names.ends_with(&["ENDPOINT", "IDENTITY", "REQUESTS/DAY", "MESSAGE"]),
         "{names:?}"
     );
 }

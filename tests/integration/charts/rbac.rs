@@ -152,6 +152,13 @@ fn chart_lints_and_renders_least_privilege_and_a_restricted_pod() {
         ["60s"],
         "{args:?}"
     );
+    // S3 Standard in US East (N. Virginia), as the operator's own defaults.
+    for (flag, price) in [
+        ("price-tier1-per-thousand", "0.005"),
+        ("price-tier2-per-thousand", "0.0004"),
+    ] {
+        assert_eq!(flag_values(&args, flag), [price], "{args:?}");
+    }
     for absent in [
         "allowed-endpoint",
         "namespace",

@@ -29,6 +29,18 @@ fn chart_passes_each_allowed_endpoint_as_a_flag() {
 }
 
 #[test]
+fn chart_passes_the_price_table_as_flags() {
+    // `--set` gives strings, a values file numbers: both are prices.
+    let d = rendered(&[
+        "cost.prices.tier1PerThousand=0.0055",
+        "cost.prices.tier2PerThousand=0",
+    ]);
+    let args = args_of(&d);
+    assert_eq!(flag_values(&args, "price-tier1-per-thousand"), ["0.0055"]);
+    assert_eq!(flag_values(&args, "price-tier2-per-thousand"), ["0"]);
+}
+
+#[test]
 fn chart_refuses_bad_values_naming_them() {
     for (set, value) in [
         (
@@ -57,6 +69,9 @@ fn chart_refuses_bad_values_naming_them() {
         ("concurrency=257", "concurrency"),
         ("validationTimeout=0s", "validationTimeout"),
         ("validationTimeout=60", "validationTimeout"),
+        ("cost.prices.tier1PerThousand=-1", "tier1PerThousand"),
+        ("cost.prices.tier2PerThousand=cheap", "tier2PerThousand"),
+        ("cost.prices.tier2PerThousand=1001", "tier2PerThousand"),
         ("clusterName=a:b", "clusterName"),
         ("revisionHistoryLimit=-1", "revisionHistoryLimit"),
         ("podDisruptionBudget.enabled=yes", "podDisruptionBudget"),
@@ -287,6 +302,10 @@ fn chart_extra_args_may_not_repeat_a_flag_the_chart_sets() {
         ("--allow-operator-identity", "allowOperatorIdentity"),
         ("--lease-name=other", "leaderElection.enabled"),
         ("--validation-timeout=30s", "validationTimeout"),
+        (
+            "--price-tier1-per-thousand=0.01",
+            "cost.prices.tier1PerThousand",
+        ),
         ("--log-level=debug", "logLevel"),
         ("--require-credentials-label", "requireCredentialsLabel"),
         ("--health-addr=0.0.0.0:9000", "healthPort"),

@@ -15,10 +15,12 @@
 //! ([`probes`]); a hostile STS cannot grow the credential cache
 //! ([`sts_cache`], [`sts`]) and only Opaque (and, when required, labelled)
 //! Secrets are used as credentials ([`typed_secrets`]); no IRSA token for
-//! AWS's audience leaves for a store ([`tokens`]), and requests to a store
-//! stay on its allowed host ([`virtual_hosts`]).
+//! AWS's audience leaves for a store ([`tokens`]), requests to a store
+//! stay on its allowed host ([`virtual_hosts`]), and requests that fail or
+//! go unanswered are counted in what a connection costs ([`counted`]).
 
 mod annotations;
+mod counted;
 mod endpoints;
 mod fairness;
 mod foreign;

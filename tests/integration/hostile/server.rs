@@ -26,6 +26,10 @@ pub(super) enum Behaviour {
     /// Answer AssumeRole and AssumeRoleWithWebIdentity as [`super::sts`]
     /// does; record and refuse everything else as `Record`.
     Sts,
+    /// Record every request; refuse STS and IAM calls (a form with an
+    /// `Action`) as `Record` does and hold every S3 request unanswered: a
+    /// store that stalls once the credentials are past STS.
+    StallingS3,
 }
 
 pub(super) struct HostileServer {
@@ -102,7 +106,8 @@ async fn serve(
         seen.lock().unwrap().push(format!("{head}{body}"));
         let behaviour = match behaviour {
             Behaviour::Flapping if answering.load(Ordering::SeqCst) => Behaviour::Record,
-            Behaviour::Flapping => {
+            Behaviour::StallingS3 if body.contains("Action=") => Behaviour::Record,
+            Behaviour::Flapping | Behaviour::StallingS3 => {
                 // Hold the request until the client gives up.
                 let mut byte = [0u8; 1];
                 while matches!(socket.read(&mut byte).await, Ok(n) if n > 0) {}
@@ -153,7 +158,7 @@ async fn serve(
                     false
                 }
             }
-            Behaviour::Silent | Behaviour::Flapping => false,
+            Behaviour::Silent | Behaviour::Flapping | Behaviour::StallingS3 => false,
         };
         if !ok {
             return;

@@ -234,6 +234,8 @@ would refuse to start, or one would silently win): fail naming the value.
   "--default-interval" "defaultInterval"
   "--concurrency" "concurrency"
   "--validation-timeout" "validationTimeout"
+  "--price-tier1-per-thousand" "cost.prices.tier1PerThousand"
+  "--price-tier2-per-thousand" "cost.prices.tier2PerThousand"
   "--allowed-endpoint" "allowedEndpoints"
   "--allow-operator-identity" "allowOperatorIdentity"
   "--cluster-name" "clusterName"

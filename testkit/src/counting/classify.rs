@@ -38,7 +38,10 @@ fn form_value(form: &str, key: &str) -> Option<String> {
         .map(|(_, v)| decode(v))
 }
 
-pub(super) fn classify_aws(req: &Head, body: Option<&[u8]>) -> (String, Option<String>) {
+/// The operation of an S3, STS or IAM request, a tag for some (the role
+/// ARN of AssumeRole*), and whether it is an STS/IAM action (query
+/// protocol) rather than an S3 request.
+pub(super) fn classify_aws(req: &Head, body: Option<&[u8]>) -> (String, Option<String>, bool) {
     let method = req.first.to_ascii_uppercase();
     let (path, query) = req.second.split_once('?').unwrap_or((&req.second, ""));
     // STS / IAM: query protocol, the action in the form body (or the query)
@@ -52,10 +55,10 @@ pub(super) fn classify_aws(req: &Head, body: Option<&[u8]>) -> (String, Option<S
             )),
             _ => None,
         };
-        return (action, tag);
+        return (action, tag, true);
     }
     if path.starts_with("/moto-api") {
-        return ("moto-api".into(), None);
+        return ("moto-api".into(), None, false);
     }
     let trimmed = path.trim_start_matches('/');
     let (bucket, key) = match trimmed.split_once('/') {
@@ -93,7 +96,7 @@ pub(super) fn classify_aws(req: &Head, body: Option<&[u8]>) -> (String, Option<S
             first_query_key.unwrap_or_default()
         ),
     };
-    (op, None)
+    (op, None, false)
 }
 
 pub(super) fn classify_kube(req: &Head) -> (String, Option<String>) {

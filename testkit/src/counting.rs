@@ -1,6 +1,8 @@
 //! A counting HTTP/1.1 relay: listens on a local port, forwards every
 //! connection to one upstream (plain TCP, or TLS with a client certificate),
-//! and counts each request by operation and response status.
+//! and counts each request by operation and response status. `make bench`
+//! puts it in front of moto and the API server; integration tests compare
+//! what it counted with what the operator reports.
 //!
 //! It parses just enough HTTP/1.1 to find where each request and response
 //! ends (Content-Length, chunked, or until close; no body for HEAD, 1xx, 204,
@@ -18,7 +20,7 @@
 mod classify;
 mod wire;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -71,6 +73,9 @@ pub struct Counts {
     pub ops: BTreeMap<String, OpStats>,
     /// Extra keys, e.g. `AssumeRoleWithWebIdentity <role arn>`.
     pub tags: BTreeMap<String, u64>,
+    /// The operations of `ops` that are STS or IAM actions (the query
+    /// protocol's `Action`), not S3 requests.
+    pub actions: BTreeSet<String>,
 }
 
 impl Counts {
@@ -112,11 +117,27 @@ impl Counts {
             requests: self.requests - before.requests,
             ops,
             tags,
+            actions: self.actions.clone(),
         }
     }
 
     pub fn op(&self, name: &str) -> u64 {
         self.ops.get(name).map(|o| o.count).unwrap_or(0)
+    }
+
+    /// The S3 requests by operation: neither STS/IAM actions nor moto's
+    /// own API.
+    pub fn s3_ops(&self) -> BTreeMap<&str, u64> {
+        self.ops
+            .iter()
+            .filter(|(op, _)| !self.actions.contains(*op) && op.as_str() != "moto-api")
+            .map(|(op, o)| (op.as_str(), o.count))
+            .collect()
+    }
+
+    /// All S3 requests.
+    pub fn s3_requests(&self) -> u64 {
+        self.s3_ops().values().sum()
     }
 }
 
@@ -193,6 +214,7 @@ async fn connect(upstream: &Upstream) -> io::Result<Box<dyn Io>> {
 struct Pending {
     op: String,
     tag: Option<String>,
+    action: bool,
     head_only: bool,
     start: Instant,
 }
@@ -234,13 +256,17 @@ where
             Framing::Length(n) if n <= SMALL => Some(rd.read_n(n as usize).await?),
             _ => None,
         };
-        let (op, tag) = match flavor {
+        let (op, tag, action) = match flavor {
             Flavor::Aws => classify_aws(&req, body.as_deref()),
-            Flavor::Kube => classify_kube(&req),
+            Flavor::Kube => {
+                let (op, tag) = classify_kube(&req);
+                (op, tag, false)
+            }
         };
         let pending = Pending {
             op,
             tag,
+            action,
             head_only: req.first.eq_ignore_ascii_case("HEAD"),
             start: Instant::now(),
         };
@@ -319,5 +345,8 @@ fn record(counts: &Mutex<Counts>, p: &Pending, status: u16) {
     o.max_s = o.max_s.max(took);
     if let Some(t) = &p.tag {
         *c.tags.entry(t.clone()).or_default() += 1;
+    }
+    if p.action {
+        c.actions.insert(p.op.clone());
     }
 }

@@ -1,0 +1,282 @@
+//! What validating a connection costs: every request one validation sends,
+//! tallied by service and by the class S3 prices it in ([`Requests`]);
+//! requests per day at the connection's interval ([`per_day`]); and the
+//! estimated monthly cost at a price table ([`Prices`]).
+//!
+//! The tally of the validation running in a task is a task-local
+//! ([`counting`]): the SDK interceptor that sees every request of every
+//! client ([`crate::aws::recorder`]) adds to it ([`sent`]), whatever stage
+//! made the request (STS while resolving credentials, S3 probes, IAM policy
+//! simulation). The tally lives outside the task, so a validation that is
+//! stopped (its deadline) still reports what it had sent.
+//!
+//! S3 prices requests by class (AWS's S3 pricing page, S3 Standard):
+//! `PUT, COPY, POST, LIST` requests ([`Class::Tier1`]), `GET, SELECT, and
+//! all other requests` ([`Class::Tier2`]; HEAD is one of them), and
+//! `DELETE and CANCEL` requests, which are free ([`Class::Free`]). STS and
+//! IAM requests are free; they are counted under [`Class::Free`] of their
+//! service.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The services a validation sends requests to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter, strum::IntoStaticStr)]
+pub enum Service {
+    /// S3 (or the S3-compatible store).
+    #[strum(serialize = "S3")]
+    S3,
+    /// STS: GetCallerIdentity, AssumeRole, AssumeRoleWithWebIdentity.
+    #[strum(serialize = "STS")]
+    Sts,
+    /// IAM: SimulatePrincipalPolicy.
+    #[strum(serialize = "IAM")]
+    Iam,
+    /// Any other service (none today): counted, never lost.
+    #[strum(serialize = "other")]
+    Other,
+}
+
+impl Service {
+    /// How many there are.
+    pub const COUNT: usize = 4;
+
+    /// The service of an SDK operation, by the SDK's service name.
+    pub fn of(name: &str) -> Self {
+        match name {
+            "S3" => Service::S3,
+            "STS" => Service::Sts,
+            "IAM" => Service::Iam,
+            _ => Service::Other,
+        }
+    }
+
+    /// The name, as metrics and logs show it.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+/// The classes S3 prices requests in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
+pub enum Class {
+    /// PUT, COPY, POST and LIST requests.
+    Tier1,
+    /// GET, HEAD, SELECT and every other request.
+    Tier2,
+    /// DELETE and CANCEL (AbortMultipartUpload) requests; every STS and
+    /// IAM request.
+    Free,
+}
+
+impl Class {
+    /// How many there are.
+    pub const COUNT: usize = 3;
+
+    /// The label value: `tier1`, `tier2`, `free`.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    /// The class of a request of `operation` (the SDK's operation name)
+    /// to `service`.
+    pub fn of(service: Service, operation: &str) -> Self {
+        if service != Service::S3 {
+            return Class::Free;
+        }
+        let starts = |p: &str| operation.starts_with(p);
+        if starts("Delete") || operation == "AbortMultipartUpload" {
+            Class::Free
+        } else if operation == "SelectObjectContent" {
+            Class::Tier2
+        } else if starts("Put")
+            || starts("Copy")
+            || starts("Create")
+            || starts("Complete")
+            || starts("Upload")
+            || starts("List")
+            || starts("Restore")
+        {
+            Class::Tier1
+        } else {
+            Class::Tier2
+        }
+    }
+}
+
+/// S3 requests by class, indexed by [`Class`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ByClass(pub [u32; Class::COUNT]);
+
+impl ByClass {
+    /// Requests of `class`.
+    pub fn get(&self, class: Class) -> u32 {
+        self.0[class as usize]
+    }
+
+    /// All of them.
+    pub fn total(&self) -> u64 {
+        self.0.iter().map(|n| u64::from(*n)).sum()
+    }
+}
+
+/// Requests one validation sent, by service and class: a fixed table,
+/// whatever the servers answer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Requests([ByClass; Service::COUNT]);
+
+impl Requests {
+    /// Requests to `service`, by class.
+    pub fn of(&self, service: Service) -> ByClass {
+        self.0[service as usize]
+    }
+
+    /// Requests to `service`, all classes.
+    pub fn to(&self, service: Service) -> u64 {
+        self.of(service).total()
+    }
+
+    /// One more request of `operation` to `service` (`add`), or one less
+    /// (a request counted that never left).
+    fn note(&mut self, service: Service, operation: &str, add: bool) {
+        let n = &mut self.0[service as usize].0[Class::of(service, operation) as usize];
+        *n = if add {
+            n.saturating_add(1)
+        } else {
+            n.saturating_sub(1)
+        };
+    }
+}
+
+/// The running tally of one validation, shared with the task it runs in.
+#[derive(Debug, Default)]
+pub struct Tally(Mutex<Requests>);
+
+impl Tally {
+    /// What it counted so far.
+    pub fn requests(&self) -> Requests {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn note(&self, service: &str, operation: &str, add: bool) {
+        let mut r = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        r.note(Service::of(service), operation, add);
+    }
+}
+
+tokio::task_local! {
+    static TALLY: Arc<Tally>;
+}
+
+/// Run `f` with `tally` counting every request sent while it runs (in its
+/// task: what `f` spawns is not counted).
+pub async fn counting<F: Future>(tally: Arc<Tally>, f: F) -> F::Output {
+    TALLY.scope(tally, f).await
+}
+
+/// A request of `operation` to `service` (the SDK's names) is being sent:
+/// counted in the tally of the validation sending it, if any.
+pub fn sent(service: &str, operation: &str) {
+    let _ = TALLY.try_with(|t| t.note(service, operation, true));
+}
+
+/// A request counted by [`sent`] did not leave after all (refused before
+/// it was transmitted).
+pub fn not_sent(service: &str, operation: &str) {
+    let _ = TALLY.try_with(|t| t.note(service, operation, false));
+}
+
+/// The seconds of a day.
+const DAY: Duration = Duration::from_secs(86_400);
+
+/// Days in the month of an estimate.
+pub const DAYS_PER_MONTH: u64 = 30;
+
+/// `per_validation` requests at one validation every `interval`, per day:
+/// `per_validation × 86400 s / interval`, to the nearest request.
+pub fn per_day(per_validation: u64, interval: Duration) -> u64 {
+    let every = interval.as_millis().max(1);
+    let total = u128::from(per_validation) * DAY.as_millis();
+    u64::try_from((total + every / 2) / every).unwrap_or(u64::MAX)
+}
+
+/// What one validation of a connection sent, and how often it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Usage {
+    /// The requests of the validation.
+    pub requests: Requests,
+    /// The connection's validation interval.
+    pub interval: Duration,
+}
+
+impl Usage {
+    /// S3 requests per day at this interval (what `status.requestsPerDay`
+    /// shows).
+    pub fn s3_per_day(&self) -> u64 {
+        per_day(self.requests.to(Service::S3), self.interval)
+    }
+}
+
+/// Dollars per 1,000 requests of each class; [`Class::Free`] is always 0.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Prices([f64; Class::COUNT]);
+
+/// S3 Standard in US East (N. Virginia): $0.005 per 1,000 PUT, COPY, POST
+/// and LIST requests; $0.0004 per 1,000 GET, SELECT and other requests.
+pub const TIER1_PER_THOUSAND: f64 = 0.005;
+/// See [`TIER1_PER_THOUSAND`].
+pub const TIER2_PER_THOUSAND: f64 = 0.0004;
+
+/// The highest price per 1,000 requests accepted.
+pub const MAX_PER_THOUSAND: f64 = 1000.0;
+
+impl Default for Prices {
+    fn default() -> Self {
+        Self::new(TIER1_PER_THOUSAND, TIER2_PER_THOUSAND)
+    }
+}
+
+impl Prices {
+    /// Prices per 1,000 requests of tier 1 and tier 2.
+    pub fn new(tier1: f64, tier2: f64) -> Self {
+        Self([tier1, tier2, 0.0])
+    }
+
+    /// Dollars per 1,000 requests of `class`.
+    pub fn per_thousand(&self, class: Class) -> f64 {
+        self.0[class as usize]
+    }
+
+    /// Dollars a month (of [`DAYS_PER_MONTH`] days) for S3 requests
+    /// `per_validation`, one validation every `interval`.
+    pub fn monthly(&self, per_validation: ByClass, interval: Duration) -> f64 {
+        let validations = DAY.as_secs_f64() / interval.as_secs_f64().max(0.001);
+        per_validation
+            .0
+            .iter()
+            .zip(self.0)
+            .map(|(n, price)| f64::from(*n) * validations * price / 1000.0)
+            .sum::<f64>()
+            * DAYS_PER_MONTH as f64
+    }
+}
+
+/// A price per 1,000 requests, as a flag gives it: a decimal number of
+/// dollars from 0 to [`MAX_PER_THOUSAND`].
+pub fn parse_price(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of dollars per 1,000 requests"))?;
+    if !v.is_finite() || !(0.0..=MAX_PER_THOUSAND).contains(&v) {
+        return Err(format!(
+            "{s:?}: a price per 1,000 requests is from 0 to {MAX_PER_THOUSAND} dollars"
+        ));
+    }
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests;
