@@ -32,8 +32,8 @@ WORKDIR /src
 #    and an empty library for cargo to load the workspace.
 COPY Cargo.toml Cargo.lock ./
 COPY testkit/Cargo.toml ./testkit/
-RUN mkdir -p src testkit/src \
- && echo 'fn main() {}' > src/main.rs \
+RUN mkdir -p src/bin/s3-connection-operator testkit/src \
+ && echo 'fn main() {}' > src/bin/s3-connection-operator/main.rs \
  && : > src/lib.rs \
  && : > testkit/src/lib.rs \
  && cargo build --release --locked --bin s3-connection-operator \
