@@ -20,6 +20,8 @@ from urllib.parse import parse_qs
 
 from werkzeug.exceptions import HTTPException
 
+from moto_xml import xml_escape
+
 S3_NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 #: The AWS managed key S3 uses when a request names no key.
 MANAGED_ALIAS = "alias/aws/s3"
@@ -28,12 +30,6 @@ PAYER_RE = re.compile(rb"<Payer>\s*(Requester|BucketOwner)\s*</Payer>")
 KMS_ALGORITHMS = ("aws:kms", "aws:kms:dsse")
 GENERATE_DATA_KEY = "kms:GenerateDataKey"
 DECRYPT = "kms:Decrypt"
-
-
-def _xml_escape(s: str) -> str:
-    return (
-        s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
-    )
 
 
 class S3RuleError(HTTPException):
@@ -52,8 +48,8 @@ class S3RuleError(HTTPException):
             return ""
         return (
             '<?xml version="1.0" encoding="UTF-8"?>\n'
-            f"<Error><Code>{_xml_escape(self.error_code)}</Code>"
-            f"<Message>{_xml_escape(self.message)}</Message>"
+            f"<Error><Code>{xml_escape(self.error_code)}</Code>"
+            f"<Message>{xml_escape(self.message)}</Message>"
             f"<RequestId>{self.request_id}</RequestId><HostId>{self.request_id}</HostId></Error>"
         )
 
