@@ -1,6 +1,8 @@
 //! What one validation found: the vocabulary shared by the credential
 //! resolver, the S3 probes and the status builder. Pure types, no I/O.
 
+use jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use strum::IntoEnumIterator;
 
 use crate::cost::Usage;
@@ -247,15 +249,30 @@ pub struct PermissionCheck {
     pub result: PermissionOutcome,
     /// How the result was obtained.
     pub message: String,
+    /// When a real request established it, for a result carried over from
+    /// an earlier validation; `None` for one this validation found (the
+    /// status stamps it, [`crate::status::build_status`]).
+    pub proved_at: Option<Timestamp>,
 }
 
 impl PermissionCheck {
-    /// As written to `status.permissions`.
-    pub fn to_status(&self) -> PermissionResult {
+    /// What this validation found for `permission`.
+    pub fn new(permission: Permission, result: PermissionOutcome, message: String) -> Self {
+        Self {
+            permission,
+            result,
+            message,
+            proved_at: None,
+        }
+    }
+
+    /// As written to `status.permissions`, proved at `proved`.
+    pub fn to_status(&self, proved: Option<Timestamp>) -> PermissionResult {
         PermissionResult {
             action: self.permission.as_str().to_string(),
             result: self.result,
             message: self.message.clone(),
+            last_proved: proved.map(Time),
         }
     }
 
@@ -265,7 +282,30 @@ impl PermissionCheck {
             permission: r.action.parse().ok()?,
             result: r.result,
             message: r.message.clone(),
+            proved_at: r.last_proved.as_ref().map(|t| t.0),
         })
+    }
+}
+
+/// How deep a validation went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Depth {
+    /// Every requested permission proved with real requests.
+    #[default]
+    Full,
+    /// A light check: the credentials and the bucket still answer, and IAM
+    /// policy simulation (where used) agrees; the other results are the
+    /// last full validation's.
+    Light,
+}
+
+impl Depth {
+    /// As logs name it: `full` or `light`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Depth::Full => "full",
+            Depth::Light => "light",
+        }
     }
 }
 
@@ -298,6 +338,8 @@ pub struct Outcome {
     /// The requests this validation sent, and how often the connection is
     /// validated; `None` where nobody counted them (the `check` command).
     pub usage: Option<Usage>,
+    /// A full validation or a light check.
+    pub depth: Depth,
 }
 
 impl Outcome {
@@ -330,6 +372,7 @@ impl Outcome {
             permissions: vec![],
             leftover: None,
             usage: None,
+            depth: Depth::Full,
         }
     }
 
@@ -369,14 +412,24 @@ mod tests {
             permission: Permission::PutObject,
             result: PermissionOutcome::Denied,
             message: "m".into(),
+            proved_at: None,
         };
-        let s = c.to_status();
+        let s = c.to_status(None);
         assert_eq!(s.action, "s3:PutObject");
-        assert_eq!(PermissionCheck::from_status(&s), Some(c));
+        assert_eq!(PermissionCheck::from_status(&s), Some(c.clone()));
+        // A time given is written, and read back as the result's.
+        let at = jiff::Timestamp::from_second(1_700_000_000).unwrap();
+        let s = c.to_status(Some(at));
+        assert_eq!(s.last_proved, Some(Time(at)));
+        assert_eq!(
+            PermissionCheck::from_status(&s).and_then(|c| c.proved_at),
+            Some(at)
+        );
         let unknown = PermissionResult {
             action: "s3:Other".into(),
             result: PermissionOutcome::Allowed,
             message: String::new(),
+            last_proved: None,
         };
         assert_eq!(PermissionCheck::from_status(&unknown), None);
     }

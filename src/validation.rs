@@ -16,8 +16,8 @@ use crate::aws::{AwsFactory, Clients, Identities, Outages, S3Target};
 use crate::crd::{ConnectionId, S3ConnectionSpec};
 use crate::credentials::{ResolveError, Resolved, Resolver};
 use crate::messages;
-use crate::outcome::{Outcome, Problem, Reason};
-use crate::probe::{self, Cleanup, MarkerKeys, Plan, Previous};
+use crate::outcome::{Depth, Outcome, Problem, Reason};
+use crate::probe::{self, Cleanup, Light, MarkerKeys, Plan, Previous, Simulation};
 use crate::spec::{self, ValidSpec};
 
 /// What the stages share beyond one connection.
@@ -142,6 +142,37 @@ async fn prepare(
     })
 }
 
+/// How deep a validation may go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Wanted {
+    /// Prove every permission with real requests.
+    Full,
+    /// A light check ([`probe::light`]), if the credentials still belong to
+    /// `principal` ([`Resolved::principal`]); a full validation when they
+    /// do not, or the check finds anything different.
+    Light {
+        /// The principal the last full validation proved the results for.
+        principal: u64,
+        /// Whether this check simulates the other permissions' policy for
+        /// the principal (the assumed role, or the identity the status
+        /// names).
+        simulate: bool,
+    },
+}
+
+/// What one validation came to: its outcome, whose credentials they were
+/// ([`Resolved::principal`]) and what became of a light check's policy
+/// simulation.
+#[derive(Debug)]
+pub struct Checked {
+    /// The outcome (its depth says whether it was a light check).
+    pub outcome: Outcome,
+    /// The principal of the credentials used.
+    pub principal: u64,
+    /// A light check's policy simulation.
+    pub simulation: Simulation,
+}
+
 /// Every stage after the spec (`prepare`'s, then the probes). The
 /// outcome's texts are scrubbed of every value the credentials carry.
 /// `Err` is a problem that stopped the validation before the probes ran,
@@ -154,6 +185,21 @@ pub async fn run(
     previous: Previous,
     now: Timestamp,
 ) -> Result<Outcome, ResolveError> {
+    Ok(check(engine, source, spec, id, previous, now, Wanted::Full)
+        .await?
+        .outcome)
+}
+
+/// [`run`], as deep as `wanted` allows.
+pub async fn check(
+    engine: &Engine<'_>,
+    source: &impl Source,
+    spec: &ValidSpec,
+    id: &ConnectionId,
+    previous: Previous,
+    now: Timestamp,
+    wanted: Wanted,
+) -> Result<Checked, ResolveError> {
     let Prepared {
         clients,
         plan,
@@ -161,12 +207,42 @@ pub async fn run(
         known,
     } = prepare(engine, source, spec, id, previous, now).await?;
     let sts = &clients.sts.location;
-    let outcome = probe::run(&clients, &plan).await;
+    let principal = resolved.principal();
+    let mut simulation = Simulation::NotAsked;
+    let mut light = None;
+    if let Wanted::Light {
+        principal: proved,
+        simulate,
+    } = wanted
+        && proved == principal
+        && plan.leftover.is_none()
+    {
+        let simulate_as = simulate
+            .then(|| {
+                probe::principal_arn(
+                    resolved.role_arn.as_deref(),
+                    plan.previous_identity.as_deref(),
+                )
+            })
+            .flatten();
+        match probe::light(&clients, &plan, simulate_as.as_deref()).await {
+            Light::Holds(outcome, s) => {
+                simulation = s;
+                light = Some(*outcome);
+            }
+            Light::Differs(s) => simulation = s,
+        }
+    }
+    let outcome = match light {
+        Some(outcome) => outcome,
+        None => probe::run(&clients, &plan).await,
+    };
     let outcome = resolved.redactor.scrub_outcome(outcome);
     if outcome.reason == Reason::InvalidCredentials {
         source.forget(&resolved);
         engine.identities.forget(sts, &resolved.credentials);
     } else if known.is_none()
+        && outcome.depth == Depth::Full
         && let Some(arn) = &outcome.identity
     {
         // What STS just said, as the status shows it (tamed, scrubbed).
@@ -174,7 +250,11 @@ pub async fn run(
             .identities
             .learn(sts, &resolved.credentials, arn, Instant::now());
     }
-    Ok(outcome)
+    Ok(Checked {
+        outcome,
+        principal,
+        simulation,
+    })
 }
 
 /// For a deleted connection: the same stages as [`run`], then one attempt

@@ -139,7 +139,13 @@ impl Report {
         file: &str,
         now: Timestamp,
     ) -> Self {
-        let status = status::build_status(None, &Default::default(), outcome, &Time(now));
+        let status = status::build_status(
+            None,
+            &Default::default(),
+            outcome,
+            &Time(now),
+            std::time::Duration::ZERO,
+        );
         let ready = conditions::find(&status.conditions, conditions::ConditionType::Ready);
         let (ready, reason, message) = match ready {
             Some(c) => (

@@ -242,11 +242,13 @@ fn denied_outcome() -> Outcome {
             permission: Permission::ListBucket,
             result: PermissionOutcome::Allowed,
             message: "listed".into(),
+            proved_at: None,
         },
         PermissionCheck {
             permission: Permission::PutObject,
             result: PermissionOutcome::Denied,
             message: "denied".into(),
+            proved_at: None,
         },
     ];
     o

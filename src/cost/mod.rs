@@ -205,18 +205,44 @@ pub fn per_day(per_validation: u64, interval: Duration) -> u64 {
 /// What one validation of a connection sent, and how often it runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Usage {
-    /// The requests of the validation.
+    /// The requests of the validation (a full one: light checks do not
+    /// change a connection's estimate).
     pub requests: Requests,
     /// The connection's validation interval.
     pub interval: Duration,
+    /// How often a validation is a full one; `interval` when every one is
+    /// (the connection is not Ready, or `fullValidationInterval` equals
+    /// the interval).
+    pub full_interval: Duration,
+    /// The S3 requests of one light check (one ListObjectsV2 or HeadBucket).
+    pub light: ByClass,
 }
 
 impl Usage {
-    /// S3 requests per day at this interval (what `status.requestsPerDay`
+    /// S3 requests a day by class: the full validations' and the light
+    /// checks' in between, each class to the nearest request.
+    pub fn daily(&self) -> ByClass {
+        let fulls = validations_per_day(self.full_interval);
+        let lights = (validations_per_day(self.interval) - fulls).max(0.0);
+        let full = self.requests.of(Service::S3);
+        let mut daily = ByClass::default();
+        for (i, n) in daily.0.iter_mut().enumerate() {
+            let x = f64::from(full.0[i]) * fulls + f64::from(self.light.0[i]) * lights;
+            *n = x.round().min(f64::from(u32::MAX)) as u32;
+        }
+        daily
+    }
+
+    /// S3 requests a day at this schedule (what `status.requestsPerDay`
     /// shows).
     pub fn s3_per_day(&self) -> u64 {
-        per_day(self.requests.to(Service::S3), self.interval)
+        self.daily().total()
     }
+}
+
+/// Validations a day, one every `interval`.
+fn validations_per_day(interval: Duration) -> f64 {
+    DAY.as_secs_f64() / interval.as_secs_f64().max(0.001)
 }
 
 /// Dollars per 1,000 requests of each class; [`Class::Free`] is always 0.
@@ -250,14 +276,13 @@ impl Prices {
     }
 
     /// Dollars a month (of [`DAYS_PER_MONTH`] days) for S3 requests
-    /// `per_validation`, one validation every `interval`.
-    pub fn monthly(&self, per_validation: ByClass, interval: Duration) -> f64 {
-        let validations = DAY.as_secs_f64() / interval.as_secs_f64().max(0.001);
-        per_validation
+    /// `daily` a day.
+    pub fn monthly(&self, daily: ByClass) -> f64 {
+        daily
             .0
             .iter()
             .zip(self.0)
-            .map(|(n, price)| f64::from(*n) * validations * price / 1000.0)
+            .map(|(n, price)| f64::from(*n) * price / 1000.0)
             .sum::<f64>()
             * DAYS_PER_MONTH as f64
     }

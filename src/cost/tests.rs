@@ -77,20 +77,17 @@ fn monthly_dollars_at_the_default_prices() {
     // 2 tier-1, 2 tier-2, 1 free per validation, every 10 minutes:
     // 144 validations a day, 4320 a month.
     let r = ByClass([2, 2, 1]);
-    let month = p.monthly(r, Duration::from_secs(600));
+    let month = p.monthly(ByClass(r.0.map(|n| n * 144)));
     let expected = 4320.0 * (2.0 * 0.005 + 2.0 * 0.0004) / 1000.0;
     assert!((month - expected).abs() < 1e-12, "{month} vs {expected}");
     assert!((month - 0.046656).abs() < 1e-9);
     // Deletes cost nothing, whatever their number.
-    assert_eq!(
-        p.monthly(ByClass([0, 0, 1000]), Duration::from_secs(60)),
-        0.0
-    );
+    assert_eq!(p.monthly(ByClass([0, 0, 1000])), 0.0);
     let custom = Prices::new(1.0, 0.0);
     assert_eq!(custom.per_thousand(Class::Tier1), 1.0);
     assert_eq!(custom.per_thousand(Class::Free), 0.0);
     // 1 tier-1 request a day for 30 days at $1 per 1,000.
-    let daily = custom.monthly(ByClass([1, 5, 0]), Duration::from_secs(86_400));
+    let daily = custom.monthly(ByClass([1, 5, 0]));
     assert!((daily - 0.03).abs() < 1e-12);
 }
 
@@ -139,8 +136,38 @@ async fn a_validation_counts_what_its_task_sends() {
     let u = Usage {
         requests: r,
         interval: Duration::from_secs(60),
+        full_interval: Duration::from_secs(60),
+        light: ByClass([1, 0, 0]),
     };
+    // Every validation full: the light checks' requests do not count.
     assert_eq!(u.s3_per_day(), 4 * 1440);
+    assert_eq!(u.daily(), ByClass([2 * 1440, 1440, 1440]));
+}
+
+#[test]
+fn a_day_of_full_validations_and_light_checks() {
+    // The defaults: every 10 minutes, a full one a day of 5 S3 requests
+    // (2 tier 1, 2 tier 2, 1 free), 143 light checks of one LIST.
+    let u = Usage {
+        requests: {
+            let mut r = Requests::default();
+            for op in [
+                "ListObjectsV2",
+                "PutObject",
+                "HeadBucket",
+                "GetObject",
+                "DeleteObject",
+            ] {
+                r.note(Service::S3, op, true);
+            }
+            r
+        },
+        interval: Duration::from_secs(600),
+        full_interval: Duration::from_secs(86_400),
+        light: ByClass([1, 0, 0]),
+    };
+    assert_eq!(u.daily(), ByClass([2 + 143, 2, 1]));
+    assert_eq!(u.s3_per_day(), 148);
 }
 
 #[tokio::test]

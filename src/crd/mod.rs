@@ -17,6 +17,7 @@ pub mod rules;
 mod schema;
 
 pub use condition::{CondStatus, Condition, Text};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -94,6 +95,7 @@ pub const DEFAULT_SECRET_ACCESS_KEY_KEY: &str = "AWS_SECRET_ACCESS_KEY";
     )
 )]
 #[serde(rename_all = "camelCase")]
+#[schemars(transform = schema::spec)]
 pub struct S3ConnectionSpec {
     /// The bucket, optionally followed by a path: `<bucket>` or `<bucket>/<path>`.
     /// A path limits the connection to that prefix: `output/customers` means
@@ -137,6 +139,22 @@ pub struct S3ConnectionSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(transform = schema::interval)]
     pub validation_interval: Option<String>,
+
+    /// How often a validation is a full one, which writes, reads and deletes
+    /// the probe object, as a duration such as `24h`. The validations in
+    /// between are light checks: they prove that the credentials and the
+    /// bucket still answer with one request (ListObjectsV2, or HeadBucket
+    /// without `s3:ListBucket`) and, where IAM can simulate the principal's
+    /// policy, re-check the other permissions with
+    /// `iam:SimulatePrincipalPolicy`; a light check that finds anything
+    /// different validates fully at once. A change to the spec, the
+    /// credentials or a forced check, and any connection that is not Ready,
+    /// are always validated fully. From `1m` to `168h`, not shorter than
+    /// `validationInterval`; default `24h`. Equal to `validationInterval`:
+    /// every validation is full.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = schema::full_interval)]
+    pub full_validation_interval: Option<String>,
 
     /// Stop validating this connection (the last result stays in status, with
     /// a `Suspended` condition). Default false.
@@ -482,6 +500,13 @@ pub struct PermissionResult {
     /// How the result was obtained.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub message: String,
+    /// When a real request last established this result (a full
+    /// validation; light checks do not move it). While the result stays the
+    /// same it moves at most once per `fullValidationInterval` (and at most
+    /// once a day when that is shorter), so an unchanged connection's
+    /// status is written at most that often. Absent for `Unverified`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_proved: Option<Time>,
 }
 
 /// The result of proving one permission.

@@ -76,6 +76,23 @@ pub fn interval(s: &mut Schema) {
     );
 }
 
+/// `spec.fullValidationInterval`: the field's pattern and its limits.
+pub fn full_interval(s: &mut Schema) {
+    string(s, &FULL_INTERVAL);
+    s.insert(
+        "x-kubernetes-validations".into(),
+        validations(FULL_INTERVAL_RULES.iter().map(Rule::schema)),
+    );
+}
+
+/// `spec`: the rules across its fields.
+pub fn spec(s: &mut Schema) {
+    s.insert(
+        "x-kubernetes-validations".into(),
+        validations([FULL_NOT_SHORTER.schema()]),
+    );
+}
+
 /// `spec.caSecretRef.name`.
 pub fn ca_secret_name(s: &mut Schema) {
     string(s, &CA_SECRET_NAME);

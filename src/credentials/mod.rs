@@ -58,6 +58,27 @@ impl std::fmt::Debug for Resolved {
 }
 
 impl Resolved {
+    /// Who the permissions belong to, as a digest: the assumed role, else
+    /// the access key ID (its user). A new secret for the same key, or a
+    /// new session of the same role, is the same principal; nothing secret
+    /// goes into it.
+    pub fn principal(&self) -> u64 {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        match &self.role_arn {
+            Some(role) => {
+                h.update(b"role\0");
+                h.update(role.as_bytes());
+            }
+            None => {
+                h.update(b"key\0");
+                h.update(self.credentials.access_key_id().as_bytes());
+            }
+        }
+        let d = h.finalize();
+        u64::from_be_bytes(d[..8].try_into().unwrap_or_default())
+    }
+
     /// Credentials whose every value the redactor knows.
     pub fn new(
         credentials: Credentials,

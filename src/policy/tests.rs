@@ -22,6 +22,7 @@ fn spec(bucket: &str, prefix: &str, region: &str, permissions: &[Permission]) ->
         }),
         permissions: permissions.to_vec(),
         interval: std::time::Duration::from_secs(600),
+        full_interval: std::time::Duration::from_secs(86_400),
         ca_secret: None,
         expected_bucket_owner: None,
         probe: Default::default(),

@@ -27,12 +27,14 @@
 //! - `marker`: the keyed MAC that marks the operator's probe objects
 //! - `keys`: the Secret that holds its key
 //! - `replicate`: s3:ReplicateObject by IAM policy simulation
+//! - `light`: a light check between full validations
 //! - `results`: what each requested permission came to
 //! - `requests`: the bucket, expected owner and probe key every S3 request
 //!   carries
 
 mod cleanup;
 pub mod keys;
+mod light;
 pub mod marker;
 mod object;
 mod removal;
@@ -42,6 +44,7 @@ mod results;
 mod steps;
 
 pub use cleanup::{Cleanup, remove_leftover};
+pub use light::{Light, Simulation, light};
 pub use marker::{MAC, MARKER, MarkerKeys, SharedKeys};
 pub use replicate::principal_arn;
 
@@ -99,8 +102,14 @@ pub fn is_probe_key(prefix: &str, dir: &str, uid: &str, key: &str) -> bool {
 pub struct Previous {
     /// A probe object an earlier validation could not delete.
     pub leftover: Option<Leftover>,
-    /// Results of the last validation, reused while a leftover blocks writes.
+    /// Results of the last validation, reused while a leftover blocks
+    /// writes and by a light check.
     pub results: Vec<PermissionCheck>,
+    /// Who the credentials were, as the status says (a light check's
+    /// answer).
+    pub identity: Option<String>,
+    /// The region the bucket answered from, as the status says.
+    pub bucket_region: Option<String>,
 }
 
 impl Previous {
@@ -137,6 +146,8 @@ impl Previous {
                 .iter()
                 .filter_map(PermissionCheck::from_status)
                 .collect(),
+            identity: s.identity.clone(),
+            bucket_region: s.bucket_region.clone(),
         }
     }
 }
@@ -166,8 +177,14 @@ pub struct Plan {
     /// A probe object an earlier validation could not delete (always at a
     /// probe key of this connection under `prefix` in `bucket`).
     pub leftover: Option<Leftover>,
-    /// Results of the last validation, reused while a leftover blocks writes.
+    /// Results of the last validation, reused while a leftover blocks
+    /// writes and by a light check.
     pub previous: Vec<PermissionCheck>,
+    /// Who the credentials were and where the bucket answered from, as the
+    /// last status says: a light check's answer.
+    pub previous_identity: Option<String>,
+    /// See `previous_identity`.
+    pub previous_region: Option<String>,
     /// STS rejecting the credentials is definitive (AWS, not a third-party
     /// store that merely has no STS).
     pub sts_authoritative: bool,
@@ -218,6 +235,8 @@ impl Plan {
                     && is_probe_key(&spec.target.prefix, dir, &id.uid, &l.key)
             }),
             previous: previous.results,
+            previous_identity: previous.identity,
+            previous_region: previous.bucket_region,
             sts_authoritative: spec.endpoint.is_none(),
             role_arn: resolved.role_arn.clone(),
             expected_owner: spec.expected_bucket_owner.clone(),

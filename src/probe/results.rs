@@ -38,6 +38,7 @@ impl<'a> Results<'a> {
             permission: p,
             result,
             message: message.into(),
+            proved_at: None,
         });
     }
 

@@ -208,7 +208,7 @@ impl<'a> Probe<'a> {
 
     /// HeadBucket: whether the bucket exists, and in which region. Denied
     /// is no failure: prefix-scoped credentials may not head the bucket.
-    async fn bucket(&mut self) -> Step {
+    pub(super) async fn bucket(&mut self) -> Step {
         let p = self.plan;
         let call = self.clients.s3.head_bucket().in_bucket(p).send();
         match attempt(Op::HeadBucket, call).await {
@@ -268,7 +268,7 @@ impl<'a> Probe<'a> {
     }
 
     /// ListObjectsV2 of at most one key under the prefix: s3:ListBucket.
-    async fn list(&mut self) -> Step {
+    pub(super) async fn list(&mut self) -> Step {
         let p = self.plan;
         let mut req = self.clients.s3.list_objects_v2().in_bucket(p).max_keys(1);
         if !p.prefix.is_empty() {

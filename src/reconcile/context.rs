@@ -9,6 +9,7 @@ use kube::Client;
 use super::freshness::Freshness;
 use super::latest::Latest;
 use super::per_uid;
+use super::proofs::Proofs;
 use super::related::RelatedWatches;
 use super::requeue::Failures;
 use super::shard::Shard;
@@ -104,6 +105,8 @@ pub struct Context {
     pub identities: Identities,
     /// When each connection was last validated and last found working.
     pub freshness: Freshness,
+    /// Each connection's last full validation: whether the next may be light.
+    pub proofs: Proofs,
     /// The newest resourceVersion known of each connection.
     pub latest: Latest,
     /// Secret and ServiceAccount watches still on their first list.
@@ -120,6 +123,7 @@ impl Context {
         let keys: std::collections::HashSet<u128> = uids.iter().map(|u| per_uid::key(u)).collect();
         self.failures.retain(|uid| uids.contains(uid));
         self.freshness.retain(|k| keys.contains(&k));
+        self.proofs.retain(|k| keys.contains(&k));
         self.latest.retain(|k| keys.contains(&k));
         self.secrets.prune();
         self.identities.prune(Instant::now());
@@ -152,6 +156,7 @@ impl Context {
             slots: Slots::new(config.concurrency.into()),
             config,
             freshness: Freshness::default(),
+            proofs: Proofs::default(),
             latest: Latest::default(),
             related: RelatedWatches::default(),
             failures: Failures::default(),

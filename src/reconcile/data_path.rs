@@ -12,14 +12,15 @@ use jiff::Timestamp;
 use kube::ResourceExt;
 use tracing::error;
 
-use super::{Context, requested_at};
-use crate::cost::{self, Tally, Usage};
-use crate::crd::{AuthKind, ConnectionId, S3Connection};
+use super::{Context, proofs, requested_at};
+use crate::cost::{self, ByClass, Class, Tally, Usage};
+use crate::crd::{AuthKind, ConnectionId, Permission, S3Connection};
 use crate::credentials::{ResolveError, role};
 use crate::error::Result;
 use crate::messages;
-use crate::outcome::{Outcome, Problem};
+use crate::outcome::{Outcome, Problem, Reason};
 use crate::probe::Previous;
+use crate::spec::{AuthMethod, ValidSpec};
 use crate::validation;
 
 /// What one validation found, and when to validate again.
@@ -28,6 +29,10 @@ pub(super) struct Verdict {
     pub(super) outcome: Outcome,
     /// When to validate again (unless it failed transiently).
     pub(super) interval: Duration,
+    /// How often a validation is a full one (`interval` when every one is).
+    pub(super) full_interval: Duration,
+    /// The S3 requests of one light check.
+    pub(super) light: ByClass,
 }
 
 impl Verdict {
@@ -38,7 +43,12 @@ impl Verdict {
         stamp(conn, ctx, &mut outcome);
         let uid = conn.uid().unwrap_or_default();
         outcome.leftover = Previous::of(conn.status.as_ref(), &uid).leftover;
-        Self { outcome, interval }
+        Self {
+            outcome,
+            interval,
+            full_interval: interval,
+            light: ByClass::default(),
+        }
     }
 }
 
@@ -75,6 +85,8 @@ pub(super) async fn data_path_isolated(
         v.outcome.usage = Some(Usage {
             requests: tally.requests(),
             interval: v.interval,
+            full_interval: v.full_interval,
+            light: v.light,
         });
         v
     })
@@ -142,15 +154,49 @@ async fn data_path(conn: &S3Connection, ctx: &Context, now: Timestamp) -> Result
     }
     let engine = ctx.engine();
     let previous = Previous::of(conn.status.as_ref(), &id.uid);
-    match validation::run(&engine, &ctx.resolver(), &spec, &id, previous, now).await {
-        Ok(mut outcome) => {
+    let before = previous.results.clone();
+    let secret = match &spec.auth {
+        AuthMethod::AccessKey(keys) => Some(keys.secret_name.as_str()),
+        _ => None,
+    };
+    let version = secret.and_then(|name| ctx.secrets.current(&id.namespace, name));
+    let inputs = proofs::inputs(secret.map(|name| (name, version.as_deref())));
+    let schedule = (spec.interval, spec.full_interval);
+    let wanted = ctx.proofs.wanted(conn, now, schedule, inputs);
+    let checked =
+        validation::check(&engine, &ctx.resolver(), &spec, &id, previous, now, wanted).await;
+    match checked {
+        Ok(checked) => {
+            ctx.proofs.note(&id.uid, now, inputs, &checked, &before);
+            let mut outcome = checked.outcome;
             stamp(conn, ctx, &mut outcome);
+            // Light checks follow only a Ready full validation.
+            let light_next = outcome.reason == Reason::Validated;
             Ok(Verdict {
                 outcome,
                 interval: spec.interval,
+                full_interval: if light_next {
+                    spec.full_interval
+                } else {
+                    spec.interval
+                },
+                light: light_requests(&spec),
             })
         }
         Err(ResolveError::Problem(p)) => Ok(stopped(p, spec.interval)),
         Err(ResolveError::Operator(e)) => Err(e),
     }
+}
+
+/// The S3 requests of one light check of `spec`: a ListObjectsV2 (tier 1)
+/// with `s3:ListBucket`, else a HeadBucket (tier 2).
+fn light_requests(spec: &ValidSpec) -> ByClass {
+    let mut light = ByClass::default();
+    let class = if spec.permissions.contains(&Permission::ListBucket) {
+        Class::Tier1
+    } else {
+        Class::Tier2
+    };
+    light.0[class as usize] = 1;
+    light
 }

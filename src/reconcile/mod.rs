@@ -10,6 +10,7 @@ pub mod finalizer;
 pub mod freshness;
 pub mod latest;
 pub mod per_uid;
+pub mod proofs;
 pub mod related;
 pub mod requeue;
 pub mod resume;
@@ -31,7 +32,7 @@ use tracing::{debug, error, info};
 use crate::cost::Service;
 use crate::crd::{S3Connection, S3ConnectionStatus};
 use crate::error::{Error, Result};
-use crate::outcome::{Outcome, Severity};
+use crate::outcome::{Depth, Outcome, Severity};
 use crate::status;
 use crate::status::write::{self, Applied};
 use requeue::{jittered, spread_backoff};
@@ -168,18 +169,29 @@ pub async fn reconcile(conn: Arc<S3Connection>, ctx: Arc<Context>) -> Result<Act
     // The probes are done: the next validation may start while this one's
     // status is written.
     drop(slot);
-    let Verdict { outcome, interval } = verdict?;
+    let Verdict {
+        outcome,
+        interval,
+        full_interval,
+        ..
+    } = verdict?;
     let outcome = outcome.printable();
     ctx.metrics.validated(outcome.reason, started.elapsed());
     ctx.freshness
         .note(&uid, now, outcome.reason.severity() == Severity::Ok);
     let requests = outcome.usage.map(|u| u.requests).unwrap_or_default();
-    ctx.freshness.note_requests(&uid, requests.of(Service::S3));
+    // A light check changes nothing of the connection's daily estimate.
+    if let Some(u) = outcome.usage
+        && outcome.depth == Depth::Full
+    {
+        ctx.freshness.note_requests(&uid, u.daily());
+    }
     info!(
         namespace = conn.namespace().unwrap_or_default(),
         name = conn.name_any(),
         reason = outcome.reason.as_str(),
         took_ms = started.elapsed().as_millis() as u64,
+        depth = outcome.depth.as_str(),
         s3_requests = requests.to(Service::S3),
         sts_requests = requests.to(Service::Sts),
         iam_requests = requests.to(Service::Iam),
@@ -188,7 +200,12 @@ pub async fn reconcile(conn: Arc<S3Connection>, ctx: Arc<Context>) -> Result<Act
     );
 
     let now = Time(now);
-    let new = status::build_status(generation, &old, &outcome, &now);
+    // How long a permission's `lastProved` stands while its result stays
+    // the same: never less than a day, so that connections validated fully
+    // every time (failing ones, or `fullValidationInterval` equal to the
+    // interval) are not rewritten at each validation.
+    let refresh = full_interval.max(crate::crd::rules::DEFAULT_FULL_INTERVAL);
+    let new = status::build_status(generation, &old, &outcome, &now, refresh);
     // An event compares with what the status said before this validation
     // began, not with the "validating" in between.
     let event = Some((&first, &outcome));

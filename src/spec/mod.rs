@@ -175,6 +175,9 @@ pub struct ValidSpec {
     pub permissions: Vec<Permission>,
     /// How often it is validated.
     pub interval: Duration,
+    /// How often a validation is a full one (never less than `interval`:
+    /// a shorter `fullValidationInterval` makes every validation full).
+    pub full_interval: Duration,
     /// A Secret of the namespace whose `ca.crt` the endpoint is trusted with.
     pub ca_secret: Option<String>,
     /// The account that must own the bucket.
@@ -206,6 +209,19 @@ pub fn validate(
         None => default_interval,
         Some(s) => parse_interval(s).map_err(InvalidSpec)?,
     };
+    let full_interval = match &spec.full_validation_interval {
+        None => rules::DEFAULT_FULL_INTERVAL,
+        Some(s) => parse_limited(s, &rules::FULL_INTERVAL, &rules::FULL_INTERVAL_RULES)
+            .map_err(InvalidSpec)?,
+    };
+    // Only when both are set, as the schema says it; else the larger.
+    if spec.validation_interval.is_some()
+        && spec.full_validation_interval.is_some()
+        && !(rules::FULL_NOT_SHORTER.holds)(&(interval, full_interval))
+    {
+        return Err(InvalidSpec((rules::FULL_NOT_SHORTER.message)()));
+    }
+    let full_interval = full_interval.max(interval);
     if let Some(ca) = &spec.ca_secret_ref {
         rules::CA_SECRET_NAME.check(&ca.name).map_err(InvalidSpec)?;
     }
@@ -223,6 +239,7 @@ pub fn validate(
         auth,
         permissions,
         interval,
+        full_interval,
         ca_secret: spec.ca_secret_ref.as_ref().map(|r| r.name.clone()),
         expected_bucket_owner: spec.expected_bucket_owner.clone(),
         probe,
@@ -327,13 +344,22 @@ fn check_path(p: &str) -> Result<String, String> {
 /// Parse a duration such as `1h30m`, `10m` or `90s`, within the limits of
 /// `validationInterval`.
 pub fn parse_interval(s: &str) -> Result<Duration, String> {
+    parse_limited(s, &rules::INTERVAL, &INTERVAL_RULES)
+}
+
+/// A duration field `field` holding `s`, checked against its `limits`.
+fn parse_limited(
+    s: &str,
+    field: &rules::Field,
+    limits: &[Rule<Duration>],
+) -> Result<Duration, String> {
     if s.is_empty() {
-        return Err(rules::INTERVAL.message(s));
+        return Err(field.message(s));
     }
-    rules::INTERVAL.check(s)?;
-    let d = parse_duration(s).map_err(|e| format!("{} {e}", rules::INTERVAL.path))?;
-    match INTERVAL_RULES.iter().find(|r| !(r.holds)(&d)) {
-        Some(rule) => Err(broken(rules::INTERVAL.path, rule)),
+    field.check(s)?;
+    let d = parse_duration(s).map_err(|e| format!("{} {e}", field.path))?;
+    match limits.iter().find(|r| !(r.holds)(&d)) {
+        Some(rule) => Err(broken(field.path, rule)),
         None => Ok(d),
     }
 }

@@ -18,6 +18,7 @@ fn spec() -> S3ConnectionSpec {
         },
         permissions: None,
         validation_interval: None,
+        full_validation_interval: None,
         suspend: None,
         ca_secret_ref: None,
         expected_bucket_owner: None,

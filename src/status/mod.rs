@@ -7,19 +7,26 @@ pub mod budget;
 pub mod conditions;
 pub mod write;
 
+use std::time::Duration;
+
+use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-use crate::crd::S3ConnectionStatus;
-use crate::outcome::{Outcome, Severity};
+use crate::crd::{PermissionOutcome, S3ConnectionStatus};
+use crate::outcome::{Depth, Outcome, PermissionCheck, Severity};
 use conditions::ConditionType;
 
 /// The status an outcome implies. A transient problem changes only the
 /// conditions: what the last completed validation proved stays visible.
+/// `refresh` is how long a permission's `lastProved` stands while its
+/// result stays the same (the full validation interval): so an unchanged
+/// connection's status is written at most that often.
 pub fn build_status(
     generation: Option<i64>,
     old: &S3ConnectionStatus,
     o: &Outcome,
     now: &Time,
+    refresh: Duration,
 ) -> S3ConnectionStatus {
     let conditions = conditions::merge(
         &old.conditions,
@@ -39,8 +46,10 @@ pub fn build_status(
     // What this validation sent, failed or not: a transient problem
     // changes the count too.
     let requests_per_day = match &o.usage {
-        Some(u) => Some(i64::try_from(u.s3_per_day()).unwrap_or(i64::MAX)),
-        None => old.requests_per_day,
+        Some(u) if o.depth == Depth::Full => {
+            Some(i64::try_from(u.s3_per_day()).unwrap_or(i64::MAX))
+        }
+        _ => old.requests_per_day,
     };
     let severity = o.reason.severity();
     if severity == Severity::Transient {
@@ -64,13 +73,48 @@ pub fn build_status(
         external_id: o.external_id.clone(),
         identity: o.identity.clone(),
         bucket_region: o.bucket_region.clone(),
-        permissions: o.permissions.iter().map(|p| p.to_status()).collect(),
+        permissions: o
+            .permissions
+            .iter()
+            .map(|p| p.to_status(proved_at(p, old, now, refresh)))
+            .collect(),
         last_handled_requested_at: o.requested_at.clone(),
         leftover_probe_object,
         leftover_probe_bucket,
         leftover_probe_version,
         requests_per_day,
     }
+}
+
+/// When `p`'s result was proved: a result carried over keeps its time; an
+/// `Unverified` one has none; a result found now keeps the time the status
+/// has for the same result while that is younger than `refresh`, else
+/// `now`.
+fn proved_at(
+    p: &PermissionCheck,
+    old: &S3ConnectionStatus,
+    now: &Time,
+    refresh: Duration,
+) -> Option<Timestamp> {
+    if p.proved_at.is_some() {
+        return p.proved_at;
+    }
+    if p.result == PermissionOutcome::Unverified {
+        return None;
+    }
+    let earlier = old
+        .permissions
+        .iter()
+        .find(|r| r.action == p.permission.as_str() && r.result == p.result)
+        .and_then(|r| r.last_proved.as_ref())
+        .map(|t| t.0);
+    let young = |t: &Timestamp| {
+        now.0
+            .duration_since(*t)
+            .try_into()
+            .is_ok_and(|age: Duration| age < refresh)
+    };
+    Some(earlier.filter(young).unwrap_or(now.0))
 }
 
 /// Whether a validation of `generation` should first say so: when the
@@ -176,6 +220,18 @@ mod tests {
 
     const GENERATION: Option<i64> = Some(3);
 
+    /// How long a proof stands in these tests: a day.
+    const REFRESH: Duration = Duration::from_secs(86_400);
+
+    fn build(
+        generation: Option<i64>,
+        old: &S3ConnectionStatus,
+        o: &Outcome,
+        now: &Time,
+    ) -> S3ConnectionStatus {
+        build_status(generation, old, o, now, REFRESH)
+    }
+
     fn ok_outcome() -> Outcome {
         Outcome {
             reason: Reason::Validated,
@@ -191,15 +247,17 @@ mod tests {
                 permission: Permission::ListBucket,
                 result: PermissionOutcome::Allowed,
                 message: String::new(),
+                proved_at: None,
             }],
             leftover: None,
             usage: None,
+            depth: Depth::Full,
         }
     }
 
     #[test]
     fn status_from_validated_outcome() {
-        let s = build_status(
+        let s = build(
             GENERATION,
             &S3ConnectionStatus::default(),
             &ok_outcome(),
@@ -221,14 +279,14 @@ mod tests {
 
     #[test]
     fn transient_outcome_keeps_what_was_proved() {
-        let first = build_status(
+        let first = build(
             GENERATION,
             &S3ConnectionStatus::default(),
             &ok_outcome(),
             &t(100),
         );
         let down = Outcome::problem(Problem::new(Reason::EndpointUnreachable, "down"));
-        let second = build_status(GENERATION, &first, &down, &t(200));
+        let second = build(GENERATION, &first, &down, &t(200));
         assert_eq!(second.permissions, first.permissions);
         assert_eq!(second.identity, first.identity);
         assert_eq!(second.bucket_region, first.bucket_region);
@@ -245,7 +303,7 @@ mod tests {
             key: ".s3connection-probe/u1".into(),
             version: None,
         });
-        let s = build_status(GENERATION, &S3ConnectionStatus::default(), &o, &t(1));
+        let s = build(GENERATION, &S3ConnectionStatus::default(), &o, &t(1));
         assert_eq!(
             s.leftover_probe_object.as_deref(),
             Some(".s3connection-probe/u1")
@@ -281,6 +339,7 @@ mod tests {
                 action: "s3:ListBucket".into(),
                 result: crate::crd::PermissionOutcome::Allowed,
                 message: String::new(),
+                last_proved: Some(t(1)),
             }],
             last_handled_requested_at: Some("now".into()),
             leftover_probe_object: Some("k".into()),
@@ -308,26 +367,34 @@ mod tests {
 
     #[test]
     fn an_unchanged_result_is_never_rewritten() {
-        let first = build_status(
+        let first = build(
             GENERATION,
             &S3ConnectionStatus::default(),
             &ok_outcome(),
             &t(1000),
         );
         assert!(needs_write(&S3ConnectionStatus::default(), &first));
-        // However much later: the same result, nothing to write.
-        for later in [1100, 1_000_000] {
-            let again = build_status(GENERATION, &first, &ok_outcome(), &t(later));
+        // Within the refresh: the same result, nothing to write.
+        for later in [1100, 1000 + 86_399] {
+            let again = build(GENERATION, &first, &ok_outcome(), &t(later));
             assert!(!needs_write(&first, &again), "at {later}");
             assert_eq!(again, first, "not even a timestamp differs");
         }
+        // Once a refresh later, one write moves when it was proved, and
+        // nothing else.
+        let refreshed = build(GENERATION, &first, &ok_outcome(), &t(1000 + 86_400));
+        assert!(needs_write(&first, &refreshed));
+        assert_eq!(refreshed.permissions[0].last_proved, Some(t(1000 + 86_400)));
+        let mut moved = first.clone();
+        moved.permissions[0].last_proved = Some(t(1000 + 86_400));
+        assert_eq!(refreshed, moved);
         let mut changed = ok_outcome();
         changed.reason = Reason::PermissionDenied;
-        let flipped = build_status(GENERATION, &first, &changed, &t(1010));
+        let flipped = build(GENERATION, &first, &changed, &t(1010));
         assert!(needs_write(&first, &flipped));
         let mut worded = ok_outcome();
         worded.message = "fine, said differently".into();
-        let reworded = build_status(GENERATION, &first, &worded, &t(1010));
+        let reworded = build(GENERATION, &first, &worded, &t(1010));
         assert!(needs_write(&first, &reworded), "a new message is news");
         // Timestamps of unchanged conditions survive a rewrite.
         assert!(
@@ -336,7 +403,7 @@ mod tests {
                 .iter()
                 .all(|c| c.last_transition_time == t(1000))
         );
-        let next = build_status(Some(4), &first, &ok_outcome(), &t(1010));
+        let next = build(Some(4), &first, &ok_outcome(), &t(1010));
         assert!(needs_write(&first, &next), "a new generation");
     }
 
@@ -359,6 +426,8 @@ mod tests {
             Usage {
                 requests: t.requests(),
                 interval: Duration::from_secs(every),
+                full_interval: Duration::from_secs(every),
+                light: Default::default(),
             }
         };
         let probes = [
@@ -373,11 +442,11 @@ mod tests {
             ..ok_outcome()
         };
         let none = S3ConnectionStatus::default();
-        let first = build_status(GENERATION, &none, &with(Some(usage(&probes, 1, 60))), &t(1));
+        let first = build(GENERATION, &none, &with(Some(usage(&probes, 1, 60))), &t(1));
         assert_eq!(first.requests_per_day, Some(5 * 1440));
         // The next validation finds the identity in the cache: one STS
         // request fewer, nothing to write.
-        let next = build_status(
+        let next = build(
             GENERATION,
             &first,
             &with(Some(usage(&probes, 0, 60))),
@@ -386,7 +455,7 @@ mod tests {
         assert!(!needs_write(&first, &next));
         // A retried request is a request: written.
         let retried = [&probes[..], &["PutObject"]].concat();
-        let more = build_status(
+        let more = build(
             GENERATION,
             &first,
             &with(Some(usage(&retried, 0, 60))),
@@ -399,10 +468,10 @@ mod tests {
             usage: Some(usage(&["HeadBucket"; 3], 0, 600)),
             ..Outcome::problem(Problem::new(Reason::EndpointUnreachable, "down"))
         };
-        let unknown = build_status(GENERATION, &first, &down, &t(4));
+        let unknown = build(GENERATION, &first, &down, &t(4));
         assert_eq!(unknown.requests_per_day, Some(3 * 144));
         // Nobody counted: what the status said stays.
-        let uncounted = build_status(GENERATION, &first, &with(None), &t(5));
+        let uncounted = build(GENERATION, &first, &with(None), &t(5));
         assert_eq!(uncounted.requests_per_day, first.requests_per_day);
         assert_eq!(Requests::default().to(crate::cost::Service::S3), 0);
         // Suspended: none.
@@ -419,7 +488,7 @@ mod tests {
             !announce_progress(&none, Some(1)),
             "a new object: one write"
         );
-        let validated = build_status(Some(1), &none, &ok_outcome(), &t(10));
+        let validated = build(Some(1), &none, &ok_outcome(), &t(10));
         assert!(!announce_progress(&validated, Some(1)), "a re-validation");
         assert!(announce_progress(&validated, Some(2)), "a spec edit");
 

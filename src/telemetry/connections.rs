@@ -15,7 +15,7 @@ use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::gauge::ConstGauge;
 
-use crate::cost::{ByClass, Class, Prices, per_day};
+use crate::cost::{ByClass, Class, Prices};
 use crate::crd::CondStatus;
 
 /// What the metrics say about one connection (from the operator's cache, at
@@ -41,14 +41,13 @@ pub struct ConnectionView {
     pub interval_seconds: f64,
     /// `spec.suspend` is set: not validated, so alerts leave it out.
     pub suspended: bool,
-    /// The S3 requests of its last validation by price class, since the
-    /// operator started.
+    /// Its S3 requests a day by price class, as its last full validation
+    /// found them (since the operator started).
     pub requests: Option<ByClass>,
 }
 
 impl ConnectionView {
-    /// S3 requests of its last validation by class, as many times as it is
-    /// validated in a day; none while suspended.
+    /// S3 requests a day by class; none while suspended.
     fn daily(&self) -> Option<ByClass> {
         let r = self.requests?;
         Some(if self.suspended {
@@ -56,10 +55,6 @@ impl ConnectionView {
         } else {
             r
         })
-    }
-
-    fn interval(&self) -> std::time::Duration {
-        std::time::Duration::from_secs_f64(self.interval_seconds.max(1.0))
     }
 }
 
@@ -167,15 +162,15 @@ impl Collector for ConnectionsByReady {
             &mut encoder,
             &views,
             "requests_per_day",
-            "S3 requests a day to validate the connection: its last validation's, times validations a day at its interval (status.requestsPerDay)",
-            |v| Some(per_day(v.daily()?.total(), v.interval()) as f64),
+            "S3 requests a day to validate the connection: its full validations' and light checks' at its intervals (status.requestsPerDay)",
+            |v| Some(v.daily()?.total() as f64),
         )?;
         per_connection(
             &mut encoder,
             &views,
             "estimated_monthly_cost_dollars",
             "What a month (30 days) of the connection's S3 requests costs at the operator's prices",
-            |v| Some(prices.monthly(v.daily()?, v.interval())),
+            |v| Some(prices.monthly(v.daily()?)),
         )?;
         all_connections(&mut encoder, &views, prices)
     }
@@ -193,11 +188,10 @@ fn all_connections(
     let mut dollars = 0.0;
     for v in views {
         let Some(daily) = v.daily() else { continue };
-        let validations = 86_400.0 / v.interval().as_secs_f64();
         for c in Class::iter() {
-            by_class[c as usize] += f64::from(daily.get(c)) * validations;
+            by_class[c as usize] += f64::from(daily.get(c));
         }
-        dollars += prices.monthly(daily, v.interval());
+        dollars += prices.monthly(daily);
     }
     let mut family = encoder.encode_descriptor(
         "all_requests_per_day",

@@ -61,7 +61,8 @@ mod tests {
             suspended: name == "c",
             // a: 2 tier-1, 2 tier-2, 1 free request each validation; b and
             // c the same but b was not validated since the start.
-            requests: (name != "b").then_some(crate::cost::ByClass([2, 2, 1])),
+            // A day of 5 S3 requests every 10 minutes.
+            requests: (name != "b").then_some(crate::cost::ByClass([288, 288, 144])),
         };
         m.set_ready_source(move || {
             vec![

@@ -170,6 +170,17 @@ impl Relay {
         Ok(Relay { addr, counts, task })
     }
 
+    /// A relay in front of the test environment's AWS endpoint (moto).
+    pub async fn in_front_of(env: &crate::TestEnv) -> Relay {
+        let upstream = env
+            .endpoint
+            .trim_start_matches("http://")
+            .trim_end_matches('/');
+        Relay::start(Upstream::Plain(upstream.into()), Flavor::Aws)
+            .await
+            .expect("a relay in front of the endpoint")
+    }
+
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }

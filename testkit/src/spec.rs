@@ -27,6 +27,7 @@ impl Spec {
             auth,
             permissions: None,
             validation_interval: None,
+            full_validation_interval: None,
             suspend: None,
             ca_secret_ref: None,
             expected_bucket_owner: None,
@@ -101,6 +102,12 @@ impl Spec {
     /// `validationInterval`, such as `1m` or `1h`.
     pub fn interval(mut self, interval: &str) -> Self {
         self.0.validation_interval = Some(interval.into());
+        self
+    }
+
+    /// `spec.fullValidationInterval`.
+    pub fn full_interval(mut self, interval: &str) -> Self {
+        self.0.full_validation_interval = Some(interval.into());
         self
     }
 

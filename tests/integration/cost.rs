@@ -6,10 +6,8 @@
 //! S3 requests but no STS call (the identity is remembered for 10
 //! minutes), must not rewrite the status.
 
-use std::time::Duration;
-
 use s3_connection_operator::cost::{ByClass, Class, Prices, Service};
-use testkit::counting::{Counts, Flavor, Relay, Upstream};
+use testkit::counting::{Counts, Relay};
 use testkit::metrics::{Metrics, metrics, wait_metrics};
 use testkit::{ALL, Operator, Setup, TIMEOUT, TestEnv, total};
 
@@ -31,13 +29,7 @@ fn by_class(c: &Counts) -> ByClass {
 async fn requests_per_day_are_what_the_endpoint_saw() {
     let env = TestEnv::new(OPERATOR).await;
     let Setup { ns, bucket, .. } = env.setup("cost", "", &ALL).await;
-    let moto = env
-        .endpoint
-        .trim_start_matches("http://")
-        .trim_end_matches('/');
-    let relay = Relay::start(Upstream::Plain(moto.into()), Flavor::Aws)
-        .await
-        .expect("a relay in front of the endpoint");
+    let relay = Relay::in_front_of(&env).await;
     let url = relay.url();
     let op = Operator::start(
         &env,
@@ -52,7 +44,8 @@ async fn requests_per_day_are_what_the_endpoint_saw() {
     let spec = env
         .access_key_spec(&bucket, "creds")
         .at(&url)
-        .interval("1m");
+        .interval("1m")
+        .full_interval("1m");
     env.apply_connection(&ns, "metered", spec).await;
     let c = env
         .wait_ready(&ns, "metered", "True", Some("Validated"))
@@ -79,7 +72,8 @@ async fn requests_per_day_are_what_the_endpoint_saw() {
         m.get(&format!("s3connection_requests_per_day{series}")),
         (s3 * PER_DAY) as f64
     );
-    let dollars = Prices::new(0.01, 0.0004).monthly(by_class(&first), Duration::from_secs(60));
+    let dollars =
+        Prices::new(0.01, 0.0004).monthly(ByClass(by_class(&first).0.map(|n| n * PER_DAY as u32)));
     let got = m.get(&format!(
         "s3connection_estimated_monthly_cost_dollars{series}"
     ));

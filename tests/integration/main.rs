@@ -24,6 +24,7 @@ mod hostile;
 mod install;
 mod irsa;
 mod kstatus;
+mod light;
 mod minio;
 mod outage;
 mod plugin;

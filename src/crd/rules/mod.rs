@@ -103,6 +103,13 @@ pub static INTERVAL: Field = Field::new(
     (None, 32),
     "a duration such as 10m, 1h or 90s",
 );
+/// `spec.fullValidationInterval`: the same form as `validationInterval`.
+pub static FULL_INTERVAL: Field = Field::new(
+    "spec.fullValidationInterval",
+    "^([0-9]+h)?([0-9]+m)?([0-9]+s)?$",
+    (None, 32),
+    "a duration such as 24h, 6h or 90m",
+);
 /// `spec.caSecretRef.name`.
 pub static CA_SECRET_NAME: Field = Field::new(
     "spec.caSecretRef.name",
@@ -213,6 +220,13 @@ pub const MIN_INTERVAL_TEXT: &str = "1m";
 /// The longest interval as CEL's `duration()` spells it.
 pub const MAX_INTERVAL_TEXT: &str = "24h";
 
+/// `spec.fullValidationInterval` when not set: one full validation a day.
+pub const DEFAULT_FULL_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+/// The longest `spec.fullValidationInterval`: a week.
+pub const MAX_FULL_INTERVAL: Duration = Duration::from_secs(7 * 24 * 3600);
+/// The longest full interval as CEL's `duration()` spells it.
+pub const MAX_FULL_INTERVAL_TEXT: &str = "168h";
+
 /// A rule the API server checks with the CEL expression `cel`
 /// (`x-kubernetes-validations`) and the controller with `holds`; both give
 /// `message`.
@@ -245,6 +259,33 @@ pub const INTERVAL_RULES: [Rule<Duration>; 2] = [
         message: || format!("validationInterval must be at most {MAX_INTERVAL_TEXT}"),
     },
 ];
+
+/// The rules of `spec.fullValidationInterval`, on the parsed duration.
+pub const FULL_INTERVAL_RULES: [Rule<Duration>; 2] = [
+    Rule {
+        cel: || format!("duration(self) >= duration('{MIN_INTERVAL_TEXT}')"),
+        holds: |d| *d >= MIN_INTERVAL,
+        message: || format!("fullValidationInterval must be at least {MIN_INTERVAL_TEXT}"),
+    },
+    Rule {
+        cel: || format!("duration(self) <= duration('{MAX_FULL_INTERVAL_TEXT}')"),
+        holds: |d| *d <= MAX_FULL_INTERVAL,
+        message: || format!("fullValidationInterval must be at most {MAX_FULL_INTERVAL_TEXT}"),
+    },
+];
+
+/// The rule of `spec` across its two intervals: the full validations are
+/// not more frequent than the validations. (Only when both are set: the
+/// operator's `--default-interval` is not known to the API server; a full
+/// interval shorter than the interval in effect makes every validation
+/// full.)
+pub const FULL_NOT_SHORTER: Rule<(Duration, Duration)> = Rule {
+    cel: || {
+        "!has(self.fullValidationInterval) || !has(self.validationInterval) || duration(self.fullValidationInterval) >= duration(self.validationInterval)".into()
+    },
+    holds: |(interval, full)| full >= interval,
+    message: || "fullValidationInterval must not be shorter than validationInterval".into(),
+};
 
 /// The rule of `spec.auth`.
 pub const AUTH_EXACTLY_ONE: Rule<Auth> = Rule {

@@ -45,6 +45,8 @@ fn plan(perms: &[Permission]) -> Plan {
         probe_body: "probe body".into(),
         leftover: None,
         previous: vec![],
+        previous_identity: None,
+        previous_region: None,
         sts_authoritative: true,
         role_arn: None,
         expected_owner: None,

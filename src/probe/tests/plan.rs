@@ -27,6 +27,7 @@ fn a_recorded_leftover_other_than_the_own_probe_key_is_ignored() {
         }),
         permissions: all(),
         interval: std::time::Duration::from_secs(600),
+        full_interval: std::time::Duration::from_secs(86_400),
         ca_secret: None,
         expected_bucket_owner: None,
         probe: Default::default(),
@@ -48,6 +49,8 @@ fn a_recorded_leftover_other_than_the_own_probe_key_is_ignored() {
             version: None,
         }),
         results: vec![],
+        identity: None,
+        bucket_region: None,
     };
     let now = jiff::Timestamp::UNIX_EPOCH;
     for (bucket, key) in [

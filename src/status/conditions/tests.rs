@@ -11,6 +11,7 @@ fn perm(action: &str, result: PermissionOutcome) -> PermissionCheck {
         permission: action.parse::<Permission>().unwrap(),
         result,
         message: String::new(),
+        proved_at: None,
     }
 }
 
@@ -28,6 +29,7 @@ fn validated(perms: Vec<PermissionCheck>) -> Outcome {
         permissions: perms,
         leftover: None,
         usage: None,
+        depth: Default::default(),
     }
 }
 

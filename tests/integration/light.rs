@@ -1,0 +1,153 @@
+//! Full validations and light checks, by the endpoint's own count: a
+//! counting relay in front of the S3 endpoint sees every request. Between
+//! full validations (`spec.fullValidationInterval`), a Ready connection's
+//! validation is one ListObjectsV2 and writes no status; a new version of
+//! the Secret and a forced check are full validations; a light check that finds the listing denied
+//! validates fully at once and reports what the full validation found.
+
+use s3_connection_operator::crd::{PermissionOutcome, S3Connection};
+use testkit::counting::{Counts, Relay};
+use testkit::metrics::wait_metrics;
+use testkit::{ALL, Operator, Setup, TIMEOUT, TestEnv, annotate, metrics, s3_policy, total};
+
+use crate::OPERATOR;
+
+/// Full validations a day at `fullValidationInterval: 1h`.
+const FULLS_PER_DAY: u64 = 24;
+/// Light checks a day at `validationInterval: 1m` beside them.
+const LIGHTS_PER_DAY: u64 = 1440 - FULLS_PER_DAY;
+
+/// Connection `name` to `bucket`, validated every minute and fully every
+/// hour by an operator whose only allowed endpoint is a counting relay in
+/// front of the test's S3 endpoint; once it is Ready and validated.
+async fn hourly_full(
+    env: &TestEnv,
+    ns: &str,
+    bucket: &str,
+    name: &str,
+) -> (Operator, Relay, S3Connection) {
+    let relay = Relay::in_front_of(env).await;
+    let url = relay.url();
+    let op = Operator::start(env, ns, &["--allowed-endpoint", &url]).await;
+    let spec = env
+        .access_key_spec(bucket, "creds")
+        .at(&url)
+        .interval("1m")
+        .full_interval("1h");
+    env.apply_connection(ns, name, spec).await;
+    let c = env.wait_ready(ns, name, "True", Some("Validated")).await;
+    validations(&op, 1.0).await;
+    (op, relay, c)
+}
+
+/// Wait until the operator has finished `n` validations in all.
+async fn validations(op: &Operator, n: f64) {
+    // The interval is a minute, give or take its jitter.
+    let within = TIMEOUT + std::time::Duration::from_secs(90);
+    wait_metrics(op, within, |m| {
+        total(m, "s3connection_validations_total") >= n
+    })
+    .await;
+}
+
+fn version(c: &S3Connection) -> String {
+    c.metadata.resource_version.clone().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn between_full_validations_a_light_check_lists_once_and_writes_nothing() {
+    let env = TestEnv::new(OPERATOR).await;
+    let Setup { ns, bucket, .. } = env.setup("light", "", &ALL).await;
+    let (op, relay, first) = hourly_full(&env, &ns, &bucket, "light").await;
+    let full: Counts = relay.counts();
+    assert_eq!(full.op("PutObject"), 1, "{:?}", full.ops);
+    let status = first.status.clone().unwrap_or_default();
+    for p in &status.permissions {
+        let proved = p.last_proved.is_some();
+        assert_eq!(proved, p.result != PermissionOutcome::Unverified, "{p:?}");
+    }
+    // What a day costs: the full validation's requests 24 times, one LIST
+    // for each light check in between.
+    assert_eq!(
+        status.requests_per_day,
+        Some(i64::try_from(full.s3_requests() * FULLS_PER_DAY + LIGHTS_PER_DAY).unwrap())
+    );
+
+    // The next validation, a minute later, is a light check.
+    validations(&op, 2.0).await;
+    let light = relay.counts().since(&full);
+    assert_eq!(
+        light.s3_ops().into_iter().collect::<Vec<_>>(),
+        [("ListObjectsV2", 1)]
+    );
+    let after = env
+        .connections(&ns)
+        .get("light")
+        .await
+        .expect("the connection");
+    assert_eq!(
+        version(&after),
+        version(&first),
+        "a light check writes nothing"
+    );
+    assert_eq!(after.status, first.status);
+
+    // A new version of the Secret: the next validation, at once, is full.
+    let before = relay.counts();
+    env.label_secret(&ns, "creds", "rotated", Some("1")).await;
+    validations(&op, 3.0).await;
+    let again = relay.counts().since(&before);
+    assert_eq!(again.op("PutObject"), 1, "{:?}", again.ops);
+}
+
+#[tokio::test]
+async fn a_forced_check_is_full_and_a_light_check_that_finds_a_change_validates_fully() {
+    let env = TestEnv::new(OPERATOR).await;
+    let Setup { ns, bucket, user } = env.setup("light-change", "", &ALL).await;
+    let (op, relay, _) = hourly_full(&env, &ns, &bucket, "change").await;
+
+    // A forced check: the whole probe again, at once.
+    let before = relay.counts();
+    annotate(
+        &env,
+        &ns,
+        "change",
+        "s3connection.dev/requested-at",
+        "now-1",
+    );
+    env.wait_handled(&ns, "change", "now-1").await;
+    let forced = relay.counts().since(&before);
+    assert_eq!(forced.op("PutObject"), 1, "{:?}", forced.ops);
+    let n = total(&metrics(&op).await, "s3connection_validations_total");
+
+    // The user loses s3:ListBucket. The next light check's listing is
+    // denied: it validates fully and the status says what that found.
+    let without_list: Vec<&str> = ALL
+        .iter()
+        .copied()
+        .filter(|a| *a != "s3:ListBucket")
+        .collect();
+    env.set_user_policy(&user, s3_policy(&bucket, "", &without_list))
+        .await;
+    let before = relay.counts();
+    validations(&op, n + 1.0).await;
+    let c = env
+        .wait_ready(&ns, "change", "False", Some("PermissionDenied"))
+        .await;
+    let again = relay.counts().since(&before);
+    assert_eq!(
+        again.op("ListObjectsV2"),
+        2,
+        "the light check's and the full one's: {:?}",
+        again.ops
+    );
+    assert_eq!(again.op("PutObject"), 1, "{:?}", again.ops);
+    let status = c.status.unwrap_or_default();
+    let list = status
+        .permissions
+        .iter()
+        .find(|p| p.action == "s3:ListBucket")
+        .expect("a ListBucket row");
+    assert_eq!(list.result, PermissionOutcome::Denied);
+    assert!(list.last_proved.is_some());
+}
