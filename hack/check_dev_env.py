@@ -155,7 +155,7 @@ def check_simulation(iam) -> None:
     expect((st, code) == (400, "InvalidInput"), f"a bucket ARN as the principal ({st} {code})")
     st, code, msg = err(lambda: client("iam", keys[nosim]).simulate_principal_policy(
         PolicySourceArn=sim_arn, ActionNames=["s3:GetObject"]))
-    expect((st, code) == (403, "AccessDenied") and "iam:SimulatePrincipalPolicy" in msg,
+    expect((st, code) == (403, "AccessDenied") and f"iam:SimulatePrincipalPolicy on resource: {sim_arn}" in msg,
            f"caller without iam:SimulatePrincipalPolicy ({st} {code})")
     st, code, _ = err(lambda: own.simulate_principal_policy(
         PolicySourceArn=f"arn:aws:iam::{ACCOUNT}:user/{nosim}", ActionNames=["s3:GetObject"]))

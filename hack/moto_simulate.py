@@ -66,17 +66,27 @@ The caller needs iam:SimulatePrincipalPolicy on the PolicySourceArn while
 enforcement is on, checked by moto like any IAM call (its resource is the
 PolicySourceArn, as in AWS's service authorization reference); without it:
 HTTP 403 AccessDenied "User: <arn> is not authorized to perform:
-iam:SimulatePrincipalPolicy".
+iam:SimulatePrincipalPolicy on resource: <PolicySourceArn>". moto words
+that refusal as <ErrorResponse><Errors><Error>..., which the AWS SDK for
+Rust cannot read a code from (it sees a bare HTTP 403); for this action it is
+answered in IAM's own error shape, <ErrorResponse xmlns=
+"https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender</Type>
+<Code>AccessDenied</Code><Message>...</Message></Error><RequestId>...
+(without AWS's "because no identity-based policy allows ..." clause).
 """
 
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 
+from moto.core.exceptions import AccessDeniedError
 from moto.iam.access_control import IAMPolicy, IAMPolicyStatement, PermissionResult
 from moto.iam.exceptions import InvalidInput, NotFoundException
 from moto.iam.policy_conditions import CONDITION_OPERATIONS
+from moto_xml import xml_escape
+from werkzeug.exceptions import HTTPException
 
 ACTION = "SimulatePrincipalPolicy"
 # Bounds on the request (AWS's length constraints where it documents them).
@@ -270,9 +280,22 @@ def _union(lists: list[list[dict[str, str]]]) -> list[dict[str, str]]:
     return out
 
 
+class IamAccessDenied(HTTPException):
+    """AccessDenied in IAM's error shape (see the module doc)."""
+
+    code = 403
+
+    def __init__(self, message: str) -> None:
+        super().__init__(description=(
+            '<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender</Type>'
+            f"<Code>AccessDenied</Code><Message>{xml_escape(message)}</Message></Error>"
+            f"<RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"
+        ))
+
+
 def patch() -> None:
     """Add the handler to moto's IAM responses; its authorization resource is
-    the PolicySourceArn."""
+    the PolicySourceArn, a refusal is in IAM's error shape."""
     from moto.iam.responses import IamResponse
 
     def simulate_principal_policy(self: Any) -> Any:
@@ -286,6 +309,19 @@ def patch() -> None:
             return arn if 0 < len(arn) <= MAX_ARN else "*"
         return orig(self)
 
+    orig_auth = IamResponse._authenticate_and_authorize_normal_action
+
+    def _authenticate_and_authorize_normal_action(self: Any, resource: str = "*") -> None:
+        if self._get_action() != ACTION:
+            return orig_auth(self, resource)
+        try:
+            orig_auth(self, resource)
+        except AccessDeniedError as e:
+            self.response_headers["Content-Type"] = "text/xml"
+            on = f" on resource: {resource}" if resource != "*" else ""
+            raise IamAccessDenied(f"{e.message}{on}") from None
+
+    IamResponse._authenticate_and_authorize_normal_action = _authenticate_and_authorize_normal_action  # type: ignore[method-assign]
     IamResponse.simulate_principal_policy = simulate_principal_policy  # type: ignore[attr-defined]
     IamResponse._determine_resource = _determine_resource  # type: ignore[method-assign]
 
