@@ -38,6 +38,7 @@ ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/{ROLE}"
 BUCKET = "s3c-check-bucket"
 OTHER_BUCKET = "s3c-check-other"
 WEST_BUCKET = "s3c-check-west"
+SIM_USERS = ("s3c-check-sim", "s3c-check-nosim")
 CFG = Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1})
 
 def kubectl(*args: str, input: str | None = None) -> str:
@@ -92,6 +93,74 @@ def cleanup(iam, s3) -> None:
             s3.delete_bucket(Bucket=b)
         except ClientError:
             pass
+
+
+def cleanup_users(iam) -> None:
+    for user in SIM_USERS:
+        try:
+            for k in iam.list_access_keys(UserName=user)["AccessKeyMetadata"]:
+                iam.delete_access_key(UserName=user, AccessKeyId=k["AccessKeyId"])
+            for name in iam.list_user_policies(UserName=user)["PolicyNames"]:
+                iam.delete_user_policy(UserName=user, PolicyName=name)
+            iam.delete_user(UserName=user)
+        except ClientError:
+            pass
+
+
+def check_simulation(iam) -> None:
+    """iam:SimulatePrincipalPolicy (hack/moto_simulate.py)."""
+    cleanup_users(iam)
+    sim, nosim = SIM_USERS
+    sim_arn = f"arn:aws:iam::{ACCOUNT}:user/{sim}"
+    objects = f"arn:aws:s3:::{BUCKET}/data/*"
+    for user in SIM_USERS:
+        iam.create_user(UserName=user)
+    iam.put_user_policy(UserName=sim, PolicyName="s3", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "s3:*", "Resource": objects},
+            {"Effect": "Deny", "Action": "s3:DeleteObject", "Resource": objects},
+            {"Effect": "Allow", "Action": "s3:PutObjectAcl", "Resource": objects,
+             "Condition": {"StringEquals": {"s3:x-amz-acl": "private"}}},
+            {"Effect": "Allow", "Action": "iam:SimulatePrincipalPolicy", "Resource": sim_arn},
+        ],
+    }))
+    keys = {u: iam.create_access_key(UserName=u)["AccessKey"] for u in SIM_USERS}
+    own = client("iam", keys[sim])
+
+    def decide(action: str, **kw) -> dict:
+        r = own.simulate_principal_policy(
+            PolicySourceArn=sim_arn, ActionNames=[action], ResourceArns=[f"arn:aws:s3:::{BUCKET}/data/x"], **kw)
+        expect(r["IsTruncated"] is False and len(r["EvaluationResults"]) == 1, f"{action}: one result")
+        return r["EvaluationResults"][0]
+
+    r = decide("s3:ReplicateObject")
+    expect(r["EvalDecision"] == "allowed" and r["MatchedStatements"][0]["SourcePolicyId"] == "s3",
+           f"s3:ReplicateObject allowed by s3:* ({r['EvalDecision']})")
+    r = decide("s3:DeleteObject")
+    expect(r["EvalDecision"] == "explicitDeny", f"s3:DeleteObject denied explicitly ({r['EvalDecision']})")
+    r = decide("kms:Decrypt")
+    expect(r["EvalDecision"] == "implicitDeny", f"kms:Decrypt: no statement allows it ({r['EvalDecision']})")
+    r = decide("s3:PutObjectAcl")
+    expect(r["EvalDecision"] == "implicitDeny" and r["ResourceSpecificResults"][0]["MissingContextValues"]
+           == ["s3:x-amz-acl"], f"a condition without its context value does not allow ({r['EvalDecision']})")
+    r = decide("s3:PutObjectAcl", ContextEntries=[
+        {"ContextKeyName": "s3:x-amz-acl", "ContextKeyValues": ["private"], "ContextKeyType": "string"}])
+    expect(r["EvalDecision"] == "allowed", f"... and allows with it ({r['EvalDecision']})")
+    st, code, _ = err(lambda: iam.simulate_principal_policy(
+        PolicySourceArn=f"arn:aws:iam::{ACCOUNT}:user/s3c-check-nobody", ActionNames=["s3:GetObject"]))
+    expect((st, code) == (404, "NoSuchEntity"), f"unknown principal ({st} {code})")
+    st, code, _ = err(lambda: iam.simulate_principal_policy(
+        PolicySourceArn=f"arn:aws:s3:::{BUCKET}", ActionNames=["s3:GetObject"]))
+    expect((st, code) == (400, "InvalidInput"), f"a bucket ARN as the principal ({st} {code})")
+    st, code, msg = err(lambda: client("iam", keys[nosim]).simulate_principal_policy(
+        PolicySourceArn=sim_arn, ActionNames=["s3:GetObject"]))
+    expect((st, code) == (403, "AccessDenied") and f"iam:SimulatePrincipalPolicy on resource: {sim_arn}" in msg,
+           f"caller without iam:SimulatePrincipalPolicy ({st} {code})")
+    st, code, _ = err(lambda: own.simulate_principal_policy(
+        PolicySourceArn=f"arn:aws:iam::{ACCOUNT}:user/{nosim}", ActionNames=["s3:GetObject"]))
+    expect((st, code) == (403, "AccessDenied"), f"... nor on another user's ARN ({st} {code})")
+    cleanup_users(iam)
 
 
 def role_exists(iam) -> bool:
@@ -246,6 +315,9 @@ def main() -> None:
     expect((st, code) == (412, "PreconditionFailed"), f"PutObject If-None-Match:* on existing key ({st} {code})")
     st, code, _ = err(lambda: client("s3", rc).delete_object(Bucket=BUCKET, Key="data/exists"))
     expect((st, code) == (403, "AccessDenied"), f"DeleteObject denied ({st} {code})")
+
+    print("iam:SimulatePrincipalPolicy")
+    check_simulation(iam)
 
     cleanup(iam, s3)
     for sa in ("s3c-check-good", "s3c-check-other"):

@@ -129,8 +129,21 @@ them, applies the patches and serves):
        kms:Decrypt), SSE-C and S3 Bucket Keys are not emulated; the AWS
        managed key is allowed to callers of any account.
 
+6. iam:SimulatePrincipalPolicy (moto 5.2.5 has none, see below), for IAM
+   users, roles and groups: their inline, attached managed and (for a user)
+   group policies, each statement judged by moto's own evaluator (the one
+   its enforcement uses), answered in AWS's XML shape (EvaluationResults with
+   allowed / explicitDeny / implicitDeny, MatchedStatements,
+   MissingContextValues, ResourceSpecificResults); unknown principal: 404
+   NoSuchEntity; invalid input: 400 InvalidInput. A condition it cannot
+   decide (an operator moto does not evaluate, a key without a value in
+   ContextEntries) never makes the answer `allowed`. The caller needs
+   iam:SimulatePrincipalPolicy on the PolicySourceArn (403 AccessDenied
+   otherwise). Permission boundaries, SCPs and resource-based policies are
+   not evaluated. (hack/moto_simulate.py)
+
 What moto 5.2.5 itself returns (measured with boto3 against plain `moto_server`,
-IAM enforcement on; "-> fixed" = this launcher changes it, see 3.):
+IAM enforcement on; "-> fixed" = this launcher changes it, see 3., 5. and 6.):
   - HeadBucket on a bucket in another region than the request's signing
     region: 200 with x-amz-bucket-region: <bucket's region>; never 301.
     (Real S3: 301 + x-amz-bucket-region.) -> fixed: 301 PermanentRedirect.
@@ -158,7 +171,7 @@ IAM enforcement on; "-> fixed" = this launcher changes it, see 3.):
     read. -> fixed (see 5.).
   - iam:SimulatePrincipalPolicy: not implemented. moto_server answers HTTP 500
     with an HTML page (NotImplementedError in the log); botocore raises
-    ResponseParserError (an SDK sees an unparseable 500). Do not rely on it.
+    ResponseParserError (an SDK sees an unparseable 500). -> fixed (see 6.).
   - Conditions in identity policies for S3 actions (s3:prefix, ...) are ignored.
   - Unknown access key: 403 InvalidAccessKeyId; wrong secret: 403
     SignatureDoesNotMatch; assumed-role credentials are limited to the role's
@@ -178,6 +191,7 @@ from typing import Any
 from werkzeug.serving import run_simple
 
 import moto_bucket_rules
+import moto_simulate
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -250,6 +264,7 @@ def main(argv: list[str] | None = None) -> None:
         untrack_instances()
     patch_sts()
     moto_bucket_rules.patch(auth_enforced)
+    moto_simulate.patch()
     patch_reset()
     seed_admin()
     if not args.no_auth:

@@ -31,5 +31,6 @@ mod plugin;
 mod policy;
 mod restart;
 mod shards;
+mod simulate;
 mod tls;
 mod trust_policy;

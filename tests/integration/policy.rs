@@ -6,9 +6,10 @@
 //!
 //! `s3:ReplicateObject` and `iam:SimulatePrincipalPolicy` stay out of the
 //! remove-one proof: on a store (moto or MinIO as an S3-compatible
-//! endpoint) the policy has no simulation statement (MinIO has no IAM, moto
-//! does not implement SimulatePrincipalPolicy), and s3:ReplicateObject is
-//! Unverified whatever the policy says.
+//! endpoint) the printed policy has no simulation statement, so the user
+//! may not simulate its policy and s3:ReplicateObject is Unverified
+//! whatever the policy says. The simulation itself is proved in
+//! `simulate`.
 
 use std::io::Write;
 use std::process::{Command, Output};
