@@ -30,5 +30,6 @@ mod plugin;
 mod policy;
 mod restart;
 mod shards;
+mod sts_endpoint;
 mod tls;
 mod trust_policy;
