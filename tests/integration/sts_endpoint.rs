@@ -41,6 +41,30 @@ async fn sts_requests_go_to_the_allowed_sts_endpoint() {
 }
 
 #[tokio::test]
+async fn the_operators_own_assume_role_goes_to_the_sts_endpoint() {
+    let env = TestEnv::new(OPERATOR).await;
+    let ns = env.namespace("own-sts-op").await;
+    let bucket = env.bucket("own-sts-op").await;
+    let role = env
+        .role(
+            "own-sts-op",
+            env.operator_trust(),
+            s3_policy(&bucket, "", &ALL),
+        )
+        .await;
+    let sts = relay(&env).await;
+    let _op = Operator::start_as_admin_with(&env, &ns, &["--allowed-endpoint", &sts.url()]).await;
+    let spec = Spec::iam_role(&bucket, &env.endpoint, Some(&role), None)
+        .permissions(&PROVABLE)
+        .sts_at(&sts.url());
+    env.apply_connection(&ns, "own", spec).await;
+    env.wait_ready(&ns, "own", "True", Some("Validated")).await;
+    let seen = sts.counts();
+    assert_eq!(seen.op("AssumeRole"), 1, "{:?}", seen.ops);
+    assert_eq!(seen.op("GetCallerIdentity"), 1, "{:?}", seen.ops);
+}
+
+#[tokio::test]
 async fn an_sts_endpoint_not_allowed_gets_no_request() {
     let env = TestEnv::new(OPERATOR).await;
     let Setup { ns, bucket, .. } = env.setup("sts-refused", "", &ALL).await;
