@@ -20,6 +20,8 @@ pub enum Reason {
     InvalidSpec,
     /// `spec.endpoint` is not in the operator's allowlist.
     EndpointNotAllowed,
+    /// `spec.stsEndpoint` is not in the operator's allowlist.
+    StsEndpointNotAllowed,
     /// The Secret the connection names does not exist.
     SecretNotFound,
     /// The Secret lacks a key the connection needs.
@@ -127,7 +129,9 @@ impl Reason {
     /// The check the reason belongs to.
     pub fn check(self) -> Check {
         match self {
-            Reason::InvalidSpec | Reason::EndpointNotAllowed => Check::Spec,
+            Reason::InvalidSpec | Reason::EndpointNotAllowed | Reason::StsEndpointNotAllowed => {
+                Check::Spec
+            }
             Reason::SecretNotFound
             | Reason::SecretKeyMissing
             | Reason::SecretValueInvalid

@@ -99,7 +99,8 @@ struct Prepared {
 }
 
 /// The stages before the probes: where requests would go (the allowlist,
-/// before any Secret, token or request), the CA, the credentials from
+/// for `spec.endpoint` and `spec.stsEndpoint`, before any Secret, token or
+/// request), the CA, the credentials from
 /// `source`, the SDK clients, the plan.
 async fn prepare(
     engine: &Engine<'_>,
@@ -114,6 +115,12 @@ async fn prepare(
     {
         let entry = allowlist::entry_for(endpoint).unwrap_or_else(|| endpoint.clone());
         return Err(messages::endpoint_not_allowed(endpoint, &entry).into());
+    }
+    if let Some(sts) = &spec.sts_endpoint
+        && !engine.allowed_endpoints.allows(sts)
+    {
+        let entry = allowlist::entry_for(sts).unwrap_or_else(|| sts.clone());
+        return Err(messages::sts_endpoint_not_allowed(sts, &entry).into());
     }
     let trust = match &spec.ca_secret {
         None => None,

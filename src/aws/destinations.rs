@@ -138,6 +138,7 @@ mod tests {
         S3Target {
             region: "us-east-1".into(),
             endpoint: Some(endpoint.into()),
+            sts_endpoint: None,
             force_path_style: false,
             trust: None,
         }
@@ -217,6 +218,36 @@ mod tests {
         let f = Failure::of(Op::Sts, &err);
         assert!(matches!(f.class, Class::Refused(_)), "{f:?}");
         assert!(heads.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_connections_own_sts_is_used_and_checked() {
+        let (url, heads) = store().await;
+        let aws_s3 = S3Target {
+            endpoint: None,
+            sts_endpoint: Some(url.clone()),
+            ..target(&url)
+        };
+        // Allowed: the STS requests go there, for AWS's S3 too.
+        let f = factory(&[url.as_str()]).await;
+        let sts = f.sts(&aws_s3, Some(creds()));
+        assert_eq!(sts.location, url);
+        let _ = sts.client.get_caller_identity().send().await;
+        let seen = heads.lock().unwrap().clone();
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        assert!(seen[0].starts_with("post / "), "{seen:?}");
+        // Not allowed (any more): refused, not sent.
+        let f = factory(&["http://elsewhere.example:9000"]).await;
+        let err = f
+            .sts(&aws_s3, Some(creds()))
+            .client
+            .get_caller_identity()
+            .send()
+            .await
+            .unwrap_err();
+        let failure = Failure::of(Op::Sts, &err);
+        assert!(matches!(failure.class, Class::Refused(_)), "{failure:?}");
+        assert_eq!(heads.lock().unwrap().len(), 1);
     }
 
     /// Every request sent is in the tally of the validation that sent it:

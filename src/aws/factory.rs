@@ -15,6 +15,10 @@ pub struct S3Target {
     pub region: String,
     /// The S3 endpoint (`spec.endpoint`); `None` for AWS's own.
     pub endpoint: Option<String>,
+    /// Where STS requests go instead of the STS `endpoint` implies
+    /// (`spec.stsEndpoint`, without a trailing `/`), trusting the public
+    /// roots only.
+    pub sts_endpoint: Option<String>,
     /// Address buckets as `endpoint/bucket` rather than `bucket.endpoint`.
     pub force_path_style: bool,
     /// PEM certificates to trust for `endpoint` besides the public roots
@@ -29,6 +33,10 @@ impl S3Target {
         Self {
             region: spec.region.clone(),
             endpoint: spec.endpoint.clone(),
+            sts_endpoint: spec
+                .sts_endpoint
+                .as_deref()
+                .map(|s| s.trim_end_matches('/').to_string()),
             force_path_style: spec.force_path_style,
             trust: None,
         }
@@ -108,8 +116,10 @@ pub trait AwsFactory: Send + Sync {
         target: &S3Target,
         credentials: Option<Credentials>,
     ) -> Remote<aws_sdk_sts::Client>;
-    /// An STS client using the operator's own identity, if it was enabled.
-    fn operator_sts(&self, region: &str) -> Option<aws_sdk_sts::Client>;
+    /// An STS client using the operator's own identity, if it was enabled,
+    /// for connections to `target` (its region, and its `sts_endpoint` when
+    /// set).
+    fn operator_sts(&self, target: &S3Target) -> Option<aws_sdk_sts::Client>;
     /// An S3 client for `target`, signing with `credentials`.
     fn s3(&self, target: &S3Target, credentials: Credentials) -> aws_sdk_s3::Client;
     /// An IAM client for connections to `target`, if an IAM is known there.

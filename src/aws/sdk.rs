@@ -166,6 +166,15 @@ impl SdkFactory {
         }
     }
 
+    /// `b` sending requests only where the allowlist allows (each final
+    /// URI), for an STS that is not AWS's nor the administrator's.
+    fn guarded(&self, b: aws_sdk_sts::config::Builder) -> aws_sdk_sts::config::Builder {
+        match &self.allowed {
+            Some(allowed) => b.interceptor(Destinations::new(allowed.clone())),
+            None => b,
+        }
+    }
+
     /// Send requests to stores only where `allowed` allows (the final URI
     /// of each), path style unless it allows their virtual hosts.
     pub fn with_allowlist(mut self, allowed: Allowlist) -> Self {
@@ -189,7 +198,12 @@ impl AwsFactory for SdkFactory {
         let mut b = aws_sdk_sts::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(target.region.clone()))
-            .http_client(self.http_for(target))
+            // An STS of the connection's own is trusted with the public
+            // roots only: `spec.caSecretRef` is for its store.
+            .http_client(match target.sts_endpoint {
+                Some(_) => self.http.clone(),
+                None => self.http_for(target),
+            })
             .timeout_config(self.timeouts.config())
             .retry_config(retry_config());
         if let Some(r) = &self.recorder {
@@ -198,14 +212,19 @@ impl AwsFactory for SdkFactory {
         if let Some(c) = credentials {
             b = b.credentials_provider(c);
         }
-        let endpoint = match self.home(target) {
-            Home::Aws => self.sts_endpoint.clone(),
-            Home::Store(ep) => {
-                if let Some(allowed) = &self.allowed {
-                    b = b.interceptor(Destinations::new(allowed.clone()));
-                }
+        // The connection's own STS (`spec.stsEndpoint`, which the allowlist
+        // allowed), else a store's: each request's final URI is checked again.
+        let own = match (&target.sts_endpoint, self.home(target)) {
+            (Some(sts), _) => Some(sts.clone()),
+            (None, Home::Store(ep)) => Some(ep),
+            (None, Home::Aws) => None,
+        };
+        let endpoint = match own {
+            Some(ep) => {
+                b = self.guarded(b);
                 Some(ep)
             }
+            None => self.sts_endpoint.clone(),
         };
         if let Some(ep) = &endpoint {
             b = b.endpoint_url(ep);
@@ -217,15 +236,20 @@ impl AwsFactory for SdkFactory {
         }
     }
 
-    fn operator_sts(&self, region: &str) -> Option<aws_sdk_sts::Client> {
+    fn operator_sts(&self, target: &S3Target) -> Option<aws_sdk_sts::Client> {
         let base = self.operator.as_ref()?;
         let mut b =
-            aws_sdk_sts::config::Builder::from(base).region(Region::new(region.to_string()));
+            aws_sdk_sts::config::Builder::from(base).region(Region::new(target.region.clone()));
         if let Some(r) = &self.recorder {
             b = b.interceptor(r.clone());
         }
-        if let Some(ep) = &self.sts_endpoint {
-            b = b.endpoint_url(ep);
+        match &target.sts_endpoint {
+            Some(sts) => b = self.guarded(b).endpoint_url(sts),
+            None => {
+                if let Some(ep) = &self.sts_endpoint {
+                    b = b.endpoint_url(ep);
+                }
+            }
         }
         Some(aws_sdk_sts::Client::from_conf(b.build()))
     }
@@ -317,12 +341,14 @@ mod tests {
         let aws_target = S3Target {
             region: "eu-west-1".into(),
             endpoint: None,
+            sts_endpoint: None,
             force_path_style: false,
             trust: None,
         };
         let store = S3Target {
             region: "us-east-1".into(),
             endpoint: Some("https://minio.example.com:9000".into()),
+            sts_endpoint: None,
             force_path_style: true,
             trust: None,
         };
@@ -387,5 +413,14 @@ mod tests {
             f.sts(&store, None).location,
             "https://minio.example.com:9000"
         );
+        // A connection's own STS replaces all of those, for AWS and stores.
+        let fips = "https://sts-fips.us-east-1.amazonaws.com";
+        for t in [&aws_target, &store, &moto] {
+            let own = S3Target {
+                sts_endpoint: Some(fips.into()),
+                ..t.clone()
+            };
+            assert_eq!(f.sts(&own, None).location, fips);
+        }
     }
 }

@@ -116,6 +116,17 @@ pub struct S3ConnectionSpec {
     #[schemars(transform = schema::endpoint)]
     pub endpoint: Option<String>,
 
+    /// Where every STS request of this connection goes (GetCallerIdentity,
+    /// AssumeRole, AssumeRoleWithWebIdentity) instead of the regional STS
+    /// (or the store's own STS for an S3-compatible `endpoint`): an STS VPC
+    /// or FIPS endpoint, as `https://host[:port]` (no path; `http://` only
+    /// where the administrator allows it), for example
+    /// `https://sts-fips.us-east-1.amazonaws.com`. The operator's
+    /// `--allowed-endpoint` list must allow it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = schema::sts_endpoint)]
+    pub sts_endpoint: Option<String>,
+
     /// Address the bucket as `<endpoint>/<bucket>` instead of
     /// `<bucket>.<endpoint>`. Most S3-compatible stores need this. Default false.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -56,6 +56,15 @@ pub fn endpoint(s: &mut Schema) {
     string(s, &ENDPOINT);
 }
 
+/// `spec.stsEndpoint`: the field's pattern and lengths, and its CEL rule.
+pub fn sts_endpoint(s: &mut Schema) {
+    string(s, &STS_ENDPOINT);
+    s.insert(
+        "x-kubernetes-validations".into(),
+        validations([STS_ENDPOINT_ORIGIN.schema()]),
+    );
+}
+
 /// `spec.permissions`: a set of the permission names.
 pub fn permissions(s: &mut Schema) {
     s.remove("nullable");

@@ -13,10 +13,14 @@
 //!
 //! Without either, or with an audience AWS or the API server accepts, no
 //! token is minted and the connection says why.
+//!
+//! A connection's own STS (`spec.stsEndpoint`) gets AWS's audience only
+//! when it is under AWS's own domains over HTTPS; any other allowed STS
+//! endpoint is treated as a store's, even when the S3 endpoint is AWS.
 
 use super::Resolver;
 use super::role::Account;
-use crate::allowlist::{is_audience, is_aws_audience};
+use crate::allowlist::{Allowlist, is_audience, is_aws, is_aws_audience};
 use crate::aws::S3Target;
 use crate::messages;
 use crate::outcome::Problem;
@@ -41,15 +45,26 @@ pub enum Recipient<'a> {
 }
 
 impl Resolver<'_> {
-    /// Where a token for requests to `target` would go.
+    /// Where a token for requests to `target` would go ([`recipient`]).
     pub(super) fn recipient<'t>(&'t self, target: &'t S3Target) -> Recipient<'t> {
-        match &target.endpoint {
-            Some(endpoint) if self.aws.is_store(target) => Recipient::Store {
-                endpoint,
-                configured: self.allowed_endpoints.audience_for(endpoint),
-            },
-            _ => Recipient::Aws,
-        }
+        recipient(target, self.aws.is_store(target), self.allowed_endpoints)
+    }
+}
+
+/// Where a token for requests to `target` (a store when `store`) would go:
+/// its own STS (`spec.stsEndpoint`) is AWS only under AWS's domains over
+/// HTTPS ([`is_aws`]), any other is treated as a store's; without one, the
+/// store's STS or AWS's.
+pub fn recipient<'t>(target: &'t S3Target, store: bool, allowed: &'t Allowlist) -> Recipient<'t> {
+    let store_at = |endpoint: &'t str| Recipient::Store {
+        endpoint,
+        configured: allowed.audience_for(endpoint),
+    };
+    match (&target.sts_endpoint, &target.endpoint) {
+        (Some(sts), _) if is_aws(sts) => Recipient::Aws,
+        (Some(sts), _) => store_at(sts),
+        (None, Some(endpoint)) if store => store_at(endpoint),
+        _ => Recipient::Aws,
     }
 }
 
@@ -122,6 +137,64 @@ mod tests {
     }
 
     const DEFAULT: &str = "sts.amazonaws.com";
+
+    #[test]
+    fn a_connections_own_sts_gets_an_aws_token_only_under_aws_domains() {
+        let allowed = Allowlist::parse(&[
+            "https://sts-fips.us-east-1.amazonaws.com",
+            "http://sts.amazonaws.com",
+            "https://sts.internal:8443;audience=internal-sts",
+            "https://minio.example.com:9000",
+        ])
+        .unwrap();
+        let target = |endpoint: Option<&str>, sts: Option<&str>| S3Target {
+            region: "us-east-1".into(),
+            endpoint: endpoint.map(Into::into),
+            sts_endpoint: sts.map(Into::into),
+            force_path_style: false,
+            trust: None,
+        };
+        let fips = target(None, Some("https://sts-fips.us-east-1.amazonaws.com"));
+        assert_eq!(recipient(&fips, false, &allowed), Recipient::Aws);
+        let minio_fips = target(
+            Some("https://minio.example.com:9000"),
+            Some("https://sts-fips.us-east-1.amazonaws.com"),
+        );
+        assert_eq!(recipient(&minio_fips, true, &allowed), Recipient::Aws);
+        // Not AWS's unless over HTTPS under AWS's domains.
+        let plain = target(None, Some("http://sts.amazonaws.com"));
+        assert_eq!(
+            recipient(&plain, false, &allowed),
+            Recipient::Store {
+                endpoint: "http://sts.amazonaws.com",
+                configured: None
+            }
+        );
+        let internal = target(None, Some("https://sts.internal:8443"));
+        let r = recipient(&internal, false, &allowed);
+        assert_eq!(
+            r,
+            Recipient::Store {
+                endpoint: "https://sts.internal:8443",
+                configured: Some("internal-sts")
+            }
+        );
+        let a = choose(r, &account(Some("sts.amazonaws.com"), None), "sa", DEFAULT);
+        assert_eq!(a.unwrap(), "internal-sts");
+        let r = recipient(&plain, false, &allowed);
+        let p = choose(r, &account(None, None), "sa", DEFAULT).unwrap_err();
+        assert_eq!(p.reason, Reason::TokenAudienceRefused);
+        // Without one: the store's STS, else AWS's.
+        let minio = target(Some("https://minio.example.com:9000"), None);
+        assert!(matches!(
+            recipient(&minio, true, &allowed),
+            Recipient::Store { .. }
+        ));
+        assert_eq!(
+            recipient(&target(None, None), false, &allowed),
+            Recipient::Aws
+        );
+    }
 
     fn store(configured: Option<&str>) -> Recipient<'_> {
         Recipient::Store {

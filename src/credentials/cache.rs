@@ -84,6 +84,8 @@ pub enum SessionKey {
         audience: String,
         /// The role session name.
         session: String,
+        /// Where the token is exchanged: the STS location.
+        sts: String,
     },
     /// The operator's own identity assuming a role for a namespace (with
     /// that namespace's ExternalId).
@@ -94,29 +96,31 @@ pub enum SessionKey {
         role_arn: String,
         /// The role session name.
         session: String,
+        /// `spec.stsEndpoint`, or empty for the operator's own STS.
+        sts: String,
     },
 }
 
 impl SessionKey {
     fn size(&self) -> usize {
-        match self {
+        let parts: &[&String] = match self {
             SessionKey::Irsa {
-                namespace,
-                service_account,
-                uid,
-                role_arn,
-                audience,
-                session,
-            } => [namespace, service_account, uid, role_arn, audience, session]
-                .iter()
-                .map(|s| s.len())
-                .sum(),
+                namespace: a,
+                service_account: b,
+                uid: c,
+                role_arn: d,
+                audience: e,
+                session: f,
+                sts: g,
+            } => &[a, b, c, d, e, f, g],
             SessionKey::Operator {
-                namespace,
-                role_arn,
-                session,
-            } => namespace.len() + role_arn.len() + session.len(),
-        }
+                namespace: a,
+                role_arn: b,
+                session: c,
+                sts: d,
+            } => &[a, b, c, d],
+        };
+        parts.iter().map(|s| s.len()).sum()
     }
 }
 
@@ -275,7 +279,23 @@ mod tests {
             namespace: "ns".into(),
             role_arn: "arn:aws:iam::123456789012:role/r".into(),
             session: session.into(),
+            sts: String::new(),
         }
+    }
+
+    #[test]
+    fn sessions_at_other_sts_endpoints_are_not_shared() {
+        let cache = CredentialCache::default();
+        let far = SystemTime::now() + HOUR;
+        cache.put(key("s"), creds(1), far);
+        let elsewhere = SessionKey::Operator {
+            namespace: "ns".into(),
+            role_arn: "arn:aws:iam::123456789012:role/r".into(),
+            session: "s".into(),
+            sts: "https://sts-fips.us-east-1.amazonaws.com".into(),
+        };
+        assert!(cache.get(&key("s"), SystemTime::now()).is_some());
+        assert!(cache.get(&elsewhere, SystemTime::now()).is_none());
     }
 
     fn creds(token_len: usize) -> Credentials {

@@ -198,7 +198,7 @@ impl Resolver<'_> {
         match &spec.auth {
             AuthMethod::AccessKey(keys) => self.read_secret(keys, &id.namespace).await,
             AuthMethod::Irsa(role) => self.irsa(role, target, id).await,
-            AuthMethod::OperatorRole(role) => self.operator_role(role, &spec.region, id).await,
+            AuthMethod::OperatorRole(role) => self.operator_role(role, target, id).await,
         }
     }
 

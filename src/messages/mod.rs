@@ -79,6 +79,17 @@ pub fn endpoint_not_allowed(endpoint: &str, suggestion: &str) -> Problem {
     )
 }
 
+/// `spec.stsEndpoint` `sts` is not allowed; `suggestion` is the allowlist
+/// entry that would allow it.
+pub fn sts_endpoint_not_allowed(sts: &str, suggestion: &str) -> Problem {
+    Problem::new(
+        Reason::StsEndpointNotAllowed,
+        format!(
+            "spec.stsEndpoint {sts} is not on this operator's list of allowed endpoints, so the operator reads no credentials for this connection and sends no request. An administrator allows it by running the operator with --allowed-endpoint {suggestion} (Helm value allowedEndpoints); otherwise remove spec.stsEndpoint to use the regional STS."
+        ),
+    )
+}
+
 /// A request to `endpoint` was about to leave for a host the allowlist does
 /// not allow (`why` says which): nothing was sent.
 pub fn request_not_allowed(endpoint: &str, why: &str) -> Problem {

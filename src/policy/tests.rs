@@ -13,6 +13,7 @@ fn spec(bucket: &str, prefix: &str, region: &str, permissions: &[Permission]) ->
         },
         region: region.into(),
         endpoint: None,
+        sts_endpoint: None,
         force_path_style: false,
         auth: AuthMethod::AccessKey(SecretKeys {
             secret_name: "creds".into(),

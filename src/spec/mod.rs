@@ -167,6 +167,9 @@ pub struct ValidSpec {
     pub region: String,
     /// An S3-compatible endpoint; `None` for AWS.
     pub endpoint: Option<String>,
+    /// Where every STS request goes instead of the one `endpoint` implies
+    /// (`spec.stsEndpoint`).
+    pub sts_endpoint: Option<String>,
     /// Path-style requests (`https://host/bucket`) instead of virtual-hosted ones.
     pub force_path_style: bool,
     /// How the connection authenticates.
@@ -203,6 +206,12 @@ pub fn validate(
     if let Some(ep) = &spec.endpoint {
         rules::ENDPOINT.check(ep).map_err(InvalidSpec)?;
     }
+    if let Some(sts) = &spec.sts_endpoint {
+        rules::STS_ENDPOINT.check(sts).map_err(InvalidSpec)?;
+        if !(rules::STS_ENDPOINT_ORIGIN.holds)(sts) {
+            return Err(InvalidSpec((rules::STS_ENDPOINT_ORIGIN.message)()));
+        }
+    }
     let auth = auth_method(&spec.auth).map_err(InvalidSpec)?;
     let permissions = permissions(spec.permissions.as_deref()).map_err(InvalidSpec)?;
     let interval = match &spec.validation_interval {
@@ -235,6 +244,7 @@ pub fn validate(
         target,
         region: spec.region.clone(),
         endpoint: spec.endpoint.clone(),
+        sts_endpoint: spec.sts_endpoint.clone(),
         force_path_style: spec.force_path_style.unwrap_or(false),
         auth,
         permissions,

@@ -6,6 +6,7 @@ fn spec() -> S3ConnectionSpec {
         bucket: "output/customers".into(),
         region: "us-west-1".into(),
         endpoint: None,
+        sts_endpoint: None,
         force_path_style: None,
         auth: Auth {
             access_key: Some(AccessKeyAuth {
@@ -240,6 +241,18 @@ fn endpoint_and_region_rules() {
         assert!(validate_spec(&s, DEFAULT_INTERVAL).is_err(), "{bad}");
     }
     s.endpoint = None;
+    s.sts_endpoint = Some("https://sts-fips.us-east-1.amazonaws.com/".into());
+    let valid = validate_spec(&s, DEFAULT_INTERVAL).unwrap();
+    assert_eq!(
+        valid.sts_endpoint.as_deref(),
+        Some("https://sts-fips.us-east-1.amazonaws.com/")
+    );
+    for bad in ["https://sts.example.com/x", "https://sts\n.example.com"] {
+        s.sts_endpoint = Some(bad.into());
+        let e = validate_spec(&s, DEFAULT_INTERVAL).unwrap_err();
+        assert!(e.starts_with("spec.stsEndpoint"), "{e}");
+    }
+    s.sts_endpoint = None;
     s.region = "US-WEST-1".into();
     assert!(validate_spec(&s, DEFAULT_INTERVAL).is_err());
 }

@@ -55,7 +55,7 @@ impl AwsFactory for FakeAws {
             location: "https://sts.fake".into(),
         }
     }
-    fn operator_sts(&self, _region: &str) -> Option<aws_sdk_sts::Client> {
+    fn operator_sts(&self, _target: &S3Target) -> Option<aws_sdk_sts::Client> {
         self.operator_identity.then(|| self.sts.clone())
     }
     fn s3(&self, _target: &S3Target, credentials: Credentials) -> aws_sdk_s3::Client {

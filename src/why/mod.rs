@@ -169,8 +169,12 @@ fn fix(conn: &S3Connection, reason: Reason, program: &str) -> String {
         (Reason::ServiceAccountNotFound, _, Some(sa)) => text::create_service_account(ns, sa),
         (Reason::RoleArnMissing, _, Some(sa)) => text::name_role(ns, sa),
         (Reason::OperatorIdentityDisabled, _, _) => text::OPERATOR_IDENTITY.into(),
-        (Reason::EndpointNotAllowed, _, _) => {
-            let endpoint = conn.spec.endpoint.as_deref().unwrap_or("");
+        (Reason::EndpointNotAllowed | Reason::StsEndpointNotAllowed, _, _) => {
+            let endpoint = match reason {
+                Reason::StsEndpointNotAllowed => conn.spec.sts_endpoint.as_deref(),
+                _ => conn.spec.endpoint.as_deref(),
+            }
+            .unwrap_or("");
             let entry = allowlist::entry_for(endpoint).unwrap_or_else(|| endpoint.to_string());
             text::allow_endpoint(&printable(&entry))
         }

@@ -181,3 +181,23 @@ fn ready_says_nothing_to_fix_and_flags_unverified() {
         "{t}"
     );
 }
+
+#[test]
+fn an_sts_endpoint_not_allowed_names_its_allowlist_entry() {
+    let mut spec = keys();
+    spec["endpoint"] = json!("https://minio.example.com:9000");
+    spec["stsEndpoint"] = json!("https://STS.example.com/");
+    let c = conn(
+        spec,
+        json!({
+            "observedGeneration": 2,
+            "conditions": [ready("False", "StsEndpointNotAllowed", "not allowed")],
+        }),
+    );
+    let t = text(&explain(&c, "kubectl s3c"));
+    assert!(
+        t.contains("--allowed-endpoint https://sts.example.com:443"),
+        "{t}"
+    );
+    assert!(!t.contains("minio"), "{t}");
+}

@@ -305,6 +305,20 @@ impl TestEnv {
         format!("arn:aws:iam::{}:user/admin", self.account)
     }
 
+    /// A trust policy letting the operator's own identity in the tests (the
+    /// admin user, [`crate::Operator::start_as_admin`]) assume a role; moto
+    /// matches principals literally, so it names the user.
+    pub fn operator_trust(&self) -> Value {
+        json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Effect": "Allow",
+                "Principal": {"AWS": self.admin_principal()},
+                "Action": "sts:AssumeRole"
+            }]
+        })
+    }
+
     /// A trust policy letting exactly one ServiceAccount assume a role by web
     /// identity, the way EKS IRSA trust policies read.
     pub fn irsa_trust(&self, ns: &str, sa: &str) -> Value {

@@ -271,12 +271,21 @@ impl Operator {
     /// Without --cluster-name it names the cluster by the kube-system
     /// namespace's UID.
     pub async fn start_as_admin(env: &TestEnv, ns: &str) -> Self {
+        Self::start_as_admin_with(env, ns, &[]).await
+    }
+
+    /// [`Self::start_as_admin`] with `extra` arguments.
+    pub async fn start_as_admin_with(env: &TestEnv, ns: &str, extra: &[&str]) -> Self {
         let key = var("AWS_ACCESS_KEY_ID");
         let secret = var("AWS_SECRET_ACCESS_KEY");
+        let args: Vec<&str> = ["--allow-operator-identity"]
+            .into_iter()
+            .chain(extra.iter().copied())
+            .collect();
         Self::start_with(
             env,
             Some(ns),
-            &["--allow-operator-identity"],
+            &args,
             &[
                 ("KUBECONFIG", env.kubeconfig.as_str()),
                 ("AWS_ACCESS_KEY_ID", key.as_str()),

@@ -23,6 +23,7 @@ impl Spec {
             bucket: bucket.into(),
             region: region.into(),
             endpoint: None,
+            sts_endpoint: None,
             force_path_style: None,
             auth,
             permissions: None,
@@ -63,6 +64,12 @@ impl Spec {
     pub fn at(mut self, endpoint: &str) -> Self {
         self.0.endpoint = Some(endpoint.into());
         self.0.force_path_style = Some(true);
+        self
+    }
+
+    /// Every STS request to `sts` (`spec.stsEndpoint`).
+    pub fn sts_at(mut self, sts: &str) -> Self {
+        self.0.sts_endpoint = Some(sts.into());
         self
     }
 

@@ -75,6 +75,11 @@ async fn bad_input_is_rejected_by_the_api_server() {
     create(&env, &ns, "good", good_spec())
         .await
         .expect("a good spec is accepted");
+    let mut own_sts = good_spec();
+    own_sts["stsEndpoint"] = json!("https://sts-fips.us-east-1.amazonaws.com");
+    create(&env, &ns, "own-sts", own_sts)
+        .await
+        .expect("an STS endpoint that is an origin is accepted");
 
     let with = |path: &[&str], value: Value| {
         let mut spec = good_spec();
@@ -174,6 +179,27 @@ async fn bad_input_is_rejected_by_the_api_server() {
             "endpoint",
         ),
         ("bad-region", with(&["region"], json!("US West")), "region"),
+        (
+            "sts-endpoint-10k",
+            with(
+                &["stsEndpoint"],
+                json!(format!("https://{}.example.com", "a".repeat(10 * 1024))),
+            ),
+            "stsEndpoint",
+        ),
+        (
+            "sts-endpoint-control-characters",
+            with(
+                &["stsEndpoint"],
+                json!("https://sts.example.com\r\nX-Injected: 1"),
+            ),
+            "stsEndpoint",
+        ),
+        (
+            "sts-endpoint-with-path",
+            with(&["stsEndpoint"], json!("https://sts.example.com/x")),
+            "stsEndpoint",
+        ),
         (
             "encryption-outside-enum",
             with(&["probe"], json!({"serverSideEncryption": "aws:kms:bogus"})),

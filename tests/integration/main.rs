@@ -32,5 +32,6 @@ mod policy;
 mod restart;
 mod shards;
 mod simulate;
+mod sts_endpoint;
 mod tls;
 mod trust_policy;

@@ -96,6 +96,17 @@ pub static ENDPOINT: Field = Field::new(
     (None, 2048),
     "an http:// or https:// URL without credentials, query or fragment",
 );
+/// `spec.stsEndpoint`: an origin only (no path, query or credentials), at
+/// most [`STS_ENDPOINT_MAX`] bytes; [`STS_ENDPOINT_ORIGIN`] has it read as a
+/// URL too.
+pub static STS_ENDPOINT: Field = Field::new(
+    "spec.stsEndpoint",
+    r"^https?://([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?/?$",
+    (None, STS_ENDPOINT_MAX),
+    "an https:// (or http://) URL of a host and optional port, without a path, such as https://sts-fips.us-east-1.amazonaws.com",
+);
+/// The longest `spec.stsEndpoint`, in bytes (a host name is at most 253).
+pub const STS_ENDPOINT_MAX: u32 = 300;
 /// `spec.validationInterval` (its limits: [`INTERVAL_RULES`]).
 pub static INTERVAL: Field = Field::new(
     "spec.validationInterval",
@@ -299,6 +310,26 @@ pub const IAM_ROLE_NAMES_ONE: Rule<IamRoleAuth> = Rule {
     cel: || "has(self.roleArn) || has(self.serviceAccountName)".into(),
     holds: |r| r.role_arn.is_some() || r.service_account_name.is_some(),
     message: || "iamRole needs roleArn, serviceAccountName, or both".into(),
+};
+
+/// The rule of `spec.stsEndpoint` beyond its pattern: the API server's URL
+/// parser (CEL `url()`) and the HTTP client's (`http::Uri`, which the
+/// allowlist also reads endpoints with) both read it as a host, an
+/// optional port and no path.
+pub const STS_ENDPOINT_ORIGIN: Rule<str> = Rule {
+    cel: || {
+        "isURL(self) && url(self).getHostname() != '' && url(self).getEscapedPath() in ['', '/'] && url(self).getQuery().size() == 0".into()
+    },
+    holds: |v| {
+        v.parse::<http::Uri>().is_ok_and(|u| {
+            u.authority().is_some_and(|a| !a.host().is_empty())
+                && matches!(u.path(), "" | "/")
+                && u.query().is_none()
+        })
+    },
+    message: || {
+        "stsEndpoint must be scheme://host[:port] with no path, such as https://sts-fips.us-east-1.amazonaws.com".into()
+    },
 };
 
 /// The values of `spec.probe.serverSideEncryption`, as S3 names them.

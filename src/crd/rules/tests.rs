@@ -41,6 +41,7 @@ fn every_pattern_compiles() {
     for f in [
         &REGION,
         &ENDPOINT,
+        &STS_ENDPOINT,
         &INTERVAL,
         &CA_SECRET_NAME,
         &SECRET_NAME,
@@ -78,4 +79,39 @@ fn a_field_checks_its_lengths_as_well_as_its_pattern() {
         m,
         "spec.region \"US\" is not a region name such as us-west-1"
     );
+}
+
+#[test]
+fn an_sts_endpoint_is_a_bounded_origin() {
+    let holds = |v: &str| STS_ENDPOINT.holds(v) && (STS_ENDPOINT_ORIGIN.holds)(v);
+    for ok in [
+        "https://sts-fips.us-east-1.amazonaws.com",
+        "https://vpce-0a1b-x.sts.us-east-1.vpce.amazonaws.com/",
+        "https://sts.internal:8443",
+        "http://127.0.0.1:5000",
+        "https://[::1]:8443",
+    ] {
+        assert!(holds(ok), "{ok}");
+    }
+    let long = format!("https://{}.example.com", "a".repeat(10 * 1024));
+    for bad in [
+        long.as_str(),
+        "https://sts.example.com\n",
+        "https://sts.example\r\n.com",
+        "https://sts.example.com\u{0}",
+        "https://sts.example.com/path",
+        "https://sts.example.com?Action=x",
+        "https://user@sts.example.com",
+        "https://sts.example.com#f",
+        "ftp://sts.example.com",
+        "sts.example.com",
+        "https://",
+        "https://sts.example.com:",
+    ] {
+        assert!(!holds(bad), "{bad:?}");
+    }
+    assert!(STS_ENDPOINT.len.1 < 1024);
+    let (cel, message) = STS_ENDPOINT_ORIGIN.schema();
+    assert!(cel.contains("isURL(self)"), "{cel}");
+    assert!(message.starts_with("stsEndpoint must be"), "{message}");
 }

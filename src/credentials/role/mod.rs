@@ -74,7 +74,8 @@ impl Resolver<'_> {
         let recipient = self.recipient(target);
         let audience = super::audience::choose(recipient, &account, sa_name, DEFAULT_AUDIENCE)?;
         let session = irsa_session_name(role.session_name.as_deref(), ns, sa_name);
-        // Per ServiceAccount and role, not per connection: connections
+        let sts = self.aws.sts(target, None);
+        // Per ServiceAccount, role and STS, not per connection: connections
         // sharing them share one session.
         let cache_key = SessionKey::Irsa {
             namespace: ns.to_string(),
@@ -83,6 +84,7 @@ impl Resolver<'_> {
             role_arn: role_arn.clone(),
             audience: audience.clone(),
             session: session.clone(),
+            sts: sts.location.clone(),
         };
         if let Some(credentials) = self.cache.get(&cache_key, SystemTime::now()) {
             return Ok(Resolved::new(credentials, Some(cache_key), Some(role_arn)));
@@ -95,7 +97,6 @@ impl Resolver<'_> {
         let token = self.token(&api, sa_name, ns, &audience).await?;
         let mut redactor = Redactor::default();
         redactor.add(&token);
-        let sts = self.aws.sts(target, None);
         let request = messages::irsa_request(ns, sa_name, &role_arn, &audience);
         let asked_at = SystemTime::now();
         let issued =
@@ -135,7 +136,7 @@ impl Resolver<'_> {
     pub(super) async fn operator_role(
         &self,
         role: &OperatorRole,
-        region: &str,
+        target: &S3Target,
         id: &ConnectionId,
     ) -> Result<Resolved, ResolveError> {
         if !self.allow_operator_identity {
@@ -151,13 +152,14 @@ impl Resolver<'_> {
             namespace: id.namespace.clone(),
             role_arn: role_arn.clone(),
             session: session.clone(),
+            sts: target.sts_endpoint.clone().unwrap_or_default(),
         };
         if let Some(credentials) = self.cache.get(&cache_key, SystemTime::now()) {
             return Ok(Resolved::new(credentials, Some(cache_key), Some(role_arn)));
         }
         let sts = self
             .aws
-            .operator_sts(region)
+            .operator_sts(target)
             .ok_or_else(messages::operator_identity_unavailable)?;
         let req = sts
             .assume_role()

@@ -8,8 +8,8 @@ use super::args::{Args, Format};
 use super::cluster::Cluster;
 use super::output::{Printed, render};
 use super::source::{Accounts, Namespace, Source};
-use crate::allowlist;
-use crate::aws::{aws_stand_ins, is_aws_home};
+use crate::allowlist::{self, Allowlist};
+use crate::aws::{S3Target, aws_stand_ins, is_aws_home};
 use crate::cli::one_line;
 use crate::crd::S3Connection;
 use crate::credentials::audience::{self, Recipient};
@@ -99,12 +99,16 @@ pub(super) async fn trust_policy(
             let role_arn = irsa_role(source, r, account.as_ref())?;
             let account = account.unwrap_or_else(|| Account::of(&Default::default()));
             let stand_ins = aws_stand_ins(|k| std::env::var(k).ok());
-            let recipient = match valid.endpoint.as_deref() {
-                Some(endpoint) if !is_aws_home(Some(endpoint), &stand_ins) => Recipient::Store {
+            let store = !is_aws_home(valid.endpoint.as_deref(), &stand_ins);
+            // Where the operator would send the token (`spec.stsEndpoint`
+            // first), with the audience of `--audience` for a store.
+            let (target, none) = (S3Target::of(valid), Allowlist::default());
+            let recipient = match audience::recipient(&target, store, &none) {
+                Recipient::Store { endpoint, .. } => Recipient::Store {
                     endpoint,
                     configured: args.audience.as_deref(),
                 },
-                _ => Recipient::Aws,
+                Recipient::Aws => Recipient::Aws,
             };
             let default = args.audience.as_deref().unwrap_or(DEFAULT_AUDIENCE);
             let audience = audience::choose(recipient, &account, sa, default)

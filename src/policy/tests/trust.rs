@@ -246,11 +246,18 @@ async fn the_audience_is_the_one_the_operator_requests() {
         &irsa(Some(ROLE), "sa"),
         "  endpoint: https://minio.example.com:9000\n",
     );
+    let own_sts = |sts: &str| {
+        connection(
+            Some("n"),
+            &irsa(Some(ROLE), "sa"),
+            &format!("  stsEndpoint: {sts}\n"),
+        )
+    };
     let sa = |key: &str, value: &str| service_account("sa", &[(key, value)]);
     let eks = "eks.amazonaws.com/audience";
     let own = "s3connection.dev/audience";
     // (manifest, --audience, the audience; `Err(text)`: refused, saying text)
-    let cases: [(String, Option<&str>, Result<&str, &str>); 9] = [
+    let cases: [(String, Option<&str>, Result<&str, &str>); 11] = [
         // AWS: the ServiceAccount's annotation, else the flag, else the default.
         (plain.clone(), None, Ok("sts.amazonaws.com")),
         (plain.clone(), Some("custom"), Ok("custom")),
@@ -268,6 +275,17 @@ async fn the_audience_is_the_one_the_operator_requests() {
         (sa(eks, "minio") + &store, None, Err("--audience")),
         (store.clone(), Some("minio"), Ok("minio")),
         (sa(own, "mine") + &store, Some("minio"), Ok("mine")),
+        // The connection's own STS: AWS's audience only under AWS's domains.
+        (
+            own_sts("https://sts-fips.us-east-1.amazonaws.com"),
+            None,
+            Ok("sts.amazonaws.com"),
+        ),
+        (
+            own_sts("https://sts.internal:8443"),
+            None,
+            Err(";audience="),
+        ),
     ];
     for (manifest, flag, want) in cases {
         let mut flags = vec!["--trust", "--oidc-issuer", ISSUER];

@@ -160,6 +160,7 @@ async fn unreachable_endpoint_is_endpoint_unreachable() {
     let target = crate::aws::S3Target {
         region: "us-east-1".into(),
         endpoint: Some("http://127.0.0.1:9".into()),
+        sts_endpoint: None,
         force_path_style: true,
         trust: None,
     };

@@ -18,6 +18,7 @@ fn a_recorded_leftover_other_than_the_own_probe_key_is_ignored() {
         },
         region: "us-east-1".into(),
         endpoint: None,
+        sts_endpoint: None,
         force_path_style: false,
         auth: AuthMethod::AccessKey(SecretKeys {
             secret_name: "s".into(),
