@@ -57,6 +57,10 @@ pub struct Config {
     pub require_credentials_label: bool,
     /// How much the assumed-role credential cache may hold.
     pub credential_cache: CacheLimits,
+    /// Requests a day one connection's validations aim to stay within: what
+    /// decides how often a light check also simulates IAM policy
+    /// ([`super::proofs::simulate_every`]).
+    pub daily_requests: u32,
 }
 
 impl Default for Config {
@@ -76,6 +80,7 @@ impl Default for Config {
             probe_keys: Default::default(),
             require_credentials_label: false,
             credential_cache: CacheLimits::default(),
+            daily_requests: super::proofs::DAILY_REQUESTS,
         }
     }
 }

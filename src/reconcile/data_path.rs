@@ -162,7 +162,8 @@ async fn data_path(conn: &S3Connection, ctx: &Context, now: Timestamp) -> Result
     let version = secret.and_then(|name| ctx.secrets.current(&id.namespace, name));
     let inputs = proofs::inputs(secret.map(|name| (name, version.as_deref())));
     let schedule = (spec.interval, spec.full_interval);
-    let wanted = ctx.proofs.wanted(conn, now, schedule, inputs);
+    let budget = ctx.config.daily_requests;
+    let wanted = ctx.proofs.wanted(conn, now, schedule, inputs, budget);
     let checked =
         validation::check(&engine, &ctx.resolver(), &spec, &id, previous, now, wanted).await;
     match checked {

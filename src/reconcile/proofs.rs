@@ -9,7 +9,8 @@
 //! ago, and only if the credentials are still the same principal's (the
 //! validation checks that once it has them). IAM policy simulation rides
 //! along on every `k`-th light check, `k` chosen so that one connection's
-//! requests stay within [`DAILY_REQUESTS`] a day ([`simulate_every`]);
+//! requests stay within a budget a day ([`DAILY_REQUESTS`] unless
+//! `--daily-request-budget` says otherwise; [`simulate_every`]);
 //! never for credentials whose simulation IAM refused, or contradicted
 //! reality (a bucket policy grants what the identity policy does not).
 //!
@@ -30,8 +31,9 @@ use crate::status::conditions::{ConditionType, find};
 use crate::validation::{Checked, Wanted};
 
 /// Requests a day one connection's validations aim to stay within, at the
-/// default intervals (S3, STS and IAM together).
-pub const DAILY_REQUESTS: f64 = 200.0;
+/// default intervals (S3, STS and IAM together), unless
+/// `--daily-request-budget` says otherwise.
+pub const DAILY_REQUESTS: u32 = 200;
 
 /// The requests a full validation sends at most with every permission
 /// (HeadBucket, ListObjectsV2, PutObject, GetObject, DeleteObject, and a
@@ -67,6 +69,7 @@ impl Proofs {
         now: Timestamp,
         (interval, full_interval): (Duration, Duration),
         inputs: u64,
+        budget: u32,
     ) -> Wanted {
         if full_interval <= interval || !settled(conn) {
             return Wanted::Full;
@@ -83,7 +86,8 @@ impl Proofs {
             return Wanted::Full;
         }
         let simulate = !p.no_simulation
-            && simulate_every(interval, full_interval).is_some_and(|k| (p.lights + 1) % k == 0);
+            && simulate_every(interval, full_interval, budget)
+                .is_some_and(|k| (p.lights + 1) % k == 0);
         Wanted::Light {
             principal: p.principal,
             simulate,
@@ -176,15 +180,15 @@ pub fn settled(conn: &S3Connection) -> bool {
 }
 
 /// Every how many light checks one simulates the other permissions'
-/// policy, so that the requests of a day stay within [`DAILY_REQUESTS`]:
+/// policy, so that the requests of a day stay within `budget`:
 /// a full validation's (at most [`FULL_REQUESTS`]) every `full_interval`,
 /// one request per light check every `interval`, and the simulations.
 /// `None`: the budget leaves none.
-pub fn simulate_every(interval: Duration, full_interval: Duration) -> Option<u32> {
+pub fn simulate_every(interval: Duration, full_interval: Duration, budget: u32) -> Option<u32> {
     let per_day = |d: Duration| 86_400.0 / d.as_secs_f64().max(1.0);
     let fulls = per_day(full_interval);
     let lights = (per_day(interval) - fulls).max(0.0);
-    let spare = DAILY_REQUESTS - fulls * FULL_REQUESTS - lights;
+    let spare = f64::from(budget) - fulls * FULL_REQUESTS - lights;
     if lights == 0.0 || spare < 1.0 {
         return None;
     }

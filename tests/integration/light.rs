@@ -6,6 +6,7 @@
 //! validates fully at once and reports what the full validation found.
 
 use s3_connection_operator::crd::{PermissionOutcome, S3Connection};
+use serde_json::json;
 use testkit::counting::{Counts, Relay};
 use testkit::metrics::wait_metrics;
 use testkit::{ALL, Operator, Setup, TIMEOUT, TestEnv, annotate, metrics, s3_policy, total};
@@ -150,4 +151,47 @@ async fn a_forced_check_is_full_and_a_light_check_that_finds_a_change_validates_
         .expect("a ListBucket row");
     assert_eq!(list.result, PermissionOutcome::Denied);
     assert!(list.last_proved.is_some());
+}
+
+#[tokio::test]
+async fn a_revoked_write_is_caught_by_the_light_checks_policy_simulation() {
+    let env = TestEnv::new(OPERATOR).await;
+    let Setup { ns, bucket, user } = env.setup("light-sim", "", &ALL).await;
+    let user_arn = format!("arn:aws:iam::{}:user/{}", env.account, user.name);
+    let bucket_arn = format!("arn:aws:s3:::{bucket}");
+    let policy = |object_actions: &[&str]| {
+        json!([
+            {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket_arn},
+            {"Effect": "Allow", "Action": object_actions, "Resource": format!("{bucket_arn}/*")},
+            {"Effect": "Allow", "Action": "iam:SimulatePrincipalPolicy", "Resource": user_arn},
+        ])
+    };
+    let all_objects = [
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:DeleteObject",
+        "s3:ReplicateObject",
+    ];
+    env.set_user_policy(&user, policy(&all_objects)).await;
+    // A budget that lets every light check at one minute simulate.
+    let op = Operator::start(&env, &ns, &["--daily-request-budget=100000"]).await;
+    let spec = env
+        .access_key_spec(&bucket, "creds")
+        .interval("1m")
+        .full_interval("1h");
+    env.apply_connection(&ns, "sim", spec).await;
+    env.wait_ready(&ns, "sim", "True", Some("Validated")).await;
+    validations(&op, 1.0).await;
+
+    // s3:PutObject revoked in IAM, nothing the operator watches. The light
+    // check's listing still succeeds; the simulation no longer allows
+    // PutObject, so the check validates fully: Denied, within an interval
+    // rather than at the next full validation an hour away.
+    let without_put = ["s3:GetObject", "s3:DeleteObject", "s3:ReplicateObject"];
+    env.set_user_policy(&user, policy(&without_put)).await;
+    let within = TIMEOUT + std::time::Duration::from_secs(90);
+    let c = env
+        .wait_ready_within(&ns, "sim", "False", Some("PermissionDenied"), within)
+        .await;
+    assert_eq!(testkit::permission(&c, "s3:PutObject"), "Denied");
 }

@@ -144,6 +144,14 @@ pub struct RunArgs {
     /// used sessions are forgotten first).
     #[arg(long, env = "CREDENTIAL_CACHE_MIB", default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=4096))]
     credential_cache_mib: u64,
+    /// Requests a day (S3, STS and IAM) each connection's validations aim
+    /// to stay within, between full validations: it decides how often a
+    /// light check also asks IAM to simulate the other permissions' policy
+    /// (the light checks' one request each and the full validations come
+    /// first).
+    #[arg(long, env = "DAILY_REQUEST_BUDGET", default_value_t = s3_connection_operator::reconcile::proofs::DAILY_REQUESTS,
+          value_parser = clap::value_parser!(u32).range(10..=1_000_000))]
+    daily_request_budget: u32,
     /// Dollars per 1,000 S3 PUT, COPY, POST and LIST requests, for the
     /// estimated cost of validating connections (default: S3 Standard in
     /// US East (N. Virginia)).
@@ -227,6 +235,7 @@ pub async fn run(args: RunArgs) -> anyhow_free::Result {
             bytes: usize::try_from(args.credential_cache_mib << 20).unwrap_or(usize::MAX),
             ..Default::default()
         },
+        daily_requests: args.daily_request_budget,
         ..Default::default()
     };
     tracing::info!(

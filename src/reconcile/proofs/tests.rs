@@ -94,7 +94,7 @@ fn light_checks_follow_a_full_validation_until_the_full_interval() {
     let c = ready();
     // Nothing known (a new process): full.
     assert_eq!(
-        p.wanted(&c, at(1000), (TEN_MINUTES, DAY), INPUTS),
+        p.wanted(&c, at(1000), (TEN_MINUTES, DAY), INPUTS, DAILY_REQUESTS),
         Wanted::Full
     );
     p.note(
@@ -110,7 +110,7 @@ fn light_checks_follow_a_full_validation_until_the_full_interval() {
         simulate,
     };
     assert_eq!(
-        p.wanted(&c, at(1600), (TEN_MINUTES, DAY), INPUTS),
+        p.wanted(&c, at(1600), (TEN_MINUTES, DAY), INPUTS, DAILY_REQUESTS),
         light(false)
     );
     p.note(
@@ -121,7 +121,7 @@ fn light_checks_follow_a_full_validation_until_the_full_interval() {
         &[],
     );
     assert_eq!(
-        p.wanted(&c, at(2200), (TEN_MINUTES, DAY), INPUTS),
+        p.wanted(&c, at(2200), (TEN_MINUTES, DAY), INPUTS, DAILY_REQUESTS),
         light(false)
     );
     p.note(
@@ -132,34 +132,55 @@ fn light_checks_follow_a_full_validation_until_the_full_interval() {
         &[],
     );
     assert_eq!(
-        p.wanted(&c, at(2800), (TEN_MINUTES, DAY), INPUTS),
+        p.wanted(&c, at(2800), (TEN_MINUTES, DAY), INPUTS, DAILY_REQUESTS),
         light(true)
     );
     // A day after the full validation: full again.
     assert_eq!(
-        p.wanted(&c, at(1000 + 86_400), (TEN_MINUTES, DAY), INPUTS),
+        p.wanted(
+            &c,
+            at(1000 + 86_400),
+            (TEN_MINUTES, DAY),
+            INPUTS,
+            DAILY_REQUESTS
+        ),
         Wanted::Full
     );
     // A new version of the Secret: full.
-    assert_eq!(p.wanted(&c, at(2800), (TEN_MINUTES, DAY), 43), Wanted::Full);
+    assert_eq!(
+        p.wanted(&c, at(2800), (TEN_MINUTES, DAY), 43, DAILY_REQUESTS),
+        Wanted::Full
+    );
     assert_ne!(
         inputs(Some(("creds", Some("1")))),
         inputs(Some(("creds", Some("2"))))
     );
     // A clock that went back: full.
     assert_eq!(
-        p.wanted(&c, at(999), (TEN_MINUTES, DAY), INPUTS),
+        p.wanted(&c, at(999), (TEN_MINUTES, DAY), INPUTS, DAILY_REQUESTS),
         Wanted::Full
     );
     // Full interval equal to the interval: always full.
     assert_eq!(
-        p.wanted(&c, at(1600), (TEN_MINUTES, TEN_MINUTES), INPUTS),
+        p.wanted(
+            &c,
+            at(1600),
+            (TEN_MINUTES, TEN_MINUTES),
+            INPUTS,
+            DAILY_REQUESTS
+        ),
         Wanted::Full
     );
     // Not settled: full.
     let failing = conn("False", "PermissionDenied", 2, json!({}));
     assert_eq!(
-        p.wanted(&failing, at(1600), (TEN_MINUTES, DAY), INPUTS),
+        p.wanted(
+            &failing,
+            at(1600),
+            (TEN_MINUTES, DAY),
+            INPUTS,
+            DAILY_REQUESTS
+        ),
         Wanted::Full
     );
 }
@@ -168,11 +189,16 @@ fn light_checks_follow_a_full_validation_until_the_full_interval() {
 fn simulation_that_iam_refuses_or_that_reality_contradicts_is_not_asked_again() {
     let p = Proofs::default();
     let c = ready();
-    let wanted_sim =
-        |p: &Proofs, t| match p.wanted(&c, at(t), (Duration::from_secs(900), DAY), INPUTS) {
-            Wanted::Light { simulate, .. } => simulate,
-            Wanted::Full => panic!("a light check"),
-        };
+    let wanted_sim = |p: &Proofs, t| match p.wanted(
+        &c,
+        at(t),
+        (Duration::from_secs(900), DAY),
+        INPUTS,
+        DAILY_REQUESTS,
+    ) {
+        Wanted::Light { simulate, .. } => simulate,
+        Wanted::Full => panic!("a light check"),
+    };
     // At 15 minutes the budget allows a simulation on every light check.
     p.note(
         UID,
@@ -240,15 +266,32 @@ fn simulation_that_iam_refuses_or_that_reality_contradicts_is_not_asked_again() 
 fn the_simulation_budget_at_each_interval() {
     // 10 minutes: 143 light checks and 6 requests of the full one leave
     // 51 simulations: every third light check.
-    assert_eq!(simulate_every(TEN_MINUTES, DAY), Some(3));
-    assert_eq!(simulate_every(Duration::from_secs(900), DAY), Some(1));
-    assert_eq!(simulate_every(Duration::from_secs(3600), DAY), Some(1));
+    assert_eq!(simulate_every(TEN_MINUTES, DAY, DAILY_REQUESTS), Some(3));
+    assert_eq!(
+        simulate_every(Duration::from_secs(900), DAY, DAILY_REQUESTS),
+        Some(1)
+    );
+    assert_eq!(
+        simulate_every(Duration::from_secs(3600), DAY, DAILY_REQUESTS),
+        Some(1)
+    );
     // 5 minutes: the light checks alone use the budget.
-    assert_eq!(simulate_every(Duration::from_secs(300), DAY), None);
+    assert_eq!(
+        simulate_every(Duration::from_secs(300), DAY, DAILY_REQUESTS),
+        None
+    );
     // No light checks at all.
-    assert_eq!(simulate_every(DAY, DAY), None);
-    assert_eq!(simulate_every(TEN_MINUTES, TEN_MINUTES), None);
+    assert_eq!(simulate_every(DAY, DAY, DAILY_REQUESTS), None);
+    assert_eq!(
+        simulate_every(TEN_MINUTES, TEN_MINUTES, DAILY_REQUESTS),
+        None
+    );
     // Requests a day at 10 minutes: 6 + 143 + 143 / 3.
     let lights = 143.0;
-    assert!(6.0 + lights + (lights / 3.0f64).ceil() <= DAILY_REQUESTS);
+    assert!(6.0 + lights + (lights / 3.0f64).ceil() <= f64::from(DAILY_REQUESTS));
+    // A budget of its own: at 1 minute, a simulation every light check.
+    assert_eq!(
+        simulate_every(Duration::from_secs(60), DAY, 100_000),
+        Some(1)
+    );
 }
