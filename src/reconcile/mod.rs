@@ -119,6 +119,17 @@ pub async fn reconcile(conn: Arc<S3Connection>, ctx: Arc<Context>) -> Result<Act
             Finished::Done => Action::await_change(),
         });
     }
+    // A Ready connection this process has not validated yet (it just
+    // started, or became leader): at its point of the interval, not now.
+    if let Some(wait) = ctx.proofs.first_wait(&conn, Timestamp::now()) {
+        debug!(
+            namespace = conn.namespace().unwrap_or_default(),
+            name = conn.name_any(),
+            wait_s = wait.as_secs(),
+            "ready as its status says: first validation by this process later in its interval"
+        );
+        return Ok(Action::requeue(wait));
+    }
     let endpoint = slots::endpoint_key(conn.spec.endpoint.as_deref(), &conn.spec.region);
     let place = match ctx
         .slots

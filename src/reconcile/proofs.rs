@@ -15,7 +15,10 @@
 //! reality (a bucket policy grants what the identity policy does not).
 //!
 //! After a restart nothing is known: each connection's first validation
-//! is a full one.
+//! is a full one, and for a settled connection listed at the start it
+//! waits until a point of its interval that depends on its UID
+//! ([`Proofs::listed`]), so that a new leader validates the fleet at the
+//! steady rate, not all at once.
 
 use std::time::Duration;
 
@@ -55,11 +58,53 @@ struct Proof {
     no_simulation: bool,
 }
 
-/// The last full validation of each connection.
+/// The last full validation of each connection, and when a connection
+/// first seen by this process is due.
 #[derive(Default)]
-pub struct Proofs(PerUid<Proof>);
+pub struct Proofs {
+    proofs: PerUid<Proof>,
+    /// Unix seconds a settled connection first seen by this process is
+    /// validated at: a restart does not validate the whole fleet at once.
+    due: PerUid<i64>,
+}
 
 impl Proofs {
+    /// `conn` came with a first list of the S3Connection watch (this
+    /// process starting, or becoming leader; a relist after the watch
+    /// failed): if this process has not validated it and its status is
+    /// settled ([`settled`]), its first validation is due at a point of its
+    /// `interval` that depends on its UID, so that the fleet's first
+    /// validations spread over one interval instead of all running at
+    /// once. A connection that arrives later (created, relabelled into this
+    /// shard) is validated at once.
+    pub fn listed(&self, conn: &S3Connection, now: Timestamp, interval: Duration) {
+        let uid = conn.uid().unwrap_or_default();
+        let k = key(&uid);
+        if self.proofs.map().contains_key(&k) || !settled(conn) {
+            return;
+        }
+        let wait = super::requeue::spread_within(interval, &uid);
+        self.due
+            .map()
+            .entry(k)
+            .or_insert_with(|| now.as_second().saturating_add(wait.as_secs() as i64));
+    }
+
+    /// How long the first validation of `conn` still waits ([`Proofs::listed`]);
+    /// `None`: validate now. A connection no longer settled (changed,
+    /// failing, asked for) waits no more.
+    pub fn first_wait(&self, conn: &S3Connection, now: Timestamp) -> Option<Duration> {
+        let k = key(&conn.uid().unwrap_or_default());
+        let mut due = self.due.map();
+        let at = *due.get(&k)?;
+        let left = at.saturating_sub(now.as_second());
+        if left <= 0 || !settled(conn) {
+            due.remove(&k);
+            return None;
+        }
+        Some(Duration::from_secs(left as u64))
+    }
+
     /// How deep the validation of `conn` at `now` may go, with validations
     /// every `interval` and full ones every `full_interval`, its
     /// credentials read from [`inputs`] `inputs`.
@@ -75,7 +120,7 @@ impl Proofs {
             return Wanted::Full;
         }
         let uid = conn.uid().unwrap_or_default();
-        let Some(p) = self.0.map().get(&key(&uid)).copied() else {
+        let Some(p) = self.proofs.map().get(&key(&uid)).copied() else {
             return Wanted::Full;
         };
         if p.inputs != inputs {
@@ -104,7 +149,7 @@ impl Proofs {
         checked: &Checked,
         before: &[PermissionCheck],
     ) {
-        let mut m = self.0.map();
+        let mut m = self.proofs.map();
         let k = key(uid);
         let earlier = m.get(&k).copied();
         let same = earlier.filter(|p| p.principal == checked.principal);
@@ -134,7 +179,8 @@ impl Proofs {
 
     /// Keep only the entries of live objects.
     pub fn retain(&self, live: impl Fn(Key) -> bool) {
-        self.0.retain(live);
+        self.proofs.retain(&live);
+        self.due.retain(live);
     }
 }
 

@@ -36,6 +36,16 @@ pub fn jittered(interval: Duration, uid: &str) -> Duration {
     interval + Duration::from_millis(h.finish() % spread)
 }
 
+/// A point in `[0, interval)` that depends only on `uid`: where in its
+/// interval a connection's first validation after a restart falls, so
+/// that the fleet's first validations spread over one interval.
+pub fn spread_within(interval: Duration, uid: &str) -> Duration {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    ("first", uid).hash(&mut h);
+    let ms = interval.as_millis().max(1) as u64;
+    Duration::from_millis(h.finish() % ms)
+}
+
 /// Consecutive failures per object UID, for exponential backoff.
 #[derive(Default)]
 pub struct Failures(Mutex<HashMap<String, u32>>);

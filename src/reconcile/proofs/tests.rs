@@ -295,3 +295,51 @@ fn the_simulation_budget_at_each_interval() {
         Some(1)
     );
 }
+
+#[test]
+fn a_settled_connection_listed_at_the_start_waits_for_its_point_of_the_interval() {
+    let p = Proofs::default();
+    let c = ready();
+    // Not listed (created or relabelled later): at once.
+    assert_eq!(p.first_wait(&c, at(1000)), None);
+    p.listed(&c, at(1000), TEN_MINUTES);
+    let w = crate::reconcile::requeue::spread_within(TEN_MINUTES, UID).as_secs();
+    assert!(w < 600, "{w}");
+    if w > 1 {
+        assert_eq!(p.first_wait(&c, at(1000)), Some(Duration::from_secs(w)));
+        // Listed again (a relist): the same point.
+        p.listed(&c, at(1001), TEN_MINUTES);
+        assert_eq!(p.first_wait(&c, at(1001)), Some(Duration::from_secs(w - 1)));
+    }
+    // Its time has come: now, and not again.
+    assert_eq!(p.first_wait(&c, at(1000 + w as i64)), None);
+    assert_eq!(p.first_wait(&c, at(1000)), None);
+    // No longer settled while it waits (changed, failing, asked for): at once.
+    let q = Proofs::default();
+    q.listed(&c, at(1000), Duration::from_secs(86_400));
+    let failing = conn("False", "PermissionDenied", 2, json!({}));
+    assert_eq!(q.first_wait(&failing, at(1000)), None);
+    // Not settled when listed, or validated by this process already: not
+    // deferred.
+    let r = Proofs::default();
+    r.listed(&failing, at(1000), TEN_MINUTES);
+    assert_eq!(r.first_wait(&failing, at(1000)), None);
+    r.note(
+        UID,
+        at(900),
+        INPUTS,
+        &checked(Depth::Full, 7, Simulation::NotAsked),
+        &[],
+    );
+    r.listed(&c, at(1000), TEN_MINUTES);
+    assert_eq!(r.first_wait(&c, at(1000)), None);
+    // A fleet's first validations spread over the interval: of 1,000
+    // UIDs, every tenth of the interval gets between 5% and 15%.
+    let mut tenths = [0u32; 10];
+    for i in 0..1000 {
+        let uid = format!("6f1d2c3b-0a9e-4c8d-8b7a-{i:012}");
+        let w = crate::reconcile::requeue::spread_within(TEN_MINUTES, &uid);
+        tenths[(w.as_secs() / 60) as usize] += 1;
+    }
+    assert!(tenths.iter().all(|n| (50..=150).contains(n)), "{tenths:?}");
+}

@@ -290,10 +290,23 @@ fn controller(
     let main = resilient("s3connections", main, metrics.clone())
         .modify(slim)
         .reflect(writer)
-        .inspect(move |ev| {
-            // The initial list is in the cache: ready to serve.
-            if matches!(ev, Ok(watcher::Event::InitDone)) {
-                on_synced();
+        .inspect({
+            let ctx = ctx.clone();
+            move |ev| match ev {
+                // A first list: the connections the fleet had when this
+                // process started (or relisted) are spread over their
+                // intervals, not validated all at once.
+                Ok(watcher::Event::InitApply(c)) => {
+                    let interval =
+                        crate::validation::valid_spec(&c.spec, ctx.config.default_interval)
+                            .map(|s| s.interval);
+                    if let Ok(interval) = interval {
+                        ctx.proofs.listed(c, jiff::Timestamp::now(), interval);
+                    }
+                }
+                // The initial list is in the cache: ready to serve.
+                Ok(watcher::Event::InitDone) => on_synced(),
+                _ => {}
             }
         })
         .applied_objects()
