@@ -227,7 +227,7 @@ pub fn settled(conn: &S3Connection) -> bool {
 
 /// Every how many light checks one simulates the other permissions'
 /// policy, so that the requests of a day stay within `budget`:
-/// a full validation's (at most [`FULL_REQUESTS`]) every `full_interval`,
+/// a full validation's (at most 6) every `full_interval`,
 /// one request per light check every `interval`, and the simulations.
 /// `None`: the budget leaves none.
 pub fn simulate_every(interval: Duration, full_interval: Duration, budget: u32) -> Option<u32> {
