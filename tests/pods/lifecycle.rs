@@ -2,7 +2,8 @@
 //! Ready pod that runs as the chart says; connections validated by that
 //! pod; logs, metrics, readiness, the Service's endpoints and the NOTES;
 //! the pod deleted and the next one leading; `helm upgrade` to another tag
-//! with no connection losing its status and one validation each; the CRD
+//! with no connection losing its status and at most one validation each
+//! (Ready ones later in their interval); the CRD
 //! upgraded as the NOTES say; `helm uninstall` leaving what the docs say,
 //! its pre-delete hook releasing the finalizer of a connection with a
 //! leftover probe object.
@@ -293,7 +294,10 @@ async fn helm_install_runs_the_image_fails_over_upgrades_and_uninstalls() {
     )
     .await;
     eprintln!("after the failover, Ready in {:?}", applied.elapsed());
-    wait_validations(3.0, &scraper).await;
+    // The new leader validated the failing connection and the new one at
+    // once; `working`, Ready as its status says, waits for its point of
+    // the interval (no stampede after a change of leader).
+    wait_validations(2.0, &scraper).await;
 
     // --- upgrade ---------------------------------------------------------
     let conns = env.connections(&tenant.ns);
@@ -314,9 +318,10 @@ async fn helm_install_runs_the_image_fails_over_upgrades_and_uninstalls() {
     let pod = release.rolled_out(&env, &next).await;
     let upgraded = pod.name_any();
     release.wait_leader(&env, &upgraded).await;
-    // Each connection validated once by the new pod, and none rewritten:
-    // it found what the status already said.
-    wait_validations(3.0, &scraper).await;
+    // The new pod validates the failing connection at once and the Ready
+    // ones later in their interval: none more than once, and none
+    // rewritten.
+    wait_validations(1.0, &scraper).await;
     let after = snapshot(conns.list(&ListParams::default()).await.unwrap().items);
     assert_eq!(after, before, "no status written by the upgrade");
 
@@ -342,10 +347,10 @@ async fn helm_install_runs_the_image_fails_over_upgrades_and_uninstalls() {
         "the served schema is the chart's"
     );
     let m = pod_metrics(&scraper).await;
-    assert_eq!(
-        total(&m, "s3connection_validations_total"),
-        3.0,
-        "one validation per connection after the upgrade:\n{m}"
+    let validated = total(&m, "s3connection_validations_total");
+    assert!(
+        (1.0..=3.0).contains(&validated),
+        "at most one validation per connection after the upgrade:\n{m}"
     );
 
     // A connection whose probe object could not be deleted: it carries the
