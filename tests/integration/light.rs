@@ -195,3 +195,58 @@ async fn a_revoked_write_is_caught_by_the_light_checks_policy_simulation() {
         .await;
     assert_eq!(testkit::permission(&c, "s3:PutObject"), "Denied");
 }
+
+/// When the operator's log says it validated connection `name` (Unix
+/// seconds), for each time it did.
+fn validated_at(log: &str, name: &str) -> Vec<f64> {
+    log.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| {
+            v["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("validated: "))
+                && v["name"].as_str() == Some(name)
+        })
+        .filter_map(|v| v["timestamp"].as_str()?.parse::<jiff::Timestamp>().ok())
+        .map(|t| t.as_millisecond() as f64 / 1000.0)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_new_process_spreads_its_first_validations_of_ready_connections_over_the_interval() {
+    let env = TestEnv::new(OPERATOR).await;
+    let Setup { ns, bucket, .. } = env.setup("light-restart", "", &ALL).await;
+    let names: Vec<String> = (0..8).map(|i| format!("fleet-{i}")).collect();
+    let first = Operator::start(&env, &ns, &[]).await;
+    for name in &names {
+        let spec = env.access_key_spec(&bucket, "creds").interval("1m");
+        env.apply_connection(&ns, name, spec).await;
+    }
+    for name in &names {
+        env.wait_ready(&ns, name, "True", Some("Validated")).await;
+    }
+    first
+        .stop(std::time::Duration::from_secs(10))
+        .await
+        .unwrap();
+
+    // A new process (a restart, a new leader): every connection is Ready
+    // as its status says. It validates each once within the interval, at
+    // points spread over it, not all at once.
+    let next = Operator::start(&env, &ns, &[]).await;
+    let within = TIMEOUT + std::time::Duration::from_secs(90);
+    next.wait_for_log_matching(
+        |log| names.iter().all(|n| !validated_at(log, n).is_empty()),
+        within,
+    )
+    .await;
+    let log = next.log();
+    let firsts: Vec<f64> = names.iter().map(|n| validated_at(&log, n)[0]).collect();
+    let (earliest, latest) = firsts
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(lo, hi), t| (lo.min(*t), hi.max(*t)));
+    // Eight points of a minute, each depending only on the UID: all eight
+    // within 10 s of each other is a stampede (for points spread evenly, a
+    // chance of about 1 in 40,000).
+    assert!(latest - earliest > 10.0, "first validations at {firsts:?}");
+}
