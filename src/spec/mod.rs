@@ -351,6 +351,16 @@ fn check_path(p: &str) -> Result<String, String> {
     Ok(format!("{p}/"))
 }
 
+/// How often `spec` is validated: its `validationInterval`, else
+/// `default` (also for a value the schema would refuse: such a spec fails
+/// its validation with the reason).
+pub fn interval_of(spec: &S3ConnectionSpec, default: Duration) -> Duration {
+    spec.validation_interval
+        .as_deref()
+        .and_then(|i| parse_interval(i).ok())
+        .unwrap_or(default)
+}
+
 /// Parse a duration such as `1h30m`, `10m` or `90s`, within the limits of
 /// `validationInterval`.
 pub fn parse_interval(s: &str) -> Result<Duration, String> {

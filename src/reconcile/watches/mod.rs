@@ -155,12 +155,7 @@ pub fn connection_views<'a>(
         .map(|c| {
             let status = c.status.as_ref();
             let ready = status.and_then(|s| find(&s.conditions, ConditionType::Ready));
-            let interval = c
-                .spec
-                .validation_interval
-                .as_deref()
-                .and_then(|i| crate::spec::parse_interval(i).ok())
-                .unwrap_or(default_interval);
+            let interval = crate::spec::interval_of(&c.spec, default_interval);
             ConnectionView {
                 namespace: c.metadata.namespace.clone().unwrap_or_default(),
                 name: c.metadata.name.clone().unwrap_or_default(),
@@ -297,12 +292,8 @@ fn controller(
                 // process started (or relisted) are spread over their
                 // intervals, not validated all at once.
                 Ok(watcher::Event::InitApply(c)) => {
-                    let interval =
-                        crate::validation::valid_spec(&c.spec, ctx.config.default_interval)
-                            .map(|s| s.interval);
-                    if let Ok(interval) = interval {
-                        ctx.proofs.listed(c, jiff::Timestamp::now(), interval);
-                    }
+                    let interval = crate::spec::interval_of(&c.spec, ctx.config.default_interval);
+                    ctx.proofs.listed(c, jiff::Timestamp::now(), interval);
                 }
                 // The initial list is in the cache: ready to serve.
                 Ok(watcher::Event::InitDone) => on_synced(),
