@@ -95,13 +95,7 @@ impl Probe<'_> {
         let Some(iam) = &self.clients.iam else {
             return Simulation::Unavailable;
         };
-        let seen = self.clients.seen(Service::Iam, &iam.location);
-        if self
-            .clients
-            .outages
-            .skipped(&seen, std::time::Instant::now())
-            .is_some()
-        {
+        if self.skipped(Service::Iam, &iam.location).is_some() {
             return Simulation::NotAsked;
         }
         let resource = self.simulated_resource(Some(principal));

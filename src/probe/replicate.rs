@@ -1,8 +1,6 @@
 //! s3:ReplicateObject: no client request can exercise it, so it is asked
 //! of IAM policy simulation for the caller, where there is an IAM.
 
-use std::time::Instant;
-
 use aws_sdk_iam::types::PolicyEvaluationDecisionType as Decision;
 
 use super::steps::Probe;
@@ -78,9 +76,7 @@ impl Probe<'_> {
             );
             return;
         };
-        let seen = self.clients.seen(Service::Iam, &iam.location);
-        let skipped = self.clients.outages.skipped(&seen, Instant::now());
-        if let Some(s) = skipped {
+        if let Some(s) = self.skipped(Service::Iam, &iam.location) {
             self.results.set(
                 ReplicateObject,
                 Unverified,

@@ -16,7 +16,7 @@ use super::Plan;
 use super::requests::InBucket;
 use super::results::Results;
 use crate::aws::classify::{Class, Failure, Op, attempt};
-use crate::aws::{Clients, Service, tame};
+use crate::aws::{Clients, Service, Skipped, tame};
 use crate::crd::Permission::*;
 use crate::crd::PermissionOutcome::*;
 use crate::messages;
@@ -160,16 +160,17 @@ impl<'a> Probe<'a> {
         self.ask_sts().await
     }
 
+    /// Whether `service` at `location` is skipped for now: it recently did
+    /// not answer these credentials ([`Outages`](crate::aws::Outages)).
+    pub(super) fn skipped(&self, service: Service, location: &str) -> Option<Skipped> {
+        let seen = self.clients.seen(service, location);
+        self.clients.outages.skipped(&seen, Instant::now())
+    }
+
     /// STS GetCallerIdentity.
     async fn ask_sts(&mut self) -> Step {
         let sts = &self.clients.sts;
-        let seen = self.clients.seen(Service::Sts, &sts.location);
-        if self
-            .clients
-            .outages
-            .skipped(&seen, Instant::now())
-            .is_some()
-        {
+        if self.skipped(Service::Sts, &sts.location).is_some() {
             return Ok(());
         }
         match attempt(Op::Sts, sts.client.get_caller_identity().send()).await {
