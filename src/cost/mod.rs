@@ -194,14 +194,6 @@ const DAY: Duration = Duration::from_secs(86_400);
 /// Days in the month of an estimate.
 pub const DAYS_PER_MONTH: u64 = 30;
 
-/// `per_validation` requests at one validation every `interval`, per day:
-/// `per_validation × 86400 s / interval`, to the nearest request.
-pub fn per_day(per_validation: u64, interval: Duration) -> u64 {
-    let every = interval.as_millis().max(1);
-    let total = u128::from(per_validation) * DAY.as_millis();
-    u64::try_from((total + every / 2) / every).unwrap_or(u64::MAX)
-}
-
 /// What one validation of a connection sent, and how often it runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Usage {
@@ -241,7 +233,7 @@ impl Usage {
 }
 
 /// Validations a day, one every `interval`.
-fn validations_per_day(interval: Duration) -> f64 {
+pub fn validations_per_day(interval: Duration) -> f64 {
     DAY.as_secs_f64() / interval.as_secs_f64().max(0.001)
 }
 

@@ -60,15 +60,28 @@ fn label_values_are_stable() {
 #[test]
 fn requests_per_day_at_an_interval() {
     let minutes = |m: u64| Duration::from_secs(60 * m);
-    assert_eq!(per_day(5, minutes(1)), 7200);
-    assert_eq!(per_day(5, minutes(10)), 720);
-    assert_eq!(per_day(5, minutes(60 * 24)), 5);
-    assert_eq!(per_day(0, minutes(10)), 0);
+    // `n` S3 requests a validation, every validation full.
+    let daily = |n: u32, every: Duration| {
+        let mut requests = Requests::default();
+        requests.0[Service::S3 as usize] = ByClass([0, n, 0]);
+        Usage {
+            requests,
+            interval: every,
+            full_interval: every,
+            light: ByClass::default(),
+        }
+        .s3_per_day()
+    };
+    assert_eq!(daily(5, minutes(1)), 7200);
+    assert_eq!(daily(5, minutes(10)), 720);
+    assert_eq!(daily(5, minutes(60 * 24)), 5);
+    assert_eq!(daily(0, minutes(10)), 0);
     // 86400 / 420 = 205.71...: to the nearest request.
-    assert_eq!(per_day(1, minutes(7)), 206);
-    assert_eq!(per_day(3, Duration::from_secs(90)), 2880);
+    assert_eq!(daily(1, minutes(7)), 206);
+    assert_eq!(daily(3, Duration::from_secs(90)), 2880);
     // Nothing overflows, even for an interval that rules forbid.
-    assert_eq!(per_day(u64::MAX, Duration::ZERO), u64::MAX);
+    assert_eq!(daily(u32::MAX, Duration::ZERO), u64::from(u32::MAX));
+    assert_eq!(validations_per_day(minutes(10)), 144.0);
 }
 
 #[test]

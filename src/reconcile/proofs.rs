@@ -27,6 +27,7 @@ use kube::ResourceExt;
 
 use super::per_uid::{Key, PerUid, key};
 use super::requested_at;
+use crate::cost::validations_per_day;
 use crate::crd::{CondStatus, PermissionOutcome, S3Connection};
 use crate::outcome::{Depth, PermissionCheck, Reason};
 use crate::probe::Simulation;
@@ -231,9 +232,8 @@ pub fn settled(conn: &S3Connection) -> bool {
 /// one request per light check every `interval`, and the simulations.
 /// `None`: the budget leaves none.
 pub fn simulate_every(interval: Duration, full_interval: Duration, budget: u32) -> Option<u32> {
-    let per_day = |d: Duration| 86_400.0 / d.as_secs_f64().max(1.0);
-    let fulls = per_day(full_interval);
-    let lights = (per_day(interval) - fulls).max(0.0);
+    let fulls = validations_per_day(full_interval);
+    let lights = (validations_per_day(interval) - fulls).max(0.0);
     let spare = f64::from(budget) - fulls * FULL_REQUESTS - lights;
     if lights == 0.0 || spare < 1.0 {
         return None;
