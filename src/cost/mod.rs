@@ -1,6 +1,6 @@
 //! What validating a connection costs: every request one validation sends,
 //! tallied by service and by the class S3 prices it in ([`Requests`]);
-//! requests per day at the connection's interval ([`per_day`]); and the
+//! requests per day at the connection's intervals ([`Usage::daily`]); and the
 //! estimated monthly cost at a price table ([`Prices`]).
 //!
 //! The tally of the validation running in a task is a task-local
