@@ -14,6 +14,8 @@ use super::related::RelatedWatches;
 use super::requeue::Failures;
 use super::shard::Shard;
 use super::slots::Slots;
+use super::triggers::Triggers;
+use super::wakeups::Wakeups;
 use crate::allowlist::Allowlist;
 use crate::aws::{AwsFactory, Identities, Outages};
 use crate::crd;
@@ -116,6 +118,10 @@ pub struct Context {
     pub latest: Latest,
     /// Secret and ServiceAccount watches still on their first list.
     pub related: RelatedWatches,
+    /// When to look at each connection again.
+    pub wakeups: Wakeups,
+    /// Which watch events of each connection are worth a reconcile.
+    pub triggers: Triggers,
     pub(super) failures: Failures,
     pub(super) slots: Slots,
 }
@@ -126,7 +132,9 @@ impl Context {
     pub fn prune<'a>(&self, live_uids: impl Iterator<Item = &'a str>) {
         let uids: std::collections::HashSet<&str> = live_uids.collect();
         let keys: std::collections::HashSet<u128> = uids.iter().map(|u| per_uid::key(u)).collect();
-        self.failures.retain(|uid| uids.contains(uid));
+        self.failures.retain(|k| keys.contains(&k));
+        self.wakeups.retain(|k| keys.contains(&k));
+        self.triggers.retain(|k| keys.contains(&k));
         self.freshness.retain(|k| keys.contains(&k));
         self.proofs.retain(|k| keys.contains(&k));
         self.latest.retain(|k| keys.contains(&k));
@@ -164,6 +172,8 @@ impl Context {
             proofs: Proofs::default(),
             latest: Latest::default(),
             related: RelatedWatches::default(),
+            wakeups: Wakeups::default(),
+            triggers: Triggers::default(),
             failures: Failures::default(),
         }
     }

@@ -25,7 +25,7 @@ use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
 use tracing::{info, warn};
 
-use super::{Context, conflict_retry, deferred, slots};
+use super::{Context, again, conflict_retry, deferred, slots};
 use crate::crd::{ConnectionId, S3Connection, S3ConnectionStatus};
 use crate::credentials::ResolveError;
 use crate::error::{Error, Result, within};
@@ -215,7 +215,7 @@ pub async fn on_delete(conn: Arc<S3Connection>, ctx: &Arc<Context>) -> Result<Ac
         let ns = conn.namespace().unwrap_or_default();
         let place = match ctx.slots.place(&ns, &endpoint, &uid) {
             Ok(place) => place,
-            Err(retry) => return deferred(ctx, retry),
+            Err(retry) => return deferred(ctx, &conn, retry),
         };
         let slot = ctx.slots.slot(place).await;
         let cleanup = clean_up_isolated(conn.clone(), ctx.clone(), previous, leftover).await;
@@ -232,7 +232,7 @@ pub async fn on_delete(conn: Arc<S3Connection>, ctx: &Arc<Context>) -> Result<Ac
     )
     .await?
     {
-        Changed::Conflict => Ok(Action::requeue(conflict_retry(&uid))),
+        Changed::Conflict => Ok(again(ctx, &conn, conflict_retry(&uid))),
         Changed::Done(_) | Changed::Gone => Ok(Action::await_change()),
     }
 }

@@ -18,6 +18,8 @@ pub mod shard;
 pub mod slots;
 #[cfg(test)]
 mod tests;
+pub mod triggers;
+pub mod wakeups;
 pub mod watches;
 
 use std::sync::Arc;
@@ -80,11 +82,18 @@ pub fn requested_at(conn: &S3Connection) -> Option<Requested<'_>> {
     })
 }
 
+/// Look at `conn` again `after` from now ([`wakeups`]), and at once if
+/// it changes.
+fn again(ctx: &Context, conn: &S3Connection, after: Duration) -> Action {
+    ctx.wakeups.after(conn, after);
+    Action::await_change()
+}
+
 /// Put back a reconcile that found no place in line, or lost it, for as
 /// long as [`slots`] says.
-fn deferred(ctx: &Context, retry: Duration) -> Result<Action> {
+fn deferred(ctx: &Context, conn: &S3Connection, retry: Duration) -> Result<Action> {
     ctx.metrics.deferred();
-    Ok(Action::requeue(retry))
+    Ok(again(ctx, conn, retry))
 }
 
 /// The longest a validation waits for the Secret and ServiceAccount
@@ -115,7 +124,7 @@ pub async fn reconcile(conn: Arc<S3Connection>, ctx: Arc<Context>) -> Result<Act
         let new = status::suspended_status(generation, &first, &now);
         let wrote = write_if_changed(&conn, &ctx, &first, &new, version.as_deref(), None).await?;
         return Ok(match finish(&conn, &ctx, &new, wrote, version).await? {
-            Finished::Again => Action::requeue(conflict_retry(&uid)),
+            Finished::Again => again(&ctx, &conn, conflict_retry(&uid)),
             Finished::Done => Action::await_change(),
         });
     }
@@ -128,7 +137,7 @@ pub async fn reconcile(conn: Arc<S3Connection>, ctx: Arc<Context>) -> Result<Act
             wait_s = wait.as_secs(),
             "ready as its status says: first validation by this process later in its interval"
         );
-        return Ok(Action::requeue(wait));
+        return Ok(again(&ctx, &conn, wait));
     }
     let endpoint = slots::endpoint_key(conn.spec.endpoint.as_deref(), &conn.spec.region);
     let place = match ctx
@@ -136,7 +145,7 @@ pub async fn reconcile(conn: Arc<S3Connection>, ctx: Arc<Context>) -> Result<Act
         .place(&conn.namespace().unwrap_or_default(), &endpoint, &uid)
     {
         Ok(place) => place,
-        Err(retry) => return deferred(&ctx, retry),
+        Err(retry) => return deferred(&ctx, &conn, retry),
     };
     // A spec edit of a connection that has a result: say first that the
     // new generation is being validated (kstatus, `kubectl wait`), so the
@@ -164,14 +173,14 @@ pub async fn reconcile(conn: Arc<S3Connection>, ctx: Arc<Context>) -> Result<Act
                 }
                 version = v;
             }
-            Applied::Conflict => return Ok(Action::requeue(conflict_retry(&uid))),
+            Applied::Conflict => return Ok(again(&ctx, &conn, conflict_retry(&uid))),
             Applied::Gone => return Ok(Action::await_change()),
         }
         old = progressing;
     }
     let slot = match ctx.slots.slot(place).await {
         Ok(slot) => slot,
-        Err(retry) => return deferred(&ctx, retry),
+        Err(retry) => return deferred(&ctx, &conn, retry),
     };
     let started = Instant::now();
     // One timestamp per validation: every time field written below uses it.
@@ -223,17 +232,21 @@ pub async fn reconcile(conn: Arc<S3Connection>, ctx: Arc<Context>) -> Result<Act
     let wrote = write_if_changed(&conn, &ctx, &old, &new, version.as_deref(), event).await?;
     if finish(&conn, &ctx, &new, wrote, version).await? == Finished::Again {
         // Changed while it was validated: validate what it is now.
-        return Ok(Action::requeue(conflict_retry(&uid)));
+        return Ok(again(&ctx, &conn, conflict_retry(&uid)));
     }
 
     Ok(match outcome.reason.severity() {
         Severity::Transient => {
             let n = ctx.failures.note(&uid);
-            Action::requeue(spread_backoff(ctx.config.retry_base, n, interval, &uid))
+            again(
+                &ctx,
+                &conn,
+                spread_backoff(ctx.config.retry_base, n, interval, &uid),
+            )
         }
         _ => {
             ctx.failures.clear(&uid);
-            Action::requeue(jittered(interval, &uid))
+            again(&ctx, &conn, jittered(interval, &uid))
         }
     })
 }
@@ -376,5 +389,5 @@ pub fn error_policy(conn: Arc<S3Connection>, err: &Error, ctx: Arc<Context>) -> 
         retry_in_s = retry.as_secs(),
         "reconcile failed"
     );
-    Action::requeue(retry)
+    again(&ctx, &conn, retry)
 }

@@ -1,10 +1,10 @@
 //! When to look at a connection again: exponential backoff after failures,
 //! the interval (spread a little per object) after an answer.
 
-use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::sync::Mutex;
 use std::time::Duration;
+
+use super::per_uid::{Key, PerUid, key};
 
 /// `base * 2^(n-1)`, capped.
 pub fn backoff(base: Duration, failures: u32, cap: Duration) -> Duration {
@@ -48,30 +48,31 @@ pub fn spread_within(interval: Duration, uid: &str) -> Duration {
 
 /// Consecutive failures per object UID, for exponential backoff.
 #[derive(Default)]
-pub struct Failures(Mutex<HashMap<String, u32>>);
+pub struct Failures(PerUid<u32>);
 
 impl Failures {
     /// Count one more failure; returns how many in a row.
     pub fn note(&self, uid: &str) -> u32 {
-        let mut f = self.0.lock().unwrap();
-        let n = f.entry(uid.to_string()).or_insert(0);
+        let mut f = self.0.map();
+        let n = f.entry(key(uid)).or_insert(0);
         *n = n.saturating_add(1);
         *n
     }
 
     /// The connection succeeded: its failures are forgotten.
     pub fn clear(&self, uid: &str) {
-        self.0.lock().unwrap().remove(uid);
+        self.0.map().remove(&key(uid));
     }
 
-    /// Forget objects for which `live` is false (deleted while failing).
-    pub fn retain(&self, live: impl Fn(&str) -> bool) {
-        self.0.lock().unwrap().retain(|uid, _| live(uid));
+    /// Forget objects whose UID [`Key`] `live` says is gone (deleted while
+    /// failing).
+    pub fn retain(&self, live: impl Fn(Key) -> bool) {
+        self.0.retain(live);
     }
 
     /// How many connections are failing.
     pub fn len(&self) -> usize {
-        self.0.lock().unwrap().len()
+        self.0.map().len()
     }
 
     /// Whether no connection is failing.
@@ -132,7 +133,7 @@ mod tests {
         assert_eq!(f.note("b"), 1);
         f.clear("a");
         assert_eq!(f.note("a"), 1);
-        f.retain(|uid| uid == "b");
+        f.retain(|k| k == key("b"));
         assert_eq!(f.len(), 1);
     }
 }

@@ -260,6 +260,8 @@ fn harness(
         aws.clone(),
         config,
     ));
+    // A controller for all namespaces: wakeups are kept.
+    drop(ctx.wakeups.open(None));
     Harness { api, ctx, aws }
 }
 
@@ -295,13 +297,30 @@ fn assert_progressing(patch: &Value) {
 
 /// The requeue after the `n`th transient failure in a row of the test
 /// connection: 5 s doubling, spread per object (see requeue.rs).
-fn nth_retry(n: u32) -> kube::runtime::controller::Action {
-    kube::runtime::controller::Action::requeue(super::requeue::spread_backoff(
+fn nth_retry(n: u32) -> std::time::Duration {
+    super::requeue::spread_backoff(
         std::time::Duration::from_secs(5),
         n,
         crate::crd::rules::DEFAULT_INTERVAL,
         "uid-1",
-    ))
+    )
+}
+
+/// The reconcile of connection `uid-1` ended with `action`: it waits for
+/// a change or for its wakeup ([`super::wakeups`]), due `expected` after
+/// the reconcile returned (give or take the test's own time since).
+#[track_caller]
+fn assert_again_after(
+    ctx: &Context,
+    action: kube::runtime::controller::Action,
+    expected: std::time::Duration,
+) {
+    assert_eq!(action, kube::runtime::controller::Action::await_change());
+    let left = ctx.wakeups.due_in("uid-1").expect("a wakeup for uid-1");
+    assert!(
+        left <= expected && expected - left < std::time::Duration::from_secs(2),
+        "due in {left:?}, expected {expected:?}"
+    );
 }
 
 fn assert_failed(patch: &Value, reason: &str) {

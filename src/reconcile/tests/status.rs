@@ -169,10 +169,7 @@ async fn a_write_that_finds_the_object_changed_is_retried_soon_without_an_event(
     let conn = at_version(connection(access_key_spec()), "5", Some(&failed["status"]));
     let action = reconcile(Arc::new(conn), h.ctx.clone()).await.unwrap();
 
-    assert_eq!(
-        action,
-        kube::runtime::controller::Action::requeue(crate::reconcile::conflict_retry("uid-1"))
-    );
+    assert_again_after(&h.ctx, action, crate::reconcile::conflict_retry("uid-1"));
     let patch = &h.api.status_patches()[0];
     assert_eq!(patch["metadata"]["resourceVersion"], "5");
     assert!(h.api.events().is_empty(), "nothing was written: no event");

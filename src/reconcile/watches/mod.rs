@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use futures::{Future, FutureExt, StreamExt};
+use futures::{Future, FutureExt, StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Controller;
@@ -76,19 +76,6 @@ where
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     }
-}
-
-/// What makes a connection worth reconciling again when it changes: its
-/// generation (the spec), a new value of a requested-at annotation, or its
-/// deletion (see [`super::finalizer`]). Not its status or its finalizers:
-/// the operator's own writes must not trigger validations.
-fn spec_or_request(c: &S3Connection) -> Option<u64> {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    c.metadata.generation.hash(&mut h);
-    super::requested_at(c).hash(&mut h);
-    c.metadata.deletion_timestamp.is_some().hash(&mut h);
-    Some(h.finish())
 }
 
 /// What the S3Connection cache keeps of an object's metadata: what finding
@@ -301,7 +288,10 @@ fn controller(
             }
         })
         .applied_objects()
-        .predicate_filter(spec_or_request, Default::default());
+        .try_filter({
+            let ctx = ctx.clone();
+            move |c| futures::future::ready(ctx.triggers.worth(c))
+        });
 
     // Secret metadata: only each Secret's version is kept, so that a Secret
     // whose version did not change is not read again.
@@ -344,6 +334,8 @@ fn controller(
         .watches_stream(sa_events, move |sa| {
             connections_naming(&sa_store, &sa, names_service_account)
         })
+        // Each connection's next look, from reconcile ([`super::wakeups`]).
+        .reconcile_on(ctx.wakeups.open(scope.clone()))
         .with_config(kube::runtime::controller::Config::default().concurrency(concurrency))
         // Each watch backs off on its own; one watch's trouble must not
         // pause the others.
@@ -354,6 +346,11 @@ fn controller(
             match res {
                 Ok((obj, _)) => debug!(object = %obj, "reconciled"),
                 Err(kube::runtime::controller::Error::ReconcilerFailed(..)) => {}
+                // Due for another look, but deleted (or moved to another
+                // shard) since.
+                Err(kube::runtime::controller::Error::ObjectNotFound(obj)) => {
+                    debug!(object = %obj, "due again, but no longer in the cache")
+                }
                 // Already logged, with the watch's name, by `resilient`.
                 Err(kube::runtime::controller::Error::QueueError(e)) => {
                     debug!(error = %e, "watch error reached the controller")
