@@ -98,8 +98,8 @@ fn auth_kind_needs_exactly_one_method() {
         session_name: None,
     };
     let auth = |a: Option<AccessKeyAuth>, r: Option<IamRoleAuth>| Auth {
-        access_key: a,
-        iam_role: r,
+        access_key: a.map(Box::new),
+        iam_role: r.map(Box::new),
     };
     assert_eq!(
         auth(Some(ak.clone()), None).kind(),

@@ -239,7 +239,7 @@ pub fn validate(
             .check(owner)
             .map_err(InvalidSpec)?;
     }
-    let probe = probe_options(spec.probe.as_ref()).map_err(InvalidSpec)?;
+    let probe = probe_options(spec.probe.as_deref()).map_err(InvalidSpec)?;
     Ok(ValidSpec {
         target,
         region: spec.region.clone(),

@@ -9,12 +9,12 @@ fn spec() -> S3ConnectionSpec {
         sts_endpoint: None,
         force_path_style: None,
         auth: Auth {
-            access_key: Some(AccessKeyAuth {
+            access_key: Some(Box::new(AccessKeyAuth {
                 secret_name: "s3-creds".into(),
                 access_key_id_key: None,
                 secret_access_key_key: None,
                 session_token_key: None,
-            }),
+            })),
             iam_role: None,
         },
         permissions: None,
@@ -124,11 +124,11 @@ fn valid_spec_defaults() {
 #[test]
 fn auth_must_have_exactly_one_method() {
     let mut s = spec();
-    s.auth.iam_role = Some(IamRoleAuth {
+    s.auth.iam_role = Some(Box::new(IamRoleAuth {
         role_arn: Some("arn:aws:iam::123456789012:role/sync".into()),
         service_account_name: None,
         session_name: None,
-    });
+    }));
     assert!(
         validate_spec(&s, DEFAULT_INTERVAL)
             .unwrap_err()
@@ -148,10 +148,12 @@ fn auth_must_have_exactly_one_method() {
 fn role_arn_and_iam_role_rules() {
     let mut s = spec();
     s.auth.access_key = None;
-    let role = |arn: Option<&str>, sa: Option<&str>| IamRoleAuth {
-        role_arn: arn.map(Into::into),
-        service_account_name: sa.map(Into::into),
-        session_name: None,
+    let role = |arn: Option<&str>, sa: Option<&str>| {
+        Box::new(IamRoleAuth {
+            role_arn: arn.map(Into::into),
+            service_account_name: sa.map(Into::into),
+            session_name: None,
+        })
     };
     s.auth.iam_role = Some(role(Some("arn:aws:s3:::bucket"), None));
     assert!(
@@ -264,14 +266,14 @@ fn probe_settings_become_typed_options() {
         ProbeOptions::default()
     );
     let mut s = spec();
-    s.probe = Some(ProbeSettings {
+    s.probe = Some(Box::new(ProbeSettings {
         server_side_encryption: Some("aws:kms".into()),
         kms_key_id: Some("arn:aws:kms:us-west-1:123456789012:key/0c1d".into()),
         requester_pays: Some(true),
         checksum_algorithm: Some("SHA256".into()),
         read_only: Some(true),
         key_prefix: Some("_probe".into()),
-    });
+    }));
     let p = validate_spec(&s, DEFAULT_INTERVAL).unwrap().probe;
     assert_eq!(p.encryption, Some(Encryption::Kms));
     assert_eq!(p.encryption.unwrap().as_str(), "aws:kms");
@@ -291,7 +293,7 @@ fn probe_settings_become_typed_options() {
 fn probe_settings_the_schema_refuses_are_refused_again() {
     let with = |p: ProbeSettings| {
         let mut s = spec();
-        s.probe = Some(p);
+        s.probe = Some(Box::new(p));
         validate_spec(&s, DEFAULT_INTERVAL).unwrap_err()
     };
     let e = with(ProbeSettings {

@@ -38,7 +38,7 @@ impl Spec {
 
     /// `spec.probe`: how the probe's requests are made.
     pub fn probe(mut self, probe: ProbeSettings) -> Self {
-        self.0.probe = Some(probe);
+        self.0.probe = Some(Box::new(probe));
         self
     }
 
@@ -150,12 +150,12 @@ impl Spec {
 
 fn access_key(secret: &str) -> Auth {
     Auth {
-        access_key: Some(AccessKeyAuth {
+        access_key: Some(Box::new(AccessKeyAuth {
             secret_name: secret.into(),
             access_key_id_key: None,
             secret_access_key_key: None,
             session_token_key: None,
-        }),
+        })),
         iam_role: None,
     }
 }
@@ -163,11 +163,11 @@ fn access_key(secret: &str) -> Auth {
 fn iam_role(role: Option<&str>, sa: Option<&str>) -> Auth {
     Auth {
         access_key: None,
-        iam_role: Some(IamRoleAuth {
+        iam_role: Some(Box::new(IamRoleAuth {
             role_arn: role.map(str::to_string),
             service_account_name: sa.map(str::to_string),
             session_name: None,
-        }),
+        })),
     }
 }
 
