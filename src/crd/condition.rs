@@ -14,9 +14,17 @@ use std::sync::{Arc, Mutex, OnceLock};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// An immutable string whose clones share one allocation.
+/// An immutable string whose clones share one allocation. One pointer
+/// wide (an `Arc<str>` is two): a cached connection holds four per
+/// condition, and most of them are shared words.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Text(Arc<str>);
+pub struct Text(Arc<Box<str>>);
+
+impl std::borrow::Borrow<str> for Text {
+    fn borrow(&self) -> &str {
+        self
+    }
+}
 
 /// Words longer than this are not shared (a condition's type, status and
 /// reason are identifiers; the API server limits a reason to 1024 bytes).
@@ -27,22 +35,22 @@ const WORDS_MAX: usize = 512;
 
 /// Shared words, at most `WORDS_MAX`.
 #[derive(Default)]
-struct Words(Mutex<HashSet<Arc<str>>>);
+struct Words(Mutex<HashSet<Text>>);
 
 impl Words {
     fn get(&self, s: &str) -> Text {
         if s.len() > WORD_MAX {
-            return Text(Arc::from(s));
+            return Text::from(s);
         }
         let mut table = self.0.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(w) = table.get(s) {
-            return Text(w.clone());
+            return w.clone();
         }
-        let w: Arc<str> = Arc::from(s);
+        let w = Text::from(s);
         if table.len() < WORDS_MAX {
             table.insert(w.clone());
         }
-        Text(w)
+        w
     }
 }
 
@@ -56,7 +64,7 @@ impl Text {
 
     /// The text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.0[..]
     }
 
     /// Whether both share one allocation (tests of the sharing itself).
@@ -74,37 +82,37 @@ impl Default for Text {
 impl Deref for Text {
     type Target = str;
     fn deref(&self) -> &str {
-        &self.0
+        &self.0[..]
     }
 }
 
 impl AsRef<str> for Text {
     fn as_ref(&self) -> &str {
-        &self.0
+        &self.0[..]
     }
 }
 
 impl fmt::Debug for Text {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
+        fmt::Debug::fmt(&**self.0, f)
     }
 }
 
 impl fmt::Display for Text {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&*self.0, f)
+        fmt::Display::fmt(&**self.0, f)
     }
 }
 
 impl From<&str> for Text {
     fn from(s: &str) -> Self {
-        Self(Arc::from(s))
+        Self(Arc::new(Box::from(s)))
     }
 }
 
 impl From<String> for Text {
     fn from(s: String) -> Self {
-        Self(Arc::from(s))
+        Self(Arc::new(s.into_boxed_str()))
     }
 }
 
@@ -116,37 +124,37 @@ impl From<Text> for String {
 
 impl PartialEq<str> for Text {
     fn eq(&self, other: &str) -> bool {
-        &*self.0 == other
+        &**self.0 == other
     }
 }
 
 impl PartialEq<&str> for Text {
     fn eq(&self, other: &&str) -> bool {
-        &*self.0 == *other
+        &**self.0 == *other
     }
 }
 
 impl PartialEq<String> for Text {
     fn eq(&self, other: &String) -> bool {
-        &*self.0 == other.as_str()
+        &**self.0 == other.as_str()
     }
 }
 
 impl PartialEq<Text> for &str {
     fn eq(&self, other: &Text) -> bool {
-        *self == &*other.0
+        *self == &**other.0
     }
 }
 
 impl PartialEq<Text> for str {
     fn eq(&self, other: &Text) -> bool {
-        self == &*other.0
+        self == &**other.0
     }
 }
 
 impl Serialize for Text {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
+        s.serialize_str(&self.0[..])
     }
 }
 
