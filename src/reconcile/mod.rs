@@ -102,8 +102,9 @@ const RELATED_LIST_WAIT: Duration = Duration::from_secs(30);
 
 /// Validate one connection and write its status; when to look again.
 pub async fn reconcile(conn: Arc<S3Connection>, ctx: Arc<Context>) -> Result<Action> {
-    ctx.related.wait(RELATED_LIST_WAIT).await;
     let uid = conn.uid().unwrap_or_default();
+    let _turn = ctx.wakeups.turn(&uid);
+    ctx.related.wait(RELATED_LIST_WAIT).await;
     let Some(conn) = current(conn, &ctx).await? else {
         return Ok(Action::await_change());
     };

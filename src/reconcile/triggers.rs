@@ -1,7 +1,9 @@
 //! Which S3Connection watch events are worth a reconcile: those that
 //! change what makes a connection worth validating again (its generation,
 //! a requested-at value, its deletion starting), not the operator's own
-//! status and finalizer writes. Kept as a hash per connection UID
+//! status and finalizer writes. A connection seen for the first time (all
+//! of them at a start) is told apart ([`Sight::First`]): its first look is
+//! paced by [`super::wakeups`], not left to kube's scheduler. Kept as a hash per connection UID
 //! ([`PerUid`]): kube's `predicate_filter` kept a key of three Strings per
 //! object (about 0.2 KiB each), and counted an entry not refreshed for an
 //! hour as changed, so a connection quiet for an hour was validated again
@@ -23,20 +25,33 @@ fn spec_or_request(c: &S3Connection) -> u64 {
     h.finish()
 }
 
+/// What a watch event shows of a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sight {
+    /// Not seen before by this process.
+    First,
+    /// Changed in what [`spec_or_request`] covers (or without a UID).
+    Changed,
+    /// Nothing worth a reconcile: a status write, say.
+    Same,
+}
+
 /// The last [`spec_or_request`] seen of each connection.
 #[derive(Default)]
 pub struct Triggers(PerUid<u64>);
 
 impl Triggers {
-    /// Whether `c`, just seen by the watch, is worth a reconcile: seen for
-    /// the first time, or changed in what [`spec_or_request`] covers. A
-    /// connection without a UID always is.
-    pub fn worth(&self, c: &S3Connection) -> bool {
+    /// What `c`, just seen by the watch, shows.
+    pub fn sight(&self, c: &S3Connection) -> Sight {
         let Some(uid) = c.metadata.uid.as_deref() else {
-            return true;
+            return Sight::Changed;
         };
         let h = spec_or_request(c);
-        self.0.map().insert(key(uid), h) != Some(h)
+        match self.0.map().insert(key(uid), h) {
+            None => Sight::First,
+            Some(was) if was != h => Sight::Changed,
+            Some(_) => Sight::Same,
+        }
     }
 
     /// Forget connections whose UID [`Key`] `live` says is gone.

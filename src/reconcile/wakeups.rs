@@ -10,6 +10,15 @@
 //! its UID's [`Key`], the time, its namespace (shared by every connection
 //! of that namespace) and its name. Triggers from watches still go
 //! through kube's scheduler, and leave it once they have run.
+//!
+//! Connections are handed to the controller at most `limit` at a time
+//! ([`Wakeups::open`]): one handed out counts until a reconcile of it ends
+//! ([`Wakeups::turn`]), or for [`OUT_FOR`] at most (it was deleted before
+//! its turn, say). kube's scheduler never gives back the capacity of its
+//! tables: a start with 100,000 connections all due at once would keep
+//! three tables of 100,000 requests (some 60 MiB) for the life of the
+//! process. So the first validations of a start come through here too
+//! (see [`super::triggers`]), paced.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -26,6 +35,10 @@ use crate::crd::S3Connection;
 /// At most this many due connections are handed to the controller at
 /// once; the rest follow at once after.
 const BATCH: usize = 512;
+
+/// A connection handed to the controller counts against the limit until
+/// a reconcile of it ends, or this long at most.
+pub const OUT_FOR: Duration = Duration::from_secs(60);
 
 /// One connection waiting.
 struct Entry {
@@ -50,10 +63,14 @@ struct State {
     entries: HashMap<Key, Entry>,
     /// Each namespace once.
     namespaces: HashSet<Arc<str>>,
+    /// Handed to the controller, its reconcile not ended yet: when (ms).
+    out: HashMap<Key, u64>,
+    /// At most this many out at once.
+    limit: usize,
 }
 
 impl Queue {
-    fn new(scope: Option<String>) -> Self {
+    fn new(scope: Option<String>, limit: usize) -> Self {
         Self {
             scope,
             state: Mutex::new(State {
@@ -61,6 +78,8 @@ impl Queue {
                 order: BTreeSet::new(),
                 entries: HashMap::new(),
                 namespaces: HashSet::new(),
+                out: HashMap::new(),
+                limit: limit.max(1),
             }),
             wake: Notify::new(),
         }
@@ -101,13 +120,17 @@ impl Queue {
         }
     }
 
-    /// The entries due at `now` (at most [`BATCH`]), and when the next
-    /// one is due.
+    /// The entries due at `now` (at most [`BATCH`], and no more than the
+    /// limit leaves room for), and when to look again: when the next is
+    /// due or, with no room, when the oldest one out stops counting
+    /// ([`OUT_FOR`]; a reconcile ending wakes the stream earlier).
     fn take_due(&self, now: Instant) -> (Vec<ObjectRef<S3Connection>>, Option<Instant>) {
         let mut s = self.state();
         let now = s.millis(now);
+        let out_for = OUT_FOR.as_millis() as u64;
+        s.out.retain(|_, at| now.saturating_sub(*at) < out_for);
         let mut due = vec![];
-        while due.len() < BATCH {
+        while due.len() < BATCH && s.out.len() < s.limit {
             let Some(&(at, k)) = s.order.first() else {
                 break;
             };
@@ -117,13 +140,37 @@ impl Queue {
             s.order.pop_first();
             if let Some(e) = s.entries.remove(&k) {
                 due.push(ObjectRef::new(&e.name).within(&e.namespace));
+                s.out.insert(k, now);
             }
         }
-        let next = s
-            .order
-            .first()
-            .map(|(at, _)| s.origin + Duration::from_millis(*at));
+        let next_due = s.order.first().map(|(at, _)| *at);
+        let next = if s.out.len() >= s.limit {
+            let freed = s.out.values().min().map(|at| at + out_for);
+            next_due.max(freed)
+        } else {
+            next_due
+        };
+        let next = next.map(|at| s.origin + Duration::from_millis(at));
         (due, next)
+    }
+
+    /// Forget `k`: waiting or out.
+    fn forget(&self, k: Key) {
+        let mut s = self.state();
+        if let Some(e) = s.entries.remove(&k) {
+            s.order.remove(&(e.at, k));
+        }
+        if s.out.remove(&k).is_some() {
+            drop(s);
+            self.wake.notify_one();
+        }
+    }
+
+    /// A reconcile of `k` ended: if it was out, it counts no more.
+    fn done(&self, k: Key) {
+        if self.state().out.remove(&k).is_some() {
+            self.wake.notify_one();
+        }
     }
 
     /// Forget connections for which `live` is false, and namespaces no
@@ -135,9 +182,11 @@ impl Queue {
             order,
             entries,
             namespaces,
+            out,
             ..
         } = &mut *s;
         order.retain(|(_, k)| entries.contains_key(k));
+        out.retain(|k, _| live(*k));
         namespaces.clear();
         namespaces.extend(entries.values().map(|e| e.namespace.clone()));
         entries.shrink_to_fit();
@@ -166,14 +215,16 @@ impl Wakeups {
     }
 
     /// A controller for `scope` (a namespace, or `None`: all) starts:
-    /// the stream of its connections as they fall due. What an earlier
-    /// controller of that scope left waiting is dropped: the new one
-    /// validates every connection of its first list.
+    /// the stream of its connections as they fall due, at most `limit`
+    /// of them out at once. What an earlier controller of that scope left
+    /// waiting is dropped: the new one validates every connection of its
+    /// first list.
     pub fn open(
         &self,
         scope: Option<String>,
+        limit: usize,
     ) -> impl Stream<Item = ObjectRef<S3Connection>> + Send + 'static {
-        let q = Arc::new(Queue::new(scope));
+        let q = Arc::new(Queue::new(scope, limit));
         {
             let mut queues = self.queues();
             queues.retain(|old| old.scope != q.scope);
@@ -222,6 +273,27 @@ impl Wakeups {
         }
     }
 
+    /// A reconcile of the connection with UID `uid` runs: while the
+    /// guard lives. When it ends the connection no longer counts against
+    /// the limit of its controller.
+    pub fn turn(&self, uid: &str) -> Turn<'_> {
+        Turn {
+            wakeups: self,
+            key: key(uid),
+        }
+    }
+
+    /// The connection with UID `uid` is gone (deleted, or no longer of
+    /// this shard): nothing is kept for it, and it no longer counts
+    /// against a limit.
+    pub fn forget(&self, uid: &str) {
+        let k = key(uid);
+        let queues: Vec<_> = self.queues().clone();
+        for q in queues {
+            q.forget(k);
+        }
+    }
+
     /// Forget connections whose UID [`Key`] `live` says is gone.
     pub fn retain(&self, live: impl Fn(Key) -> bool) {
         let queues: Vec<_> = self.queues().clone();
@@ -250,6 +322,21 @@ impl Wakeups {
     /// Whether no connection is waiting.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// A reconcile running ([`Wakeups::turn`]).
+pub struct Turn<'a> {
+    wakeups: &'a Wakeups,
+    key: Key,
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        let queues: Vec<_> = self.wakeups.queues().clone();
+        for q in queues {
+            q.done(self.key);
+        }
     }
 }
 

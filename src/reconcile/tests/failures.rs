@@ -124,7 +124,7 @@ async fn a_panic_in_a_validation_becomes_that_connections_internal_error() {
         Arc::new(aws),
         Config::default(),
     ));
-    drop(ctx.wakeups.open(None));
+    drop(ctx.wakeups.open(None, 64));
     let action = reconcile(Arc::new(connection(access_key_spec())), ctx.clone())
         .await
         .expect("the reconcile itself does not fail");

@@ -261,7 +261,7 @@ fn harness(
         config,
     ));
     // A controller for all namespaces: wakeups are kept.
-    drop(ctx.wakeups.open(None));
+    drop(ctx.wakeups.open(None, 64));
     Harness { api, ctx, aws }
 }
 

@@ -21,37 +21,46 @@ fn conn(generation: i64, status_message: &str) -> S3Connection {
 #[test]
 fn the_operators_own_writes_are_not_worth_a_reconcile_a_spec_change_is() {
     let t = Triggers::default();
-    assert!(t.worth(&conn(1, "")), "first seen");
-    assert!(!t.worth(&conn(1, "a new status")), "our status write");
-    assert!(t.worth(&conn(2, "a new status")), "a new generation");
-    assert!(!t.worth(&conn(2, "again")));
+    assert_eq!(t.sight(&conn(1, "")), Sight::First);
+    assert_eq!(
+        t.sight(&conn(1, "a new status")),
+        Sight::Same,
+        "our status write"
+    );
+    assert_eq!(
+        t.sight(&conn(2, "a new status")),
+        Sight::Changed,
+        "a new generation"
+    );
+    assert_eq!(t.sight(&conn(2, "again")), Sight::Same);
 }
 
 #[test]
 fn a_requested_check_and_a_deletion_are_worth_a_reconcile() {
     let t = Triggers::default();
     let mut c = conn(1, "");
-    assert!(t.worth(&c));
+    assert_eq!(t.sight(&c), Sight::First);
     c.metadata.annotations =
         Some([("s3connection.dev/requested-at".to_string(), "1".to_string())].into());
-    assert!(t.worth(&c), "a requested-at value");
-    assert!(!t.worth(&c), "the same value again");
+    assert_eq!(t.sight(&c), Sight::Changed, "a requested-at value");
+    assert_eq!(t.sight(&c), Sight::Same, "the same value again");
     c.metadata.annotations =
         Some([("s3connection.dev/requested-at".to_string(), "2".to_string())].into());
-    assert!(t.worth(&c), "a new requested-at value");
+    assert_eq!(t.sight(&c), Sight::Changed, "a new requested-at value");
     c.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
         jiff::Timestamp::now(),
     ));
-    assert!(t.worth(&c), "its deletion started");
+    assert_eq!(t.sight(&c), Sight::Changed, "its deletion started");
 }
 
 #[test]
-fn a_forgotten_connection_is_worth_a_reconcile_again() {
+fn a_forgotten_connection_is_seen_for_the_first_time_again() {
     let t = Triggers::default();
-    assert!(t.worth(&conn(1, "")));
+    assert_eq!(t.sight(&conn(1, "")), Sight::First);
     t.retain(|k| k != key(UID));
-    assert!(t.worth(&conn(1, "")));
+    assert_eq!(t.sight(&conn(1, "")), Sight::First);
     let mut no_uid = conn(1, "");
     no_uid.metadata.uid = None;
-    assert!(t.worth(&no_uid) && t.worth(&no_uid));
+    assert_eq!(t.sight(&no_uid), Sight::Changed);
+    assert_eq!(t.sight(&no_uid), Sight::Changed);
 }

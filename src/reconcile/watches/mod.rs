@@ -20,6 +20,7 @@ use tracing::{debug, info, warn};
 
 use super::related::changes;
 use super::resume::{NoBackoff, resilient};
+use super::triggers::Sight;
 use super::{Context, Freshness, error_policy, reconcile};
 use crate::crd::rules::requested_at;
 use crate::crd::{S3Connection, S3ConnectionSpec};
@@ -75,6 +76,22 @@ where
     match namespace {
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
+    }
+}
+
+/// Whether the watch's news of `c` goes to kube's scheduler: a change
+/// does; a connection seen for the first time goes to the paced wakeups
+/// ([`super::wakeups`]) instead, at once or, when it is Ready from before
+/// this process, at its point of the interval ([`super::proofs`]).
+fn worth_a_reconcile(ctx: &Context, c: &S3Connection) -> bool {
+    match ctx.triggers.sight(c) {
+        Sight::Changed => true,
+        Sight::Same => false,
+        Sight::First => {
+            let wait = ctx.proofs.first_wait(c, jiff::Timestamp::now());
+            ctx.wakeups.after(c, wait.unwrap_or_default());
+            false
+        }
     }
 }
 
@@ -284,13 +301,20 @@ fn controller(
                 }
                 // The initial list is in the cache: ready to serve.
                 Ok(watcher::Event::InitDone) => on_synced(),
+                // Gone (deleted, or relabelled out of this shard): its
+                // next look would find nothing.
+                Ok(watcher::Event::Delete(c)) => {
+                    if let Some(uid) = c.metadata.uid.as_deref() {
+                        ctx.wakeups.forget(uid);
+                    }
+                }
                 _ => {}
             }
         })
         .applied_objects()
         .try_filter({
             let ctx = ctx.clone();
-            move |c| futures::future::ready(ctx.triggers.worth(c))
+            move |c| futures::future::ready(worth_a_reconcile(&ctx, c))
         });
 
     // Secret metadata: only each Secret's version is kept, so that a Secret
@@ -335,7 +359,10 @@ fn controller(
             connections_naming(&sa_store, &sa, names_service_account)
         })
         // Each connection's next look, from reconcile ([`super::wakeups`]).
-        .reconcile_on(ctx.wakeups.open(scope.clone()))
+        .reconcile_on(
+            ctx.wakeups
+                .open(scope.clone(), 2 * usize::from(concurrency)),
+        )
         .with_config(kube::runtime::controller::Config::default().concurrency(concurrency))
         // Each watch backs off on its own; one watch's trouble must not
         // pause the others.
