@@ -3,11 +3,13 @@
 //! a requested-at value, its deletion starting), not the operator's own
 //! status and finalizer writes. A connection seen for the first time (all
 //! of them at a start) is told apart ([`Sight::First`]): its first look is
-//! paced by [`super::wakeups`], not left to kube's scheduler. Kept as a hash per connection UID
-//! ([`PerUid`]): kube's `predicate_filter` kept a key of three Strings per
-//! object (about 0.2 KiB each), and counted an entry not refreshed for an
-//! hour as changed, so a connection quiet for an hour was validated again
-//! on the next write of its status.
+//! paced by [`super::wakeups`], not left to kube's scheduler.
+//!
+//! Kept as a hash per connection UID ([`PerUid`]): kube's
+//! `predicate_filter` kept a key of three Strings per object (about 0.2 KiB
+//! each), and counted an entry not refreshed for an hour as changed, so a
+//! connection quiet for an hour was validated again on the next write of
+//! its status.
 
 use std::hash::{Hash, Hasher};
 
@@ -30,13 +32,15 @@ fn spec_or_request(c: &S3Connection) -> u64 {
 pub enum Sight {
     /// Not seen before by this process.
     First,
-    /// Changed in what [`spec_or_request`] covers (or without a UID).
+    /// Changed in its generation, a requested-at value or its deletion (or
+    /// without a UID).
     Changed,
     /// Nothing worth a reconcile: a status write, say.
     Same,
 }
 
-/// The last [`spec_or_request`] seen of each connection.
+/// What was last seen of each connection: a hash of its generation,
+/// requested-at value and deletion.
 #[derive(Default)]
 pub struct Triggers(PerUid<u64>);
 
