@@ -243,7 +243,7 @@ BENCH_MINIO_PORT ?= 32600
 N ?= 500
 CONCURRENCY ?= 16
 # Parts: all, or a comma-separated list of single, throughput, irsa, cost,
-# memory, handover.
+# memory, restart, handover.
 BENCH ?= all
 # Throughput rounds (operator, Kubernetes floor and bare client each,
 # alternating whether the operator or the bare client goes first); the table
@@ -257,7 +257,7 @@ WARMUP ?= 100
 # file's objects (CREATE_CONCURRENCY is for setup).
 APPLY_CONCURRENCY ?= 1
 # More knobs (see bench/README.md): IRSA_M (min(N,100)), IRSA_SA (10),
-# SINGLE_RUNS (20), MEMORY_N (10000), MEMORY_NAMESPACES (5), HANDOVER_RUNS (5),
+# SINGLE_RUNS (20), MEMORY_N (10000), MEMORY_NAMESPACES (5), MEMORY_SA (MEMORY_N/10), HANDOVER_RUNS (5),
 # CREATE_CONCURRENCY (32), BENCH_TIMEOUT (s per wait), BENCH_KUBE_RELAY (1).
 
 # Steps: dev-down (leftovers of a killed run), record the commit and
@@ -269,7 +269,7 @@ APPLY_CONCURRENCY ?= 1
 # driver. On exit, failure or Ctrl-C: kill the operators it started (pids in
 # bench-operator.pids, checked against their command line), dev-down.
 .PHONY: bench
-bench: ## benchmark the operator in bench/.dev: N=500 CONCURRENCY=16 BENCH=all|single,throughput,irsa,cost,memory,handover
+bench: ## benchmark the operator in bench/.dev: N=500 CONCURRENCY=16 BENCH=all|single,throughput,irsa,cost,memory,restart,handover
 	@mkdir -p "$$(dirname "$(BENCH_DEV_DIR)")"; \
 	rc=0; flock -n -E 75 -o "$(BENCH_DEV_DIR).lock" $(MAKE) bench-locked || rc=$$?; \
 	if [[ $$rc -eq 75 ]]; then \
@@ -322,7 +322,7 @@ bench-locked:
 	kubectl wait --for=condition=Established --timeout=60s -f "$$bin/crd.yaml" > /dev/null; \
 	BENCH_N='$(N)' BENCH_CONCURRENCY='$(CONCURRENCY)' \
 	  BENCH_PARTS='$(BENCH)' BENCH_ROUNDS='$(ROUNDS)' BENCH_IRSA_M='$(IRSA_M)' BENCH_IRSA_SERVICE_ACCOUNTS='$(IRSA_SA)' \
-	  BENCH_SINGLE_RUNS='$(SINGLE_RUNS)' BENCH_MEMORY_N='$(MEMORY_N)' BENCH_MEMORY_NAMESPACES='$(MEMORY_NAMESPACES)' BENCH_HANDOVER_RUNS='$(HANDOVER_RUNS)' \
+	  BENCH_SINGLE_RUNS='$(SINGLE_RUNS)' BENCH_MEMORY_N='$(MEMORY_N)' BENCH_MEMORY_NAMESPACES='$(MEMORY_NAMESPACES)' BENCH_MEMORY_SERVICE_ACCOUNTS='$(MEMORY_SA)' BENCH_HANDOVER_RUNS='$(HANDOVER_RUNS)' \
 	  BENCH_CREATE_CONCURRENCY='$(CREATE_CONCURRENCY)' BENCH_TIMEOUT='$(BENCH_TIMEOUT)' BENCH_KUBE_RELAY='$(BENCH_KUBE_RELAY)' BENCH_FLOOR='$(FLOOR)' BENCH_WARMUP='$(WARMUP)' BENCH_APPLY_CONCURRENCY='$(APPLY_CONCURRENCY)' \
 	  BENCH_OPERATOR_BIN="$$bin/s3-connection-operator" BENCH_BUILD_INFO="$$bin/build-info" \
 	  BENCH_RESULTS=$(CURDIR)/bench/results.jsonl \

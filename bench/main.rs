@@ -21,7 +21,11 @@
 //!   and dollars a month for 1, 1,000 and 10,000 connections, beside what
 //!   the operator reports (status.requestsPerDay, the cost metrics).
 //! - `memory` (memory.rs): 10,000 connections naming missing Secrets plus
-//!   10,000 unrelated Secrets; time to settle and RSS.
+//!   10,000 unrelated Secrets and 1,000 IRSA ServiceAccounts; time to
+//!   settle and RSS.
+//! - `restart` (restart.rs): N connections with a 1-minute interval, one
+//!   operator until the re-validations are steady, then a fresh one: its
+//!   validations per 10-second window against the steady rate.
 //! - `handover` (handover.rs): two replicas with leader election; from the
 //!   leader's SIGTERM to the standby leading (5 times).
 //!
@@ -35,7 +39,8 @@
 //! Parameters come from the environment (the Makefile sets them; params.rs):
 //! BENCH_N, BENCH_CONCURRENCY, BENCH_PARTS, BENCH_ROUNDS,
 //! BENCH_IRSA_M, BENCH_IRSA_SERVICE_ACCOUNTS, BENCH_SINGLE_RUNS,
-//! BENCH_MEMORY_N, BENCH_MEMORY_NAMESPACES, BENCH_CREATE_CONCURRENCY,
+//! BENCH_MEMORY_N, BENCH_MEMORY_NAMESPACES, BENCH_MEMORY_SERVICE_ACCOUNTS,
+//! BENCH_CREATE_CONCURRENCY,
 //! BENCH_HANDOVER_RUNS,
 //! BENCH_TIMEOUT (seconds per wait), BENCH_KUBE_RELAY (1/0),
 //! BENCH_OPERATOR_BIN, BENCH_BUILD_INFO, BENCH_RESULTS.
@@ -51,6 +56,7 @@ mod irsa;
 mod memory;
 mod params;
 mod report;
+mod restart;
 mod round;
 mod running;
 mod single;
@@ -139,6 +145,7 @@ async fn run() -> env::Result<()> {
                 "irsa" => report.irsa = Some(irsa::irsa(&env, &p, &shared).await?),
                 "cost" => report.cost = Some(cost::cost(&env, &p, &shared).await?),
                 "memory" => report.memory = Some(memory::memory(&env, &p).await?),
+                "restart" => report.restart = Some(restart::restart(&env, &p, &shared).await?),
                 "handover" => report.handover = Some(handover::handover(&env, &p).await?),
                 _ => unreachable!(),
             }

@@ -1,10 +1,11 @@
 //! `memory`: 10,000 connections naming missing Secrets plus 10,000
-//! unrelated Secrets; time to settle and RSS.
+//! unrelated Secrets and 1,000 IRSA ServiceAccounts (a tenth of the
+//! connections); time to settle and RSS.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
 use kube::api::{DynamicObject, PostParams};
 use kube::{Api, ResourceExt};
 use serde::Serialize;
@@ -23,10 +24,12 @@ use crate::watch::{Tracker, connection_resource, key};
 pub struct MemoryReport {
     pub connections: u64,
     pub secrets_unrelated: u64,
+    pub service_accounts: u64,
     pub secret_data_bytes_each: usize,
     pub namespaces: u64,
     pub create_concurrency: u64,
     pub create_secrets_s: f64,
+    pub create_service_accounts_s: f64,
     pub create_connections_s: f64,
     pub create_total_s: f64,
     pub creates_per_s: f64,
@@ -73,6 +76,20 @@ pub async fn memory(env: &Env, p: &Params) -> Result<MemoryReport> {
     })
     .await?;
     let secrets_s = t0.elapsed().as_secs_f64();
+    // ServiceAccounts with an IRSA role, as a cluster with IRSA has them:
+    // the operator keeps what IRSA needs of each (their metadata watch).
+    let sas = p.memory_service_accounts;
+    let t_sa = Instant::now();
+    concurrently((0..sas).collect(), p.create_concurrency as usize, |i| {
+        let ns = ns_of(i);
+        async move {
+            let role = format!("arn:aws:iam::123456789012:role/bench-memory-{i:05}");
+            env.service_account(&ns, &format!("irsa-{i:05}"), &role)
+                .await
+        }
+    })
+    .await?;
+    let sas_s = t_sa.elapsed().as_secs_f64();
     let t1 = Instant::now();
     let ar = connection_resource();
     concurrently((0..n).collect(), p.create_concurrency as usize, |i| {
@@ -94,7 +111,7 @@ pub async fn memory(env: &Env, p: &Params) -> Result<MemoryReport> {
     .await?;
     let conns_s = t1.elapsed().as_secs_f64();
     eprintln!(
-        "[bench] created {n} Secrets in {secrets_s:.1}s and {n} connections in {conns_s:.1}s"
+        "[bench] created {n} Secrets in {secrets_s:.1}s, {sas} ServiceAccounts in {sas_s:.1}s and {n} connections in {conns_s:.1}s"
     );
 
     let mut run = start_operator(env, p, "memory", Some(moto)).await?;
@@ -134,13 +151,15 @@ pub async fn memory(env: &Env, p: &Params) -> Result<MemoryReport> {
     let report = MemoryReport {
         connections: n,
         secrets_unrelated: n,
+        service_accounts: sas,
         secret_data_bytes_each: blob.len(),
         namespaces: p.memory_namespaces,
         create_concurrency: p.create_concurrency,
         create_secrets_s: round3(secrets_s),
+        create_service_accounts_s: round3(sas_s),
         create_connections_s: round3(conns_s),
-        create_total_s: round3(secrets_s + conns_s),
-        creates_per_s: round3(2.0 * n as f64 / (secrets_s + conns_s)),
+        create_total_s: round3(secrets_s + sas_s + conns_s),
+        creates_per_s: round3((2 * n + sas) as f64 / (secrets_s + sas_s + conns_s)),
         operator_start_to_ready_s: round3(run.ready_after.as_secs_f64()),
         operator_start_to_all_settled_s: round3(settle_s),
         rss_at_ready,
@@ -158,9 +177,17 @@ pub async fn memory(env: &Env, p: &Params) -> Result<MemoryReport> {
         cpu_s_until_settled,
     };
     run.op.stop(Duration::from_secs(40)).await?;
+    // What was measured stands even if the clean-up fails (deleting
+    // 100,000 objects can outlast the API server's request timeout).
     for ns in &nss {
-        clean_connections(env, ns).await?;
-        delete_all(&Api::<Secret>::namespaced(env.kube.clone(), ns)).await?;
+        let cleaned = async {
+            clean_connections(env, ns).await?;
+            delete_all(&Api::<Secret>::namespaced(env.kube.clone(), ns)).await?;
+            delete_all(&Api::<ServiceAccount>::namespaced(env.kube.clone(), ns)).await
+        };
+        if let Err(e) = cleaned.await {
+            eprintln!("[bench] memory: cleaning {ns} failed: {e}");
+        }
     }
     Ok(report)
 }

@@ -8,7 +8,15 @@ use serde::Serialize;
 use crate::env::{Result, bail, num_var, var_or};
 
 /// The parts, in the order they run.
-pub const ALL_PARTS: [&str; 6] = ["single", "throughput", "irsa", "cost", "memory", "handover"];
+pub const ALL_PARTS: [&str; 7] = [
+    "single",
+    "throughput",
+    "irsa",
+    "cost",
+    "memory",
+    "restart",
+    "handover",
+];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Params {
@@ -20,6 +28,7 @@ pub struct Params {
     pub single_runs: u64,
     pub memory_n: u64,
     pub memory_namespaces: u64,
+    pub memory_service_accounts: u64,
     pub create_concurrency: u64,
     /// Leader hand-overs in the handover part.
     pub handover_runs: u64,
@@ -71,6 +80,10 @@ impl Params {
             single_runs: num_var("BENCH_SINGLE_RUNS", 20)?.max(1),
             memory_n: num_var("BENCH_MEMORY_N", 10_000)?,
             memory_namespaces: num_var("BENCH_MEMORY_NAMESPACES", 5)?.max(1),
+            memory_service_accounts: num_var(
+                "BENCH_MEMORY_SERVICE_ACCOUNTS",
+                num_var("BENCH_MEMORY_N", 10_000)? / 10,
+            )?,
             create_concurrency: num_var("BENCH_CREATE_CONCURRENCY", 32)?.max(1),
             handover_runs: num_var("BENCH_HANDOVER_RUNS", 5)?.max(1),
             apply_concurrency: num_var("BENCH_APPLY_CONCURRENCY", 1)?.max(1),

@@ -13,6 +13,7 @@ use crate::handover::HandoverReport;
 use crate::irsa::IrsaReport;
 use crate::memory::MemoryReport;
 use crate::params::Params;
+use crate::restart::RestartReport;
 use crate::single::SingleReport;
 use crate::stats::Ordered;
 use crate::throughput::ThroughputReport;
@@ -90,6 +91,8 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub memory: Option<MemoryReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub restart: Option<RestartReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub handover: Option<HandoverReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failed: Option<String>,
@@ -108,6 +111,7 @@ impl Report {
             irsa: None,
             cost: None,
             memory: None,
+            restart: None,
             handover: None,
             failed: None,
         }

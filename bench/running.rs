@@ -14,7 +14,7 @@ use testkit::operator::{Launch, NotReady, Operator};
 
 use crate::env::{Env, Result, bail, delete_all, var, var_or};
 use crate::params::Params;
-use crate::watch::connection_resource;
+use crate::watch::{Tracker, connection_resource, key};
 use testkit::counting::{Counts, Relay};
 
 /// The Secret every access-key connection names.
@@ -55,6 +55,41 @@ pub async fn apply(
     )
     .await
     .map_err(|e| format!("apply S3Connection {name}: {e}"))?;
+    Ok(())
+}
+
+/// Server-side apply connections `names` of part `part` in `ns` with
+/// `spec` (`create_concurrency` at a time), and wait until the watch of
+/// `tracker` saw every one Ready for `generation`.
+#[allow(clippy::too_many_arguments)]
+pub async fn apply_until_ready(
+    env: &Env,
+    p: &Params,
+    run: &mut Running,
+    tracker: &Tracker,
+    (ns, part): (&str, &str),
+    names: &[String],
+    spec: &testkit::Spec,
+    generation: i64,
+) -> Result<()> {
+    let api = conn_api(env, ns);
+    let started = Instant::now();
+    crate::env::concurrently(names.to_vec(), p.create_concurrency as usize, |name| {
+        let (api, spec) = (api.clone(), spec.clone());
+        async move { apply(&api, &name, part, spec).await }
+    })
+    .await?;
+    let keys: Vec<String> = names.iter().map(|n| key(ns, n)).collect();
+    tracker
+        .wait_all(
+            part,
+            &keys,
+            Some(generation),
+            started,
+            p.timeout_for(names.len() as u64),
+            &mut || run.check_alive(),
+        )
+        .await?;
     Ok(())
 }
 

@@ -108,6 +108,8 @@ impl Percentiles {
 /// What the operator's log says about validations in some namespaces.
 pub struct LogStats {
     took_ms: Vec<f64>,
+    /// When each validation was logged (Unix seconds).
+    at: Vec<f64>,
     by_reason: BTreeMap<String, u64>,
     per_connection: HashMap<String, u64>,
     errors: Vec<String>,
@@ -134,6 +136,7 @@ impl LogStats {
         let text = std::fs::read_to_string(path).unwrap_or_default();
         let mut s = LogStats {
             took_ms: vec![],
+            at: vec![],
             by_reason: BTreeMap::new(),
             per_connection: HashMap::new(),
             errors: vec![],
@@ -162,6 +165,12 @@ impl LogStats {
             if let Some(t) = v["took_ms"].as_f64() {
                 s.took_ms.push(t);
             }
+            if let Some(t) = v["timestamp"]
+                .as_str()
+                .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+            {
+                s.at.push(t.as_millisecond() as f64 / 1000.0);
+            }
             *s.by_reason
                 .entry(v["reason"].as_str().unwrap_or_default().to_string())
                 .or_default() += 1;
@@ -170,6 +179,11 @@ impl LogStats {
                 .or_default() += 1;
         }
         s
+    }
+
+    /// When each validation was logged (Unix seconds), in log order.
+    pub fn times(&self) -> &[f64] {
+        &self.at
     }
 
     pub fn validations(&self) -> u64 {

@@ -292,7 +292,8 @@ pub fn print(r: &Report) {
     if let Some(c) = &r.cost {
         for (label, v) in [
             ("cost first validation", &c.first_validation),
-            ("cost steady validation", &c.steady_validation),
+            ("cost full re-validation", &c.full_revalidation),
+            ("cost light check", &c.light_check),
         ] {
             row(
                 label,
@@ -306,12 +307,18 @@ pub fn print(r: &Report) {
                 ),
             );
         }
+        let d = &c.per_connection_day;
         row(
             "cost per connection-day",
             format!(
-                "{} S3 requests at {} s; operator says {} (status.requestsPerDay)",
-                f(&c.s3_requests_per_connection_day),
+                "{} S3 requests ({}), {} in all with STS and IAM: {} full + {} light at {} s (light rounds with --daily-request-budget {}); operator says {} (status.requestsPerDay)",
+                f(&d.s3),
+                json(&d.s3_by_class),
+                f(&d.all),
+                f(&d.full_validations),
+                f(&d.light_checks),
                 c.interval_s,
+                c.light_budget,
                 f(&c.operator_says.status_requests_per_day_per_connection)
             ),
         );
@@ -338,9 +345,10 @@ pub fn print(r: &Report) {
         row(
             "memory",
             format!(
-                "{} conns + {} Secrets in {} namespaces; created in {} s ({} creates/s)",
+                "{} conns + {} Secrets + {} ServiceAccounts in {} namespaces; created in {} s ({} creates/s)",
                 mm.connections,
                 mm.secrets_unrelated,
+                mm.service_accounts,
                 mm.namespaces,
                 f(&mm.create_total_s),
                 f(&mm.creates_per_s)
@@ -367,6 +375,24 @@ pub fn print(r: &Report) {
                 l.vm_hwm_kib,
                 r.vm_rss_kib,
                 r.vm_hwm_kib
+            ),
+        );
+    }
+    if let Some(x) = &r.restart {
+        row(
+            "restart",
+            format!(
+                "{} conns, interval {} s: steady {} per {} s (measured {}, busiest window {}); after a restart busiest window {} = {}x steady; all validated once after {} s; windows {:?}",
+                x.connections,
+                x.interval_s,
+                x.steady_expected_per_window,
+                x.window_s,
+                x.steady_measured_per_window,
+                x.steady_max_window,
+                x.after_max_window,
+                x.peak_to_steady,
+                x.after_all_validated_once_s,
+                x.after_windows
             ),
         );
     }
