@@ -214,6 +214,14 @@ impl Wakeups {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// `f` on every controller's queue (outside the lock of the list).
+    fn each(&self, f: impl Fn(&Queue)) {
+        let queues: Vec<_> = self.queues().clone();
+        for q in queues {
+            f(&q);
+        }
+    }
+
     /// A controller for `scope` (a namespace, or `None`: all) starts:
     /// the stream of its connections as they fall due, at most `limit`
     /// of them out at once. What an earlier controller of that scope left
@@ -288,18 +296,12 @@ impl Wakeups {
     /// against a limit.
     pub fn forget(&self, uid: &str) {
         let k = key(uid);
-        let queues: Vec<_> = self.queues().clone();
-        for q in queues {
-            q.forget(k);
-        }
+        self.each(|q| q.forget(k));
     }
 
     /// Forget connections whose UID [`Key`] `live` says is gone.
     pub fn retain(&self, live: impl Fn(Key) -> bool) {
-        let queues: Vec<_> = self.queues().clone();
-        for q in queues {
-            q.retain(&live);
-        }
+        self.each(|q| q.retain(&live));
     }
 
     /// How long until the connection with UID `uid` is due, if it waits.
@@ -333,10 +335,7 @@ pub struct Turn<'a> {
 
 impl Drop for Turn<'_> {
     fn drop(&mut self) {
-        let queues: Vec<_> = self.wakeups.queues().clone();
-        for q in queues {
-            q.done(self.key);
-        }
+        self.wakeups.each(|q| q.done(self.key));
     }
 }
 
