@@ -20,7 +20,7 @@
 //! full re-validation.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use s3_connection_operator::cost::{Class, DAYS_PER_MONTH, Prices, Service, validations_per_day};
 use s3_connection_operator::crd::rules::DEFAULT_FULL_INTERVAL;
@@ -51,8 +51,6 @@ const LIGHT_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Rounds of light checks counted.
 const LIGHT_ROUNDS: u64 = 3;
-
-const VALIDATIONS: &str = "s3connection_validations_total";
 
 /// The fleet sizes the monthly cost is given for.
 const FLEETS: [u64; 3] = [1, 1_000, 10_000];
@@ -254,27 +252,14 @@ pub async fn cost(env: &Env, p: &Params, s: &Shared) -> Result<CostReport> {
     .await?;
     let spec = Spec::access_key(&s.bucket, &endpoint, SECRET).interval("1m");
     apply_until_ready(env, p, &mut run, &tracker, (ns, PART), &names, &spec, 2).await?;
-    let base = metrics(&run.op).await?.sum(VALIDATIONS);
+    let base = run.validations().await?;
     let before = run.moto.counts();
     let bound = LIGHT_INTERVAL * (LIGHT_ROUNDS as u32 + 2) + p.timeout_for(p.n);
-    let t2 = Instant::now();
-    loop {
-        let done = metrics(&run.op).await?.sum(VALIDATIONS) - base;
-        if done >= (LIGHT_ROUNDS * p.n) as f64 {
-            break;
-        }
-        if t2.elapsed() > bound {
-            bail!(
-                "light checks: {done} of {} in {bound:?}",
-                LIGHT_ROUNDS * p.n
-            );
-        }
-        run.check_alive()?;
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    run.validated(base, LIGHT_ROUNDS * p.n, bound, "light checks")
+        .await?;
     run.quiesce(Duration::from_secs(2), Duration::from_secs(30))
         .await;
-    let validations = (metrics(&run.op).await?.sum(VALIDATIONS) - base) as u64;
+    let validations = (run.validations().await? - base) as u64;
     let light = PerValidation::of(&run.moto.counts().since(&before), validations);
     if light.s3 >= steady.s3 {
         bail!(

@@ -9,15 +9,15 @@
 //! steady rate (N per interval, and as measured), the peak window after the
 //! restart and its ratio to the steady rate per window.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Serialize;
 use testkit::Spec;
 
-use crate::env::{Env, Result, bail};
+use crate::env::{Env, Result};
 use crate::params::Params;
 use crate::running::{
-    LABEL, Running, SECRET, Shared, apply_until_ready, clean_connections, metrics, shared_secret,
+    LABEL, Running, SECRET, Shared, apply_until_ready, clean_connections, shared_secret,
     start_operator,
 };
 use crate::stats::{LogStats, round3};
@@ -34,8 +34,6 @@ const WINDOW: f64 = 10.0;
 
 /// How long the new operator is watched, in intervals.
 const AFTER_INTERVALS: f64 = 1.5;
-
-const VALIDATIONS: &str = "s3connection_validations_total";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RestartReport {
@@ -66,23 +64,6 @@ fn unix_now() -> f64 {
     jiff::Timestamp::now().as_millisecond() as f64 / 1000.0
 }
 
-/// Wait until the operator's validation count reaches `target`; the Unix
-/// time it did.
-async fn validated(run: &mut Running, target: f64, within: Duration) -> Result<f64> {
-    let t0 = Instant::now();
-    loop {
-        let done = metrics(&run.op).await?.sum(VALIDATIONS);
-        if done >= target {
-            return Ok(unix_now());
-        }
-        if t0.elapsed() > within {
-            bail!("{done} validations of {target} in {within:?}");
-        }
-        run.check_alive()?;
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 /// Counts of `times` per window from `from` until `until`.
 fn windows(times: &[f64], from: f64, until: f64) -> Vec<u64> {
     let n = ((until - from) / WINDOW).ceil().max(1.0) as usize;
@@ -109,10 +90,16 @@ pub async fn restart(env: &Env, p: &Params, s: &Shared) -> Result<RestartReport>
     // Two re-validations of all N: the first ends the start-up, the second
     // is the steady window.
     let bound = INTERVAL * 3 + p.timeout_for(n);
-    let base = metrics(&first.op).await?.sum(VALIDATIONS);
+    let base = first.validations().await?;
     eprintln!("[bench] restart: {n} Ready; waiting for two re-validations of each");
-    let steady_from = validated(&mut first, base + n as f64, bound).await?;
-    let steady_until = validated(&mut first, base + 2.0 * n as f64, bound).await?;
+    first
+        .validated(base, n, bound, "first re-validation")
+        .await?;
+    let steady_from = unix_now();
+    first
+        .validated(base, 2 * n, bound, "second re-validation")
+        .await?;
+    let steady_until = unix_now();
     let log = LogStats::read(&first.op.log_path, |x| x == ns);
     let steady = windows(log.times(), steady_from, steady_until);
     let steady_count: u64 = steady.iter().sum();
@@ -123,7 +110,10 @@ pub async fn restart(env: &Env, p: &Params, s: &Shared) -> Result<RestartReport>
     op.stop(Duration::from_secs(40)).await?;
     let started = unix_now();
     let mut second = start_operator(env, p, &format!("{PART}-b"), Some(moto)).await?;
-    let all_once = validated(&mut second, n as f64, INTERVAL * 3).await? - started;
+    second
+        .validated(0.0, n, INTERVAL * 3, "validations after the restart")
+        .await?;
+    let all_once = unix_now() - started;
     let watch = Duration::from_secs_f64(INTERVAL.as_secs_f64() * AFTER_INTERVALS);
     let left = watch.saturating_sub(Duration::from_secs_f64(unix_now() - started));
     // A measurement over time (the windows), not a wait for a condition.

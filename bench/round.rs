@@ -17,11 +17,11 @@ use testkit::process::{Memory, memory};
 
 use crate::baseline::{BareRun, FloorRun, bare_round, floor_round};
 use crate::cpu::{CpuMeter, CpuReport};
-use crate::env::{Env, Result, bail, concurrently};
+use crate::env::{Env, Result, concurrently};
 use crate::params::Params;
 use crate::running::{
-    LABEL, Running, SECRET, Shared, apply, clean_connections, conn_api, metrics, shared_secret,
-    start_operator,
+    LABEL, Running, SECRET, Shared, VALIDATIONS, apply, clean_connections, conn_api, metrics,
+    shared_secret, start_operator,
 };
 use crate::stats::{
     EventsReport, LogReport, LogStats, MetricsReport, Or, Percentiles, RequestCounts, ms, round3,
@@ -337,7 +337,6 @@ pub async fn revalidate_unchanged(
     ns: &str,
     p: &Params,
 ) -> Result<Unchanged> {
-    const VALIDATIONS: &str = "s3connection_validations_total";
     let before = metrics(&run.op).await?;
     let kube_before = run.kube_counts();
     let events_before = EventsReport::of(env, ns, p.n).await?.objects as u64;
@@ -347,18 +346,13 @@ pub async fn revalidate_unchanged(
         .await
         .map_err(|e| format!("touch secret {ns}/{SECRET}: {e}"))?;
     let t0 = Instant::now();
-    let deadline = p.timeout_for(p.n);
-    loop {
-        let done = metrics(&run.op).await?.sum(VALIDATIONS) - before.sum(VALIDATIONS);
-        if done >= p.n as f64 {
-            break;
-        }
-        if t0.elapsed() > deadline {
-            bail!("unchanged re-validation: {done} of {} in {deadline:?}", p.n);
-        }
-        run.check_alive()?;
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    run.validated(
+        before.sum(VALIDATIONS),
+        p.n,
+        p.timeout_for(p.n),
+        "unchanged re-validation",
+    )
+    .await?;
     let took = t0.elapsed().as_secs_f64();
     run.quiesce(Duration::from_secs(2), Duration::from_secs(30))
         .await;

@@ -235,7 +235,39 @@ pub async fn metrics(op: &Operator) -> Result<Metrics> {
     Ok(Metrics::parse(&body))
 }
 
+/// The operator's count of its validations.
+pub const VALIDATIONS: &str = "s3connection_validations_total";
+
 impl Running {
+    /// The operator's validations so far (its /metrics).
+    pub async fn validations(&self) -> Result<f64> {
+        Ok(metrics(&self.op).await?.sum(VALIDATIONS))
+    }
+
+    /// Wait until the operator has validated `n` more times than `base`
+    /// (a [`Running::validations`] reading), for at most `within`; `what`
+    /// names the wait in the error.
+    pub async fn validated(
+        &mut self,
+        base: f64,
+        n: u64,
+        within: Duration,
+        what: &str,
+    ) -> Result<()> {
+        let t0 = Instant::now();
+        loop {
+            let done = self.validations().await? - base;
+            if done >= n as f64 {
+                return Ok(());
+            }
+            if t0.elapsed() > within {
+                bail!("{what}: {done} of {n} in {within:?}");
+            }
+            self.check_alive()?;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     pub fn kube_counts(&self) -> Counts {
         self.kube.as_ref().map(|k| k.counts()).unwrap_or_default()
     }
