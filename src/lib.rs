@@ -40,6 +40,7 @@
 
 pub mod allowlist;
 pub mod aws;
+pub mod by_name;
 pub mod check;
 pub mod cli;
 pub mod cost;

@@ -249,7 +249,7 @@ impl Resolver<'_> {
         self.secrets.remember(
             ns,
             keys,
-            secret.metadata.resource_version.clone(),
+            secret.metadata.resource_version.as_deref(),
             &resolved,
         );
         Ok(resolved)

@@ -15,6 +15,7 @@ use kube::core::PartialObjectMeta;
 use kube::runtime::watcher::Event;
 
 use super::Resolved;
+use crate::by_name::ByName;
 use crate::spec::SecretKeys;
 
 /// Which Secret (namespace and [`SecretKeys`]: its name and which of its
@@ -28,7 +29,20 @@ fn key(ns: &str, keys: &SecretKeys) -> Key {
 /// A small value per object of one metadata-only watch, by namespace and
 /// name: all the watch keeps (a reflector's cache of metadata took about
 /// 700 bytes per object).
-type Index<V> = HashMap<(String, String), V>;
+type Index<V> = ByName<V>;
+
+/// A Secret's `resourceVersion`, as a hash: all a version is used for is
+/// telling whether it changed (a String of it took 24 bytes and an
+/// allocation per Secret).
+pub type Version = u64;
+
+/// The [`Version`] of `resource_version`.
+pub fn version_of(resource_version: &str) -> Version {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    resource_version.hash(&mut h);
+    h.finish()
+}
 
 /// Keeps one watch's index up to date.
 pub struct IndexWriter<K, V> {
@@ -40,38 +54,44 @@ pub struct IndexWriter<K, V> {
     _kind: PhantomData<fn(K)>,
 }
 
+/// An object's namespace (`""` for none) and name.
+fn name_of(m: &ObjectMeta) -> Option<(&str, &str)> {
+    Some((
+        m.namespace.as_deref().unwrap_or_default(),
+        m.name.as_deref()?,
+    ))
+}
+
 impl<K, V> IndexWriter<K, V> {
     /// Apply one watch event.
     pub fn apply(&mut self, event: &Event<PartialObjectMeta<K>>) {
         let value = self.value;
-        let key = |m: &ObjectMeta| Some((m.namespace.clone().unwrap_or_default(), m.name.clone()?));
-        let entry = |m: &PartialObjectMeta<K>| Some((key(&m.metadata)?, value(&m.metadata)?));
         let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
         match event {
-            Event::Apply(m) => match entry(m) {
-                Some((k, v)) => {
-                    index.insert(k, v);
+            Event::Apply(m) => match (name_of(&m.metadata), value(&m.metadata)) {
+                (Some((ns, name)), Some(v)) => {
+                    index.insert(ns, name, v);
                 }
                 // Nothing worth keeping: as good as gone.
-                None => {
-                    if let Some(k) = key(&m.metadata) {
-                        index.remove(&k);
-                    }
+                (Some((ns, name)), None) => {
+                    index.remove(ns, name);
                 }
+                (None, _) => {}
             },
             Event::Delete(m) => {
-                if let Some(k) = key(&m.metadata) {
-                    index.remove(&k);
+                if let Some((ns, name)) = name_of(&m.metadata) {
+                    index.remove(ns, name);
                 }
             }
-            Event::Init => self.relist = Some(Index::new()),
-            Event::InitApply(m) => match &mut self.relist {
-                Some(relist) => relist.extend(entry(m)),
-                None => index.extend(entry(m)),
-            },
+            Event::Init => self.relist = Some(Index::default()),
+            Event::InitApply(m) => {
+                let into = self.relist.as_mut().unwrap_or(&mut index);
+                if let (Some((ns, name)), Some(v)) = (name_of(&m.metadata), value(&m.metadata)) {
+                    into.insert(ns, name, v);
+                }
+            }
             Event::InitDone => {
-                if let Some(mut relist) = self.relist.take() {
-                    relist.shrink_to_fit();
+                if let Some(relist) = self.relist.take() {
                     *index = relist;
                 }
             }
@@ -95,7 +115,7 @@ impl<V> Default for Indexes<V> {
 impl<V: Clone> Indexes<V> {
     /// A writer for one more watch, keeping `value` of each object.
     pub fn watch<K>(&self, value: fn(&ObjectMeta) -> Option<V>) -> IndexWriter<K, V> {
-        let index = Arc::new(RwLock::new(Index::new()));
+        let index = Arc::new(RwLock::new(Index::default()));
         self.watches
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -110,7 +130,6 @@ impl<V: Clone> Indexes<V> {
 
     /// What the watches last saw of object `ns/name`.
     pub fn get(&self, ns: &str, name: &str) -> Option<V> {
-        let key = (ns.to_string(), name.to_string());
         self.watches
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -118,7 +137,7 @@ impl<V: Clone> Indexes<V> {
             .find_map(|w| {
                 w.read()
                     .unwrap_or_else(|e| e.into_inner())
-                    .get(&key)
+                    .get(ns, name)
                     .cloned()
             })
     }
@@ -127,21 +146,22 @@ impl<V: Clone> Indexes<V> {
 /// The versions the Secret watches know, and credentials read per version.
 #[derive(Default)]
 pub struct SecretVersions {
-    versions: Indexes<String>,
-    read: Mutex<HashMap<Key, (String, Resolved)>>,
+    versions: Indexes<Version>,
+    read: Mutex<HashMap<Key, (Version, Resolved)>>,
 }
 
 /// Keeps one Secret watch's versions up to date.
-pub type VersionWriter = IndexWriter<Secret, String>;
+pub type VersionWriter = IndexWriter<Secret, Version>;
 
 impl SecretVersions {
     /// A writer for one more Secret watch (one per watched namespace).
     pub fn watch(&self) -> VersionWriter {
-        self.versions.watch(|m| m.resource_version.clone())
+        self.versions
+            .watch(|m| m.resource_version.as_deref().map(version_of))
     }
 
     /// The version the watch last saw of Secret `ns/name`.
-    pub fn current(&self, ns: &str, name: &str) -> Option<String> {
+    pub fn current(&self, ns: &str, name: &str) -> Option<Version> {
         self.versions.get(ns, name)
     }
 
@@ -166,10 +186,12 @@ impl SecretVersions {
         &self,
         ns: &str,
         keys: &SecretKeys,
-        version: Option<String>,
+        resource_version: Option<&str>,
         resolved: &Resolved,
     ) {
-        let Some(version) = version else { return };
+        let Some(version) = resource_version.map(version_of) else {
+            return;
+        };
         let mut read = self.read.lock().unwrap_or_else(|e| e.into_inner());
         read.insert(key(ns, keys), (version, resolved.clone()));
     }
@@ -178,7 +200,7 @@ impl SecretVersions {
     pub fn prune(&self) {
         let mut read = self.read.lock().unwrap_or_else(|e| e.into_inner());
         read.retain(|(ns, keys), (version, _)| {
-            self.current(ns, &keys.secret_name).as_ref() == Some(version)
+            self.current(ns, &keys.secret_name) == Some(*version)
         });
     }
 
@@ -231,7 +253,7 @@ mod tests {
         };
         writer.apply(&Event::Apply(meta("ns", "creds", "1")));
         assert!(v.cached("ns", &keys).is_none(), "never read");
-        v.remember("ns", &keys, Some("1".into()), &creds);
+        v.remember("ns", &keys, Some("1"), &creds);
         assert!(v.cached("ns", &keys).is_some());
         assert!(v.cached("other", &keys).is_none());
         assert!(
@@ -245,7 +267,7 @@ mod tests {
         assert!(v.is_empty(), "the stale entry went");
 
         // Read at 2, then deleted: pruned.
-        v.remember("ns", &keys, Some("2".into()), &creds);
+        v.remember("ns", &keys, Some("2"), &creds);
         writer.apply(&Event::Delete(meta("ns", "creds", "2")));
         v.prune();
         assert!(v.is_empty());
@@ -260,17 +282,17 @@ mod tests {
         writer.apply(&Event::Init);
         writer.apply(&Event::InitApply(meta("ns", "kept", "5")));
         assert_eq!(
-            v.current("ns", "gone").as_deref(),
-            Some("1"),
+            v.current("ns", "gone"),
+            Some(version_of("1")),
             "the old versions answer until the relist is complete"
         );
         writer.apply(&Event::InitDone);
-        assert_eq!(v.current("ns", "kept").as_deref(), Some("5"));
+        assert_eq!(v.current("ns", "kept"), Some(version_of("5")));
         assert_eq!(v.current("ns", "gone"), None, "deleted during the outage");
         // A second watch (another namespace) is looked up too.
         let mut other = v.watch();
         other.apply(&Event::Apply(meta("team-b", "creds", "7")));
-        assert_eq!(v.current("team-b", "creds").as_deref(), Some("7"));
+        assert_eq!(v.current("team-b", "creds"), Some(version_of("7")));
         assert_eq!(v.current("ns", "creds"), None);
     }
 }

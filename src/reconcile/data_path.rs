@@ -160,7 +160,7 @@ async fn data_path(conn: &S3Connection, ctx: &Context, now: Timestamp) -> Result
         _ => None,
     };
     let version = secret.and_then(|name| ctx.secrets.current(&id.namespace, name));
-    let inputs = proofs::inputs(secret.map(|name| (name, version.as_deref())));
+    let inputs = proofs::inputs(secret.map(|name| (name, version)));
     let schedule = (spec.interval, spec.full_interval);
     let budget = ctx.config.daily_requests;
     let wanted = ctx.proofs.wanted(conn, now, schedule, inputs, budget);

@@ -29,6 +29,7 @@ use super::per_uid::{Key, PerUid, key};
 use super::requested_at;
 use crate::cost::validations_per_day;
 use crate::crd::{CondStatus, PermissionOutcome, S3Connection};
+use crate::credentials::versions::Version;
 use crate::outcome::{Depth, PermissionCheck, Reason};
 use crate::probe::Simulation;
 use crate::status::conditions::{ConditionType, find};
@@ -189,7 +190,7 @@ impl Proofs {
 /// name and `resourceVersion`, as the Secret watch has it) for an access
 /// key; for a role, its name is in the principal and the ServiceAccount's
 /// token is new each time. A new version means a full validation.
-pub fn inputs(secret: Option<(&str, Option<&str>)>) -> u64 {
+pub fn inputs(secret: Option<(&str, Option<Version>)>) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     secret.hash(&mut h);

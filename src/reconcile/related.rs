@@ -18,8 +18,6 @@
 //! key and a hash per object), and at the end of a relist the objects it
 //! did not show count as deleted.
 
-use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::marker::PhantomData;
 use std::time::Duration;
 
@@ -29,6 +27,9 @@ use kube::core::PartialObjectMeta;
 use kube::runtime::watcher::{self, Event};
 use tokio::sync::watch;
 use tracing::{info, warn};
+
+use crate::by_name::ByName;
+use crate::credentials::versions::{Version, version_of};
 
 /// How many Secret and ServiceAccount watches have yet to complete their
 /// first list. Zero (nothing to wait for) unless [`RelatedWatches::expect`]
@@ -72,17 +73,16 @@ impl RelatedWatches {
     }
 }
 
-/// An object's namespace and name.
-type Key = (String, String);
-
-fn key(m: &ObjectMeta) -> Option<Key> {
-    Some((m.namespace.clone().unwrap_or_default(), m.name.clone()?))
+/// An object's namespace (`""` for none) and name.
+fn key(m: &ObjectMeta) -> Option<(&str, &str)> {
+    Some((
+        m.namespace.as_deref().unwrap_or_default(),
+        m.name.as_deref()?,
+    ))
 }
 
-fn version(m: &ObjectMeta) -> u64 {
-    let mut h = DefaultHasher::new();
-    m.resource_version.hash(&mut h);
-    h.finish()
+fn version(m: &ObjectMeta) -> Version {
+    version_of(m.resource_version.as_deref().unwrap_or_default())
 }
 
 /// What one watch has seen: each object's version, and which list last
@@ -90,7 +90,7 @@ fn version(m: &ObjectMeta) -> u64 {
 pub struct Seen<K> {
     /// By object: a hash of its `resourceVersion`, and the list (or, for
     /// later events, the list before them) it was last seen in.
-    versions: HashMap<Key, (u64, u32)>,
+    versions: ByName<(Version, u32)>,
     /// The list in progress or last completed.
     list: u32,
     /// Whether the first list is complete.
@@ -101,7 +101,7 @@ pub struct Seen<K> {
 impl<K> Default for Seen<K> {
     fn default() -> Self {
         Self {
-            versions: HashMap::new(),
+            versions: ByName::default(),
             list: 0,
             first_done: false,
             _kind: PhantomData,
@@ -123,8 +123,8 @@ impl<K> Seen<K> {
                 }
             }
             Event::Delete(o) => {
-                if let Some(k) = key(&o.metadata) {
-                    self.versions.remove(&k);
+                if let Some((ns, name)) = key(&o.metadata) {
+                    self.versions.remove(ns, name);
                 }
                 vec![o]
             }
@@ -135,14 +135,13 @@ impl<K> Seen<K> {
             Event::InitDone => {
                 let list = self.list;
                 let mut gone = vec![];
-                self.versions.retain(|k, (_, seen_in)| {
+                self.versions.retain(|ns, name, (_, seen_in)| {
                     let kept = *seen_in == list;
                     if !kept {
-                        gone.push(k.clone());
+                        gone.push((ns.to_string(), name.to_string()));
                     }
                     kept
                 });
-                self.versions.shrink_to_fit();
                 if !std::mem::replace(&mut self.first_done, true) {
                     return vec![];
                 }
@@ -156,11 +155,11 @@ impl<K> Seen<K> {
     /// `o` was seen (in the current list, or after it): `Some(o)` when its
     /// version is new.
     fn seen(&mut self, o: PartialObjectMeta<K>) -> Option<PartialObjectMeta<K>> {
-        let Some(k) = key(&o.metadata) else {
+        let Some((ns, name)) = key(&o.metadata) else {
             return Some(o);
         };
         let v = version(&o.metadata);
-        let old = self.versions.insert(k, (v, self.list));
+        let old = self.versions.insert(ns, name, (v, self.list));
         (old.map(|(was, _)| was) != Some(v)).then_some(o)
     }
 

@@ -152,8 +152,8 @@ fn light_checks_follow_a_full_validation_until_the_full_interval() {
         Wanted::Full
     );
     assert_ne!(
-        inputs(Some(("creds", Some("1")))),
-        inputs(Some(("creds", Some("2"))))
+        inputs(Some(("creds", Some(1)))),
+        inputs(Some(("creds", Some(2))))
     );
     // A clock that went back: full.
     assert_eq!(
