@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -20,6 +21,9 @@ use axum::routing::get;
 use prometheus_client::registry::Registry;
 
 use access::{Access, KubeReviews, Reviews, Verdict};
+use futures::StreamExt;
+
+use crate::telemetry::scrape::Scrapes;
 use tls::Certificate;
 
 /// What the endpoints serve from.
@@ -59,7 +63,7 @@ pub fn health_router(state: HttpState) -> Router {
 /// What `/metrics` serves from, and who may read it (`None`: anyone).
 pub struct MetricsState<R> {
     /// The metrics encoded at each scrape.
-    pub registry: Arc<Registry>,
+    pub scrapes: Scrapes,
     /// The gate; `None` in plain mode.
     pub access: Option<Arc<Access<R>>>,
 }
@@ -67,7 +71,7 @@ pub struct MetricsState<R> {
 impl<R> Clone for MetricsState<R> {
     fn clone(&self) -> Self {
         Self {
-            registry: self.registry.clone(),
+            scrapes: self.scrapes.clone(),
             access: self.access.clone(),
         }
     }
@@ -99,12 +103,20 @@ async fn metrics<R: Reviews + 'static>(
             refused => return refusal(refused),
         }
     }
+    let Ok(text) = s.scrapes.start() else {
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, "1")],
+            "Too many scrapes at once; try again\n",
+        )
+            .into_response();
+    };
     (
         [(
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        crate::telemetry::encode(&s.registry),
+        Body::from_stream(text.map(Ok::<_, std::convert::Infallible>)),
     )
         .into_response()
 }
@@ -165,7 +177,7 @@ pub async fn serve(
     let metrics = async {
         if !serving.secure {
             let router = metrics_router::<KubeReviews>(MetricsState {
-                registry: state.registry.clone(),
+                scrapes: Scrapes::new(state.registry.clone()),
                 access: None,
             });
             return serve_plain(serving.metrics_addr, router, "/metrics to anyone").await;
@@ -175,7 +187,7 @@ pub async fn serve(
             .map_err(|e| std::io::Error::other(format!("metrics serving certificate: {e}")))?;
         cert.clone().watch();
         let router = metrics_router(MetricsState {
-            registry: state.registry.clone(),
+            scrapes: Scrapes::new(state.registry.clone()),
             access: Some(Arc::new(Access::new(KubeReviews(client)))),
         });
         tracing::info!(
@@ -190,7 +202,7 @@ pub async fn serve(
 
 #[cfg(test)]
 mod tests {
-    use axum::body::{Body, to_bytes};
+    use axum::body::to_bytes;
     use axum::http::Request;
     use tower::ServiceExt;
 
@@ -200,7 +212,7 @@ mod tests {
     async fn get(state: &HttpState, path: &str) -> (StatusCode, String, String) {
         let router =
             health_router(state.clone()).merge(metrics_router::<KubeReviews>(MetricsState {
-                registry: state.registry.clone(),
+                scrapes: Scrapes::new(state.registry.clone()),
                 access: None,
             }));
         let req = Request::get(path).body(Body::empty()).unwrap();
@@ -255,7 +267,7 @@ mod tests {
     #[tokio::test]
     async fn metrics_answer_401_403_200_by_token() {
         let router = metrics_router(MetricsState {
-            registry: Arc::new(Registry::default()),
+            scrapes: Scrapes::new(Arc::new(Registry::default())),
             access: Some(Arc::new(Access::new(Fake))),
         });
         let status = |token: Option<&'static str>| {

@@ -6,12 +6,15 @@
 //!   cache at scrape time ([`ConnectionView`])
 //! - [`process`]: the `process_*` metrics of this process, from /proc
 //!
-//! [`encode`] renders a registry as `/metrics` serves it.
+//! - [`scrape`]: `/metrics`, encoded chunk by chunk as the scraper reads it
+//!
+//! [`encode`] renders a registry in one String (the tests' reading of it).
 
 pub mod connections;
 pub mod logging;
 pub mod metrics;
 pub mod process;
+pub mod scrape;
 
 use prometheus_client::registry::Registry;
 
@@ -46,16 +49,15 @@ mod tests {
         m.validated(Reason::PermissionDenied, Duration::from_millis(80));
         m.reconcile_error("kube_forbidden");
         m.status_patch(PatchOutcome::Conflict, Some(Duration::from_millis(3)));
-        let view = |name: &str, ready: CondStatus| ConnectionView {
-            namespace: "ns".into(),
-            name: name.into(),
+        let view = |name: &'static str, ready: CondStatus| ConnectionView {
+            namespace: "ns",
+            name,
             ready,
             reason: if ready == CondStatus::True {
                 "Validated"
             } else {
                 "Transient"
-            }
-            .into(),
+            },
             last_success: (ready == CondStatus::True).then_some(1_700_000_000.0),
             interval_seconds: 600.0,
             suspended: name == "c",
@@ -64,12 +66,14 @@ mod tests {
             // A day of 5 S3 requests every 10 minutes.
             requests: (name != "b").then_some(crate::cost::ByClass([288, 288, 144])),
         };
-        m.set_ready_source(move || {
-            vec![
-                view("a", CondStatus::True),
-                view("b", CondStatus::True),
-                view("c", CondStatus::Unknown),
-            ]
+        m.set_ready_source(move |each| {
+            for (name, ready) in [
+                ("a", CondStatus::True),
+                ("b", CondStatus::True),
+                ("c", CondStatus::Unknown),
+            ] {
+                each(&view(name, ready));
+            }
         });
         m.aws_call(
             "S3",
