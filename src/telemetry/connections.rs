@@ -19,13 +19,15 @@ use crate::cost::{ByClass, Class, Prices};
 use crate::crd::CondStatus;
 
 /// What the metrics say about one connection (from the operator's cache, at
-/// scrape time: a deleted connection's series are gone with it).
+/// scrape time: a deleted connection's series are gone with it). It borrows
+/// its texts from the cached object: a scrape of 100,000 connections holds
+/// no copy of their names.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ConnectionView {
+pub struct ConnectionView<'a> {
     /// The connection's namespace.
-    pub namespace: String,
+    pub namespace: &'a str,
     /// The connection's name.
-    pub name: String,
+    pub name: &'a str,
     /// The Ready condition's status (`Unknown` without a Ready condition).
     pub ready: CondStatus,
     /// The Ready condition's reason, as the status has it (empty without a
@@ -34,7 +36,7 @@ pub struct ConnectionView {
     /// earlier version of the operator wrote until the next validation.
     ///
     /// [`outcome::Reason`]: crate::outcome::Reason
-    pub reason: String,
+    pub reason: &'a str,
     /// Unix time of the last validation that found it working.
     pub last_success: Option<f64>,
     /// How often it is validated, in seconds.
@@ -46,7 +48,7 @@ pub struct ConnectionView {
     pub requests: Option<ByClass>,
 }
 
-impl ConnectionView {
+impl ConnectionView<'_> {
     /// S3 requests a day by class; none while suspended.
     fn daily(&self) -> Option<ByClass> {
         let r = self.requests?;
@@ -58,20 +60,24 @@ impl ConnectionView {
     }
 }
 
-type Views = dyn Fn() -> Vec<ConnectionView> + Send + Sync;
+/// Calls its argument with the view of each connection, one at a time.
+pub type EachView = dyn Fn(&mut dyn FnMut(&ConnectionView<'_>)) + Send + Sync;
 
 /// Where the per-connection gauges read from: set once, when the controller
 /// (and so its cache) starts; until then they have no samples. With the
 /// prices the cost gauges are computed at.
 #[derive(Clone, Default)]
 pub(super) struct ReadySource {
-    views: Arc<OnceLock<Box<Views>>>,
+    views: Arc<OnceLock<Box<EachView>>>,
     prices: Arc<OnceLock<Prices>>,
 }
 
 impl ReadySource {
     /// Read from `f` from now on (a second call is ignored).
-    pub(super) fn set(&self, f: impl Fn() -> Vec<ConnectionView> + Send + Sync + 'static) {
+    pub(super) fn set(
+        &self,
+        f: impl Fn(&mut dyn FnMut(&ConnectionView<'_>)) + Send + Sync + 'static,
+    ) {
         let _ = self.views.set(Box::new(f));
     }
 
@@ -86,8 +92,20 @@ impl ReadySource {
         ConnectionsByReady(self.clone())
     }
 
-    fn views(&self) -> Vec<ConnectionView> {
-        self.views.get().map(|f| f()).unwrap_or_default()
+    /// Call `f` with each connection's view; stop at its first error.
+    fn each(
+        &self,
+        mut f: impl FnMut(&ConnectionView<'_>) -> Result<(), fmt::Error>,
+    ) -> Result<(), fmt::Error> {
+        let mut result = Ok(());
+        if let Some(views) = self.views.get() {
+            views(&mut |v| {
+                if result.is_ok() {
+                    result = f(v);
+                }
+            });
+        }
+        result
     }
 
     fn prices(&self) -> Prices {
@@ -106,12 +124,13 @@ impl fmt::Debug for ConnectionsByReady {
 
 impl Collector for ConnectionsByReady {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), fmt::Error> {
-        let views = self.0.views();
+        let views = &self.0;
         // By the label's text, so the samples come in the same order always.
         let mut counts: BTreeMap<&'static str, i64> = BTreeMap::new();
-        for v in &views {
+        views.each(|v| {
             *counts.entry(v.ready.as_str()).or_default() += 1;
-        }
+            Ok(())
+        })?;
         let mut family = encoder.encode_descriptor(
             "connections",
             "S3Connections by the status of their Ready condition",
@@ -127,32 +146,32 @@ impl Collector for ConnectionsByReady {
             None,
             MetricType::Gauge,
         )?;
-        for v in &views {
+        views.each(|v| {
             let labels = [
-                ("namespace", v.namespace.as_str()),
-                ("name", v.name.as_str()),
-                ("reason", v.reason.as_str()),
+                ("namespace", v.namespace),
+                ("name", v.name),
+                ("reason", v.reason),
             ];
             let ready = i64::from(v.ready == CondStatus::True);
-            ConstGauge::new(ready).encode(family.encode_family(&labels)?)?;
-        }
+            ConstGauge::new(ready).encode(family.encode_family(&labels)?)
+        })?;
         per_connection(
             &mut encoder,
-            &views,
+            views,
             "last_success_timestamp_seconds",
             "When a validation last found the connection working (Unix time)",
             |v| v.last_success,
         )?;
         per_connection(
             &mut encoder,
-            &views,
+            views,
             "validation_interval_seconds",
             "How often the connection is validated",
             |v| Some(v.interval_seconds),
         )?;
         per_connection(
             &mut encoder,
-            &views,
+            views,
             "suspended",
             "1 while the connection's spec.suspend is true (it is not validated), else 0",
             |v| Some(f64::from(u8::from(v.suspended))),
@@ -160,19 +179,19 @@ impl Collector for ConnectionsByReady {
         let prices = self.0.prices();
         per_connection(
             &mut encoder,
-            &views,
+            views,
             "requests_per_day",
             "S3 requests a day to validate the connection: its full validations' and light checks' at its intervals (status.requestsPerDay)",
             |v| Some(v.daily()?.total() as f64),
         )?;
         per_connection(
             &mut encoder,
-            &views,
+            views,
             "estimated_monthly_cost_dollars",
             "What a month (30 days) of the connection's S3 requests costs at the operator's prices",
             |v| Some(prices.monthly(v.daily()?)),
         )?;
-        all_connections(&mut encoder, &views, prices)
+        all_connections(&mut encoder, views, prices)
     }
 }
 
@@ -180,19 +199,21 @@ impl Collector for ConnectionsByReady {
 /// month.
 fn all_connections(
     encoder: &mut DescriptorEncoder<'_>,
-    views: &[ConnectionView],
+    views: &ReadySource,
     prices: Prices,
 ) -> Result<(), fmt::Error> {
     use strum::IntoEnumIterator;
     let mut by_class = [0.0f64; Class::COUNT];
     let mut dollars = 0.0;
-    for v in views {
-        let Some(daily) = v.daily() else { continue };
-        for c in Class::iter() {
-            by_class[c as usize] += f64::from(daily.get(c));
+    views.each(|v| {
+        if let Some(daily) = v.daily() {
+            for c in Class::iter() {
+                by_class[c as usize] += f64::from(daily.get(c));
+            }
+            dollars += prices.monthly(daily);
         }
-        dollars += prices.monthly(daily);
-    }
+        Ok(())
+    })?;
     let mut family = encoder.encode_descriptor(
         "all_requests_per_day",
         "S3 requests a day to validate all connections, by price class (tier1: PUT, COPY, POST, LIST; tier2: GET, HEAD and others; free: DELETE)",
@@ -217,20 +238,17 @@ fn all_connections(
 /// for which `value` has one.
 fn per_connection(
     encoder: &mut DescriptorEncoder<'_>,
-    views: &[ConnectionView],
+    views: &ReadySource,
     name: &str,
     help: &str,
-    value: impl Fn(&ConnectionView) -> Option<f64>,
+    value: impl Fn(&ConnectionView<'_>) -> Option<f64>,
 ) -> Result<(), fmt::Error> {
     let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
-    for v in views {
-        if let Some(x) = value(v) {
-            let labels = [
-                ("namespace", v.namespace.as_str()),
-                ("name", v.name.as_str()),
-            ];
-            ConstGauge::new(x).encode(family.encode_family(&labels)?)?;
+    views.each(|v| match value(v) {
+        Some(x) => {
+            let labels = [("namespace", v.namespace), ("name", v.name)];
+            ConstGauge::new(x).encode(family.encode_family(&labels)?)
         }
-    }
-    Ok(())
+        None => Ok(()),
+    })
 }

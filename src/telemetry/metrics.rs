@@ -286,7 +286,11 @@ impl Metrics {
 
     /// Where the per-connection gauges read from (the controller's cache).
     /// Only the first call counts.
-    pub fn set_ready_source(&self, f: impl Fn() -> Vec<ConnectionView> + Send + Sync + 'static) {
+    /// `f` calls its argument with each connection's view.
+    pub fn set_ready_source(
+        &self,
+        f: impl Fn(&mut dyn FnMut(&ConnectionView<'_>)) + Send + Sync + 'static,
+    ) {
         self.ready_source.set(f);
     }
 

@@ -148,41 +148,39 @@ fn secret_watch(require_label: bool) -> watcher::Config {
     }
 }
 
-/// What the metrics show of each cached connection.
+/// Call `each` with what the metrics show of each cached connection.
 pub fn connection_views<'a>(
     stores: impl Iterator<Item = &'a Store<S3Connection>>,
     default_interval: Duration,
     freshness: &Freshness,
-) -> Vec<ConnectionView> {
-    stores
-        .flat_map(|s| s.state())
-        .map(|c| {
-            let status = c.status.as_ref();
-            let ready = status.and_then(|s| find(&s.conditions, ConditionType::Ready));
-            let interval = crate::spec::interval_of(&c.spec, default_interval);
-            ConnectionView {
-                namespace: c.metadata.namespace.clone().unwrap_or_default(),
-                name: c.metadata.name.clone().unwrap_or_default(),
-                ready: ready
-                    .and_then(|r| r.status.parse().ok())
-                    .unwrap_or(CondStatus::Unknown),
-                reason: ready.map(|r| r.reason.to_string()).unwrap_or_default(),
-                last_success: c
-                    .metadata
-                    .uid
-                    .as_deref()
-                    .and_then(|uid| freshness.last_success(uid))
-                    .map(|t| t as f64),
-                interval_seconds: interval.as_secs_f64(),
-                suspended: c.spec.suspend == Some(true),
-                requests: c
-                    .metadata
-                    .uid
-                    .as_deref()
-                    .and_then(|uid| freshness.requests(uid)),
-            }
-        })
-        .collect()
+    each: &mut dyn FnMut(&ConnectionView<'_>),
+) {
+    for c in stores.flat_map(|s| s.state()) {
+        let status = c.status.as_ref();
+        let ready = status.and_then(|s| find(&s.conditions, ConditionType::Ready));
+        let interval = crate::spec::interval_of(&c.spec, default_interval);
+        each(&ConnectionView {
+            namespace: c.metadata.namespace.as_deref().unwrap_or_default(),
+            name: c.metadata.name.as_deref().unwrap_or_default(),
+            ready: ready
+                .and_then(|r| r.status.parse().ok())
+                .unwrap_or(CondStatus::Unknown),
+            reason: ready.map(|r| r.reason.as_str()).unwrap_or_default(),
+            last_success: c
+                .metadata
+                .uid
+                .as_deref()
+                .and_then(|uid| freshness.last_success(uid))
+                .map(|t| t as f64),
+            interval_seconds: interval.as_secs_f64(),
+            suspended: c.spec.suspend == Some(true),
+            requests: c
+                .metadata
+                .uid
+                .as_deref()
+                .and_then(|uid| freshness.requests(uid)),
+        });
+    }
 }
 
 /// Run the controller until `shutdown` resolves (then finish in-flight
@@ -223,8 +221,8 @@ pub async fn run(
     let live = stores.clone();
     let default_interval = ctx.config.default_interval;
     let views = ctx.clone();
-    ctx.metrics.set_ready_source(move || {
-        connection_views(stores.iter(), default_interval, &views.freshness)
+    ctx.metrics.set_ready_source(move |each| {
+        connection_views(stores.iter(), default_interval, &views.freshness, each)
     });
     // Now and then, forget what is kept for objects that are gone.
     let pruning = {

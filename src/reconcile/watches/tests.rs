@@ -127,15 +127,19 @@ fn secret_and_service_account_mapping() {
     let hits = connections_naming(&reader, &sa, names_service_account);
     assert_eq!(hits.len(), 1);
     assert_eq!(hits[0].name, "irsa");
-    let views = connection_views(
+    let mut views = vec![];
+    connection_views(
         std::iter::once(&reader),
         Duration::from_secs(600),
         &Freshness::default(),
+        &mut |v| views.push((v.name.to_string(), v.ready, v.interval_seconds)),
     );
-    assert_eq!(views.len(), 4);
+    views.sort_by(|a, b| a.0.cmp(&b.0));
+    let names: Vec<&str> = views.iter().map(|v| v.0.as_str()).collect();
+    assert_eq!(names, ["a", "b", "irsa", "private"]);
     assert!(
         views
             .iter()
-            .all(|v| v.ready == CondStatus::Unknown && v.interval_seconds == 600.0)
+            .all(|v| v.1 == CondStatus::Unknown && v.2 == 600.0)
     );
 }
