@@ -9,16 +9,19 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::ops::Deref;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
+
+use arcstr::ArcStr;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// An immutable string whose clones share one allocation. One pointer
-/// wide (an `Arc<str>` is two): a cached connection holds four per
-/// condition, and most of them are shared words.
+/// An immutable string whose clones share one allocation, its count and
+/// length in front of its bytes. One pointer wide (an `Arc<str>` is two): a
+/// cached connection holds four per condition, and most of them are shared
+/// words.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Text(Arc<Box<str>>);
+pub struct Text(ArcStr);
 
 impl std::borrow::Borrow<str> for Text {
     fn borrow(&self) -> &str {
@@ -69,7 +72,7 @@ impl Text {
 
     /// Whether both share one allocation (tests of the sharing itself).
     pub fn shares(&self, other: &Text) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
+        ArcStr::ptr_eq(&self.0, &other.0)
     }
 }
 
@@ -94,25 +97,25 @@ impl AsRef<str> for Text {
 
 impl fmt::Debug for Text {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&**self.0, f)
+        fmt::Debug::fmt(self.0.as_str(), f)
     }
 }
 
 impl fmt::Display for Text {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&**self.0, f)
+        fmt::Display::fmt(self.0.as_str(), f)
     }
 }
 
 impl From<&str> for Text {
     fn from(s: &str) -> Self {
-        Self(Arc::new(Box::from(s)))
+        Self(ArcStr::from(s))
     }
 }
 
 impl From<String> for Text {
     fn from(s: String) -> Self {
-        Self(Arc::new(s.into_boxed_str()))
+        Self(ArcStr::from(s))
     }
 }
 
@@ -124,31 +127,31 @@ impl From<Text> for String {
 
 impl PartialEq<str> for Text {
     fn eq(&self, other: &str) -> bool {
-        &**self.0 == other
+        self.0.as_str() == other
     }
 }
 
 impl PartialEq<&str> for Text {
     fn eq(&self, other: &&str) -> bool {
-        &**self.0 == *other
+        self.0.as_str() == *other
     }
 }
 
 impl PartialEq<String> for Text {
     fn eq(&self, other: &String) -> bool {
-        &**self.0 == other.as_str()
+        self.0.as_str() == other.as_str()
     }
 }
 
 impl PartialEq<Text> for &str {
     fn eq(&self, other: &Text) -> bool {
-        *self == &**other.0
+        *self == other.0.as_str()
     }
 }
 
 impl PartialEq<Text> for str {
     fn eq(&self, other: &Text) -> bool {
-        self == &**other.0
+        self == other.0.as_str()
     }
 }
 
