@@ -36,21 +36,40 @@ const WORD_MAX: usize = 64;
 /// whatever a status holds, the table stays small.
 const WORDS_MAX: usize = 512;
 
-/// Shared words, at most `WORDS_MAX`.
-#[derive(Default)]
-struct Words(Mutex<HashSet<Text>>);
+/// Messages longer than this are not shared: those of many connections
+/// alike ("Permissions not checked because of SecretNotFound.") are short;
+/// a longer one mostly names the connection's own objects.
+const MESSAGE_MAX: usize = 128;
+/// At most this many distinct messages are shared (at most about 600 KiB
+/// however the first ones came to be; later ones are not shared).
+const MESSAGES_MAX: usize = 4096;
+
+/// Shared texts: at most `count` of them, none longer than `len`.
+struct Words {
+    table: Mutex<HashSet<Text>>,
+    len: usize,
+    count: usize,
+}
 
 impl Words {
+    fn new(len: usize, count: usize) -> Self {
+        Self {
+            table: Mutex::default(),
+            len,
+            count,
+        }
+    }
+
     fn get(&self, s: &str) -> Text {
-        if s.len() > WORD_MAX {
+        if s.len() > self.len {
             return Text::from(s);
         }
-        let mut table = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut table = self.table.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(w) = table.get(s) {
             return w.clone();
         }
         let w = Text::from(s);
-        if table.len() < WORDS_MAX {
+        if table.len() < self.count {
             table.insert(w.clone());
         }
         w
@@ -62,7 +81,17 @@ impl Text {
     /// every other use of the same word while the table has room.
     pub fn word(s: &str) -> Self {
         static WORDS: OnceLock<Words> = OnceLock::new();
-        WORDS.get_or_init(Words::default).get(s)
+        WORDS.get_or_init(|| Words::new(WORD_MAX, WORDS_MAX)).get(s)
+    }
+
+    /// A message: shared with every other use of the same text when it is
+    /// short and the table has room (the cache of 100,000 connections that
+    /// fail alike holds their "not checked" messages once).
+    pub fn message(s: &str) -> Self {
+        static MESSAGES: OnceLock<Words> = OnceLock::new();
+        MESSAGES
+            .get_or_init(|| Words::new(MESSAGE_MAX, MESSAGES_MAX))
+            .get(s)
     }
 
     /// The text.
@@ -168,9 +197,10 @@ fn word<'de, D: Deserializer<'de>>(d: D) -> Result<Text, D::Error> {
     Ok(Text::word(&s))
 }
 
+/// Deserialized as a message (see [`Text::message`]).
 fn message<'de, D: Deserializer<'de>>(d: D) -> Result<Text, D::Error> {
     let s = std::borrow::Cow::<'de, str>::deserialize(d)?;
-    Ok(Text::from(&*s))
+    Ok(Text::message(&s))
 }
 
 /// A condition's status.
@@ -286,6 +316,19 @@ mod tests {
         assert!(a.c[0].reason.shares(&a.c[1].reason));
         assert!(a.c[0].type_.shares(&b.c[0].type_), "across objects");
         assert!(a.c[0].message.shares(&a.c[1].message), "within an object");
+        assert!(a.c[0].message.shares(&b.c[0].message), "a short message");
+        // A long message is shared within its object only.
+        let long = |c: &mut serde_json::Value| {
+            for c in c.as_array_mut().unwrap() {
+                c["message"] = json!("y".repeat(MESSAGE_MAX + 1));
+            }
+        };
+        let (mut a, mut b) = (sample(), sample());
+        long(&mut a);
+        long(&mut b);
+        let a: S = serde_json::from_value(json!({ "c": a })).unwrap();
+        let b: S = serde_json::from_value(json!({ "c": b })).unwrap();
+        assert!(a.c[0].message.shares(&a.c[1].message), "within an object");
         assert!(!a.c[0].message.shares(&b.c[0].message));
     }
 
@@ -293,7 +336,8 @@ mod tests {
     fn a_status_with_many_conditions_is_read_in_linear_time() {
         let one = |i: usize| {
             json!({"type": format!("T{i}"), "status": "True", "reason": "R",
-                   "message": "same", "lastTransitionTime": "2026-11-28T10:00:00Z"})
+                   "message": "s".repeat(MESSAGE_MAX + 1),
+                   "lastTransitionTime": "2026-11-28T10:00:00Z"})
         };
         let many: Vec<_> = (0..SHARE_MAX * 4).map(one).collect();
         let mut all: Vec<Condition> = serde_json::from_value(json!(many)).unwrap();
@@ -303,17 +347,20 @@ mod tests {
             !all[SHARE_MAX].message.shares(&all[0].message),
             "not looked at"
         );
-        assert!(all.iter().all(|c| c.message == "same"));
+        assert!(
+            all.iter()
+                .all(|c| c.message == *"s".repeat(MESSAGE_MAX + 1))
+        );
     }
 
     #[test]
     fn the_word_table_is_bounded() {
-        let table = Words::default();
+        let table = Words::new(WORD_MAX, WORDS_MAX);
         let first = table.get("Ready");
         for i in 0..WORDS_MAX * 2 {
             let _ = table.get(&format!("Reason{i}"));
         }
-        assert_eq!(table.0.lock().unwrap().len(), WORDS_MAX);
+        assert_eq!(table.table.lock().unwrap().len(), WORDS_MAX);
         assert!(table.get("Ready").shares(&first), "kept");
         let late = table.get("NeverSeen");
         assert!(!table.get("NeverSeen").shares(&late), "no room: not shared");
