@@ -23,6 +23,8 @@ FROM docker.io/library/rust:1.95-bookworm AS build
 # target without pre-generated bindings would need them:
 #   RUN apt-get update && apt-get install -y --no-install-recommends cmake clang \
 #       && rm -rf /var/lib/apt/lists/*
+# tikv-jemalloc-sys (the binary's allocator) builds jemalloc with its
+# configure script and make, both in this image.
 
 WORKDIR /src
 

@@ -15,6 +15,7 @@ use s3_connection_operator::policy;
 use s3_connection_operator::reconcile::{self, Shard};
 use s3_connection_operator::why;
 
+mod alloc;
 mod run;
 
 use run::RunArgs;
