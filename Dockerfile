@@ -33,6 +33,8 @@ WORKDIR /src
 #    testkit/ (the tests' harness, a workspace member) only needs its manifest
 #    and an empty library for cargo to load the workspace.
 COPY Cargo.toml Cargo.lock ./
+# Build settings (jemalloc's, see .cargo/config.toml).
+COPY .cargo ./.cargo
 COPY testkit/Cargo.toml ./testkit/
 RUN mkdir -p src/bin/s3-connection-operator testkit/src \
  && echo 'fn main() {}' > src/bin/s3-connection-operator/main.rs \

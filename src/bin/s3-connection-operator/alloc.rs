@@ -1,4 +1,5 @@
-//! The process's allocator: jemalloc on Linux, the system's elsewhere.
+//! The process's allocator: jemalloc on Linux with the `jemalloc` feature
+//! (the default), else the system's.
 //!
 //! The operator's memory is mostly many small, long-lived allocations (a
 //! cache entry, a condition, a name per connection). glibc's malloc keeps
@@ -6,8 +7,9 @@
 //! 20,000 Secrets, the process took 89.3 MiB with it and 83.0 MiB with
 //! jemalloc (anonymous memory 75.9 against 68.1 MiB; `bench/README.md`,
 //! Memory). Only the binary sets it: the library, its tests and the bench
-//! driver keep the system's.
+//! driver keep the system's. Heap profilers that wrap `malloc` (heaptrack)
+//! do not see jemalloc's allocations: profile a build without the feature.
 
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "jemalloc"))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
