@@ -7,6 +7,17 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use kube::api::ObjectMeta;
+
+/// An object's namespace (`""` for none) and name: its key in a
+/// [`ByName`].
+pub fn name_of(m: &ObjectMeta) -> Option<(&str, &str)> {
+    Some((
+        m.namespace.as_deref().unwrap_or_default(),
+        m.name.as_deref()?,
+    ))
+}
+
 /// A value per object, by namespace (`""` for none) and name.
 #[derive(Debug)]
 pub struct ByName<V> {
@@ -68,14 +79,6 @@ impl<V> ByName<V> {
     /// Whether no object has a value.
     pub fn is_empty(&self) -> bool {
         self.namespaces.is_empty()
-    }
-}
-
-impl<V> Extend<(String, String, V)> for ByName<V> {
-    fn extend<T: IntoIterator<Item = (String, String, V)>>(&mut self, iter: T) {
-        for (ns, name, v) in iter {
-            self.insert(&ns, &name, v);
-        }
     }
 }
 

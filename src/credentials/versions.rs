@@ -15,7 +15,7 @@ use kube::core::PartialObjectMeta;
 use kube::runtime::watcher::Event;
 
 use super::Resolved;
-use crate::by_name::ByName;
+use crate::by_name::{ByName, name_of};
 use crate::spec::SecretKeys;
 
 /// Which Secret (namespace and [`SecretKeys`]: its name and which of its
@@ -52,14 +52,6 @@ pub struct IndexWriter<K, V> {
     /// What is kept of an object; `None`: nothing (looked up as unknown).
     value: fn(&ObjectMeta) -> Option<V>,
     _kind: PhantomData<fn(K)>,
-}
-
-/// An object's namespace (`""` for none) and name.
-fn name_of(m: &ObjectMeta) -> Option<(&str, &str)> {
-    Some((
-        m.namespace.as_deref().unwrap_or_default(),
-        m.name.as_deref()?,
-    ))
 }
 
 impl<K, V> IndexWriter<K, V> {

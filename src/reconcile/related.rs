@@ -28,7 +28,7 @@ use kube::runtime::watcher::{self, Event};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-use crate::by_name::ByName;
+use crate::by_name::{ByName, name_of};
 use crate::credentials::versions::{Version, version_of};
 
 /// How many Secret and ServiceAccount watches have yet to complete their
@@ -73,14 +73,6 @@ impl RelatedWatches {
     }
 }
 
-/// An object's namespace (`""` for none) and name.
-fn key(m: &ObjectMeta) -> Option<(&str, &str)> {
-    Some((
-        m.namespace.as_deref().unwrap_or_default(),
-        m.name.as_deref()?,
-    ))
-}
-
 fn version(m: &ObjectMeta) -> Version {
     version_of(m.resource_version.as_deref().unwrap_or_default())
 }
@@ -123,7 +115,7 @@ impl<K> Seen<K> {
                 }
             }
             Event::Delete(o) => {
-                if let Some((ns, name)) = key(&o.metadata) {
+                if let Some((ns, name)) = name_of(&o.metadata) {
                     self.versions.remove(ns, name);
                 }
                 vec![o]
@@ -155,7 +147,7 @@ impl<K> Seen<K> {
     /// `o` was seen (in the current list, or after it): `Some(o)` when its
     /// version is new.
     fn seen(&mut self, o: PartialObjectMeta<K>) -> Option<PartialObjectMeta<K>> {
-        let Some((ns, name)) = key(&o.metadata) else {
+        let Some((ns, name)) = name_of(&o.metadata) else {
             return Some(o);
         };
         let v = version(&o.metadata);
